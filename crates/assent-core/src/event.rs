@@ -1,0 +1,100 @@
+//! The events assent emits and the webhook formats that carry them (CONTRACT §6).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Every event type a webhook endpoint can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EventType {
+    #[serde(rename = "request.submitted")]
+    RequestSubmitted,
+    #[serde(rename = "request.approved")]
+    RequestApproved,
+    #[serde(rename = "request.rejected")]
+    RequestRejected,
+    #[serde(rename = "request.revoked")]
+    RequestRevoked,
+    #[serde(rename = "request.expired")]
+    RequestExpired,
+    #[serde(rename = "notification.responded")]
+    NotificationResponded,
+}
+
+impl EventType {
+    pub const ALL: [Self; 6] = [
+        Self::RequestSubmitted,
+        Self::RequestApproved,
+        Self::RequestRejected,
+        Self::RequestRevoked,
+        Self::RequestExpired,
+        Self::NotificationResponded,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::RequestSubmitted => "request.submitted",
+            Self::RequestApproved => "request.approved",
+            Self::RequestRejected => "request.rejected",
+            Self::RequestRevoked => "request.revoked",
+            Self::RequestExpired => "request.expired",
+            Self::NotificationResponded => "notification.responded",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The payload and header family an endpoint receives: Sigilum-style (`X-Sigilum-*`) or ATP
+/// (`X-ATP-*`). An ATP service's `callback_url` is an endpoint in the ATP format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointFormat {
+    Sigilum,
+    Atp,
+}
+
+impl EndpointFormat {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sigilum => "sigilum",
+            Self::Atp => "atp",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "sigilum" => Some(Self::Sigilum),
+            "atp" => Some(Self::Atp),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for event in EventType::ALL {
+            assert_eq!(EventType::parse(event.as_str()), Some(event));
+            assert_eq!(
+                serde_json::to_string(&event).unwrap(),
+                format!("\"{}\"", event.as_str())
+            );
+        }
+        assert_eq!(EventType::parse("request.unknown"), None);
+        for format in [EndpointFormat::Sigilum, EndpointFormat::Atp] {
+            assert_eq!(EndpointFormat::parse(format.as_str()), Some(format));
+        }
+    }
+}
