@@ -252,8 +252,14 @@ mod tests {
 
     #[test]
     fn malformed_urls_say_why() {
-        assert_eq!(check_webhook_url("not a url", STRICT), Err(UrlRejection::NotAUrl));
-        assert_eq!(check_webhook_url("/relative", STRICT), Err(UrlRejection::NotAUrl));
+        assert_eq!(
+            check_webhook_url("not a url", STRICT),
+            Err(UrlRejection::NotAUrl)
+        );
+        assert_eq!(
+            check_webhook_url("/relative", STRICT),
+            Err(UrlRejection::NotAUrl)
+        );
         assert_eq!(
             check_webhook_url("https://user:pw@lovelace.dev/", STRICT),
             Err(UrlRejection::HasCredentials)

@@ -99,7 +99,12 @@ impl AtpRegistrationInput {
         // Secrets are taken exactly as given: trimming would change the HMAC key.
         let webhook_secret = match self.webhook_secret {
             Some(s) if !s.is_empty() => s,
-            _ => return Err(FieldError::Missing { field: "webhook_secret" }.into()),
+            _ => {
+                return Err(FieldError::Missing {
+                    field: "webhook_secret",
+                }
+                .into());
+            }
         };
 
         field::max_chars("name", &name, NAME_MAX_CHARS)?;
@@ -180,8 +185,13 @@ mod tests {
 
     #[test]
     fn missing_fields_are_reported_in_documented_order() {
-        let err = AtpRegistrationInput::default().validate(STRICT).unwrap_err();
-        assert_eq!(err, RegistrationError::Field(FieldError::Missing { field: "name" }));
+        let err = AtpRegistrationInput::default()
+            .validate(STRICT)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RegistrationError::Field(FieldError::Missing { field: "name" })
+        );
         let input = AtpRegistrationInput {
             callback_url: None,
             webhook_secret: None,
@@ -189,7 +199,9 @@ mod tests {
         };
         assert_eq!(
             input.validate(STRICT).unwrap_err(),
-            RegistrationError::Field(FieldError::Missing { field: "callback_url" })
+            RegistrationError::Field(FieldError::Missing {
+                field: "callback_url"
+            })
         );
         let input = AtpRegistrationInput {
             webhook_secret: Some(String::new()),
@@ -197,7 +209,9 @@ mod tests {
         };
         assert_eq!(
             input.validate(STRICT).unwrap_err(),
-            RegistrationError::Field(FieldError::Missing { field: "webhook_secret" })
+            RegistrationError::Field(FieldError::Missing {
+                field: "webhook_secret"
+            })
         );
     }
 
@@ -220,13 +234,25 @@ mod tests {
             ..seed()
         };
         let err = input.validate(STRICT).unwrap_err();
-        assert!(matches!(err, RegistrationError::Field(FieldError::Invalid { field: "webhook_secret", .. })));
+        assert!(matches!(
+            err,
+            RegistrationError::Field(FieldError::Invalid {
+                field: "webhook_secret",
+                ..
+            })
+        ));
         let input = AtpRegistrationInput {
             namespace: Some("Not A Namespace".into()),
             ..seed()
         };
         let err = input.validate(STRICT).unwrap_err();
-        assert!(matches!(err, RegistrationError::Field(FieldError::Invalid { field: "namespace", .. })));
+        assert!(matches!(
+            err,
+            RegistrationError::Field(FieldError::Invalid {
+                field: "namespace",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -236,7 +262,10 @@ mod tests {
             ..seed()
         };
         let err = input.validate(STRICT).unwrap_err();
-        assert!(matches!(err, RegistrationError::Field(FieldError::Invalid { field: "name", .. })));
+        assert!(matches!(
+            err,
+            RegistrationError::Field(FieldError::Invalid { field: "name", .. })
+        ));
     }
 
     #[test]
@@ -246,7 +275,13 @@ mod tests {
             ..seed()
         };
         let err = input.validate(STRICT).unwrap_err();
-        assert!(matches!(err, RegistrationError::Field(FieldError::Invalid { field: "icon_url", .. })));
+        assert!(matches!(
+            err,
+            RegistrationError::Field(FieldError::Invalid {
+                field: "icon_url",
+                ..
+            })
+        ));
         let input = AtpRegistrationInput {
             icon_url: Some("https://lovelace.dev/icon.png".into()),
             ..seed()

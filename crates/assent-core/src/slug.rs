@@ -94,7 +94,9 @@ mod tests {
     #[test]
     fn long_names_are_cut_without_a_trailing_hyphen() {
         let name = format!("{} b", "a".repeat(63));
-        let slug = Slug::from_name(&name).map(Slug::into_string).unwrap_or_default();
+        let slug = Slug::from_name(&name)
+            .map(Slug::into_string)
+            .unwrap_or_default();
         assert_eq!(slug, "a".repeat(63));
     }
 

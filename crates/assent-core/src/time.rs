@@ -65,7 +65,10 @@ mod tests {
             Timestamp::from_millis(1_795_860_000_123).to_rfc3339(),
             "2026-11-28T10:00:00.123Z"
         );
-        assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]

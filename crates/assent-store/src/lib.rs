@@ -1,1 +1,25 @@
+//! Storage for assent: one diesel schema over SQLite (embedded default) and PostgreSQL (for
+//! many replicas), chosen at run time by the database URL.
+//!
+//! [`Store`] owns an r2d2 pool and exposes repository methods grouped by table. Every method
+//! is blocking: call it from a blocking thread (`web::block`, `spawn_blocking`), never from an
+//! async worker. Writes that belong together run in one transaction ([`Store::write`]).
 
+mod accounts;
+mod admin_tokens;
+mod api_keys;
+mod db;
+mod error;
+mod schema;
+mod services;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod webhooks;
+
+pub use accounts::{Account, NewAccount};
+pub use admin_tokens::AdminToken;
+pub use api_keys::{ApiKeyOwner, NewApiKey};
+pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
+pub use error::StoreError;
+pub use services::{NewService, RegisterError};
+pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint};

@@ -1,0 +1,216 @@
+//! Command-line arguments and the pure parsers behind them.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use reqwest::Url;
+
+use crate::scenario::Scenario;
+
+/// The admin token floor the server enforces (CONTRACT: at least 16 characters).
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
+
+/// Starts the `assent` server, drives concurrent keep-alive connections at one endpoint for a
+/// fixed time and prints requests/s and latency percentiles. A measuring tool, not a test.
+#[derive(Debug, Parser)]
+#[command(name = "assent-bench", version)]
+pub struct Args {
+    /// Which request every connection sends in a loop.
+    #[arg(long, value_enum, default_value_t = Scenario::Health)]
+    pub scenario: Scenario,
+
+    /// Concurrent keep-alive connections, one task each.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connections: u32,
+
+    /// How long to measure, e.g. `10s`, `500ms`, `1m`.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
+    pub duration: Duration,
+
+    /// How long to send requests before measuring (they are not recorded); `0s` to skip.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// Database for the spawned server (ASSENT_DATABASE_URL, e.g. `postgres://...`); default
+    /// is SQLite in a temporary directory. A reused database keeps its first admin token, so
+    /// pass that with --admin-token.
+    #[arg(long, conflicts_with = "url")]
+    pub database_url: Option<String>,
+
+    /// The `assent` binary to spawn; default is `assent` next to this executable.
+    #[arg(long, conflicts_with = "url")]
+    pub server_bin: Option<PathBuf>,
+
+    /// Port for the spawned server on 127.0.0.1; default is a free one.
+    #[arg(long, conflicts_with = "url")]
+    pub port: Option<u16>,
+
+    /// Target an already running server instead of spawning one (loopback only).
+    #[arg(long, value_parser = parse_loopback_url)]
+    pub url: Option<Url>,
+
+    /// Admin token: required with --url for scenarios that need it; with a spawned server it
+    /// becomes ASSENT_ADMIN_TOKEN (default: a fresh random one).
+    #[arg(long, value_parser = parse_admin_token)]
+    pub admin_token: Option<String>,
+
+    /// Namespace that registered services go to (created for a spawned server).
+    #[arg(long, default_value = "bench")]
+    pub namespace: String,
+
+    /// Also print the figures as one JSON line on stdout (the human block then goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `500ms`, `10s`, `1m`: a whole number and a unit. A bare number is refused because
+/// it is ambiguous.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{raw}` has no unit; use e.g. `10s`, `500ms` or `1m`"))?;
+    let (number, unit) = raw.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{raw}` does not start with a whole number"))?;
+    let per_unit_ms: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        _ => return Err(format!("unknown unit `{unit}` in `{raw}`; use ms, s or m")),
+    };
+    let ms = value
+        .checked_mul(per_unit_ms)
+        .ok_or_else(|| format!("`{raw}` is too long"))?;
+    Ok(Duration::from_millis(ms))
+}
+
+/// Like [`parse_duration`], but zero is refused: a zero-length run measures nothing.
+pub fn parse_positive_duration(raw: &str) -> Result<Duration, String> {
+    let duration = parse_duration(raw)?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+fn parse_admin_token(raw: &str) -> Result<String, String> {
+    if raw.chars().count() < ADMIN_TOKEN_MIN_CHARS {
+        return Err(format!(
+            "must be at least {ADMIN_TOKEN_MIN_CHARS} characters"
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Accepts an http(s) URL whose host is loopback: a load generator must never be pointed at
+/// someone else's machine by a typo.
+pub fn parse_loopback_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("invalid URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("scheme must be http or https, not `{}`", url.scheme()));
+    }
+    // Request paths are appended to the base, which a query or fragment would break.
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the URL must not have a query or fragment".to_owned());
+    }
+    let host = url.host_str().ok_or("the URL has no host")?;
+    if !is_loopback_host(host) {
+        return Err(format!(
+            "refusing to target `{host}`: only loopback hosts (127.0.0.1, localhost, [::1]) are allowed"
+        ));
+    }
+    Ok(url)
+}
+
+/// `localhost` or a loopback IP literal (IPv6 as the URL spells it, in brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The base URL that request paths are appended to, without a trailing slash.
+pub fn base_url(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_each_unit() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration(" 2s "), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations_are_refused() {
+        for bad in ["", "10", "s", "1.5s", "-1s", "10 s", "10h", "10sec", "99999999999999999999m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_positive_duration("0ms").is_err());
+        assert!(parse_positive_duration("1ms").is_ok());
+    }
+
+    #[test]
+    fn loopback_urls_are_accepted() {
+        for good in [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "http://localhost:1234",
+            "http://LOCALHOST",
+            "http://[::1]:8080",
+            "https://127.0.0.1",
+            "http://127.0.0.2:80/prefix",
+        ] {
+            assert!(parse_loopback_url(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn other_urls_are_refused() {
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1:8080",
+            "http://192.168.1.1",
+            "http://[::ffff:127.0.0.1]",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+            "ftp://127.0.0.1",
+            "http://127.0.0.1/?q=1",
+            "not a url",
+        ] {
+            assert!(parse_loopback_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base_url_has_no_trailing_slash() {
+        let url = parse_loopback_url("http://127.0.0.1:8080/").expect("valid");
+        assert_eq!(base_url(&url), "http://127.0.0.1:8080");
+        let url = parse_loopback_url("http://127.0.0.1:8080/api/").expect("valid");
+        assert_eq!(base_url(&url), "http://127.0.0.1:8080/api");
+    }
+
+    #[test]
+    fn short_admin_tokens_are_refused() {
+        assert!(parse_admin_token("short").is_err());
+        assert!(parse_admin_token("0123456789abcdef").is_ok());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

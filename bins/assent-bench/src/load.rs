@@ -1,0 +1,231 @@
+//! The load: one task, one `reqwest::Client` and so one keep-alive connection per simulated
+//! client, each sending its next request as soon as the previous answer is read.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use reqwest::{Client, RequestBuilder, StatusCode, redirect};
+use tokio::task::JoinSet;
+use tokio::time::{self, Instant};
+
+use crate::scenario::{RequestSpec, Scenario, ScenarioContext};
+use crate::server::ServerGuard;
+use crate::stats::Recording;
+
+/// Pause after a transport error, so a dead server is not spun on at full speed.
+const ERROR_BACKOFF: Duration = Duration::from_millis(10);
+const READY_POLL: Duration = Duration::from_millis(100);
+const READY_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Characters of an error response body kept as a sample.
+const SAMPLE_CHARS: usize = 300;
+
+/// Where requests go.
+#[derive(Debug)]
+pub struct Target {
+    /// Without a trailing slash; request paths are appended.
+    pub base: String,
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct LoadPlan {
+    pub scenario: Scenario,
+    pub connections: u32,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub context: ScenarioContext,
+}
+
+/// When recording starts and when everything stops.
+#[derive(Debug, Clone, Copy)]
+struct Phases {
+    measure_from: Instant,
+    deadline: Instant,
+}
+
+/// Everything one connection task needs.
+#[derive(Debug)]
+struct Worker {
+    index: u32,
+    client: Client,
+    scenario: Scenario,
+    context: Arc<ScenarioContext>,
+    target: Arc<Target>,
+    phases: Phases,
+}
+
+/// An HTTP/1.1 client that keeps at most one idle connection: used sequentially, it is
+/// exactly one keep-alive connection. It never follows redirects (which could leave
+/// loopback) and ignores proxy settings (which would measure the proxy).
+pub fn client(timeout: Option<Duration>) -> Result<Client> {
+    let mut builder = Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .redirect(redirect::Policy::none());
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build().context("building the HTTP client")
+}
+
+/// Polls `GET /health` until it answers 2xx, the server exits, or `timeout` passes.
+pub async fn wait_ready(
+    target: &Target,
+    mut server: Option<&mut ServerGuard>,
+    timeout: Duration,
+) -> Result<()> {
+    let client = client(Some(READY_REQUEST_TIMEOUT))?;
+    let url = format!("{}/health", target.base);
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(server) = server.as_deref_mut()
+            && let Some(status) = server.exit_status()?
+        {
+            bail!("the server exited before it was ready ({status})");
+        }
+        let last = match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => return Ok(()),
+            Ok(response) => format!("status {}", response.status()),
+            Err(e) => error_chain(&e),
+        };
+        if Instant::now() >= deadline {
+            bail!("{url} was not ready within {timeout:?} (last attempt: {last})");
+        }
+        time::sleep(READY_POLL).await;
+    }
+}
+
+/// Runs warmup then the measured window on every connection; returns the merged recording.
+pub async fn run(plan: &LoadPlan, target: Arc<Target>) -> Result<Recording> {
+    // Clients are built first so that their setup cost is not inside any phase.
+    let clients = (0..plan.connections)
+        .map(|_| client(None))
+        .collect::<Result<Vec<_>>>()?;
+    let context = Arc::new(plan.context.clone());
+    let start = Instant::now();
+    let phases = Phases {
+        measure_from: start + plan.warmup,
+        deadline: start + plan.warmup + plan.duration,
+    };
+    let mut tasks = JoinSet::new();
+    for (index, client) in (0..).zip(clients) {
+        tasks.spawn(connection(Worker {
+            index,
+            client,
+            scenario: plan.scenario,
+            context: Arc::clone(&context),
+            target: Arc::clone(&target),
+            phases,
+        }));
+    }
+    let mut total = Recording::default();
+    while let Some(joined) = tasks.join_next().await {
+        total.merge(joined.context("a connection task failed")?);
+    }
+    Ok(total)
+}
+
+/// One connection's loop. Only requests started inside the measured window are recorded;
+/// one still in flight at the deadline is abandoned, so the loop ends on time.
+async fn connection(worker: Worker) -> Recording {
+    let mut recording = Recording {
+        latencies_us: Vec::with_capacity(4096),
+        ..Recording::default()
+    };
+    let Phases { measure_from, deadline } = worker.phases;
+    for sequence in 0u64.. {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let spec = worker.scenario.request(&worker.context, worker.index, sequence);
+        let request = build(&worker.client, &worker.target, spec);
+        let started = Instant::now();
+        let outcome = time::timeout_at(deadline, exchange(request)).await;
+        let latency = started.elapsed();
+        let measured = started >= measure_from;
+        match outcome {
+            Err(_elapsed) => {
+                recording.unfinished += u64::from(measured);
+                break;
+            }
+            Ok(Ok((status, _))) if status.is_success() => {
+                if measured {
+                    recording.latencies_us.push(micros(latency));
+                }
+            }
+            Ok(Ok((status, sample))) => {
+                if measured {
+                    recording.record_error(status.as_u16().to_string(), || sample);
+                }
+            }
+            Ok(Err(e)) => {
+                if measured {
+                    recording.record_error(error_kind(&e).to_owned(), || error_chain(&e));
+                }
+                time::sleep_until(deadline.min(Instant::now() + ERROR_BACKOFF)).await;
+            }
+        }
+    }
+    recording
+}
+
+fn build(client: &Client, target: &Target, spec: RequestSpec) -> RequestBuilder {
+    let mut request = client.request(spec.method, format!("{}{}", target.base, spec.path));
+    if spec.admin_auth
+        && let Some(token) = &target.admin_token
+    {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = spec.body {
+        request = request.json(&body);
+    }
+    request
+}
+
+/// Sends a request and reads the whole body: latency is to the last byte, and an unread
+/// body would stop the connection from being reused. Returns the status and, for a
+/// non-2xx, the start of the body.
+async fn exchange(request: RequestBuilder) -> reqwest::Result<(StatusCode, String)> {
+    let response = request.send().await?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    let sample = if status.is_success() { String::new() } else { snippet(&body) };
+    Ok((status, sample))
+}
+
+fn micros(latency: Duration) -> u64 {
+    u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The error key of a failed exchange, for the error table.
+fn error_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "body"
+    } else {
+        "transport"
+    }
+}
+
+/// reqwest's own message omits the cause ("error sending request"); add the chain.
+fn error_chain(e: &dyn Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+fn snippet(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(SAMPLE_CHARS).collect()
+}

@@ -1,0 +1,126 @@
+//! Scenarios: what each connection sends. To add one, add a variant and its arm in
+//! [`Scenario::request`] (and in [`Scenario::needs_admin_token`] if it authenticates).
+
+use clap::ValueEnum;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// `GET /health`: no database, the framework's ceiling.
+    Health,
+    /// `POST /api/v1/services` with a unique name per request: a write per request.
+    Register,
+}
+
+/// One request, described independently of the HTTP client so it can be unit-tested.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub body: Option<Value>,
+    /// Send `Authorization: Bearer <admin token>`.
+    pub admin_auth: bool,
+}
+
+/// What stays the same across all requests of one run.
+#[derive(Debug, Clone)]
+pub struct ScenarioContext {
+    /// Makes names unique across runs against the same (reused) database.
+    pub run_id: String,
+    pub namespace: String,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Health => "health",
+            Self::Register => "register",
+        }
+    }
+
+    pub fn needs_admin_token(self) -> bool {
+        match self {
+            Self::Health => false,
+            Self::Register => true,
+        }
+    }
+
+    /// The request that connection `connection` sends as its `sequence`-th.
+    pub fn request(self, ctx: &ScenarioContext, connection: u32, sequence: u64) -> RequestSpec {
+        match self {
+            Self::Health => RequestSpec {
+                method: Method::GET,
+                path: "/health",
+                body: None,
+                admin_auth: false,
+            },
+            Self::Register => RequestSpec {
+                method: Method::POST,
+                path: "/api/v1/services",
+                body: Some(json!({
+                    // The same name twice is a 409, so every request gets its own.
+                    "name": format!("bench-{}-{connection}-{sequence}", ctx.run_id),
+                    "description": "assent-bench registration load",
+                    // Nothing is resolved or called at registration time.
+                    "callback_url": "https://bench.example.com/hook",
+                    "webhook_secret": "bench-webhook-secret-0123456789",
+                    "namespace": ctx.namespace,
+                })),
+                admin_auth: true,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn ctx() -> ScenarioContext {
+        ScenarioContext {
+            run_id: "18f3a2b4c5d".to_owned(),
+            namespace: "bench".to_owned(),
+        }
+    }
+
+    fn name_of(spec: &RequestSpec) -> String {
+        spec.body
+            .as_ref()
+            .and_then(|b| b["name"].as_str())
+            .map(str::to_owned)
+            .expect("register bodies have a name")
+    }
+
+    #[test]
+    fn health_is_an_unauthenticated_get() {
+        let spec = Scenario::Health.request(&ctx(), 3, 7);
+        assert_eq!(spec.method, Method::GET);
+        assert_eq!(spec.path, "/health");
+        assert!(spec.body.is_none() && !spec.admin_auth);
+    }
+
+    #[test]
+    fn register_names_are_unique_and_slug_shaped() {
+        let mut seen = HashSet::new();
+        for connection in [0, 1, 10, 11] {
+            for sequence in [0, 1, 10, 11, 111] {
+                let name = name_of(&Scenario::Register.request(&ctx(), connection, sequence));
+                assert!(seen.insert(name.clone()), "duplicate {name}");
+            }
+        }
+        // The server derives a slug (at most 64 chars of a-z, 0-9, -) from the name.
+        let longest = name_of(&Scenario::Register.request(&ctx(), 9_999, u64::MAX));
+        assert!(longest.len() <= 64, "{longest}");
+        assert!(longest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+    }
+
+    #[test]
+    fn register_uses_the_namespace_and_admin_auth() {
+        let spec = Scenario::Register.request(&ctx(), 0, 0);
+        assert!(spec.admin_auth);
+        assert_eq!(spec.body.as_ref().map(|b| b["namespace"].clone()), Some(json!("bench")));
+    }
+}

@@ -1,0 +1,84 @@
+//! Accounts: the humans who own namespaces.
+
+use assent_core::Timestamp;
+use diesel::prelude::*;
+
+use crate::db::Store;
+use crate::error::{StoreError, is_unique_violation};
+use crate::schema::accounts;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub namespace: String,
+    pub created_at: Timestamp,
+}
+
+/// A new account. `email` is stored lowercased; `password_hash` is an argon2id PHC string.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: String,
+    pub namespace: String,
+    pub password_hash: String,
+}
+
+impl Store {
+    /// Creates an account. `Conflict("email")` or `Conflict("namespace")` when either is taken.
+    pub fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
+        let now = Timestamp::now().as_millis();
+        let email = new.email.to_lowercase();
+        self.write(|conn| {
+            // Checked first so the caller learns which of the two is taken; the unique
+            // indexes still decide races.
+            let email_taken = diesel::select(diesel::dsl::exists(
+                accounts::table.filter(accounts::email.eq(&email)),
+            ))
+            .get_result::<bool>(conn)?;
+            if email_taken {
+                return Err(StoreError::Conflict("email"));
+            }
+            if namespace_exists(conn, &new.namespace)? {
+                return Err(StoreError::Conflict("namespace"));
+            }
+            let account = Account {
+                id: uuid::Uuid::new_v4().to_string(),
+                email: email.clone(),
+                namespace: new.namespace.clone(),
+                created_at: Timestamp::from_millis(now),
+            };
+            diesel::insert_into(accounts::table)
+                .values((
+                    accounts::id.eq(&account.id),
+                    accounts::email.eq(&email),
+                    accounts::namespace.eq(&new.namespace),
+                    accounts::password_hash.eq(&new.password_hash),
+                    accounts::created_at.eq(now),
+                    accounts::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .map(|_| account)
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict("account")
+                    } else {
+                        e.into()
+                    }
+                })
+        })
+    }
+
+    pub fn namespace_exists(&self, namespace: &str) -> Result<bool, StoreError> {
+        self.read(|conn| namespace_exists(conn, namespace))
+    }
+}
+
+pub(crate) fn namespace_exists(
+    conn: &mut crate::AnyConnection,
+    namespace: &str,
+) -> Result<bool, StoreError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        accounts::table.filter(accounts::namespace.eq(namespace)),
+    ))
+    .get_result::<bool>(conn)?)
+}

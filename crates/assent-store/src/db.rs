@@ -1,0 +1,285 @@
+//! Connections, pool and migrations for both backends.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// WAL lets readers run beside the one writer; busy_timeout makes a second writer wait
+/// instead of failing with "database is locked"; SQLite leaves foreign keys off unless asked.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+/// One connection to either backend; queries written once against the schema run on both.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for AnyConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Postgresql(_) => "AnyConnection::Postgresql",
+            Self::Sqlite(_) => "AnyConnection::Sqlite",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL, classified by scheme: `sqlite://<path>` (or a bare file path) or
+/// `postgres://…` / `postgresql://…`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") || path == ":memory:" {
+            // A pooled :memory: database would be a different empty database per connection.
+            return Err(StoreError::InvalidUrl(
+                "expected sqlite://<file path> or postgres://… (in-memory SQLite is not supported)"
+                    .to_owned(),
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            // A PostgreSQL URL may carry a password.
+            Self::Postgres(_) => f.write_str("postgres://<redacted>"),
+        }
+    }
+}
+
+/// Opens connections of the backend the URL names. Written out instead of using the
+/// derive's `establish`, which tries every backend in turn and discards the real error.
+#[derive(Debug)]
+pub(crate) struct Manager(DatabaseUrl);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        match &self.0 {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    diesel::r2d2::Error::ConnectionError(ConnectionError::InvalidConnectionUrl(
+                        "the SQLite path is not valid UTF-8".to_owned(),
+                    ))
+                })?;
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Pool sizing and timeouts. An explicit checkout timeout turns pool exhaustion into a quick,
+/// visible error instead of a hung request.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub checkout_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            checkout_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+type Pool = r2d2::Pool<Manager>;
+pub(crate) type Conn = r2d2::PooledConnection<Manager>;
+
+/// The storage handle: a connection pool plus the repository methods (in the other modules).
+/// Cloning is cheap and shares the pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url`; creates the SQLite file (and its directory) if needed. Does not run
+    /// migrations: call [`Store::migrate`].
+    pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
+        let url = DatabaseUrl::parse(url)?;
+        if let DatabaseUrl::Sqlite(path) = &url
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::InvalidUrl(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let backend = url.backend();
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_connections)
+            .connection_timeout(options.checkout_timeout)
+            // Pings on checkout would add a round trip to every request; broken connections
+            // are detected by `has_broken` instead.
+            .test_on_check_out(false)
+            .build(Manager(url))?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn conn(&self) -> Result<Conn, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies pending migrations; returns the versions applied now.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let migrations = match &*conn {
+            AnyConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+            AnyConnection::Postgresql(_) => POSTGRES_MIGRATIONS,
+        };
+        let applied = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(migrations),
+            AnyConnection::Postgresql(c) => c.run_pending_migrations(migrations),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    }
+
+    /// Runs `f` in a read-write transaction: commits if it returns `Ok`, rolls back otherwise.
+    /// On SQLite the transaction is `BEGIN IMMEDIATE`, so it takes the write lock up front
+    /// (waiting up to busy_timeout) instead of failing when a read later upgrades to a write.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.conn()?;
+        let conn = &mut *conn;
+        match conn {
+            AnyConnection::Postgresql(_) => conn.transaction(f),
+            AnyConnection::Sqlite(sqlite) => {
+                AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+                let result = f(conn);
+                let AnyConnection::Sqlite(sqlite) = conn else {
+                    unreachable!("the variant cannot change inside the transaction")
+                };
+                match result {
+                    Ok(value) => {
+                        if let Err(e) = AnsiTransactionManager::commit_transaction(sqlite) {
+                            let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+                            return Err(e.into());
+                        }
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        AnsiTransactionManager::rollback_transaction(sqlite)?;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on a pooled connection, outside any explicit transaction.
+    pub fn read<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+
+    /// Checks that the database answers: for readiness probes.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.conn()?.ping()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_by_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://./data/assent.db").ok(),
+            Some(DatabaseUrl::Sqlite(PathBuf::from("./data/assent.db")))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/assent.db").ok(),
+            Some(DatabaseUrl::Sqlite(PathBuf::from("/var/lib/assent.db")))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/assent.db").ok(),
+            Some(DatabaseUrl::Sqlite(PathBuf::from("data/assent.db")))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:pw@h/db")
+                .map(|u| u.backend())
+                .ok(),
+            Some(Backend::Postgres)
+        );
+        assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn debug_hides_postgres_credentials() {
+        let url = DatabaseUrl::parse("postgres://u:hunter2@h/db").ok();
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+}

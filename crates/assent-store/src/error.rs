@@ -1,0 +1,40 @@
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// Storage failures. Conflicts that callers must turn into a 4xx are separate variants or
+/// separate error types of the method (for example [`crate::RegisterError`]); everything here
+/// but `NotFound` and `Conflict` is an operational failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("database error: {0}")]
+    Database(#[from] DieselError),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+pub(crate) fn is_unique_violation(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Maps a unique violation to `Conflict(what)`, everything else to `Database`.
+pub(crate) fn conflict_as(what: &'static str) -> impl Fn(DieselError) -> StoreError {
+    move |error| {
+        if is_unique_violation(&error) {
+            StoreError::Conflict(what)
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}

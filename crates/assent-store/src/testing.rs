@@ -1,0 +1,147 @@
+//! Test support: a fresh, migrated database per test on either engine, removed afterwards.
+//!
+//! SQLite: a file in a temporary directory. PostgreSQL: a new database on the server named by
+//! `ASSENT_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`, this
+//! machine's local server), dropped when the test ends. An unreachable server fails the test:
+//! the PostgreSQL half of the suite is never skipped silently.
+
+use std::fmt;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+
+use crate::db::{PoolOptions, Store};
+
+pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        })
+    }
+}
+
+/// A migrated, empty database that lives as long as this value.
+pub struct TestDatabase {
+    pub store: Store,
+    /// The URL the store was opened with, for starting a server process on the same data.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(
+        #[expect(
+            dead_code,
+            reason = "held only so the directory lives as long as the test"
+        )]
+        tempfile::TempDir,
+    ),
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestDatabase {
+    /// Creates the database and runs every migration. Panics (failing the test) when the
+    /// engine is unavailable.
+    pub fn new(engine: Engine) -> Self {
+        match engine {
+            Engine::Sqlite => Self::sqlite(),
+            Engine::Postgres => Self::postgres(),
+        }
+    }
+
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("assent.db").display());
+        let store = open(&url);
+        Self {
+            store,
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    fn postgres() -> Self {
+        let admin_url = std::env::var("ASSENT_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
+        let name = format!("assent_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL tests need a server at ASSENT_TEST_DATABASE_URL \
+                 (default {DEFAULT_TEST_DATABASE_URL}): {e}"
+            )
+        });
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+        let mut url = url::Url::parse(&admin_url).expect("ASSENT_TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        let url = url.to_string();
+        let store = open(&url);
+        Self {
+            store,
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        }
+    }
+}
+
+fn open(url: &str) -> Store {
+    let options = PoolOptions {
+        max_connections: 8,
+        ..PoolOptions::default()
+    };
+    let store = Store::connect(url, &options).expect("connect to the test database");
+    store.migrate().expect("migrate the test database");
+    store
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            // FORCE ends the pool's connections, which are still open at this point.
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// Declares each named test function (taking an [`Engine`]) twice, as `sqlite::<name>` and
+/// `postgres::<name>`, so that every storage test runs on both engines.
+///
+/// ```ignore
+/// fn creates_accounts(engine: Engine) { … }
+/// assent_store::on_both_engines!(creates_accounts);
+/// ```
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::testing::Engine::Sqlite) } )+
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::testing::Engine::Postgres) } )+
+        }
+    };
+}
