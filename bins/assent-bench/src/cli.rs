@@ -44,7 +44,7 @@ pub struct Args {
     pub server_bin: Option<PathBuf>,
 
     /// Port for the spawned server on 127.0.0.1; default is a free one.
-    #[arg(long, conflicts_with = "url")]
+    #[arg(long, conflicts_with = "url", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 
     /// Target an already running server instead of spawning one (loopback only).
@@ -111,7 +111,10 @@ fn parse_admin_token(raw: &str) -> Result<String, String> {
 pub fn parse_loopback_url(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| format!("invalid URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("scheme must be http or https, not `{}`", url.scheme()));
+        return Err(format!(
+            "scheme must be http or https, not `{}`",
+            url.scheme()
+        ));
     }
     // Request paths are appended to the base, which a query or fragment would break.
     if url.query().is_some() || url.fragment().is_some() {
@@ -132,7 +135,8 @@ pub fn is_loopback_host(host: &str) -> bool {
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    bare.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The base URL that request paths are appended to, without a trailing slash.
@@ -155,7 +159,17 @@ mod tests {
 
     #[test]
     fn bad_durations_are_refused() {
-        for bad in ["", "10", "s", "1.5s", "-1s", "10 s", "10h", "10sec", "99999999999999999999m"] {
+        for bad in [
+            "",
+            "10",
+            "s",
+            "1.5s",
+            "-1s",
+            "10 s",
+            "10h",
+            "10sec",
+            "99999999999999999999m",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert!(parse_positive_duration("0ms").is_err());

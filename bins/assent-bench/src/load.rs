@@ -136,12 +136,17 @@ async fn connection(worker: Worker) -> Recording {
         latencies_us: Vec::with_capacity(4096),
         ..Recording::default()
     };
-    let Phases { measure_from, deadline } = worker.phases;
+    let Phases {
+        measure_from,
+        deadline,
+    } = worker.phases;
     for sequence in 0u64.. {
         if Instant::now() >= deadline {
             break;
         }
-        let spec = worker.scenario.request(&worker.context, worker.index, sequence);
+        let spec = worker
+            .scenario
+            .request(&worker.context, worker.index, sequence);
         let request = build(&worker.client, &worker.target, spec);
         let started = Instant::now();
         let outcome = time::timeout_at(deadline, exchange(request)).await;
@@ -193,7 +198,11 @@ async fn exchange(request: RequestBuilder) -> reqwest::Result<(StatusCode, Strin
     let response = request.send().await?;
     let status = response.status();
     let body = response.bytes().await?;
-    let sample = if status.is_success() { String::new() } else { snippet(&body) };
+    let sample = if status.is_success() {
+        String::new()
+    } else {
+        snippet(&body)
+    };
     Ok((status, sample))
 }
 
@@ -227,5 +236,8 @@ fn error_chain(e: &dyn Error) -> String {
 }
 
 fn snippet(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).chars().take(SAMPLE_CHARS).collect()
+    String::from_utf8_lossy(body)
+        .chars()
+        .take(SAMPLE_CHARS)
+        .collect()
 }

@@ -114,13 +114,20 @@ mod tests {
         // The server derives a slug (at most 64 chars of a-z, 0-9, -) from the name.
         let longest = name_of(&Scenario::Register.request(&ctx(), 9_999, u64::MAX));
         assert!(longest.len() <= 64, "{longest}");
-        assert!(longest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        assert!(
+            longest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        );
     }
 
     #[test]
     fn register_uses_the_namespace_and_admin_auth() {
         let spec = Scenario::Register.request(&ctx(), 0, 0);
         assert!(spec.admin_auth);
-        assert_eq!(spec.body.as_ref().map(|b| b["namespace"].clone()), Some(json!("bench")));
+        assert_eq!(
+            spec.body.as_ref().map(|b| b["namespace"].clone()),
+            Some(json!("bench"))
+        );
     }
 }

@@ -62,7 +62,10 @@ pub fn locate_binary(explicit: Option<&Path>) -> Result<PathBuf> {
 /// but then the server fails to start and says so; good enough for a local tool.
 pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr().context("reading the free port")?.port())
+    Ok(listener
+        .local_addr()
+        .context("reading the free port")?
+        .port())
 }
 
 impl ServerGuard {
@@ -73,13 +76,13 @@ impl ServerGuard {
             .tempdir()
             .context("creating a temporary data directory")?;
         let log_path = dir.path().join("assent.log");
-        let log = File::create(&log_path)
-            .with_context(|| format!("creating {}", log_path.display()))?;
+        let log =
+            File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
 
         if let Err(e) = create_account(config, dir.path(), &log) {
             // A reused database already has the account; anything else is fatal.
             if config.database_url.is_none() {
-                return Err(e.context(kept_log_note(dir, &log_path)));
+                return Err(anyhow!("{e:#}\n{}", kept_log_note(dir, &log_path)));
             }
             eprintln!("warning: {e:#} (continuing: the database may already hold the account)");
         }
@@ -124,22 +127,18 @@ impl ServerGuard {
         terminate(&mut child)
     }
 
-    /// Stops the server and keeps the data directory so its log can be read; returns the
-    /// log's path.
-    pub fn keep_log(mut self) -> PathBuf {
+    /// Stops the server and keeps the data directory so its log can be read; returns a note
+    /// with the log's path and last lines.
+    pub fn keep_log(mut self) -> String {
         if let Some(mut child) = self.child.take()
             && let Err(e) = terminate(&mut child)
         {
             eprintln!("warning: stopping the server: {e:#}");
         }
-        if let Some(dir) = self.dir.take() {
-            dir.keep();
+        match self.dir.take() {
+            Some(dir) => kept_log_note(dir, &self.log_path),
+            None => format!("server log: {}", self.log_path.display()),
         }
-        self.log_path.clone()
-    }
-
-    pub fn log_tail(&self) -> String {
-        log_tail(&self.log_path, LOG_TAIL_LINES)
     }
 }
 
@@ -158,7 +157,13 @@ fn create_account(config: &ServerConfig, data_dir: &Path, log: &File) -> Result<
     let email = format!("{}@bench.example.com", config.namespace);
     let password = random_hex(2);
     let args = [
-        "account", "create", "--email", &email, "--namespace", &config.namespace, "--password",
+        "account",
+        "create",
+        "--email",
+        &email,
+        "--namespace",
+        &config.namespace,
+        "--password",
         &password,
     ];
     let mut child = server_command(config, data_dir, log, args)?
@@ -204,17 +209,18 @@ fn server_command<'a>(
     }
     let stdout = log.try_clone().context("sharing the log file")?;
     let stderr = log.try_clone().context("sharing the log file")?;
-    command
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
+    command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
     Ok(command)
 }
 
 /// SIGTERM, up to [`STOP_TIMEOUT`] for a graceful exit, then SIGKILL.
 fn terminate(child: &mut Child) -> Result<()> {
     // Until it is reaped, an exited child stays a zombie, so its pid cannot have been reused.
-    if child.try_wait().context("checking the server process")?.is_some() {
+    if child
+        .try_wait()
+        .context("checking the server process")?
+        .is_some()
+    {
         return Ok(());
     }
     // `kill` rather than libc: the workspace forbids unsafe code.
@@ -258,12 +264,17 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatu
 /// Keeps the data directory and describes where its log is, with the log's last lines.
 fn kept_log_note(dir: TempDir, log_path: &Path) -> String {
     let tail = log_tail(log_path, LOG_TAIL_LINES);
-    dir.keep();
-    format!("server log kept at {}; its last lines:\n{tail}", log_path.display())
+    // Not deleted on exit: the log and database are what explain the failure.
+    let kept = dir.keep();
+    format!(
+        "server log kept at {} (data directory {}); its last lines:\n{tail}",
+        log_path.display(),
+        kept.display()
+    )
 }
 
 /// The last `lines` lines of a log, or a note why there are none.
-pub fn log_tail(path: &Path, lines: usize) -> String {
+fn log_tail(path: &Path, lines: usize) -> String {
     match fs::read_to_string(path) {
         Ok(text) if text.trim().is_empty() => "(the log is empty)".to_owned(),
         Ok(text) => {
@@ -290,7 +301,12 @@ pub fn random_hex(words: usize) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     (0..words)
-        .map(|i| format!("{:016x}", RandomState::new().hash_one((nanos, std::process::id(), i))))
+        .map(|i| {
+            format!(
+                "{:016x}",
+                RandomState::new().hash_one((nanos, std::process::id(), i))
+            )
+        })
         .collect()
 }
 

@@ -33,10 +33,6 @@ impl Recording {
         }
         self.unfinished += other.unfinished;
     }
-
-    pub fn error_count(&self) -> u64 {
-        self.errors.values().sum()
-    }
 }
 
 /// Latency percentiles in microseconds.
@@ -79,14 +75,30 @@ mod tests {
     #[test]
     fn single_value_is_every_percentile() {
         let p = Percentiles::compute(&mut [42]).expect("one value");
-        assert_eq!(p, Percentiles { p50: 42, p90: 42, p99: 42, max: 42 });
+        assert_eq!(
+            p,
+            Percentiles {
+                p50: 42,
+                p90: 42,
+                p99: 42,
+                max: 42
+            }
+        );
     }
 
     #[test]
     fn one_to_hundred_in_any_order() {
         let mut values: Vec<u64> = (1..=100).rev().collect();
         let p = Percentiles::compute(&mut values).expect("values");
-        assert_eq!(p, Percentiles { p50: 50, p90: 90, p99: 99, max: 100 });
+        assert_eq!(
+            p,
+            Percentiles {
+                p50: 50,
+                p90: 90,
+                p99: 99,
+                max: 100
+            }
+        );
     }
 
     #[test]
@@ -94,7 +106,15 @@ mod tests {
         // 10 values: p50 is the 5th, p90 the 9th, p99 the 10th.
         let mut values: Vec<u64> = (1..=10).map(|v| v * 10).collect();
         let p = Percentiles::compute(&mut values).expect("values");
-        assert_eq!(p, Percentiles { p50: 50, p90: 90, p99: 100, max: 100 });
+        assert_eq!(
+            p,
+            Percentiles {
+                p50: 50,
+                p90: 90,
+                p99: 100,
+                max: 100
+            }
+        );
         // 3 values: p50 is the 2nd.
         let p = Percentiles::compute(&mut [3, 1, 2]).expect("values");
         assert_eq!((p.p50, p.p90, p.p99, p.max), (2, 3, 3, 3));
@@ -106,7 +126,10 @@ mod tests {
         a.latencies_us.push(1);
         a.record_error("409".into(), || "first".into());
         a.record_error("409".into(), || unreachable!("sample already taken"));
-        let mut b = Recording { unfinished: 2, ..Recording::default() };
+        let mut b = Recording {
+            unfinished: 2,
+            ..Recording::default()
+        };
         b.latencies_us.push(2);
         b.record_error("409".into(), || "second".into());
         b.record_error("connect".into(), || "refused".into());
@@ -115,7 +138,6 @@ mod tests {
         assert_eq!(a.errors["409"], 3);
         assert_eq!(a.errors["connect"], 1);
         assert_eq!(a.error_samples["409"], "first");
-        assert_eq!(a.error_count(), 4);
         assert_eq!(a.unfinished, 2);
     }
 }

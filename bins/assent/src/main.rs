@@ -1,1 +1,87 @@
-fn main() {}
+//! `assent`: the server and its operator commands. This binary only composes the library
+//! crates: configuration, wiring, start and stop.
+
+mod commands;
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{FileConfig, LogFormat, ServeArgs, StorageArgs};
+
+#[derive(Debug, Parser)]
+#[command(name = "assent", version, about = "A control plane for human decisions about AI agents")]
+struct Cli {
+    /// A TOML file with settings (keys as the long flags, in snake_case). Flags and
+    /// environment variables win over it.
+    #[arg(long, env = "ASSENT_CONFIG", value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+
+    #[command(flatten)]
+    storage: StorageArgs,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (migrates the database first).
+    Serve(Box<ServeArgs>),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create, list or revoke admin tokens.
+    AdminToken {
+        #[command(subcommand)]
+        action: commands::AdminTokenAction,
+    },
+    /// Manage namespace owners' accounts.
+    Account {
+        #[command(subcommand)]
+        action: commands::AccountAction,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = cli.config.as_deref().map(FileConfig::load).transpose()?.unwrap_or_default();
+    let storage = cli.storage.or(file.storage).resolve()?;
+    init_logging(&storage.log, storage.log_format)?;
+    match cli.command {
+        Command::Serve(args) => serve::run(storage, args.or(file.serve).resolve()?),
+        Command::Migrate => commands::migrate(&storage),
+        Command::AdminToken { action } => commands::admin_token(&storage, action),
+        Command::Account { action } => commands::account(&storage, action),
+        Command::Openapi => {
+            print!("{}", assent_http::openapi::document_json());
+            Ok(())
+        }
+    }
+}
+
+/// Logs go to stderr; stdout is kept for what a command prints for the user (a new token).
+fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("ASSENT_LOG: `{filter}` is not a valid filter: {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}

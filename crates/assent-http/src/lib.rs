@@ -1,1 +1,20 @@
+//! assent's HTTP surface: the ATP (`/api/v1`) and Sigilum-style (`/v1`) dialects over one
+//! core, plus the operator endpoints.
+//!
+//! Error policy: every handler returns `Result<_, ApiError>`. An [`ApiError`] carries a status,
+//! a stable SCREAMING_SNAKE code and a message for humans; the request-context middleware
+//! renders it in the caller's dialect with the request id. Bad input is always a 4xx; a 500
+//! means a bug or an outage, is logged with its cause, and shows the caller nothing internal.
 
+pub mod auth;
+pub mod error;
+pub mod json;
+pub mod openapi;
+mod request_context;
+pub mod routes;
+mod server;
+mod state;
+
+pub use error::{ApiError, Dialect};
+pub use server::{ServerOptions, app_config, start};
+pub use state::{AppState, HttpSettings};

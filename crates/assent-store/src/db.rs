@@ -15,9 +15,10 @@ use crate::error::StoreError;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
-/// WAL lets readers run beside the one writer; busy_timeout makes a second writer wait
-/// instead of failing with "database is locked"; SQLite leaves foreign keys off unless asked.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+/// busy_timeout first: it makes every later statement (switching a new file to WAL needs a
+/// lock too) wait for a lock instead of failing with "database is locked". WAL lets readers
+/// run beside the one writer; SQLite leaves foreign keys off unless asked.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
 /// One connection to either backend; queries written once against the schema run on both.
@@ -166,13 +167,19 @@ impl Store {
             })?;
         }
         let backend = url.backend();
+        let manager = Manager(url);
+        // One connection first, alone: an unreachable server is one clear error now rather
+        // than a pool retrying until its timeout. On SQLite it also switches a new file to
+        // WAL, which needs an exclusive lock that SQLite does not wait for; the mode is
+        // stored in the file, so the pool's connections find it set.
+        r2d2::ManageConnection::connect(&manager)?;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
             .connection_timeout(options.checkout_timeout)
             // Pings on checkout would add a round trip to every request; broken connections
             // are detected by `has_broken` instead.
             .test_on_check_out(false)
-            .build(Manager(url))?;
+            .build(manager)?;
         Ok(Self { pool, backend })
     }
 

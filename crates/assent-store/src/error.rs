@@ -9,10 +9,14 @@ pub enum StoreError {
     NotFound,
     #[error("{0} already exists")]
     Conflict(&'static str),
+    // The wrapped errors are part of the message, not `source()`: logs show the message
+    // only, and a chain printer would otherwise print them twice.
     #[error("database error: {0}")]
-    Database(#[from] DieselError),
+    Database(DieselError),
     #[error("no database connection available: {0}")]
-    Pool(#[from] r2d2::Error),
+    Pool(r2d2::Error),
+    #[error("cannot connect to the database: {0}")]
+    Connect(diesel::r2d2::Error),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("invalid database URL: {0}")]
@@ -36,5 +40,23 @@ pub(crate) fn conflict_as(what: &'static str) -> impl Fn(DieselError) -> StoreEr
         } else {
             StoreError::Database(error)
         }
+    }
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        Self::Database(e)
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        Self::Pool(e)
+    }
+}
+
+impl From<diesel::r2d2::Error> for StoreError {
+    fn from(e: diesel::r2d2::Error) -> Self {
+        Self::Connect(e)
     }
 }

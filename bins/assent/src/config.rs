@@ -1,0 +1,299 @@
+//! Configuration: a typed struct from, in order of precedence, command-line flags,
+//! `ASSENT_*` environment variables, an optional TOML file (`--config`), and defaults.
+//! Every problem is reported at start with the name of the setting, never as a panic.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use assent_auth::{Secret, SecretKey};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+/// Settings shared by every subcommand: where the data lives and how to log.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageArgs {
+    /// Directory for the embedded SQLite database and the generated secret key.
+    /// [default: ./data]
+    #[arg(long, env = "ASSENT_DATA_DIR", value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database URL: sqlite://<path> or postgres://user@host/db.
+    /// [default: sqlite://<data dir>/assent.db]
+    #[arg(long, env = "ASSENT_DATABASE_URL", value_name = "URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Largest number of pooled database connections. [default: 16]
+    #[arg(long, env = "ASSENT_DATABASE_POOL_SIZE", value_name = "N", global = true)]
+    pub database_pool_size: Option<u32>,
+
+    /// Log filter, in tracing's env-filter syntax (e.g. `info`, `assent_http=debug`).
+    /// [default: info]
+    #[arg(long, env = "ASSENT_LOG", value_name = "FILTER", global = true)]
+    pub log: Option<String>,
+
+    /// Log line format. [default: text]
+    #[arg(long, env = "ASSENT_LOG_FORMAT", value_name = "FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Settings of `assent serve`.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// Address to listen on. [default: 127.0.0.1:8080]
+    #[arg(long, env = "ASSENT_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+
+    /// The URL users reach this server at (e.g. https://assent.example.com).
+    #[arg(long, env = "ASSENT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Admin token to create on first start with an empty database (at least 16
+    /// characters). Without it a token is generated and printed once.
+    #[arg(long, env = "ASSENT_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Namespace for ATP registrations whose body names none.
+    #[arg(long, env = "ASSENT_DEFAULT_NAMESPACE", value_name = "NAMESPACE")]
+    pub default_namespace: Option<String>,
+
+    /// Development only: allow http and loopback or private webhook targets.
+    /// [default: false]
+    #[arg(long, env = "ASSENT_ALLOW_PRIVATE_WEBHOOKS", value_name = "BOOL")]
+    pub allow_private_webhooks: Option<bool>,
+
+    /// Key that encrypts webhook secrets at rest: 32 bytes, base64. Without it a key is
+    /// generated once into <data dir>/secret.key. Replicas sharing a database must share it.
+    #[arg(long, env = "ASSENT_SECRET_KEY", value_name = "BASE64", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Largest accepted request body, in bytes. [default: 1048576]
+    #[arg(long, env = "ASSENT_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+
+    /// HTTP worker threads. [default: the number of CPUs]
+    #[arg(long, env = "ASSENT_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+/// The optional TOML file: the same keys as the flags, in snake case, at the top level.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(flatten)]
+    pub storage: StorageArgs,
+    #[serde(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+}
+
+macro_rules! merge_fields {
+    ($winner:expr, $fallback:expr, [$($field:ident),+ $(,)?]) => {
+        $( if $winner.$field.is_none() { $winner.$field = $fallback.$field.take(); } )+
+    };
+}
+
+impl StorageArgs {
+    /// Fills every unset field from `file`.
+    pub fn or(mut self, mut file: Self) -> Self {
+        merge_fields!(self, file, [data_dir, database_url, database_pool_size, log, log_format]);
+        self
+    }
+}
+
+impl ServeArgs {
+    /// Fills every unset field from `file`.
+    pub fn or(mut self, mut file: Self) -> Self {
+        merge_fields!(self, file, [
+            bind, public_url, admin_token, default_namespace, allow_private_webhooks,
+            secret_key, max_body_bytes, workers,
+        ]);
+        self
+    }
+}
+
+/// Where the data lives, resolved.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub pool: assent_store::PoolOptions,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+impl StorageArgs {
+    pub fn resolve(self) -> anyhow::Result<StorageConfig> {
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = self
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("assent.db").display()));
+        assent_store::DatabaseUrl::parse(&database_url)
+            .map_err(|e| anyhow::anyhow!("ASSENT_DATABASE_URL: {e}"))?;
+        let mut pool = assent_store::PoolOptions::default();
+        if let Some(size) = self.database_pool_size {
+            if size == 0 {
+                bail!("ASSENT_DATABASE_POOL_SIZE must be at least 1");
+            }
+            pool.max_connections = size;
+        }
+        Ok(StorageConfig {
+            data_dir,
+            database_url,
+            pool,
+            log: self.log.unwrap_or_else(|| "info".to_owned()),
+            log_format: self.log_format.unwrap_or_default(),
+        })
+    }
+}
+
+/// Everything `assent serve` needs, resolved and validated.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub bind: SocketAddr,
+    pub public_url: Option<url::Url>,
+    pub admin_token: Option<Secret>,
+    pub default_namespace: Option<assent_core::Namespace>,
+    pub allow_private_webhooks: bool,
+    pub secret_key: Option<SecretKey>,
+    pub max_body_bytes: usize,
+    pub workers: Option<usize>,
+}
+
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<ServeConfig> {
+        let bind = self.bind.as_deref().unwrap_or("127.0.0.1:8080");
+        let bind: SocketAddr = bind
+            .parse()
+            .with_context(|| format!("ASSENT_BIND: `{bind}` is not an address like 127.0.0.1:8080"))?;
+        let public_url = self
+            .public_url
+            .map(|raw| {
+                let url = url::Url::parse(&raw)
+                    .with_context(|| format!("ASSENT_PUBLIC_URL: `{raw}` is not a URL"))?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    bail!("ASSENT_PUBLIC_URL must be an http or https URL");
+                }
+                Ok(url)
+            })
+            .transpose()?;
+        let admin_token = self
+            .admin_token
+            .map(|token| {
+                if token.trim() != token || token.chars().count() < ADMIN_TOKEN_MIN_CHARS {
+                    bail!(
+                        "ASSENT_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_CHARS} characters, \
+                         without surrounding spaces"
+                    );
+                }
+                Ok(Secret::new(token))
+            })
+            .transpose()?;
+        let default_namespace = self
+            .default_namespace
+            .map(|ns| {
+                assent_core::Namespace::parse(&ns)
+                    .map_err(|why| anyhow::anyhow!("ASSENT_DEFAULT_NAMESPACE: `{ns}` {why}"))
+            })
+            .transpose()?;
+        let secret_key = self
+            .secret_key
+            .map(|text| SecretKey::from_base64(&text).map_err(|e| anyhow::anyhow!("ASSENT_SECRET_KEY: {e}")))
+            .transpose()?;
+        let max_body_bytes = self.max_body_bytes.unwrap_or(1024 * 1024);
+        if max_body_bytes < 1024 {
+            bail!("ASSENT_MAX_BODY_BYTES must be at least 1024");
+        }
+        if self.workers == Some(0) {
+            bail!("ASSENT_WORKERS must be at least 1");
+        }
+        Ok(ServeConfig {
+            bind,
+            public_url,
+            admin_token,
+            default_namespace,
+            allow_private_webhooks: self.allow_private_webhooks.unwrap_or(false),
+            secret_key,
+            max_body_bytes,
+            workers: self.workers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let storage = StorageArgs::default().resolve().unwrap();
+        assert_eq!(storage.data_dir, PathBuf::from("./data"));
+        assert_eq!(storage.database_url, "sqlite://./data/assent.db");
+        assert_eq!(storage.log, "info");
+        let serve = ServeArgs::default().resolve().unwrap();
+        assert_eq!(serve.bind.to_string(), "127.0.0.1:8080");
+        assert!(!serve.allow_private_webhooks);
+        assert_eq!(serve.max_body_bytes, 1024 * 1024);
+        assert!(serve.admin_token.is_none());
+    }
+
+    #[test]
+    fn flags_and_environment_win_over_the_file() {
+        let file: FileConfig = toml::from_str(
+            "bind = \"0.0.0.0:9000\"\ndefault_namespace = \"ada\"\ndata_dir = \"/srv/assent\"",
+        )
+        .unwrap();
+        let cli = ServeArgs {
+            bind: Some("127.0.0.1:7000".into()),
+            ..ServeArgs::default()
+        };
+        let serve = cli.or(file.serve).resolve().unwrap();
+        assert_eq!(serve.bind.to_string(), "127.0.0.1:7000");
+        assert_eq!(serve.default_namespace.map(|n| n.to_string()), Some("ada".into()));
+        let storage = StorageArgs::default().or(file.storage).resolve().unwrap();
+        assert_eq!(storage.database_url, "sqlite:///srv/assent/assent.db");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        assert!(toml::from_str::<FileConfig>("bnid = \"x\"").is_err());
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let cases: [(ServeArgs, &str); 6] = [
+            (ServeArgs { bind: Some("nonsense".into()), ..Default::default() }, "ASSENT_BIND"),
+            (ServeArgs { admin_token: Some("short".into()), ..Default::default() }, "ASSENT_ADMIN_TOKEN"),
+            (ServeArgs { default_namespace: Some("Not Valid".into()), ..Default::default() }, "ASSENT_DEFAULT_NAMESPACE"),
+            (ServeArgs { secret_key: Some("abc".into()), ..Default::default() }, "ASSENT_SECRET_KEY"),
+            (ServeArgs { public_url: Some("ftp://x".into()), ..Default::default() }, "ASSENT_PUBLIC_URL"),
+            (ServeArgs { max_body_bytes: Some(10), ..Default::default() }, "ASSENT_MAX_BODY_BYTES"),
+        ];
+        for (args, name) in cases {
+            let error = format!("{:#}", args.resolve().unwrap_err());
+            assert!(error.contains(name), "{error}");
+        }
+        let storage = StorageArgs { database_url: Some("mysql://x/y".into()), ..Default::default() };
+        assert!(format!("{:#}", storage.resolve().unwrap_err()).contains("ASSENT_DATABASE_URL"));
+    }
+}

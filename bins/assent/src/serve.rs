@@ -1,0 +1,140 @@
+//! `assent serve`: open and migrate the database, make sure an admin token exists, start the
+//! HTTP server, and stop gracefully on SIGTERM or SIGINT.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use anyhow::Context;
+use assent_auth::{MintedToken, SecretKey, TokenKind};
+use assent_core::WebhookUrlPolicy;
+use assent_http::{AppState, HttpSettings, ServerOptions};
+use assent_store::{Backend, Store};
+
+use crate::commands::open_store;
+use crate::config::{ServeConfig, StorageConfig};
+
+pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&storage.data_dir).with_context(|| {
+        format!("cannot create the data directory {}", storage.data_dir.display())
+    })?;
+    let store = open_store(&storage)?;
+    bootstrap_admin_token(&store, &config)?;
+    let secret_key = match config.secret_key.clone() {
+        Some(key) => key,
+        None => {
+            if store.backend() == Backend::Postgres {
+                tracing::warn!(
+                    "ASSENT_SECRET_KEY is not set: using a key file in the data directory. \
+                     Every replica that shares this database must use the same key."
+                );
+            }
+            load_or_create_key(&storage.data_dir.join("secret.key"))?
+        }
+    };
+    if config.allow_private_webhooks {
+        tracing::warn!(
+            "ASSENT_ALLOW_PRIVATE_WEBHOOKS is on: webhooks may target http and private or \
+             loopback addresses. Never use this in production."
+        );
+    }
+
+    let state = AppState {
+        store,
+        secret_key,
+        settings: HttpSettings {
+            default_namespace: config.default_namespace.as_ref().map(ToString::to_string),
+            webhook_policy: WebhookUrlPolicy { allow_private: config.allow_private_webhooks },
+            max_body_bytes: config.max_body_bytes,
+        },
+    };
+    let mut options = ServerOptions::default();
+    if let Some(workers) = config.workers {
+        options.workers = workers;
+    }
+    let listener = TcpListener::bind(config.bind)
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let address = listener.local_addr()?;
+
+    actix_web::rt::System::new().block_on(async move {
+        let server = assent_http::start(state, listener, &options)?;
+        let handle = server.handle();
+        tracing::info!(%address, "listening on http://{address}");
+        if let Some(public_url) = &config.public_url {
+            tracing::info!(%public_url, "public URL");
+        }
+        let running = actix_web::rt::spawn(server);
+        shutdown_signal().await?;
+        tracing::info!("shutting down: finishing in-flight requests");
+        handle.stop(true).await;
+        running.await.context("the server task failed")??;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// On first start with an empty database, create the admin token: the configured one, or a
+/// generated one printed once on stdout.
+fn bootstrap_admin_token(store: &Store, config: &ServeConfig) -> anyhow::Result<()> {
+    let token = match &config.admin_token {
+        Some(configured) => MintedToken::from_plaintext(configured.clone()),
+        None => MintedToken::new(TokenKind::Admin),
+    };
+    if store.bootstrap_admin_token(&token.hash)? {
+        if config.admin_token.is_some() {
+            tracing::info!("created the admin token from ASSENT_ADMIN_TOKEN");
+        } else {
+            println!("Created the first admin token. It is shown only now; keep it safe:");
+            println!("{}", token.plaintext.expose());
+        }
+    } else if config.admin_token.is_some() && store.find_admin_token(&token.hash)?.is_none() {
+        tracing::warn!(
+            "ASSENT_ADMIN_TOKEN is ignored: admin tokens already exist and it is not one of \
+             them (it is used only on first start; see `assent admin-token create`)"
+        );
+    }
+    Ok(())
+}
+
+/// Reads the key file, or creates it (owner-only permissions) on first start.
+fn load_or_create_key(path: &Path) -> anyhow::Result<SecretKey> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => SecretKey::from_base64(&text)
+            .with_context(|| format!("the key file {} is corrupt", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretKey::generate();
+            write_private_file(path, key.to_base64().expose())
+                .with_context(|| format!("cannot write the key file {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated the key that encrypts webhook secrets");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
+    }
+}
+
+#[cfg(unix)]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

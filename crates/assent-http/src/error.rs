@@ -1,0 +1,212 @@
+//! One error type at the HTTP edge, rendered in the dialect of the route.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+
+/// The two wire dialects. They differ only in the error envelope (and the name of the
+/// "who are you?" code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/api/v1/...`: `{"code", "message", "details"?, "request_id"}`.
+    Atp,
+    /// Everything else: `{"error", "code", "details"?, "request_id"}`.
+    Sigilum,
+}
+
+impl Dialect {
+    pub fn for_path(path: &str) -> Self {
+        if path == "/api" || path.starts_with("/api/") {
+            Self::Atp
+        } else {
+            Self::Sigilum
+        }
+    }
+}
+
+/// Codes shared by every endpoint. Endpoint-specific codes are written where they are used.
+pub mod code {
+    pub const AUTH_INVALID_TOKEN: &str = "AUTH_INVALID_TOKEN";
+    pub const AUTH_INSUFFICIENT_PERMISSIONS: &str = "AUTH_INSUFFICIENT_PERMISSIONS";
+    pub const INVALID_JSON: &str = "INVALID_JSON";
+    pub const INVALID_PARAMETER: &str = "INVALID_PARAMETER";
+    pub const MISSING_REQUIRED_FIELD: &str = "MISSING_REQUIRED_FIELD";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    /// The Sigilum dialect's name for [`AUTH_INVALID_TOKEN`].
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Option<Map<String, Value>>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds one entry to `details`.
+    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details
+            .get_or_insert_with(Map::new)
+            .insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code::AUTH_INVALID_TOKEN, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            code::AUTH_INSUFFICIENT_PERMISSIONS,
+            message,
+        )
+    }
+
+    /// A failure that is not the caller's fault. The cause is logged here, once, and never
+    /// sent to the caller.
+    pub fn internal(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code::INTERNAL_ERROR,
+            "An internal error occurred; it has been logged.",
+        )
+    }
+
+    /// The generic error for a status the framework produced itself (unknown route, wrong
+    /// method, unreadable body).
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, message) = match status.as_u16() {
+            404 => (code::NOT_FOUND, "No such resource."),
+            405 => (code::METHOD_NOT_ALLOWED, "This method is not allowed here."),
+            413 => (code::PAYLOAD_TOO_LARGE, "The request body is too large."),
+            400..=499 => (code::INVALID_PARAMETER, "The request is invalid."),
+            503 => (code::SERVICE_UNAVAILABLE, "The service is temporarily unavailable."),
+            _ => (code::INTERNAL_ERROR, "An internal error occurred; it has been logged."),
+        };
+        Self::new(status, code, message)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The body in `dialect`, with the request id.
+    pub fn to_body(&self, dialect: Dialect, request_id: &str) -> Value {
+        let mut body = match dialect {
+            Dialect::Atp => json!({ "code": self.code, "message": self.message }),
+            Dialect::Sigilum => {
+                let code = match self.code {
+                    code::AUTH_INVALID_TOKEN => code::UNAUTHORIZED,
+                    other => other,
+                };
+                json!({ "error": self.message, "code": code })
+            }
+        };
+        if let Some(object) = body.as_object_mut() {
+            if let Some(details) = &self.details {
+                object.insert("details".to_owned(), Value::Object(details.clone()));
+            }
+            object.insert("request_id".to_owned(), Value::from(request_id));
+        }
+        body
+    }
+
+    pub(crate) fn to_response(&self, dialect: Dialect, request_id: &str) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        response.json(self.to_body(dialect, request_id))
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+/// The framework turns an `ApiError` into this bare response; the request-context middleware
+/// replaces it with the full envelope once the dialect and request id are known.
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.to_response(Dialect::Atp, "")
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<assent_store::StoreError> for ApiError {
+    fn from(e: assent_store::StoreError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atp_envelope_is_top_level_code_and_message() {
+        let e = ApiError::bad_request(code::MISSING_REQUIRED_FIELD, "name is required")
+            .with_detail("field", "name");
+        assert_eq!(
+            e.to_body(Dialect::Atp, "req_1"),
+            json!({"code": "MISSING_REQUIRED_FIELD", "message": "name is required",
+                   "details": {"field": "name"}, "request_id": "req_1"})
+        );
+    }
+
+    #[test]
+    fn sigilum_envelope_puts_the_message_in_error_and_renames_auth() {
+        let e = ApiError::unauthenticated("missing bearer token");
+        assert_eq!(
+            e.to_body(Dialect::Sigilum, "req_2"),
+            json!({"error": "missing bearer token", "code": "UNAUTHORIZED", "request_id": "req_2"})
+        );
+    }
+
+    #[test]
+    fn dialect_follows_the_path() {
+        assert_eq!(Dialect::for_path("/api/v1/services"), Dialect::Atp);
+        assert_eq!(Dialect::for_path("/v1/services"), Dialect::Sigilum);
+        assert_eq!(Dialect::for_path("/apiary"), Dialect::Sigilum);
+        assert_eq!(Dialect::for_path("/health"), Dialect::Sigilum);
+    }
+}

@@ -1,0 +1,142 @@
+//! `JsonBody<T>`: a JSON request body with precise errors. Not JSON at all is 400
+//! `INVALID_JSON`; a field of the wrong type is 400 `INVALID_PARAMETER` naming the field; over
+//! the size limit is 413 `PAYLOAD_TOO_LARGE`. The Content-Type is not checked: clients such as
+//! `curl -d` often omit it, and the body is parsed as JSON either way.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, code};
+
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // The limit comes from the `PayloadConfig` the app registers.
+        let bytes = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        code::PAYLOAD_TOO_LARGE,
+                        "The request body is larger than the server accepts.",
+                    )
+                } else {
+                    ApiError::bad_request(code::INVALID_JSON, "The request body could not be read.")
+                }
+            })?;
+            parse(&bytes).map(JsonBody)
+        })
+    }
+}
+
+/// Parses a JSON body, naming the offending field when a value has the wrong type.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            code::INVALID_JSON,
+            "The request body is empty; expected a JSON object.",
+        ));
+    }
+    // serde would also read a struct from a JSON array; the API speaks objects only.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            code::INVALID_JSON,
+            "The request body must be a JSON object.",
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() && path != "." {
+            ApiError::bad_request(
+                code::INVALID_PARAMETER,
+                format!("The field `{path}` has the wrong type: {}.", data_error_text(&inner)),
+            )
+            .with_detail("field", path)
+        } else if inner.is_data() {
+            ApiError::bad_request(code::INVALID_JSON, "The request body must be a JSON object.")
+        } else {
+            ApiError::bad_request(
+                code::INVALID_JSON,
+                format!("The request body is not valid JSON ({inner})."),
+            )
+        }
+    })?;
+    deserializer.end().map_err(|_| {
+        ApiError::bad_request(
+            code::INVALID_JSON,
+            "The request body has trailing characters after the JSON value.",
+        )
+    })?;
+    Ok(value)
+}
+
+/// serde's text without its " at line L column C" suffix: the field name says where.
+fn data_error_text(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) => text[..cut].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Body {
+        name: Option<String>,
+        #[serde(default)]
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Nested {
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn accepts_objects_and_ignores_unknown_fields() {
+        let body: Body = parse(br#"{"name":"x","extra":[1,2]}"#).unwrap();
+        assert_eq!(body.name.as_deref(), Some("x"));
+        assert!(body.nested.is_none());
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let e = parse::<Body>(br#"{"name": 5}"#).unwrap_err();
+        assert_eq!(e.code(), code::INVALID_PARAMETER);
+        assert_eq!(e.to_body(crate::Dialect::Atp, "r")["details"]["field"], "name");
+        let e = parse::<Body>(br#"{"nested": {"count": "x"}}"#).unwrap_err();
+        assert_eq!(e.to_body(crate::Dialect::Atp, "r")["details"]["field"], "nested.count");
+    }
+
+    #[test]
+    fn non_json_and_non_objects_are_invalid_json() {
+        for body in [&b"not json"[..], b"", b"   ", b"{\"name\":", b"[1,2]", b"\"s\"", b"{} x"] {
+            let e = parse::<Body>(body).unwrap_err();
+            assert_eq!(e.code(), code::INVALID_JSON, "{:?}", String::from_utf8_lossy(body));
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The OpenAPI document, generated from the handlers' annotations. `docs/openapi.json` is a
+//! committed copy; a test fails when it is stale (regenerate with `just openapi`).
+
+use std::sync::OnceLock;
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::routes;
+
+/// An error in the ATP dialect (`/api/v1/...`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AtpError {
+    /// Stable machine-readable code, e.g. `MISSING_REQUIRED_FIELD`.
+    #[schema(example = "MISSING_REQUIRED_FIELD")]
+    pub code: String,
+    #[schema(example = "The field `name` is required.")]
+    pub message: String,
+    /// Context for the error, such as `{"field": "name"}`.
+    #[schema(nullable = false)]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Also sent as the `X-Request-ID` response header.
+    #[schema(example = "req_3f9a0c1d2e4b5a6978695a4b")]
+    pub request_id: String,
+}
+
+/// An error in the Sigilum dialect (every other path).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigilumError {
+    /// A message for humans.
+    pub error: String,
+    /// Stable machine-readable code, e.g. `UNAUTHORIZED`.
+    pub code: String,
+    #[schema(nullable = false)]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    pub request_id: String,
+}
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "assent",
+        description = "A control plane for human decisions about AI agents. Two dialects over one \
+            core: ATP under `/api/v1`, Sigilum-style under `/v1`. Every response carries \
+            `X-Request-ID`; error codes are listed in `docs/errors.md`.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        routes::health::health,
+        routes::health::atp_health,
+        routes::health::ready,
+        routes::atp_services::register,
+    ),
+    components(schemas(AtpError, SigilumError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operator", description = "Health and readiness"),
+        (name = "ATP services", description = "Service registration (admin token)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline, exactly as committed.
+pub fn document_json() -> String {
+    let mut json = ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    json
+}
+
+/// `GET /openapi.json`.
+pub async fn document() -> HttpResponse {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.get_or_init(document_json).as_str())
+}

@@ -1,0 +1,104 @@
+//! Per-request context: the request id (`X-Request-ID` on every response), a tracing span,
+//! one access-log line, and the rendering of every error in the route's dialect.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::Error;
+use tracing::Instrument;
+
+use crate::error::{ApiError, Dialect};
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A caller's id is echoed when it is a short token of safe characters; anything else
+/// (empty, long, or able to forge log lines) is replaced.
+fn sane_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+fn new_request_id() -> String {
+    assent_auth::random::id("req_")
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| sane_request_id(v))
+        .map_or_else(new_request_id, str::to_owned);
+    let dialect = Dialect::for_path(req.path());
+    // The path only: query strings may carry tokens (`?token=` on the ATP streams).
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+
+    let response = next.call(req).instrument(span.clone()).await?;
+    let mut response = render_error(response.map_into_boxed_body(), dialect, &request_id);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "handled"
+        );
+    });
+    Ok(response)
+}
+
+/// Gives every error response the dialect's envelope. Handler errors are [`ApiError`]s;
+/// anything else with an error status came from the framework (no route, wrong method,
+/// unreadable path) and gets the generic error for its status.
+fn render_error(
+    response: ServiceResponse<BoxBody>,
+    dialect: Dialect,
+    request_id: &str,
+) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let error = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>().cloned())
+        .unwrap_or_else(|| ApiError::from_status(status));
+    let mut rendered = error.to_response(dialect, request_id);
+    // Keep headers the framework set for this error (Allow on a 405, for instance).
+    for (name, value) in response.headers() {
+        if !rendered.headers().contains_key(name) {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response.into_response(rendered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_from_callers_are_echoed_only_when_sane() {
+        assert!(sane_request_id("abc-123_x.y:z"));
+        assert!(!sane_request_id(""));
+        assert!(!sane_request_id("has space"));
+        assert!(!sane_request_id("line\nbreak"));
+        assert!(!sane_request_id(&"a".repeat(129)));
+    }
+}

@@ -1,0 +1,182 @@
+//! ATP service registration: `POST /api/v1/services` (admin token).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use assent_auth::{MintedToken, Secret, TokenKind, random};
+use assent_core::{
+    AtpRegistrationInput, EndpointFormat, EventType, FieldError, RegistrationError,
+};
+use assent_store::{NewApiKey, NewService, NewWebhookEndpoint, RegisterError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AdminCaller;
+use crate::error::{ApiError, code};
+use crate::json::JsonBody;
+use crate::state::AppState;
+
+pub const INVALID_CALLBACK_URL: &str = "INVALID_CALLBACK_URL";
+pub const SERVICE_ALREADY_EXISTS: &str = "SERVICE_ALREADY_EXISTS";
+
+/// Fields are optional here so that a missing one is reported by name
+/// (`MISSING_REQUIRED_FIELD`); the documented ones are required.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterServiceRequest {
+    /// Human-readable name; its slug becomes the `service_id` (`Lovelace IDE` → `lovelace-ide`).
+    #[schema(required = true, nullable = false, example = "Lovelace IDE", max_length = 100)]
+    pub name: Option<String>,
+    #[schema(required = true, nullable = false, max_length = 500,
+        example = "AI-powered integrated development environment")]
+    pub description: Option<String>,
+    /// HTTPS endpoint that receives users' responses (`notification.responded`).
+    #[schema(required = true, nullable = false, example = "https://lovelace.dev/atp/webhook")]
+    pub callback_url: Option<String>,
+    /// Shared secret for webhook signatures, 16 to 256 characters. Stored encrypted.
+    #[schema(required = true, nullable = false, min_length = 16, max_length = 256,
+        example = "your-secure-random-string")]
+    pub webhook_secret: Option<String>,
+    /// Extension: an icon that client apps show next to the service's notifications.
+    #[schema(nullable = false)]
+    pub icon_url: Option<String>,
+    /// Extension: the namespace that owns the service; defaults to `ASSENT_DEFAULT_NAMESPACE`.
+    #[schema(nullable = false, example = "ada")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterServiceResponse {
+    #[schema(example = "lovelace-ide")]
+    pub service_id: String,
+    /// The service's API key (`sk_live_` + 48 hex). Shown only in this response.
+    #[schema(example = "sk_live_0123456789abcdef0123456789abcdef0123456789abcdef")]
+    pub api_key: String,
+    /// The submitted secret, echoed for confirmation.
+    #[schema(example = "your-secure-random-string")]
+    pub webhook_secret: String,
+}
+
+impl From<RegisterServiceRequest> for AtpRegistrationInput {
+    fn from(r: RegisterServiceRequest) -> Self {
+        Self {
+            name: r.name,
+            description: r.description,
+            callback_url: r.callback_url,
+            webhook_secret: r.webhook_secret,
+            icon_url: r.icon_url,
+            namespace: r.namespace,
+        }
+    }
+}
+
+/// Register a service.
+///
+/// Creates the service in the namespace named by the body (else the configured default), its
+/// first API key, and a webhook endpoint for `callback_url` in the ATP format subscribed to
+/// `notification.responded`, all in one transaction.
+#[utoipa::path(post, path = "/api/v1/services", tag = "ATP services",
+    request_body = RegisterServiceRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered", body = RegisterServiceResponse),
+        (status = 400, description = "`MISSING_REQUIRED_FIELD` (with `details.field`), \
+            `INVALID_CALLBACK_URL`, `INVALID_PARAMETER`, `INVALID_JSON`", body = crate::openapi::AtpError),
+        (status = 401, description = "`AUTH_INVALID_TOKEN`", body = crate::openapi::AtpError),
+        (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`: not an admin token",
+            body = crate::openapi::AtpError),
+        (status = 409, description = "`SERVICE_ALREADY_EXISTS`", body = crate::openapi::AtpError),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = crate::openapi::AtpError),
+    ))]
+pub async fn register(
+    _admin: AdminCaller,
+    state: web::Data<AppState>,
+    body: JsonBody<RegisterServiceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let input = AtpRegistrationInput::from(body.into_inner());
+    let registration = input
+        .validate(state.settings.webhook_policy)
+        .map_err(registration_error)?;
+    let namespace = registration
+        .namespace
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .or_else(|| state.settings.default_namespace.clone())
+        .ok_or_else(|| missing_namespace("The body names no `namespace` and the server has no default namespace."))?;
+
+    let api_key = MintedToken::new(TokenKind::ApiKey);
+    let endpoint_id = random::id("wh_");
+    let webhook_secret = Secret::new(registration.webhook_secret.clone());
+    let endpoint = NewWebhookEndpoint {
+        secret_sealed: state.secret_key.seal(&webhook_secret, &endpoint_id),
+        id: endpoint_id,
+        url: registration.callback_url.to_string(),
+        format: EndpointFormat::Atp,
+        events: vec![EventType::NotificationResponded],
+    };
+    let key = NewApiKey {
+        id: random::id("key_"),
+        name: "default".to_owned(),
+        prefix: api_key.display_prefix(),
+        hash: api_key.hash.clone(),
+    };
+    let service = NewService {
+        namespace,
+        slug: registration.slug.as_str().to_owned(),
+        name: registration.name.clone(),
+        description: Some(registration.description.clone()),
+        icon_url: registration.icon_url.as_ref().map(ToString::to_string),
+    };
+
+    let store = state.store.clone();
+    let created = web::block(move || store.register_service(service, key, endpoint))
+        .await?
+        .map_err(|e| match e {
+            RegisterError::NamespaceNotFound(ns) => {
+                missing_namespace(format!("The namespace `{ns}` does not exist."))
+            }
+            RegisterError::ServiceExists => ApiError::new(
+                StatusCode::CONFLICT,
+                SERVICE_ALREADY_EXISTS,
+                "A service with this name already exists in the namespace.",
+            ),
+            RegisterError::Store(e) => ApiError::internal(&e),
+        })?;
+    tracing::info!(service_id = %created.slug, namespace = %created.namespace, "service registered");
+
+    Ok(HttpResponse::Created().json(RegisterServiceResponse {
+        service_id: created.slug,
+        api_key: api_key.plaintext.expose().to_owned(),
+        webhook_secret: webhook_secret.expose().to_owned(),
+    }))
+}
+
+fn missing_namespace(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(code::MISSING_REQUIRED_FIELD, message).with_detail("field", "namespace")
+}
+
+fn registration_error(e: RegistrationError) -> ApiError {
+    match e {
+        RegistrationError::Field(FieldError::Missing { field }) => ApiError::bad_request(
+            code::MISSING_REQUIRED_FIELD,
+            format!("The field `{field}` is required."),
+        )
+        .with_detail("field", field),
+        RegistrationError::Field(e @ FieldError::Invalid { .. }) => {
+            let field = e.field();
+            ApiError::bad_request(code::INVALID_PARAMETER, format!("{}.", capitalise(&e.to_string())))
+                .with_detail("field", field)
+        }
+        RegistrationError::CallbackUrl(why) => ApiError::bad_request(
+            INVALID_CALLBACK_URL,
+            format!("The callback_url {why}."),
+        )
+        .with_detail("field", "callback_url"),
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

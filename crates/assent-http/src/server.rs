@@ -1,0 +1,63 @@
+//! Building and starting the HTTP server.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+
+use crate::request_context::request_context;
+use crate::routes;
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Worker threads (each runs its own event loop).
+    pub workers: usize,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The whole application on one `ServiceConfig`, for `App::configure` (the server below, or a
+/// test harness of an embedding project).
+pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
+    let payload = web::PayloadConfig::new(state.settings.max_body_bytes);
+    let data = web::Data::new(state);
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(data.clone()).app_data(payload.clone());
+        routes::configure(cfg);
+        cfg.default_service(web::to(HttpResponse::NotFound));
+    }
+}
+
+/// Starts serving on `listener`. The returned [`Server`] runs when awaited (or spawned); stop
+/// it through its handle. Signals are left to the caller, which owns the process.
+pub fn start(
+    state: AppState,
+    listener: TcpListener,
+    options: &ServerOptions,
+) -> std::io::Result<Server> {
+    let config = app_config(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(config.clone())
+            .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .wrap(from_fn(request_context))
+    })
+    .workers(options.workers)
+    .shutdown_timeout(options.shutdown_timeout.as_secs())
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
