@@ -27,7 +27,9 @@ use crate::scenario::ScenarioContext;
 use crate::server::{ServerConfig, ServerGuard};
 use crate::stats::Recording;
 
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A spawned server may still be migrating its database; a `--url` one should be up already.
+const READY_TIMEOUT_SPAWNED: Duration = Duration::from_secs(30);
+const READY_TIMEOUT_EXTERNAL: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -200,7 +202,11 @@ async fn measure(
     target: Arc<Target>,
     mut server: Option<&mut ServerGuard>,
 ) -> Result<Measured> {
-    load::wait_ready(&target, server.as_deref_mut(), READY_TIMEOUT).await?;
+    let ready_timeout = match server {
+        Some(_) => READY_TIMEOUT_SPAWNED,
+        None => READY_TIMEOUT_EXTERNAL,
+    };
+    load::wait_ready(&target, server.as_deref_mut(), ready_timeout).await?;
     let rss_idle_mb = server.as_deref().and_then(ServerGuard::rss_mb);
     if let Some(guard) = server.as_deref() {
         eprintln!(
@@ -210,11 +216,11 @@ async fn measure(
         );
     }
     eprintln!(
-        "{}: {} connections, {:?} warmup, then {:?} measured",
+        "{}: {} connections, {:.1} s warmup, then {:.1} s measured",
         args.scenario.name(),
         args.connections,
-        args.warmup,
-        args.duration
+        args.warmup.as_secs_f64(),
+        args.duration.as_secs_f64()
     );
     let plan = LoadPlan {
         scenario: args.scenario,

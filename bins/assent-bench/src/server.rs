@@ -122,7 +122,13 @@ impl ServerGuard {
             return Ok(());
         };
         if let Some(status) = child.try_wait().context("checking the server process")? {
-            bail!("the server exited during the run ({status})");
+            // A clean exit is a graceful shutdown: something else sent it SIGTERM or SIGINT.
+            let hint = if status.success() {
+                "; something else asked it to stop"
+            } else {
+                ""
+            };
+            bail!("the server exited during the run ({status}){hint}");
         }
         terminate(&mut child)
     }

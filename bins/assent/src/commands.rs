@@ -11,8 +11,8 @@ use crate::config::StorageConfig;
 
 /// Opens the database and applies pending migrations.
 pub fn open_store(storage: &StorageConfig) -> anyhow::Result<Store> {
-    let store = Store::connect(&storage.database_url, &storage.pool)
-        .context("cannot open the database")?;
+    let store =
+        Store::connect(&storage.database_url, &storage.pool).context("cannot open the database")?;
     let applied = store.migrate().context("cannot migrate the database")?;
     for version in &applied {
         tracing::info!(%version, "applied migration");
@@ -57,7 +57,10 @@ pub fn admin_token(storage: &StorageConfig, action: AdminTokenAction) -> anyhow:
                 let state = token
                     .revoked_at
                     .map_or_else(|| "active".to_owned(), |at| format!("revoked {at}"));
-                println!("{}  {}  created {}  {}", token.id, token.label, token.created_at, state);
+                println!(
+                    "{}  {}  created {}  {}",
+                    token.id, token.label, token.created_at, state
+                );
             }
         }
         AdminTokenAction::Revoke { id } => match store.revoke_admin_token(&id) {
@@ -86,7 +89,11 @@ pub enum AccountAction {
 }
 
 pub fn account(storage: &StorageConfig, action: AccountAction) -> anyhow::Result<()> {
-    let AccountAction::Create { email, namespace, password } = action;
+    let AccountAction::Create {
+        email,
+        namespace,
+        password,
+    } = action;
     let email = email.trim().to_owned();
     if !plausible_email(&email) {
         anyhow::bail!("`{email}` is not an email address");
@@ -100,18 +107,28 @@ pub fn account(storage: &StorageConfig, action: AccountAction) -> anyhow::Result
     let password_hash = hash_password(&password)?;
     let store = open_store(storage)?;
     let account = store
-        .create_account(NewAccount { email, namespace, password_hash })
+        .create_account(NewAccount {
+            email,
+            namespace,
+            password_hash,
+        })
         .map_err(|e| match e {
             StoreError::Conflict(what) => anyhow::anyhow!("that {what} is already registered"),
             other => other.into(),
         })?;
-    println!("Account {} created for {} with namespace {}.", account.id, account.email, account.namespace);
+    println!(
+        "Account {} created for {} with namespace {}.",
+        account.id, account.email, account.namespace
+    );
     Ok(())
 }
 
 fn read_password_line() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -135,7 +152,15 @@ mod tests {
     #[test]
     fn email_plausibility() {
         assert!(plausible_email("ada@example.com"));
-        for bad in ["ada", "@example.com", "ada@", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"] {
+        for bad in [
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ada@.com",
+        ] {
             assert!(!plausible_email(bad), "{bad}");
         }
     }

@@ -21,11 +21,22 @@ pub struct StorageArgs {
 
     /// Database URL: sqlite://<path> or postgres://user@host/db.
     /// [default: sqlite://<data dir>/assent.db]
-    #[arg(long, env = "ASSENT_DATABASE_URL", value_name = "URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ASSENT_DATABASE_URL",
+        value_name = "URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 
     /// Largest number of pooled database connections. [default: 16]
-    #[arg(long, env = "ASSENT_DATABASE_POOL_SIZE", value_name = "N", global = true)]
+    #[arg(
+        long,
+        env = "ASSENT_DATABASE_POOL_SIZE",
+        value_name = "N",
+        global = true
+    )]
     pub database_pool_size: Option<u32>,
 
     /// Log filter, in tracing's env-filter syntax (e.g. `info`, `assent_http=debug`).
@@ -60,7 +71,12 @@ pub struct ServeArgs {
 
     /// Admin token to create on first start with an empty database (at least 16
     /// characters). Without it a token is generated and printed once.
-    #[arg(long, env = "ASSENT_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ASSENT_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
 
     /// Namespace for ATP registrations whose body names none.
@@ -74,7 +90,12 @@ pub struct ServeArgs {
 
     /// Key that encrypts webhook secrets at rest: 32 bytes, base64. Without it a key is
     /// generated once into <data dir>/secret.key. Replicas sharing a database must share it.
-    #[arg(long, env = "ASSENT_SECRET_KEY", value_name = "BASE64", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ASSENT_SECRET_KEY",
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
     pub secret_key: Option<String>,
 
     /// Largest accepted request body, in bytes. [default: 1048576]
@@ -114,7 +135,11 @@ macro_rules! merge_fields {
 impl StorageArgs {
     /// Fills every unset field from `file`.
     pub fn or(mut self, mut file: Self) -> Self {
-        merge_fields!(self, file, [data_dir, database_url, database_pool_size, log, log_format]);
+        merge_fields!(
+            self,
+            file,
+            [data_dir, database_url, database_pool_size, log, log_format]
+        );
         self
     }
 }
@@ -122,10 +147,20 @@ impl StorageArgs {
 impl ServeArgs {
     /// Fills every unset field from `file`.
     pub fn or(mut self, mut file: Self) -> Self {
-        merge_fields!(self, file, [
-            bind, public_url, admin_token, default_namespace, allow_private_webhooks,
-            secret_key, max_body_bytes, workers,
-        ]);
+        merge_fields!(
+            self,
+            file,
+            [
+                bind,
+                public_url,
+                admin_token,
+                default_namespace,
+                allow_private_webhooks,
+                secret_key,
+                max_body_bytes,
+                workers,
+            ]
+        );
         self
     }
 }
@@ -183,9 +218,9 @@ pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
 impl ServeArgs {
     pub fn resolve(self) -> anyhow::Result<ServeConfig> {
         let bind = self.bind.as_deref().unwrap_or("127.0.0.1:8080");
-        let bind: SocketAddr = bind
-            .parse()
-            .with_context(|| format!("ASSENT_BIND: `{bind}` is not an address like 127.0.0.1:8080"))?;
+        let bind: SocketAddr = bind.parse().with_context(|| {
+            format!("ASSENT_BIND: `{bind}` is not an address like 127.0.0.1:8080")
+        })?;
         let public_url = self
             .public_url
             .map(|raw| {
@@ -218,7 +253,9 @@ impl ServeArgs {
             .transpose()?;
         let secret_key = self
             .secret_key
-            .map(|text| SecretKey::from_base64(&text).map_err(|e| anyhow::anyhow!("ASSENT_SECRET_KEY: {e}")))
+            .map(|text| {
+                SecretKey::from_base64(&text).map_err(|e| anyhow::anyhow!("ASSENT_SECRET_KEY: {e}"))
+            })
             .transpose()?;
         let max_body_bytes = self.max_body_bytes.unwrap_or(1024 * 1024);
         if max_body_bytes < 1024 {
@@ -269,7 +306,10 @@ mod tests {
         };
         let serve = cli.or(file.serve).resolve().unwrap();
         assert_eq!(serve.bind.to_string(), "127.0.0.1:7000");
-        assert_eq!(serve.default_namespace.map(|n| n.to_string()), Some("ada".into()));
+        assert_eq!(
+            serve.default_namespace.map(|n| n.to_string()),
+            Some("ada".into())
+        );
         let storage = StorageArgs::default().or(file.storage).resolve().unwrap();
         assert_eq!(storage.database_url, "sqlite:///srv/assent/assent.db");
     }
@@ -282,18 +322,57 @@ mod tests {
     #[test]
     fn invalid_values_name_the_setting() {
         let cases: [(ServeArgs, &str); 6] = [
-            (ServeArgs { bind: Some("nonsense".into()), ..Default::default() }, "ASSENT_BIND"),
-            (ServeArgs { admin_token: Some("short".into()), ..Default::default() }, "ASSENT_ADMIN_TOKEN"),
-            (ServeArgs { default_namespace: Some("Not Valid".into()), ..Default::default() }, "ASSENT_DEFAULT_NAMESPACE"),
-            (ServeArgs { secret_key: Some("abc".into()), ..Default::default() }, "ASSENT_SECRET_KEY"),
-            (ServeArgs { public_url: Some("ftp://x".into()), ..Default::default() }, "ASSENT_PUBLIC_URL"),
-            (ServeArgs { max_body_bytes: Some(10), ..Default::default() }, "ASSENT_MAX_BODY_BYTES"),
+            (
+                ServeArgs {
+                    bind: Some("nonsense".into()),
+                    ..Default::default()
+                },
+                "ASSENT_BIND",
+            ),
+            (
+                ServeArgs {
+                    admin_token: Some("short".into()),
+                    ..Default::default()
+                },
+                "ASSENT_ADMIN_TOKEN",
+            ),
+            (
+                ServeArgs {
+                    default_namespace: Some("Not Valid".into()),
+                    ..Default::default()
+                },
+                "ASSENT_DEFAULT_NAMESPACE",
+            ),
+            (
+                ServeArgs {
+                    secret_key: Some("abc".into()),
+                    ..Default::default()
+                },
+                "ASSENT_SECRET_KEY",
+            ),
+            (
+                ServeArgs {
+                    public_url: Some("ftp://x".into()),
+                    ..Default::default()
+                },
+                "ASSENT_PUBLIC_URL",
+            ),
+            (
+                ServeArgs {
+                    max_body_bytes: Some(10),
+                    ..Default::default()
+                },
+                "ASSENT_MAX_BODY_BYTES",
+            ),
         ];
         for (args, name) in cases {
             let error = format!("{:#}", args.resolve().unwrap_err());
             assert!(error.contains(name), "{error}");
         }
-        let storage = StorageArgs { database_url: Some("mysql://x/y".into()), ..Default::default() };
+        let storage = StorageArgs {
+            database_url: Some("mysql://x/y".into()),
+            ..Default::default()
+        };
         assert!(format!("{:#}", storage.resolve().unwrap_err()).contains("ASSENT_DATABASE_URL"));
     }
 }

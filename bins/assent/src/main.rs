@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{FileConfig, LogFormat, ServeArgs, StorageArgs};
 
 #[derive(Debug, Parser)]
-#[command(name = "assent", version, about = "A control plane for human decisions about AI agents")]
+#[command(
+    name = "assent",
+    version,
+    about = "A control plane for human decisions about AI agents"
+)]
 struct Cli {
     /// A TOML file with settings (keys as the long flags, in snake_case). Flags and
     /// environment variables win over it.
@@ -59,7 +63,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let file = cli.config.as_deref().map(FileConfig::load).transpose()?.unwrap_or_default();
+    let file = cli
+        .config
+        .as_deref()
+        .map(FileConfig::load)
+        .transpose()?
+        .unwrap_or_default();
     let storage = cli.storage.or(file.storage).resolve()?;
     init_logging(&storage.log, storage.log_format)?;
     match cli.command {
@@ -78,7 +87,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|e| anyhow::anyhow!("ASSENT_LOG: `{filter}` is not a valid filter: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -15,7 +15,10 @@ use crate::config::{ServeConfig, StorageConfig};
 
 pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&storage.data_dir).with_context(|| {
-        format!("cannot create the data directory {}", storage.data_dir.display())
+        format!(
+            "cannot create the data directory {}",
+            storage.data_dir.display()
+        )
     })?;
     let store = open_store(&storage)?;
     bootstrap_admin_token(&store, &config)?;
@@ -43,7 +46,9 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         secret_key,
         settings: HttpSettings {
             default_namespace: config.default_namespace.as_ref().map(ToString::to_string),
-            webhook_policy: WebhookUrlPolicy { allow_private: config.allow_private_webhooks },
+            webhook_policy: WebhookUrlPolicy {
+                allow_private: config.allow_private_webhooks,
+            },
             max_body_bytes: config.max_body_bytes,
         },
     };
@@ -130,8 +135,7 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result?,
         _ = terminate.recv() => {}

@@ -43,9 +43,8 @@ impl FromRequest for AdminCaller {
         let hash = bearer_token(req).map(TokenHash::of);
         let state = state(req);
         Box::pin(async move {
-            let hash = hash.ok_or_else(|| {
-                ApiError::unauthenticated("An admin bearer token is required.")
-            })?;
+            let hash = hash
+                .ok_or_else(|| ApiError::unauthenticated("An admin bearer token is required."))?;
             let store = state?.store.clone();
             web::block(move || {
                 if let Some(token) = store.find_admin_token(&hash)? {
@@ -88,6 +87,9 @@ mod tests {
                 .to_http_request();
             assert_eq!(bearer_token(&req), None, "{bad}");
         }
-        assert_eq!(bearer_token(&TestRequest::default().to_http_request()), None);
+        assert_eq!(
+            bearer_token(&TestRequest::default().to_http_request()),
+            None
+        );
     }
 }

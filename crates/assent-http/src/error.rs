@@ -104,8 +104,14 @@ impl ApiError {
             405 => (code::METHOD_NOT_ALLOWED, "This method is not allowed here."),
             413 => (code::PAYLOAD_TOO_LARGE, "The request body is too large."),
             400..=499 => (code::INVALID_PARAMETER, "The request is invalid."),
-            503 => (code::SERVICE_UNAVAILABLE, "The service is temporarily unavailable."),
-            _ => (code::INTERNAL_ERROR, "An internal error occurred; it has been logged."),
+            503 => (
+                code::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable.",
+            ),
+            _ => (
+                code::INTERNAL_ERROR,
+                "An internal error occurred; it has been logged.",
+            ),
         };
         Self::new(status, code, message)
     }
@@ -150,7 +156,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 

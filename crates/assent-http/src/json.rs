@@ -68,11 +68,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_data() && path != "." {
             ApiError::bad_request(
                 code::INVALID_PARAMETER,
-                format!("The field `{path}` has the wrong type: {}.", data_error_text(&inner)),
+                format!(
+                    "The field `{path}` has the wrong type: {}.",
+                    data_error_text(&inner)
+                ),
             )
             .with_detail("field", path)
         } else if inner.is_data() {
-            ApiError::bad_request(code::INVALID_JSON, "The request body must be a JSON object.")
+            ApiError::bad_request(
+                code::INVALID_JSON,
+                "The request body must be a JSON object.",
+            )
         } else {
             ApiError::bad_request(
                 code::INVALID_JSON,
@@ -127,16 +133,35 @@ mod tests {
     fn wrong_types_name_the_field() {
         let e = parse::<Body>(br#"{"name": 5}"#).unwrap_err();
         assert_eq!(e.code(), code::INVALID_PARAMETER);
-        assert_eq!(e.to_body(crate::Dialect::Atp, "r")["details"]["field"], "name");
+        assert_eq!(
+            e.to_body(crate::Dialect::Atp, "r")["details"]["field"],
+            "name"
+        );
         let e = parse::<Body>(br#"{"nested": {"count": "x"}}"#).unwrap_err();
-        assert_eq!(e.to_body(crate::Dialect::Atp, "r")["details"]["field"], "nested.count");
+        assert_eq!(
+            e.to_body(crate::Dialect::Atp, "r")["details"]["field"],
+            "nested.count"
+        );
     }
 
     #[test]
     fn non_json_and_non_objects_are_invalid_json() {
-        for body in [&b"not json"[..], b"", b"   ", b"{\"name\":", b"[1,2]", b"\"s\"", b"{} x"] {
+        for body in [
+            &b"not json"[..],
+            b"",
+            b"   ",
+            b"{\"name\":",
+            b"[1,2]",
+            b"\"s\"",
+            b"{} x",
+        ] {
             let e = parse::<Body>(body).unwrap_err();
-            assert_eq!(e.code(), code::INVALID_JSON, "{:?}", String::from_utf8_lossy(body));
+            assert_eq!(
+                e.code(),
+                code::INVALID_JSON,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

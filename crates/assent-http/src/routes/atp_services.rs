@@ -3,9 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use assent_auth::{MintedToken, Secret, TokenKind, random};
-use assent_core::{
-    AtpRegistrationInput, EndpointFormat, EventType, FieldError, RegistrationError,
-};
+use assent_core::{AtpRegistrationInput, EndpointFormat, EventType, FieldError, RegistrationError};
 use assent_store::{NewApiKey, NewService, NewWebhookEndpoint, RegisterError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,17 +21,35 @@ pub const SERVICE_ALREADY_EXISTS: &str = "SERVICE_ALREADY_EXISTS";
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterServiceRequest {
     /// Human-readable name; its slug becomes the `service_id` (`Lovelace IDE` → `lovelace-ide`).
-    #[schema(required = true, nullable = false, example = "Lovelace IDE", max_length = 100)]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "Lovelace IDE",
+        max_length = 100
+    )]
     pub name: Option<String>,
-    #[schema(required = true, nullable = false, max_length = 500,
-        example = "AI-powered integrated development environment")]
+    #[schema(
+        required = true,
+        nullable = false,
+        max_length = 500,
+        example = "AI-powered integrated development environment"
+    )]
     pub description: Option<String>,
     /// HTTPS endpoint that receives users' responses (`notification.responded`).
-    #[schema(required = true, nullable = false, example = "https://lovelace.dev/atp/webhook")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "https://lovelace.dev/atp/webhook"
+    )]
     pub callback_url: Option<String>,
     /// Shared secret for webhook signatures, 16 to 256 characters. Stored encrypted.
-    #[schema(required = true, nullable = false, min_length = 16, max_length = 256,
-        example = "your-secure-random-string")]
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 16,
+        max_length = 256,
+        example = "your-secure-random-string"
+    )]
     pub webhook_secret: Option<String>,
     /// Extension: an icon that client apps show next to the service's notifications.
     #[schema(nullable = false)]
@@ -100,7 +116,11 @@ pub async fn register(
         .as_ref()
         .map(|n| n.as_str().to_owned())
         .or_else(|| state.settings.default_namespace.clone())
-        .ok_or_else(|| missing_namespace("The body names no `namespace` and the server has no default namespace."))?;
+        .ok_or_else(|| {
+            missing_namespace(
+                "The body names no `namespace` and the server has no default namespace.",
+            )
+        })?;
 
     let api_key = MintedToken::new(TokenKind::ApiKey);
     let endpoint_id = random::id("wh_");
@@ -162,14 +182,16 @@ fn registration_error(e: RegistrationError) -> ApiError {
         .with_detail("field", field),
         RegistrationError::Field(e @ FieldError::Invalid { .. }) => {
             let field = e.field();
-            ApiError::bad_request(code::INVALID_PARAMETER, format!("{}.", capitalise(&e.to_string())))
-                .with_detail("field", field)
+            ApiError::bad_request(
+                code::INVALID_PARAMETER,
+                format!("{}.", capitalise(&e.to_string())),
+            )
+            .with_detail("field", field)
         }
-        RegistrationError::CallbackUrl(why) => ApiError::bad_request(
-            INVALID_CALLBACK_URL,
-            format!("The callback_url {why}."),
-        )
-        .with_detail("field", "callback_url"),
+        RegistrationError::CallbackUrl(why) => {
+            ApiError::bad_request(INVALID_CALLBACK_URL, format!("The callback_url {why}."))
+                .with_detail("field", "callback_url")
+        }
     }
 }
 

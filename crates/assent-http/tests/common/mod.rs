@@ -1,0 +1,166 @@
+//! A real assent HTTP server on a random local port, over a fresh database of either engine,
+//! and a real HTTP client.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use assent_auth::{MintedToken, SecretKey, TokenKind};
+use assent_http::{AppState, HttpSettings, ServerOptions};
+use assent_store::NewAccount;
+use assent_store::testing::{Engine, TestDatabase};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+pub struct TestServer {
+    pub base: String,
+    pub db: TestDatabase,
+    pub admin_token: String,
+    pub secret_key: SecretKey,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn request_id(&self) -> &str {
+        self.headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The ATP error envelope this reply should carry.
+    pub fn atp_error(&self, code: &str, message: &str) -> Value {
+        json!({ "code": code, "message": message, "request_id": self.request_id() })
+    }
+}
+
+impl TestServer {
+    /// A server whose database has one account, namespace `ada`, and one admin token.
+    pub async fn start(engine: Engine) -> Self {
+        Self::start_with(engine, |_| {}).await
+    }
+
+    pub async fn start_with(engine: Engine, configure: impl FnOnce(&mut HttpSettings)) -> Self {
+        let db = TestDatabase::new(engine);
+        db.store
+            .create_account(NewAccount {
+                email: "ada@example.com".to_owned(),
+                namespace: "ada".to_owned(),
+                password_hash: assent_auth::hash_password("correct horse battery").unwrap(),
+            })
+            .unwrap();
+        let admin = MintedToken::new(TokenKind::Admin);
+        db.store.create_admin_token(&admin.hash, "tests").unwrap();
+
+        let mut settings = HttpSettings::default();
+        configure(&mut settings);
+        let secret_key = SecretKey::generate();
+        let state = AppState {
+            store: db.store.clone(),
+            secret_key: secret_key.clone(),
+            settings,
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let options = ServerOptions {
+            workers: 1,
+            shutdown_timeout: Duration::from_secs(1),
+        };
+        let server = assent_http::start(state, listener, &options).unwrap();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self {
+            base,
+            db,
+            admin_token: admin.plaintext.expose().to_owned(),
+            secret_key,
+            client: reqwest::Client::new(),
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    /// `POST /api/v1/services` with the admin token and a raw body.
+    pub async fn register_raw(&self, body: impl Into<reqwest::Body>) -> Reply {
+        let request = self
+            .client
+            .post(self.url("/api/v1/services"))
+            .bearer_auth(&self.admin_token)
+            .header("content-type", "application/json")
+            .body(body);
+        self.send(request).await
+    }
+
+    pub async fn register(&self, body: &Value) -> Reply {
+        self.register_raw(body.to_string()).await
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// The seed's "Lovelace IDE" registration body.
+pub fn seed_registration() -> Value {
+    json!({
+        "name": "Lovelace IDE",
+        "description": "AI-powered integrated development environment",
+        "callback_url": "https://lovelace.dev/atp/webhook",
+        "webhook_secret": "your-secure-random-string",
+        "namespace": "ada",
+    })
+}
+
+/// Declares each async test function (taking an [`Engine`]) once per engine.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $( #[actix_web::test] async fn $name() { super::$name(assent_store::testing::Engine::Sqlite).await } )+
+        }
+        mod postgres {
+            $( #[actix_web::test] async fn $name() { super::$name(assent_store::testing::Engine::Postgres).await } )+
+        }
+    };
+}
