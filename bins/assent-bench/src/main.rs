@@ -189,6 +189,7 @@ fn setup(args: &Args) -> Result<Setup> {
 fn backend_name(database_url: Option<&str>) -> &'static str {
     match database_url {
         None => "sqlite",
+        Some(url) if url.starts_with("sqlite:") => "sqlite",
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             "postgres"
         }
@@ -297,6 +298,7 @@ mod tests {
             "postgres"
         );
         assert_eq!(backend_name(Some("postgresql://127.0.0.1/db")), "postgres");
-        assert_eq!(backend_name(Some("sqlite:///tmp/x.db")), "other");
+        assert_eq!(backend_name(Some("sqlite:///tmp/x.db")), "sqlite");
+        assert_eq!(backend_name(Some("mysql://127.0.0.1/db")), "other");
     }
 }

@@ -1,0 +1,450 @@
+//! The `assent` binary as an operator uses it: real processes, real files, real signals.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use assent_store::testing::{Engine, TestDatabase};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_assent");
+const ADMIN_TOKEN: &str = "adm_quickstart_token_0123456789";
+
+/// A command with a clean `ASSENT_*` environment, run in `dir`.
+fn assent(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ASSENT_") {
+            command.env_remove(name);
+        }
+    }
+    command.current_dir(dir);
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().expect("run assent")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running `assent serve`: its address, and its output collected as it comes.
+struct Running {
+    child: Child,
+    address: String,
+    stderr: mpsc::Receiver<String>,
+    stdout: mpsc::Receiver<String>,
+}
+
+fn collect(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn serve(mut command: Command) -> Running {
+    let mut child = command
+        .arg("serve")
+        .env("ASSENT_BIND", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start assent serve");
+    let stderr = collect(child.stderr.take().expect("stderr"));
+    let stdout = collect(child.stdout.take().expect("stdout"));
+    let mut seen = Vec::new();
+    loop {
+        let line = stderr
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the server did not start: {seen:#?}"));
+        if let Some(at) = line.find("listening on http://") {
+            let address = line[at + "listening on http://".len()..]
+                .split_whitespace()
+                .next()
+                .expect("an address")
+                .to_owned();
+            return Running {
+                child,
+                address,
+                stderr,
+                stdout,
+            };
+        }
+        seen.push(line);
+    }
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// SIGTERM, then the exit status and everything the process wrote.
+    fn terminate(mut self) -> (std::process::ExitStatus, String, String) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        let drain = |rx: &mpsc::Receiver<String>| {
+            let mut lines = Vec::new();
+            while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
+                lines.push(line);
+            }
+            lines.join("\n")
+        };
+        let stdout = drain(&self.stdout);
+        let stderr = drain(&self.stderr);
+        (exit, stdout, stderr)
+    }
+}
+
+fn create_account(dir: &Path, database_url: Option<&str>) {
+    let mut command = assent(dir);
+    command.args([
+        "account",
+        "create",
+        "--email",
+        "ada@example.com",
+        "--namespace",
+        "ada",
+        "--password",
+        "correct horse battery",
+    ]);
+    if let Some(url) = database_url {
+        command.env("ASSENT_DATABASE_URL", url);
+    }
+    let out = run(&mut command);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("with namespace ada"));
+}
+
+fn seed_body() -> Value {
+    json!({
+        "name": "Lovelace IDE",
+        "description": "AI-powered integrated development environment",
+        "callback_url": "https://lovelace.dev/atp/webhook",
+        "webhook_secret": "your-secure-random-string",
+    })
+}
+
+async fn post_registration(url: &str, token: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(seed_body().to_string())
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+/// The README's quick start: create an account, serve with a known admin token and a default
+/// namespace, register the seed service (201), and again (409). Logs must not hold secrets.
+async fn quick_start(engine: Engine) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = (engine == Engine::Postgres).then(|| TestDatabase::new(engine));
+    let database_url = db.as_ref().map(|db| db.url.as_str());
+    create_account(dir.path(), database_url);
+
+    let mut command = assent(dir.path());
+    command
+        .env("ASSENT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("ASSENT_DEFAULT_NAMESPACE", "ada");
+    if let Some(url) = database_url {
+        command.env("ASSENT_DATABASE_URL", url);
+    }
+    let server = serve(command);
+    let url = server.url("/api/v1/services");
+
+    let (status, body) = post_registration(&url, ADMIN_TOKEN).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["service_id"], "lovelace-ide");
+    assert_eq!(body["webhook_secret"], "your-secure-random-string");
+    let api_key = body["api_key"].as_str().expect("api_key").to_owned();
+    assert!(api_key.starts_with("sk_live_"));
+
+    let (status, body) = post_registration(&url, ADMIN_TOKEN).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["code"], "SERVICE_ALREADY_EXISTS");
+
+    let (exit, stdout, stderr) = server.terminate();
+    assert!(exit.success(), "graceful exit: {exit:?}\n{stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+    for secret in [
+        ADMIN_TOKEN,
+        api_key.as_str(),
+        "your-secure-random-string",
+        "correct horse battery",
+    ] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret was printed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn quick_start_on_sqlite() {
+    quick_start(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn quick_start_on_postgres() {
+    quick_start(Engine::Postgres).await;
+}
+
+/// With nothing configured, `serve` makes ./data/assent.db and a private key file, prints a
+/// generated admin token once, and that token works. A second start prints none.
+#[tokio::test]
+async fn serve_starts_on_the_embedded_default_and_prints_the_first_admin_token_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    create_account(dir.path(), None);
+    let server = serve(assent(dir.path()));
+    let health = reqwest::get(server.url("/health")).await.expect("health");
+    assert_eq!(health.status().as_u16(), 200);
+    let (exit, stdout, _) = server.terminate();
+    assert!(exit.success());
+
+    assert!(dir.path().join("data/assent.db").is_file());
+    let key_file = dir.path().join("data/secret.key");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file)
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the key file is owner-only");
+
+    let token = stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(token.starts_with("adm_") && token.len() == 52, "{stdout}");
+
+    let mut command = assent(dir.path());
+    command.env("ASSENT_DEFAULT_NAMESPACE", "ada");
+    let server = serve(command);
+    let (status, _) = post_registration(&server.url("/api/v1/services"), &token).await;
+    assert_eq!(status, 201, "the printed token is an admin token");
+    let (exit, stdout, _) = server.terminate();
+    assert!(exit.success());
+    assert!(
+        !stdout.contains("adm_"),
+        "no second token on a second start: {stdout}"
+    );
+}
+
+#[test]
+fn invalid_configuration_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("bad.toml"), "bnid = \"127.0.0.1:1\"\n").expect("write");
+    let cases: [(&str, &str, &str); 7] = [
+        ("ASSENT_BIND", "not-an-address", "ASSENT_BIND"),
+        (
+            "ASSENT_DATABASE_URL",
+            "mysql://localhost/x",
+            "ASSENT_DATABASE_URL",
+        ),
+        ("ASSENT_ADMIN_TOKEN", "short", "ASSENT_ADMIN_TOKEN"),
+        ("ASSENT_SECRET_KEY", "not-base64!", "ASSENT_SECRET_KEY"),
+        ("ASSENT_LOG", "assent=loud[", "ASSENT_LOG"),
+        (
+            "ASSENT_ALLOW_PRIVATE_WEBHOOKS",
+            "maybe",
+            "ASSENT_ALLOW_PRIVATE_WEBHOOKS",
+        ),
+        ("ASSENT_CONFIG", "bad.toml", "bnid"),
+    ];
+    for (name, value, expected) in cases {
+        let out = run(assent(dir.path())
+            .arg("serve")
+            .env("ASSENT_BIND", "127.0.0.1:0")
+            .env(name, value));
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(if name == "ASSENT_ALLOW_PRIVATE_WEBHOOKS" {
+                2
+            } else {
+                1
+            }),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(
+            !stderr.contains(value) || name != "ASSENT_ADMIN_TOKEN",
+            "the token is not echoed"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_database_fails_fast_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = std::time::Instant::now();
+    let out = run(assent(dir.path())
+        .arg("migrate")
+        .env("ASSENT_DATABASE_URL", "postgres://postgres@127.0.0.1:1/x"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Connection refused"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "no pool retry loop"
+    );
+}
+
+#[test]
+fn admin_tokens_are_created_listed_and_revoked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(assent(dir.path()).args(["admin-token", "create", "--label", "ci"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let token = stdout.lines().last().unwrap_or_default();
+    assert!(token.starts_with("adm_") && token.len() == 52, "{stdout}");
+
+    let out = run(assent(dir.path()).args(["admin-token", "list"]));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("ci") && listing.contains("active"),
+        "{listing}"
+    );
+    assert!(!listing.contains(token), "listing never shows the token");
+    let id = listing
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+
+    let out = run(assent(dir.path()).args(["admin-token", "revoke", &id]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&run(assent(dir.path()).args(["admin-token", "list"])).stdout).contains("revoked")
+    );
+    let out = run(assent(dir.path()).args(["admin-token", "revoke", &id]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no active admin token"));
+}
+
+#[test]
+fn accounts_validate_and_read_the_password_from_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = assent(dir.path())
+        .args([
+            "account",
+            "create",
+            "--email",
+            "grace@example.com",
+            "--namespace",
+            "grace",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a long enough password\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    for (args, expected) in [
+        (
+            ["--email", "grace@example.com", "--namespace", "other"],
+            "email is already registered",
+        ),
+        (
+            ["--email", "x@example.com", "--namespace", "grace"],
+            "namespace is already registered",
+        ),
+        (
+            ["--email", "not-an-email", "--namespace", "valid"],
+            "not an email address",
+        ),
+        (
+            ["--email", "y@example.com", "--namespace", "No"],
+            "namespace `No`",
+        ),
+    ] {
+        let out = run(assent(dir.path())
+            .args(["account", "create"])
+            .args(args)
+            .args(["--password", "long enough pw"]));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = run(assent(dir.path()).args([
+        "account",
+        "create",
+        "--email",
+        "z@example.com",
+        "--namespace",
+        "zed",
+        "--password",
+        "short",
+    ]));
+    assert!(
+        text(&out.stderr).contains("8 to 256 characters"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn serve_help_documents_every_setting() {
+    let out = run(assent(Path::new(".")).args(["serve", "--help"]));
+    let help = text(&out.stdout);
+    for name in [
+        "ASSENT_CONFIG",
+        "ASSENT_BIND",
+        "ASSENT_DATA_DIR",
+        "ASSENT_DATABASE_URL",
+        "ASSENT_DATABASE_POOL_SIZE",
+        "ASSENT_PUBLIC_URL",
+        "ASSENT_ADMIN_TOKEN",
+        "ASSENT_DEFAULT_NAMESPACE",
+        "ASSENT_ALLOW_PRIVATE_WEBHOOKS",
+        "ASSENT_SECRET_KEY",
+        "ASSENT_MAX_BODY_BYTES",
+        "ASSENT_WORKERS",
+        "ASSENT_LOG",
+        "ASSENT_LOG_FORMAT",
+    ] {
+        assert!(help.contains(name), "{name} missing from serve --help");
+    }
+}
+
+#[test]
+fn migrate_runs_on_postgres() {
+    let db = TestDatabase::new(Engine::Postgres);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(assent(dir.path())
+        .arg("migrate")
+        .env("ASSENT_DATABASE_URL", &db.url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("up to date"));
+}
