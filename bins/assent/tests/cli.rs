@@ -260,10 +260,11 @@ fn invalid_configuration_is_a_clear_error_not_a_panic() {
         ("ASSENT_ADMIN_TOKEN", "short", "ASSENT_ADMIN_TOKEN"),
         ("ASSENT_SECRET_KEY", "not-base64!", "ASSENT_SECRET_KEY"),
         ("ASSENT_LOG", "assent=loud[", "ASSENT_LOG"),
+        // Parsed by clap, which names the flag and exits with its usage code, 2.
         (
             "ASSENT_ALLOW_PRIVATE_WEBHOOKS",
             "maybe",
-            "ASSENT_ALLOW_PRIVATE_WEBHOOKS",
+            "--allow-private-webhooks",
         ),
         ("ASSENT_CONFIG", "bad.toml", "bnid"),
     ];
