@@ -61,28 +61,33 @@ fn serve(mut command: Command) -> Running {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start assent serve");
-    let stderr = collect(child.stderr.take().expect("stderr"));
-    let stdout = collect(child.stdout.take().expect("stdout"));
+    let stderr = child.stderr.take().map(collect);
+    let stdout = child.stdout.take().map(collect);
+    let (Some(stderr), Some(stdout)) = (stderr, stdout) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no pipes to the server");
+    };
+    let mut running = Running {
+        child,
+        address: String::new(),
+        stderr,
+        stdout,
+    };
     let mut seen = Vec::new();
-    loop {
-        let line = stderr
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("the server did not start: {seen:#?}"));
-        if let Some(at) = line.find("listening on http://") {
-            let address = line[at + "listening on http://".len()..]
-                .split_whitespace()
-                .next()
-                .expect("an address")
-                .to_owned();
-            return Running {
-                child,
-                address,
-                stderr,
-                stdout,
-            };
+    while let Ok(line) = running.stderr.recv_timeout(Duration::from_secs(30)) {
+        let address = line
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next());
+        if let Some(address) = address {
+            running.address = address.to_owned();
+            return running;
         }
         seen.push(line);
     }
+    let (exit, _, _) = running.terminate();
+    panic!("the server did not start ({exit:?}): {seen:#?}");
 }
 
 impl Running {

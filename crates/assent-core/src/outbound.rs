@@ -114,10 +114,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         let [c, d] = lo.to_be_bytes();
         Ipv4Addr::new(a, b, c, d)
     };
-    // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, which also covers :: and ::1).
-    if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
-        return s[5] == 0xffff && is_public_v4(embedded_v4(s[6], s[7]))
-            || s[5] == 0 && s[6] != 0 && is_public_v4(embedded_v4(s[6], s[7]));
+    // ::ffff:a.b.c.d (mapped) is judged by its IPv4 address. The rest of ::/80 (::, ::1,
+    // the deprecated IPv4-compatible ::a.b.c.d) is never public.
+    if s[..5] == [0; 5] {
+        return s[5] == 0xffff && is_public_v4(embedded_v4(s[6], s[7]));
     }
     // NAT64 well-known prefix 64:ff9b::/96.
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
@@ -128,10 +128,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return is_public_v4(embedded_v4(s[1], s[2]));
     }
     let global_unicast = (s[0] & 0xe000) == 0x2000; // 2000::/3
-    let special = (s[0] == 0x2001 && s[1] < 0x0200)      // 2001::/23 IETF (Teredo, benchmarking, ORCHID)
-        || (s[0] == 0x2001 && s[1] == 0x0db8)            // documentation
-        || (s[0] == 0x3fff && s[1] < 0x1000); // 3fff::/20 documentation
-    global_unicast && !special
+    // 2001::/23: IETF protocol assignments (Teredo, benchmarking, ORCHID).
+    let ietf = s[0] == 0x2001 && s[1] < 0x0200;
+    // 2001:db8::/32 and 3fff::/20.
+    let documentation = (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] == 0x3fff && s[1] < 0x1000);
+    global_unicast && !ietf && !documentation
 }
 
 #[cfg(test)]
@@ -157,6 +158,7 @@ mod tests {
             "93.184.216.34",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "2001:4860:4860::8888",
             "64:ff9b::808:808",
             "2002:0808:0808::1",
         ] {
@@ -186,6 +188,7 @@ mod tests {
             "::",
             "::1",
             "::127.0.0.1",
+            "::8.8.8.8",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "::ffff:10.0.0.1",

@@ -127,6 +127,8 @@ mod tests {
         let body: Body = parse(br#"{"name":"x","extra":[1,2]}"#).unwrap();
         assert_eq!(body.name.as_deref(), Some("x"));
         assert!(body.nested.is_none());
+        let body: Body = parse(br#"{"nested": {"count": 3}}"#).unwrap();
+        assert_eq!(body.nested.and_then(|n| n.count), Some(3));
     }
 
     #[test]

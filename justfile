@@ -1,0 +1,28 @@
+# Everyday commands. Each is plain cargo underneath; `just --list` shows them.
+
+# Run the server on the embedded default (SQLite in ./data, 127.0.0.1:8080).
+serve *args:
+    cargo run -p assent -- serve {{args}}
+
+# Run every test (SQLite and the local PostgreSQL).
+test:
+    cargo test --workspace
+
+# What CI runs: fmt, clippy, architecture, OpenAPI, tests.
+ci:
+    bash .ci/run
+
+fmt:
+    cargo fmt --all
+
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Regenerate the committed OpenAPI document.
+openapi:
+    cargo run --quiet -p assent -- openapi > docs/openapi.json
+
+# Measure an endpoint: just bench health | register
+bench scenario="health" *args:
+    cargo build --release -p assent -p assent-bench
+    target/release/assent-bench --scenario {{scenario}} {{args}}
