@@ -10,7 +10,8 @@ use assent_store::testing::{Engine, TestDatabase};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_assent");
-const ADMIN_TOKEN: &str = "adm_quickstart_token_0123456789";
+/// The README quick start's token.
+const ADMIN_TOKEN: &str = "adm_quickstart_0123456789abcdef";
 
 /// A command with a clean `ASSENT_*` environment, run in `dir`.
 fn assent(dir: &Path) -> Command {

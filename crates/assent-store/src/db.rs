@@ -14,6 +14,20 @@ use crate::error::StoreError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+/// The advisory lock key that serialises migrations on PostgreSQL ("assent" in ASCII).
+const MIGRATION_LOCK: i64 = 0x61_7373_656e_74;
+
+fn run_migrations<C>(
+    conn: &mut C,
+    migrations: EmbeddedMigrations,
+) -> Result<Vec<String>, StoreError>
+where
+    C: MigrationHarness<C::Backend> + Connection,
+{
+    conn.run_pending_migrations(migrations)
+        .map(|applied| applied.iter().map(ToString::to_string).collect())
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
 
 /// busy_timeout first: it makes every later statement (switching a new file to WAL needs a
 /// lock too) wait for a lock instead of failing with "database is locked". WAL lets readers
@@ -191,19 +205,30 @@ impl Store {
         Ok(self.pool.get()?)
     }
 
-    /// Applies pending migrations; returns the versions applied now.
+    /// Applies pending migrations; returns the versions applied now. Safe to run from several
+    /// processes at once: they take turns (an advisory lock on PostgreSQL, the write lock on
+    /// SQLite), and whoever comes second finds nothing left to do.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn()?;
-        let migrations = match &*conn {
-            AnyConnection::Sqlite(_) => SQLITE_MIGRATIONS,
-            AnyConnection::Postgresql(_) => POSTGRES_MIGRATIONS,
-        };
         let applied = match &mut *conn {
-            AnyConnection::Sqlite(c) => c.run_pending_migrations(migrations),
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(migrations),
-        }
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+            AnyConnection::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+                let result = run_migrations(c, SQLITE_MIGRATIONS);
+                if result.is_ok() {
+                    AnsiTransactionManager::commit_transaction(c)?;
+                } else {
+                    AnsiTransactionManager::rollback_transaction(c)?;
+                }
+                result?
+            }
+            AnyConnection::Postgresql(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let result = run_migrations(c, POSTGRES_MIGRATIONS);
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                result?
+            }
+        };
+        Ok(applied)
     }
 
     /// Runs `f` in a read-write transaction: commits if it returns `Ok`, rolls back otherwise.

@@ -64,6 +64,13 @@ impl TestDatabase {
     /// Creates the database and runs every migration. Panics (failing the test) when the
     /// engine is unavailable.
     pub fn new(engine: Engine) -> Self {
+        let db = Self::unmigrated(engine);
+        db.store.migrate().expect("migrate the test database");
+        db
+    }
+
+    /// An empty database without any table, for testing migrations themselves.
+    pub fn unmigrated(engine: Engine) -> Self {
         match engine {
             Engine::Sqlite => Self::sqlite(),
             Engine::Postgres => Self::postgres(),
@@ -111,9 +118,7 @@ fn open(url: &str) -> Store {
         max_connections: 8,
         ..PoolOptions::default()
     };
-    let store = Store::connect(url, &options).expect("connect to the test database");
-    store.migrate().expect("migrate the test database");
-    store
+    Store::connect(url, &options).expect("connect to the test database")
 }
 
 impl Drop for TestDatabase {

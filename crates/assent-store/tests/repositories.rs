@@ -56,6 +56,36 @@ fn migrations_are_idempotent(engine: Engine) {
     );
 }
 
+fn concurrent_migrations_take_turns(engine: Engine) {
+    let db = TestDatabase::unmigrated(engine);
+    let racers = 4;
+    let barrier = Arc::new(Barrier::new(racers));
+    let applied: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..racers)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                // Separate pools, as separate replicas would have.
+                let store = Store::connect(&db.url, &assent_store::PoolOptions::default())
+                    .expect("connect");
+                scope.spawn(move || {
+                    barrier.wait();
+                    store.migrate().expect("every replica's migration succeeds")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let applied_once: usize = applied.iter().map(Vec::len).sum();
+    assert_eq!(
+        applied_once, 1,
+        "exactly one replica applied the migration: {applied:?}"
+    );
+    account(&db.store, "ada@example.com", "ada");
+}
+
 fn accounts_conflict_on_email_case_insensitively_and_on_namespace(engine: Engine) {
     let db = TestDatabase::new(engine);
     account(&db.store, "Ada@Example.com", "ada");
@@ -269,6 +299,7 @@ fn revoked_admin_tokens_stop_matching(engine: Engine) {
 
 assent_store::on_both_engines!(
     migrations_are_idempotent,
+    concurrent_migrations_take_turns,
     accounts_conflict_on_email_case_insensitively_and_on_namespace,
     registration_stores_service_key_and_endpoint_together,
     registration_needs_an_existing_namespace,
