@@ -1,6 +1,7 @@
 //! Connections, pool and migrations for both backends.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -166,6 +167,11 @@ pub(crate) type Conn = r2d2::PooledConnection<Manager>;
 pub struct Store {
     pool: Pool,
     backend: Backend,
+    /// SQLite has one writer at a time. Writers that find the lock taken wait in SQLite's
+    /// busy handler, which sleeps with backoff (up to 100 ms a nap): under load that is long
+    /// tails and idle time. Queueing this process's writers here instead hands the lock over
+    /// at once. Other processes are still kept out by `BEGIN IMMEDIATE`.
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl Store {
@@ -194,7 +200,11 @@ impl Store {
             // are detected by `has_broken` instead.
             .test_on_check_out(false)
             .build(manager)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -238,6 +248,9 @@ impl Store {
     where
         E: From<StoreError> + From<diesel::result::Error>,
     {
+        // Taken before the connection, so no pooled connection idles while it waits.
+        let _writer = (self.backend == Backend::Sqlite)
+            .then(|| self.sqlite_writer.lock().unwrap_or_else(PoisonError::into_inner));
         let mut conn = self.conn()?;
         let conn = &mut *conn;
         match conn {
