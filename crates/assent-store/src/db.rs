@@ -249,8 +249,11 @@ impl Store {
         E: From<StoreError> + From<diesel::result::Error>,
     {
         // Taken before the connection, so no pooled connection idles while it waits.
-        let _writer = (self.backend == Backend::Sqlite)
-            .then(|| self.sqlite_writer.lock().unwrap_or_else(PoisonError::into_inner));
+        let _writer = (self.backend == Backend::Sqlite).then(|| {
+            self.sqlite_writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        });
         let mut conn = self.conn()?;
         let conn = &mut *conn;
         match conn {
