@@ -16,7 +16,7 @@ use crate::error::StoreError;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 /// The advisory lock key that serialises migrations on PostgreSQL ("assent" in ASCII).
-const MIGRATION_LOCK: i64 = 0x61_7373_656e_74;
+const MIGRATION_LOCK: i64 = 0x0000_6173_7365_6e74;
 
 fn run_migrations<C>(
     conn: &mut C,
