@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use assent_auth::{Secret, SecretKey};
@@ -105,6 +106,34 @@ pub struct ServeArgs {
     /// HTTP worker threads. [default: the number of CPUs]
     #[arg(long, env = "ASSENT_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+
+    /// How long an owner's session lasts after login, e.g. 12h, 7d. [default: 7d]
+    #[arg(long, env = "ASSENT_SESSION_TTL", value_name = "DURATION")]
+    pub session_ttl: Option<String>,
+
+    /// `off` disables every rate limit (login throttling included), for tests and trusted
+    /// deployments. [default: on]
+    #[arg(long, env = "ASSENT_RATE_LIMITS", value_name = "on|off")]
+    pub rate_limits: Option<Switch>,
+
+    /// Most services a namespace may have. [default: 100]
+    #[arg(long, env = "ASSENT_MAX_SERVICES_PER_NAMESPACE", value_name = "N")]
+    pub max_services_per_namespace: Option<u32>,
+
+    /// Most active API keys a service may have. [default: 20]
+    #[arg(long, env = "ASSENT_MAX_KEYS_PER_SERVICE", value_name = "N")]
+    pub max_keys_per_service: Option<u32>,
+
+    /// Most webhooks a service may have. [default: 20]
+    #[arg(long, env = "ASSENT_MAX_WEBHOOKS_PER_SERVICE", value_name = "N")]
+    pub max_webhooks_per_service: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// The optional TOML file: the same keys as the flags, in snake case, at the top level.
@@ -211,6 +240,9 @@ pub struct ServeConfig {
     pub secret_key: Option<SecretKey>,
     pub max_body_bytes: usize,
     pub workers: Option<usize>,
+    pub session_ttl: Duration,
+    pub rate_limits: bool,
+    pub quotas: assent_http::Quotas,
 }
 
 pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
@@ -264,6 +296,40 @@ impl ServeArgs {
         if self.workers == Some(0) {
             bail!("ASSENT_WORKERS must be at least 1");
         }
+        let session_ttl = match self.session_ttl.as_deref() {
+            None => Duration::from_secs(7 * 24 * 3600),
+            Some(raw) => parse_duration(raw)
+                .filter(|d| *d >= Duration::from_secs(60))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "ASSENT_SESSION_TTL: `{raw}` is not a duration of at least a minute, \
+                         like 30m, 12h or 7d"
+                    )
+                })?,
+        };
+        let defaults = assent_http::Quotas::default();
+        let quota = |value: Option<u32>, default: u32, name: &str| match value {
+            Some(0) => Err(anyhow::anyhow!("{name} must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let quotas = assent_http::Quotas {
+            services_per_namespace: quota(
+                self.max_services_per_namespace,
+                defaults.services_per_namespace,
+                "ASSENT_MAX_SERVICES_PER_NAMESPACE",
+            )?,
+            keys_per_service: quota(
+                self.max_keys_per_service,
+                defaults.keys_per_service,
+                "ASSENT_MAX_KEYS_PER_SERVICE",
+            )?,
+            webhooks_per_service: quota(
+                self.max_webhooks_per_service,
+                defaults.webhooks_per_service,
+                "ASSENT_MAX_WEBHOOKS_PER_SERVICE",
+            )?,
+        };
         Ok(ServeConfig {
             bind,
             public_url,
@@ -273,8 +339,27 @@ impl ServeArgs {
             secret_key,
             max_body_bytes,
             workers: self.workers,
+            session_ttl,
+            rate_limits: self.rate_limits != Some(Switch::Off),
+            quotas,
         })
     }
+}
+
+/// `90s`, `30m`, `12h`, `7d`: a whole number and a unit.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(seconds).map(Duration::from_secs)
 }
 
 #[cfg(test)]
@@ -312,6 +397,41 @@ mod tests {
         );
         let storage = StorageArgs::default().or(file.storage).resolve().unwrap();
         assert_eq!(storage.database_url, "sqlite:///srv/assent/assent.db");
+    }
+
+    #[test]
+    fn durations_and_switches() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        for bad in ["", "7", "d", "7w", "-1h", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        let serve = ServeArgs {
+            rate_limits: Some(Switch::Off),
+            session_ttl: Some("12h".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert!(!serve.rate_limits);
+        assert_eq!(serve.session_ttl, Duration::from_secs(43_200));
+        assert!(ServeArgs::default().resolve().unwrap().rate_limits);
+        assert!(
+            ServeArgs {
+                session_ttl: Some("10s".into()),
+                ..Default::default()
+            }
+            .resolve()
+            .is_err()
+        );
+        assert!(
+            ServeArgs {
+                max_keys_per_service: Some(0),
+                ..Default::default()
+            }
+            .resolve()
+            .is_err()
+        );
     }
 
     #[test]

@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::AccountAction,
     },
+    /// Create user tokens for owners' ATP client apps.
+    Token {
+        #[command(subcommand)]
+        action: commands::TokenAction,
+    },
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -77,6 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => commands::migrate(&storage),
         Command::AdminToken { action } => commands::admin_token(&storage, action),
         Command::Account { action } => commands::account(&storage, action),
+        Command::Token { action } => commands::token(&storage, action),
         Command::Openapi => {
             print!("{}", assent_http::openapi::document_json());
             Ok(())

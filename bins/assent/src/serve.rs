@@ -41,17 +41,21 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         );
     }
 
-    let state = AppState {
-        store,
-        secret_key,
-        settings: HttpSettings {
-            default_namespace: config.default_namespace.as_ref().map(ToString::to_string),
-            webhook_policy: WebhookUrlPolicy {
-                allow_private: config.allow_private_webhooks,
-            },
-            max_body_bytes: config.max_body_bytes,
+    if !config.rate_limits {
+        tracing::warn!("ASSENT_RATE_LIMITS is off: logins are not throttled");
+    }
+    let settings = HttpSettings {
+        public_url: config.public_url.clone(),
+        default_namespace: config.default_namespace.as_ref().map(ToString::to_string),
+        webhook_policy: WebhookUrlPolicy {
+            allow_private: config.allow_private_webhooks,
         },
+        max_body_bytes: config.max_body_bytes,
+        session_ttl: config.session_ttl,
+        quotas: config.quotas,
+        rate_limits: config.rate_limits,
     };
+    let state = AppState::new(store, secret_key, settings);
     let mut options = ServerOptions::default();
     if let Some(workers) = config.workers {
         options.workers = workers;

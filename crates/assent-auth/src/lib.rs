@@ -12,7 +12,7 @@ pub mod sealed;
 pub mod secret;
 pub mod token;
 
-pub use password::{PasswordError, hash_password, verify_password};
+pub use password::{PasswordError, hash_password, verify_login, verify_password};
 pub use sealed::{SealError, SecretKey};
 pub use secret::Secret;
-pub use token::{MintedToken, TokenHash, TokenKind};
+pub use token::{MintedToken, TokenHash, TokenKind, webhook_secret};

@@ -1,12 +1,12 @@
 //! Human passwords: argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane; the argon2
 //! crate's defaults), about 20 ms per hash in a release build. Never on a hot path.
 
+use std::sync::OnceLock;
+
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-
-pub const PASSWORD_MIN_CHARS: usize = 8;
-pub const PASSWORD_MAX_CHARS: usize = 256;
+use assent_core::account::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PasswordError {
@@ -39,6 +39,24 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Checks a login attempt. With no stored hash (an unknown email) it still runs one argon2
+/// verification, against a hash of a password nobody knows, so that an unknown email and a
+/// wrong password take about the same time and answer the same.
+pub fn verify_login(password: &str, stored: Option<&str>) -> bool {
+    static NOBODY: OnceLock<String> = OnceLock::new();
+    match stored {
+        Some(stored) => verify_password(password, stored),
+        None => {
+            let nobody = NOBODY.get_or_init(|| {
+                let unguessable = hex::encode(crate::random::bytes::<16>());
+                hash_password(&unguessable).unwrap_or_default()
+            });
+            let _ = verify_password(password, nobody);
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +81,14 @@ mod tests {
     fn length_rules() {
         assert_eq!(hash_password("short"), Err(PasswordError::Length));
         assert_eq!(hash_password(&"x".repeat(257)), Err(PasswordError::Length));
+    }
+
+    #[test]
+    fn an_unknown_account_never_logs_in() {
+        assert!(!verify_login("anything at all", None));
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(verify_login("correct horse battery", Some(&hash)));
+        assert!(!verify_login("wrong", Some(&hash)));
     }
 
     #[test]

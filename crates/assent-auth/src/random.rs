@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-/// `len` random bytes.
+/// `N` random bytes.
 pub fn bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     rand::rng().fill_bytes(&mut buf);

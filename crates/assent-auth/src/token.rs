@@ -92,8 +92,27 @@ impl MintedToken {
     }
 }
 
+/// A webhook signing secret made by the server: `whsec_` + 32 random bytes in base64.
+pub fn webhook_secret() -> Secret {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(random::bytes::<32>());
+    Secret::new(format!("whsec_{encoded}"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn webhook_secrets_carry_32_random_bytes() {
+        use base64::Engine;
+        let secret = super::webhook_secret();
+        let encoded = secret.expose().strip_prefix("whsec_").unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(bytes.len(), 32);
+        assert_ne!(secret.expose(), super::webhook_secret().expose());
+    }
+
     use super::*;
 
     #[test]

@@ -45,6 +45,37 @@ impl EventType {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.as_str() == name)
     }
+
+    /// The decision-request (claim) events a Sigilum-style endpoint can subscribe to.
+    pub const REQUEST_EVENTS: [Self; 5] = [
+        Self::RequestSubmitted,
+        Self::RequestApproved,
+        Self::RequestRejected,
+        Self::RequestRevoked,
+        Self::RequestExpired,
+    ];
+}
+
+/// The events a Sigilum-style webhook subscribes to: every request event when `names` is
+/// absent, else exactly the named ones (deduplicated, in the order given). An empty list or a
+/// name that is not a request event is refused with that name.
+pub fn request_subscription(names: Option<Vec<String>>) -> Result<Vec<EventType>, String> {
+    let Some(names) = names else {
+        return Ok(EventType::REQUEST_EVENTS.to_vec());
+    };
+    if names.is_empty() {
+        return Err(String::new());
+    }
+    let mut events = Vec::with_capacity(names.len());
+    for name in names {
+        let event = EventType::parse(&name)
+            .filter(|e| EventType::REQUEST_EVENTS.contains(e))
+            .ok_or(name)?;
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    Ok(events)
 }
 
 impl fmt::Display for EventType {
@@ -82,6 +113,32 @@ impl EndpointFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscriptions_default_to_every_request_event() {
+        assert_eq!(
+            request_subscription(None),
+            Ok(EventType::REQUEST_EVENTS.to_vec())
+        );
+        let named = request_subscription(Some(vec![
+            "request.approved".into(),
+            "request.revoked".into(),
+            "request.approved".into(),
+        ]));
+        assert_eq!(
+            named,
+            Ok(vec![EventType::RequestApproved, EventType::RequestRevoked])
+        );
+        assert_eq!(request_subscription(Some(vec![])), Err(String::new()));
+        assert_eq!(
+            request_subscription(Some(vec!["request.approved".into(), "request.nope".into()])),
+            Err("request.nope".to_owned())
+        );
+        assert_eq!(
+            request_subscription(Some(vec!["notification.responded".into()])),
+            Err("notification.responded".to_owned())
+        );
+    }
 
     #[test]
     fn names_round_trip_and_match_serde() {

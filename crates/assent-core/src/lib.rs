@@ -4,6 +4,7 @@
 //! CI checks that with `cargo tree`. Everything here is a pure function of its inputs, so the
 //! rules can be tested alone and reused by every dialect.
 
+pub mod account;
 pub mod event;
 pub mod field;
 pub mod namespace;
@@ -12,10 +13,14 @@ pub mod service;
 pub mod slug;
 pub mod time;
 
-pub use event::{EndpointFormat, EventType};
+pub use account::{Signup, SignupInput};
+pub use event::{EndpointFormat, EventType, request_subscription};
 pub use field::FieldError;
 pub use namespace::Namespace;
 pub use outbound::{UrlRejection, WebhookUrlPolicy};
-pub use service::{AtpRegistration, AtpRegistrationInput, RegistrationError, Service};
+pub use service::{
+    AtpRegistration, AtpRegistrationInput, NewServiceFields, RegistrationError, Service,
+    ServiceInput,
+};
 pub use slug::Slug;
 pub use time::Timestamp;

@@ -107,11 +107,11 @@ impl AtpRegistrationInput {
             }
         };
 
-        field::max_chars("name", &name, NAME_MAX_CHARS)?;
+        let name = service_name(name)?;
         let slug = Slug::from_name(&name).ok_or_else(|| {
             FieldError::invalid("name", "must contain at least one ASCII letter or digit")
         })?;
-        field::max_chars("description", &description, DESCRIPTION_MAX_CHARS)?;
+        let description = service_description(description)?;
         let callback_url = outbound::check_webhook_url(&callback_url, policy)
             .map_err(RegistrationError::CallbackUrl)?;
         let secret_chars = webhook_secret.chars().count();
@@ -141,6 +141,51 @@ impl AtpRegistrationInput {
             namespace,
         })
     }
+}
+
+/// A Sigilum-style `POST /v1/services` body as it arrived.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceInput {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A service an owner may create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewServiceFields {
+    pub slug: Slug,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+impl ServiceInput {
+    pub fn validate(self) -> Result<NewServiceFields, FieldError> {
+        let slug = field::required("slug", self.slug.as_deref())?;
+        let name = field::required("name", self.name.as_deref())?;
+        let slug = Slug::parse(&slug).map_err(|why| FieldError::invalid("slug", why))?;
+        let name = service_name(name)?;
+        let description = field::optional(self.description.as_deref())
+            .map(service_description)
+            .transpose()?;
+        Ok(NewServiceFields {
+            slug,
+            name,
+            description,
+        })
+    }
+}
+
+/// A checked service name.
+pub fn service_name(name: String) -> Result<String, FieldError> {
+    field::max_chars("name", &name, NAME_MAX_CHARS)?;
+    Ok(name)
+}
+
+/// A checked service description.
+pub fn service_description(description: String) -> Result<String, FieldError> {
+    field::max_chars("description", &description, DESCRIPTION_MAX_CHARS)?;
+    Ok(description)
 }
 
 /// Icons are shown by client apps, never fetched by the server, so any http(s) URL will do.
@@ -293,5 +338,39 @@ mod tests {
     fn debug_output_never_shows_the_secret() {
         let reg = seed().validate(STRICT).unwrap();
         assert!(!format!("{reg:?}").contains("your-secure-random-string"));
+    }
+}
+
+#[cfg(test)]
+mod service_input_tests {
+    use super::*;
+
+    #[test]
+    fn slug_and_name_are_required_and_checked() {
+        let ok = ServiceInput {
+            slug: Some("billing".into()),
+            name: Some(" Billing ".into()),
+            description: Some("  ".into()),
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            (ok.slug.as_str(), ok.name.as_str(), ok.description),
+            ("billing", "Billing", None)
+        );
+        let field = |slug: &str, name: &str| {
+            ServiceInput {
+                slug: Some(slug.into()),
+                name: Some(name.into()),
+                description: None,
+            }
+            .validate()
+            .unwrap_err()
+            .field()
+        };
+        assert_eq!(field("", "x"), "slug");
+        assert_eq!(field("Not_A_Slug", "x"), "slug");
+        assert_eq!(field("ok", ""), "name");
+        assert_eq!(field("ok", &"n".repeat(101)), "name");
     }
 }

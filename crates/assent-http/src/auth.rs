@@ -7,12 +7,22 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{AUTHORIZATION, ORIGIN, REFERER};
 use actix_web::{FromRequest, HttpRequest, web};
 use assent_auth::TokenHash;
+use assent_core::Timestamp;
+use assent_store::{Account, Actor};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::error::{ApiError, code};
+use crate::state::{AppState, HttpSettings};
+
+/// The cookie that carries an owner's session token.
+pub const SESSION_COOKIE: &str = "assent_session";
+
+/// How stale `last_used_at` may get before a request refreshes it: one write a minute per
+/// key at most, instead of one per request.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -59,6 +69,142 @@ impl FromRequest for AdminCaller {
                 Err(ApiError::unauthenticated(
                     "The admin token is invalid or revoked.",
                 ))
+            })
+            .await?
+        })
+    }
+}
+
+/// A namespace owner with a live session, from the `assent_session` cookie or an
+/// `Authorization: Bearer` session token. A state-changing request authenticated by the
+/// cookie must come from the server's own origin (403 `CSRF_REJECTED`); bearer requests are
+/// exempt, since a browser never adds that header on its own.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub account: Account,
+    pub session_id: String,
+}
+
+impl Owner {
+    pub fn actor(&self) -> Actor {
+        Actor::Account(self.account.id.clone())
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.account.namespace
+    }
+}
+
+impl FromRequest for Owner {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let token = match bearer_token(req) {
+            Some(token) => Ok(Some(token.to_owned())),
+            None => match req.cookie(SESSION_COOKIE) {
+                Some(cookie) => state
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|s| check_same_origin(req, &s.settings))
+                    .map(|()| Some(cookie.value().to_owned())),
+                None => Ok(None),
+            },
+        };
+        Box::pin(async move {
+            let token = token?.ok_or_else(|| ApiError::unauthenticated("Log in first."))?;
+            let hash = TokenHash::of(&token);
+            let store = state?.store.clone();
+            let session = web::block(move || store.find_session(&hash)).await??;
+            let session = session.ok_or_else(|| {
+                ApiError::unauthenticated("The session is invalid or has expired; log in again.")
+            })?;
+            Ok(Self {
+                account: session.account,
+                session_id: session.id,
+            })
+        })
+    }
+}
+
+/// Refuses a state-changing, cookie-authenticated request unless its `Origin` (or, lacking
+/// one, its `Referer`) is this server's origin: the configured public URL's, else the one the
+/// request was addressed to.
+fn check_same_origin(req: &HttpRequest, settings: &HttpSettings) -> Result<(), ApiError> {
+    if req.method().is_safe() {
+        return Ok(());
+    }
+    let expected = match &settings.public_url {
+        Some(url) => url.origin().ascii_serialization(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let presented = header(ORIGIN).map(str::to_owned).or_else(|| {
+        header(REFERER)
+            .and_then(|r| url::Url::parse(r).ok())
+            .map(|u| u.origin().ascii_serialization())
+    });
+    if presented.as_deref() == Some(expected.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            code::CSRF_REJECTED,
+            "A cookie-authenticated change must come from this server's own pages.",
+        ))
+    }
+}
+
+/// An AI service holding an active API key. A valid credential of another kind (an admin
+/// token) is 403; anything else is 401.
+#[derive(Debug, Clone)]
+pub struct ServiceCaller {
+    pub key_id: String,
+    pub service_id: String,
+    pub namespace: String,
+    /// The ATP `service_id`.
+    pub slug: String,
+}
+
+impl FromRequest for ServiceCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let hash = bearer_token(req).map(TokenHash::of);
+        let state = state(req);
+        Box::pin(async move {
+            let hash =
+                hash.ok_or_else(|| ApiError::unauthenticated("A service API key is required."))?;
+            let store = state?.store.clone();
+            web::block(move || {
+                let Some(owner) = store.find_api_key(&hash)? else {
+                    if store.find_admin_token(&hash)?.is_some() {
+                        return Err(ApiError::forbidden(
+                            "This credential is not a service API key.",
+                        ));
+                    }
+                    return Err(ApiError::unauthenticated(
+                        "The API key is invalid or revoked.",
+                    ));
+                };
+                let now = Timestamp::now();
+                let stale = owner
+                    .last_used_at
+                    .is_none_or(|at| now.as_millis() - at.as_millis() >= LAST_USED_GRANULARITY_MS);
+                if stale {
+                    store.touch_api_key(&owner.key_id, now)?;
+                }
+                Ok(Self {
+                    key_id: owner.key_id,
+                    service_id: owner.service_id,
+                    namespace: owner.namespace,
+                    slug: owner.slug,
+                })
             })
             .await?
         })

@@ -38,6 +38,9 @@ pub mod code {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
+    pub const CSRF_REJECTED: &str = "CSRF_REJECTED";
+    pub const RATE_LIMIT_EXCEEDED: &str = "RATE_LIMIT_EXCEEDED";
+    pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// The Sigilum dialect's name for [`AUTH_INVALID_TOKEN`].
     pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
@@ -49,6 +52,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Option<Map<String, Value>>,
+    /// Seconds for a `Retry-After` header (429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -58,7 +63,13 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds one entry to `details`.
@@ -150,6 +161,9 @@ impl ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
         response.json(self.to_body(dialect, request_id))
     }
 }
@@ -184,10 +198,51 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// Storage errors a handler did not turn into something more specific: a missing row is a
+/// 404, a used-up quota its own 409, anything else a 500.
 impl From<assent_store::StoreError> for ApiError {
     fn from(e: assent_store::StoreError) -> Self {
-        Self::internal(&e)
+        use assent_store::StoreError;
+        match e {
+            StoreError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, code::NOT_FOUND, "No such resource.")
+            }
+            StoreError::LimitReached(what) => Self::limit_reached(what),
+            other => Self::internal(&other),
+        }
     }
+}
+
+impl ApiError {
+    /// A field problem in the Sigilum dialect: 400 `VALIDATION_ERROR` naming the field.
+    pub fn validation(e: &assent_core::FieldError) -> Self {
+        Self::bad_request(code::VALIDATION_ERROR, sentence(&e.to_string()))
+            .with_detail("field", e.field())
+    }
+
+    /// A quota is used up: `SERVICE_LIMIT_REACHED`, `KEY_LIMIT_REACHED`, `WEBHOOK_LIMIT_REACHED`.
+    pub fn limit_reached(what: &str) -> Self {
+        let code = match what {
+            "services" => "SERVICE_LIMIT_REACHED",
+            "api keys" => "KEY_LIMIT_REACHED",
+            _ => "WEBHOOK_LIMIT_REACHED",
+        };
+        Self::new(
+            StatusCode::CONFLICT,
+            code,
+            format!("The limit of {what} is reached; delete or revoke one first."),
+        )
+    }
+}
+
+/// `the field x is required` → `The field x is required.`
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let capitalised: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    format!("{capitalised}.")
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, code};
@@ -30,19 +31,48 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         // The limit comes from the `PayloadConfig` the app registers.
         let bytes = Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        code::PAYLOAD_TOO_LARGE,
-                        "The request body is larger than the server accepts.",
-                    )
-                } else {
-                    ApiError::bad_request(code::INVALID_JSON, "The request body could not be read.")
-                }
-            })?;
+            let bytes = bytes.await.map_err(read_error)?;
             parse(&bytes).map(JsonBody)
         })
+    }
+}
+
+/// A JSON body that may be left out entirely (`None` for an empty body); when there is one it
+/// must be right, with the same errors as [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T> OptionalJsonBody<T> {
+    pub fn into_inner(self) -> Option<T> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(read_error)?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Self(None));
+            }
+            parse(&bytes).map(|value| Self(Some(value)))
+        })
+    }
+}
+
+fn read_error(e: actix_web::Error) -> ApiError {
+    if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::PAYLOAD_TOO_LARGE,
+            "The request body is larger than the server accepts.",
+        )
+    } else {
+        ApiError::bad_request(code::INVALID_JSON, "The request body could not be read.")
     }
 }
 
@@ -93,6 +123,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     Ok(value)
+}
+
+/// For `Option<Option<T>>` fields with `#[serde(default, deserialize_with = "present")]`:
+/// absent is `None`, `null` is `Some(None)`, a value is `Some(Some(value))`.
+pub fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// serde's text without its " at line L column C" suffix: the field name says where.

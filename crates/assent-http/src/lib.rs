@@ -14,7 +14,8 @@ mod request_context;
 pub mod routes;
 mod server;
 mod state;
+pub mod throttle;
 
 pub use error::{ApiError, Dialect};
 pub use server::{ServerOptions, app_config, start};
-pub use state::{AppState, HttpSettings};
+pub use state::{AppState, HttpSettings, Quotas};

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
 use serde::Serialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::routes;
@@ -52,12 +52,34 @@ pub struct SigilumError {
         routes::health::atp_health,
         routes::health::ready,
         routes::atp_services::register,
+        routes::atp_services::me,
+        routes::auth::signup,
+        routes::auth::login,
+        routes::auth::logout,
+        routes::auth::me,
+        routes::auth::create_token,
+        routes::auth::list_tokens,
+        routes::auth::revoke_token,
+        routes::audit::list,
+        routes::services::list,
+        routes::services::create,
+        routes::services::get,
+        routes::services::update,
+        routes::services::delete,
+        routes::services::list_keys,
+        routes::services::create_key,
+        routes::services::revoke_key,
+        routes::services::list_webhooks,
+        routes::services::create_webhook,
+        routes::services::delete_webhook,
     ),
     components(schemas(AtpError, SigilumError)),
     modifiers(&BearerAuth),
     tags(
         (name = "operator", description = "Health and readiness"),
-        (name = "ATP services", description = "Service registration (admin token)"),
+        (name = "ATP services", description = "Service registration (admin token) and identity (API key)"),
+        (name = "owners", description = "Accounts, sessions, user tokens and the audit log"),
+        (name = "services", description = "Owners' services, API keys and webhooks (session)"),
     )
 )]
 pub struct ApiDoc;
@@ -70,6 +92,12 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
         );
     }
 }

@@ -1,23 +1,59 @@
+use std::sync::Arc;
+use std::time::Duration;
+
 use assent_auth::SecretKey;
 use assent_core::WebhookUrlPolicy;
 use assent_store::Store;
+use url::Url;
+
+use crate::throttle::LoginThrottle;
 
 /// What the HTTP layer needs to know of the configuration.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
+    /// The URL users reach the server at: its origin is the one cookie-authenticated writes
+    /// must come from, and an https URL makes the session cookie `Secure`.
+    pub public_url: Option<Url>,
     /// Where `POST /api/v1/services` puts a service whose body names no namespace.
     pub default_namespace: Option<String>,
     pub webhook_policy: WebhookUrlPolicy,
     /// Largest accepted request body; larger ones are a 413.
     pub max_body_bytes: usize,
+    /// How long an owner's session lasts after login.
+    pub session_ttl: Duration,
+    pub quotas: Quotas,
+    /// `false` turns off every rate limit (`ASSENT_RATE_LIMITS=off`).
+    pub rate_limits: bool,
+}
+
+/// Per-namespace and per-service limits; generous by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub services_per_namespace: u32,
+    pub keys_per_service: u32,
+    pub webhooks_per_service: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            services_per_namespace: 100,
+            keys_per_service: 20,
+            webhooks_per_service: 20,
+        }
+    }
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
+            public_url: None,
             default_namespace: None,
             webhook_policy: WebhookUrlPolicy::default(),
             max_body_bytes: 1024 * 1024,
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+            quotas: Quotas::default(),
+            rate_limits: true,
         }
     }
 }
@@ -29,4 +65,16 @@ pub struct AppState {
     /// Seals webhook secrets at rest.
     pub secret_key: SecretKey,
     pub settings: HttpSettings,
+    pub login_throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    pub fn new(store: Store, secret_key: SecretKey, settings: HttpSettings) -> Self {
+        Self {
+            store,
+            secret_key,
+            settings,
+            login_throttle: Arc::new(LoginThrottle::default()),
+        }
+    }
 }

@@ -416,11 +416,14 @@ async fn the_same_name_may_exist_in_two_namespaces(engine: Engine) {
     server
         .db
         .store
-        .create_account(assent_store::NewAccount {
-            email: "grace@example.com".into(),
-            namespace: "grace".into(),
-            password_hash: "x".into(),
-        })
+        .create_account(
+            assent_store::NewAccount {
+                email: "grace@example.com".into(),
+                namespace: "grace".into(),
+                password_hash: "x".into(),
+            },
+            None,
+        )
         .unwrap();
     let first = server.register(&seed_registration()).await;
     let second = server.register(&with("namespace", json!("grace"))).await;

@@ -153,7 +153,26 @@ fn openapi_documents_every_route() {
         .collect();
     assert_eq!(
         paths,
-        ["/api/v1/health", "/api/v1/services", "/health", "/ready"]
+        [
+            "/api/v1/health",
+            "/api/v1/services",
+            "/api/v1/services/me",
+            "/health",
+            "/ready",
+            "/v1/audit-log",
+            "/v1/auth/login",
+            "/v1/auth/logout",
+            "/v1/auth/me",
+            "/v1/auth/signup",
+            "/v1/auth/tokens",
+            "/v1/auth/tokens/{token_id}",
+            "/v1/services",
+            "/v1/services/{service_id}",
+            "/v1/services/{service_id}/keys",
+            "/v1/services/{service_id}/keys/{key_id}",
+            "/v1/services/{service_id}/webhooks",
+            "/v1/services/{service_id}/webhooks/{webhook_id}",
+        ]
     );
     let register = &document["paths"]["/api/v1/services"]["post"];
     for status in ["201", "400", "401", "403", "409", "413"] {

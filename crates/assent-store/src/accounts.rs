@@ -3,6 +3,9 @@
 use assent_core::Timestamp;
 use diesel::prelude::*;
 
+use serde_json::json;
+
+use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
 use crate::error::{StoreError, is_unique_violation};
 use crate::schema::accounts;
@@ -15,6 +18,26 @@ pub struct Account {
     pub created_at: Timestamp,
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub(crate) struct AccountRow {
+    id: String,
+    email: String,
+    namespace: String,
+    created_at: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            namespace: row.namespace,
+            created_at: Timestamp::from_millis(row.created_at),
+        }
+    }
+}
+
 /// A new account. `email` is stored lowercased; `password_hash` is an argon2id PHC string.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -25,7 +48,12 @@ pub struct NewAccount {
 
 impl Store {
     /// Creates an account. `Conflict("email")` or `Conflict("namespace")` when either is taken.
-    pub fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
+    /// `actor` is who created it; `None` for a self-service signup (the account itself).
+    pub fn create_account(
+        &self,
+        new: NewAccount,
+        actor: Option<&Actor>,
+    ) -> Result<Account, StoreError> {
         let now = Timestamp::now().as_millis();
         let email = new.email.to_lowercase();
         self.write(|conn| {
@@ -57,14 +85,52 @@ impl Store {
                     accounts::updated_at.eq(now),
                 ))
                 .execute(conn)
-                .map(|_| account)
                 .map_err(|e| {
                     if is_unique_violation(&e) {
                         StoreError::Conflict("account")
                     } else {
-                        e.into()
+                        StoreError::from(e)
                     }
-                })
+                })?;
+            let itself = Actor::Account(account.id.clone());
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace: &account.namespace,
+                    actor: actor.unwrap_or(&itself),
+                    action: "account.created",
+                    target_id: &account.id,
+                    details: json!({ "email": account.email }),
+                },
+            )?;
+            Ok(account)
+        })
+    }
+
+    /// The account with this email (any case) and its password hash, for logging in.
+    pub fn find_login(&self, email: &str) -> Result<Option<(Account, String)>, StoreError> {
+        let email = email.to_lowercase();
+        self.read(|conn| {
+            Ok(accounts::table
+                .filter(accounts::email.eq(&email))
+                .select((AccountRow::as_select(), accounts::password_hash))
+                .first::<(AccountRow, String)>(conn)
+                .optional()?
+                .map(|(account, hash)| (account.into(), hash)))
+        })
+    }
+
+    pub fn find_account_by_namespace(
+        &self,
+        namespace: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        self.read(|conn| {
+            Ok(accounts::table
+                .filter(accounts::namespace.eq(namespace))
+                .select(AccountRow::as_select())
+                .first::<AccountRow>(conn)
+                .optional()?
+                .map(Account::from))
         })
     }
 

@@ -2,11 +2,15 @@
 //! hash and one indexed lookup.
 
 use assent_auth::TokenHash;
+use assent_core::Timestamp;
 use diesel::prelude::*;
+use serde_json::json;
 
+use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
-use crate::error::StoreError;
+use crate::error::{StoreError, conflict_as};
 use crate::schema::{api_keys, services};
+use crate::services::owned;
 
 /// A key to store: the id, its hash and the non-secret display prefix.
 #[derive(Debug, Clone)]
@@ -17,6 +21,16 @@ pub struct NewApiKey {
     pub hash: TokenHash,
 }
 
+/// A key as listed: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
 /// Who an active API key speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyOwner {
@@ -24,6 +38,29 @@ pub struct ApiKeyOwner {
     pub service_id: String,
     pub namespace: String,
     pub slug: String,
+    pub last_used_at: Option<Timestamp>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+struct ApiKeyRow {
+    id: String,
+    name: String,
+    prefix: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            prefix: row.prefix,
+            created_at: Timestamp::from_millis(row.created_at),
+            last_used_at: row.last_used_at.map(Timestamp::from_millis),
+        }
+    }
 }
 
 impl Store {
@@ -39,15 +76,128 @@ impl Store {
                     services::id,
                     services::namespace,
                     services::slug,
+                    api_keys::last_used_at,
                 ))
-                .first::<(String, String, String, String)>(conn)
+                .first::<(String, String, String, String, Option<i64>)>(conn)
                 .optional()?
-                .map(|(key_id, service_id, namespace, slug)| ApiKeyOwner {
-                    key_id,
-                    service_id,
+                .map(
+                    |(key_id, service_id, namespace, slug, last_used_at)| ApiKeyOwner {
+                        key_id,
+                        service_id,
+                        namespace,
+                        slug,
+                        last_used_at: last_used_at.map(Timestamp::from_millis),
+                    },
+                ))
+        })
+    }
+
+    /// Records that a key was used.
+    pub fn touch_api_key(&self, key_id: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.write(|conn| {
+            diesel::update(api_keys::table.find(key_id))
+                .set(api_keys::last_used_at.eq(at.as_millis()))
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Adds a key to a service of `namespace`; `LimitReached("api keys")` when the service has
+    /// `max_keys` active keys.
+    pub fn create_api_key(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        key: &NewApiKey,
+        actor: &Actor,
+        max_keys: u32,
+    ) -> Result<ApiKey, StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            owned(conn, namespace, service_id)?;
+            let active: i64 = api_keys::table
+                .filter(api_keys::service_id.eq(service_id))
+                .filter(api_keys::revoked_at.is_null())
+                .count()
+                .get_result(conn)?;
+            if active >= i64::from(max_keys) {
+                return Err(StoreError::LimitReached("api keys"));
+            }
+            insert(conn, service_id, key, now).map_err(conflict_as("api key"))?;
+            audit::record(
+                conn,
+                AuditEntry {
                     namespace,
-                    slug,
-                }))
+                    actor,
+                    action: "api_key.created",
+                    target_id: &key.id,
+                    details: json!({ "service_id": service_id, "name": key.name, "prefix": key.prefix }),
+                },
+            )?;
+            Ok(ApiKey {
+                id: key.id.clone(),
+                name: key.name.clone(),
+                prefix: key.prefix.clone(),
+                created_at: Timestamp::from_millis(now),
+                last_used_at: None,
+            })
+        })
+    }
+
+    /// The active keys of a service of `namespace`, newest first.
+    pub fn list_api_keys(
+        &self,
+        namespace: &str,
+        service_id: &str,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(|conn| {
+            owned(conn, namespace, service_id)?;
+            Ok(api_keys::table
+                .filter(api_keys::service_id.eq(service_id))
+                .filter(api_keys::revoked_at.is_null())
+                .order((api_keys::created_at.desc(), api_keys::id.desc()))
+                .select(ApiKeyRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(ApiKey::from)
+                .collect())
+        })
+    }
+
+    /// Revokes an active key at once; `NotFound` if the service is not the namespace's or the
+    /// key is not an active key of it.
+    pub fn revoke_api_key(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        key_id: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            owned(conn, namespace, service_id)?;
+            let revoked = diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq(key_id))
+                    .filter(api_keys::service_id.eq(service_id))
+                    .filter(api_keys::revoked_at.is_null()),
+            )
+            .set(api_keys::revoked_at.eq(now))
+            .execute(conn)?;
+            if revoked == 0 {
+                return Err(StoreError::NotFound);
+            }
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace,
+                    actor,
+                    action: "api_key.revoked",
+                    target_id: key_id,
+                    details: json!({ "service_id": service_id }),
+                },
+            )?;
+            Ok(())
         })
     }
 }

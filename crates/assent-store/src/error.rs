@@ -9,6 +9,9 @@ pub enum StoreError {
     NotFound,
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A quota is used up: `LimitReached("services")`.
+    #[error("the limit of {0} is reached")]
+    LimitReached(&'static str),
     // The wrapped errors are part of the message, not `source()`: logs show the message
     // only, and a chain printer would otherwise print them twice.
     #[error("database error: {0}")]

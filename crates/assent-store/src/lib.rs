@@ -8,18 +8,24 @@
 mod accounts;
 mod admin_tokens;
 mod api_keys;
+mod audit;
 mod db;
 mod error;
 mod schema;
 mod services;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod user_tokens;
 mod webhooks;
 
 pub use accounts::{Account, NewAccount};
 pub use admin_tokens::AdminToken;
-pub use api_keys::{ApiKeyOwner, NewApiKey};
+pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
+pub use audit::{Actor, AuditRecord};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use error::StoreError;
-pub use services::{NewService, RegisterError};
+pub use services::{NewService, RegisterError, ServiceChanges};
+pub use sessions::Session;
+pub use user_tokens::{NewUserToken, UserToken};
 pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint};

@@ -63,7 +63,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        account_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_tokens (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        prefix -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        namespace -> Text,
+        actor -> Text,
+        action -> Text,
+        target_id -> Text,
+        details -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> services (service_id));
+diesel::joinable!(sessions -> accounts (account_id));
+diesel::joinable!(user_tokens -> accounts (account_id));
 diesel::joinable!(webhook_endpoints -> services (service_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -72,4 +109,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     services,
     api_keys,
     webhook_endpoints,
+    sessions,
+    user_tokens,
+    audit_log,
 );

@@ -1,9 +1,13 @@
-//! Services: one row per registered AI service, whichever dialect created it.
+//! Services: one row per registered AI service, whichever dialect created it. Every method an
+//! owner reaches takes the owner's namespace and treats a service of another namespace as
+//! absent (`NotFound`), so ids of other tenants reveal nothing.
 
 use assent_core::{Service, Timestamp};
 use diesel::prelude::*;
+use serde_json::json;
 
 use crate::api_keys::{self, NewApiKey};
+use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
 use crate::error::{StoreError, is_unique_violation};
 use crate::schema::services;
@@ -19,12 +23,22 @@ pub struct NewService {
     pub icon_url: Option<String>,
 }
 
+/// What `PATCH` may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceChanges {
+    pub name: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
     #[error("namespace `{0}` does not exist")]
     NamespaceNotFound(String),
     #[error("a service with this name or slug already exists in the namespace")]
     ServiceExists,
+    #[error("the namespace has reached its limit of services")]
+    LimitReached,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -71,6 +85,8 @@ impl Store {
         service: NewService,
         key: NewApiKey,
         endpoint: NewWebhookEndpoint,
+        actor: &Actor,
+        max_services: u32,
     ) -> Result<Service, RegisterError> {
         let now = Timestamp::now().as_millis();
         self.write(|conn| {
@@ -79,6 +95,9 @@ impl Store {
             }
             if name_taken(conn, &service.namespace, &service.name)? {
                 return Err(RegisterError::ServiceExists);
+            }
+            if count_in_namespace(conn, &service.namespace)? >= i64::from(max_services) {
+                return Err(RegisterError::LimitReached);
             }
             let created = insert(conn, &service, now).map_err(|e| {
                 if is_unique_violation(&e) {
@@ -89,6 +108,32 @@ impl Store {
             })?;
             api_keys::insert(conn, &created.id, &key, now)?;
             webhooks::insert(conn, &created.id, &endpoint, now)?;
+            audit::record(conn, created_entry(&created, actor))?;
+            Ok(created)
+        })
+    }
+
+    /// Creates a service in its namespace. `Conflict("slug")` when the slug is taken there,
+    /// `LimitReached("services")` when the namespace has `max_services` already.
+    pub fn create_service(
+        &self,
+        service: NewService,
+        actor: &Actor,
+        max_services: u32,
+    ) -> Result<Service, StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            if count_in_namespace(conn, &service.namespace)? >= i64::from(max_services) {
+                return Err(StoreError::LimitReached("services"));
+            }
+            let created = insert(conn, &service, now).map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("slug")
+                } else {
+                    e.into()
+                }
+            })?;
+            audit::record(conn, created_entry(&created, actor))?;
             Ok(created)
         })
     }
@@ -104,6 +149,11 @@ impl Store {
         })
     }
 
+    /// The service with this id if it belongs to `namespace`; `NotFound` otherwise.
+    pub fn get_owned_service(&self, namespace: &str, id: &str) -> Result<Service, StoreError> {
+        self.read(|conn| owned(conn, namespace, id))
+    }
+
     /// A namespace's services, oldest first.
     pub fn list_services(&self, namespace: &str) -> Result<Vec<Service>, StoreError> {
         self.read(|conn| {
@@ -117,6 +167,108 @@ impl Store {
                 .collect())
         })
     }
+
+    pub fn update_service(
+        &self,
+        namespace: &str,
+        id: &str,
+        changes: ServiceChanges,
+        actor: &Actor,
+    ) -> Result<Service, StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            let mut service = owned(conn, namespace, id)?;
+            if let Some(name) = changes.name.clone() {
+                service.name = name;
+            }
+            if let Some(description) = changes.description.clone() {
+                service.description = description;
+            }
+            service.updated_at = Timestamp::from_millis(now);
+            diesel::update(services::table.find(id))
+                .set((
+                    services::name.eq(&service.name),
+                    services::description.eq(&service.description),
+                    services::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let mut changed = serde_json::Map::new();
+            if let Some(name) = changes.name {
+                changed.insert("name".into(), name.into());
+            }
+            if let Some(description) = changes.description {
+                changed.insert("description".into(), description.into());
+            }
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace,
+                    actor,
+                    action: "service.updated",
+                    target_id: id,
+                    details: changed.into(),
+                },
+            )?;
+            Ok(service)
+        })
+    }
+
+    /// Deletes a service with its keys and webhook endpoints (they cascade).
+    pub fn delete_service(
+        &self,
+        namespace: &str,
+        id: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let service = owned(conn, namespace, id)?;
+            diesel::delete(services::table.find(id)).execute(conn)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace,
+                    actor,
+                    action: "service.deleted",
+                    target_id: id,
+                    details: json!({ "slug": service.slug, "name": service.name }),
+                },
+            )?;
+            Ok(())
+        })
+    }
+}
+
+fn created_entry<'a>(service: &'a Service, actor: &'a Actor) -> AuditEntry<'a> {
+    AuditEntry {
+        namespace: &service.namespace,
+        actor,
+        action: "service.created",
+        target_id: &service.id,
+        details: json!({ "slug": service.slug, "name": service.name }),
+    }
+}
+
+/// The service if it exists in `namespace`: the one ownership check every owner path uses.
+pub(crate) fn owned(
+    conn: &mut AnyConnection,
+    namespace: &str,
+    id: &str,
+) -> Result<Service, StoreError> {
+    services::table
+        .filter(services::id.eq(id))
+        .filter(services::namespace.eq(namespace))
+        .select(ServiceRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Service::from)
+        .ok_or(StoreError::NotFound)
+}
+
+fn count_in_namespace(conn: &mut AnyConnection, namespace: &str) -> QueryResult<i64> {
+    services::table
+        .filter(services::namespace.eq(namespace))
+        .count()
+        .get_result(conn)
 }
 
 fn name_taken(conn: &mut AnyConnection, namespace: &str, name: &str) -> QueryResult<bool> {
@@ -142,11 +294,11 @@ fn insert(conn: &mut AnyConnection, new: &NewService, now: i64) -> QueryResult<S
     diesel::insert_into(services::table)
         .values((
             services::id.eq(&service.id),
-            services::namespace.eq(&new.namespace),
-            services::slug.eq(&new.slug),
-            services::name.eq(&new.name),
-            services::description.eq(&new.description),
-            services::icon_url.eq(&new.icon_url),
+            services::namespace.eq(&service.namespace),
+            services::slug.eq(&service.slug),
+            services::name.eq(&service.name),
+            services::description.eq(&service.description),
+            services::icon_url.eq(&service.icon_url),
             services::created_at.eq(now),
             services::updated_at.eq(now),
         ))

@@ -4,9 +4,13 @@
 use assent_core::{EndpointFormat, EventType, Timestamp};
 use diesel::prelude::*;
 
+use serde_json::json;
+
+use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
-use crate::error::StoreError;
+use crate::error::{StoreError, conflict_as};
 use crate::schema::webhook_endpoints;
+use crate::services::owned;
 
 #[derive(Debug, Clone)]
 pub struct NewWebhookEndpoint {
@@ -72,24 +76,123 @@ impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
 }
 
 impl Store {
+    /// Adds an endpoint to a service of `namespace`; `LimitReached("webhooks")` when the
+    /// service has `max_webhooks` already.
+    pub fn create_webhook_endpoint(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        endpoint: &NewWebhookEndpoint,
+        actor: &Actor,
+        max_webhooks: u32,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            owned(conn, namespace, service_id)?;
+            let count: i64 = webhook_endpoints::table
+                .filter(webhook_endpoints::service_id.eq(service_id))
+                .count()
+                .get_result(conn)?;
+            if count >= i64::from(max_webhooks) {
+                return Err(StoreError::LimitReached("webhooks"));
+            }
+            insert(conn, service_id, endpoint, now).map_err(conflict_as("webhook"))?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace,
+                    actor,
+                    action: "webhook.created",
+                    target_id: &endpoint.id,
+                    details: json!({
+                        "service_id": service_id,
+                        "url": endpoint.url,
+                        "events": endpoint.events,
+                    }),
+                },
+            )?;
+            Ok(WebhookEndpoint {
+                id: endpoint.id.clone(),
+                service_id: service_id.to_owned(),
+                url: endpoint.url.clone(),
+                format: endpoint.format,
+                events: endpoint.events.clone(),
+                secret_sealed: endpoint.secret_sealed.clone(),
+                enabled: true,
+                created_at: Timestamp::from_millis(now),
+                updated_at: Timestamp::from_millis(now),
+            })
+        })
+    }
+
+    /// The endpoints of a service of `namespace`, oldest first.
+    pub fn list_owned_webhook_endpoints(
+        &self,
+        namespace: &str,
+        service_id: &str,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.read(|conn| {
+            owned(conn, namespace, service_id)?;
+            endpoints_of(conn, service_id)
+        })
+    }
+
+    /// Deletes an endpoint: nothing more is delivered to it.
+    pub fn delete_webhook_endpoint(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        webhook_id: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        self.write(|conn| {
+            owned(conn, namespace, service_id)?;
+            let deleted = diesel::delete(
+                webhook_endpoints::table
+                    .filter(webhook_endpoints::id.eq(webhook_id))
+                    .filter(webhook_endpoints::service_id.eq(service_id)),
+            )
+            .execute(conn)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace,
+                    actor,
+                    action: "webhook.deleted",
+                    target_id: webhook_id,
+                    details: json!({ "service_id": service_id }),
+                },
+            )?;
+            Ok(())
+        })
+    }
+
     pub fn list_webhook_endpoints(
         &self,
         service_id: &str,
     ) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        self.read(|conn| {
-            webhook_endpoints::table
-                .filter(webhook_endpoints::service_id.eq(service_id))
-                .order((
-                    webhook_endpoints::created_at.asc(),
-                    webhook_endpoints::id.asc(),
-                ))
-                .select(WebhookEndpointRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(WebhookEndpoint::try_from)
-                .collect()
-        })
+        self.read(|conn| endpoints_of(conn, service_id))
     }
+}
+
+fn endpoints_of(
+    conn: &mut crate::AnyConnection,
+    service_id: &str,
+) -> Result<Vec<WebhookEndpoint>, StoreError> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::service_id.eq(service_id))
+        .order((
+            webhook_endpoints::created_at.asc(),
+            webhook_endpoints::id.asc(),
+        ))
+        .select(WebhookEndpointRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(WebhookEndpoint::try_from)
+        .collect()
 }
 
 pub(crate) fn insert(

@@ -6,16 +6,22 @@ use assent_auth::{MintedToken, TokenHash, TokenKind};
 use assent_core::{EndpointFormat, EventType};
 use assent_store::testing::{Engine, TestDatabase};
 use assent_store::{
-    NewAccount, NewApiKey, NewService, NewWebhookEndpoint, RegisterError, Store, StoreError,
+    Actor, NewAccount, NewApiKey, NewService, NewWebhookEndpoint, RegisterError, Store, StoreError,
 };
+
+static ADMIN: std::sync::LazyLock<Actor> =
+    std::sync::LazyLock::new(|| Actor::AdminToken("tests".to_owned()));
 
 fn account(store: &Store, email: &str, namespace: &str) {
     store
-        .create_account(NewAccount {
-            email: email.to_owned(),
-            namespace: namespace.to_owned(),
-            password_hash: "$argon2id$stand-in".to_owned(),
-        })
+        .create_account(
+            NewAccount {
+                email: email.to_owned(),
+                namespace: namespace.to_owned(),
+                password_hash: "$argon2id$stand-in".to_owned(),
+            },
+            Some(&Actor::Cli),
+        )
         .expect("create account");
 }
 
@@ -78,10 +84,18 @@ fn concurrent_migrations_take_turns(engine: Engine) {
             .map(|h| h.join().expect("thread"))
             .collect()
     });
-    let applied_once: usize = applied.iter().map(Vec::len).sum();
+    let appliers = applied
+        .iter()
+        .filter(|versions| !versions.is_empty())
+        .count();
+    assert_eq!(appliers, 1, "one replica applied everything: {applied:?}");
+    let mut versions: Vec<&String> = applied.iter().flatten().collect();
+    let total = versions.len();
+    versions.dedup();
+    assert_eq!(versions.len(), total, "no migration ran twice");
     assert_eq!(
-        applied_once, 1,
-        "exactly one replica applied the migration: {applied:?}"
+        db.store.migrate().expect("migrate again"),
+        Vec::<String>::new()
     );
     account(&db.store, "ada@example.com", "ada");
 }
@@ -89,17 +103,23 @@ fn concurrent_migrations_take_turns(engine: Engine) {
 fn accounts_conflict_on_email_case_insensitively_and_on_namespace(engine: Engine) {
     let db = TestDatabase::new(engine);
     account(&db.store, "Ada@Example.com", "ada");
-    let by_email = db.store.create_account(NewAccount {
-        email: "ada@example.COM".to_owned(),
-        namespace: "other".to_owned(),
-        password_hash: "x".to_owned(),
-    });
+    let by_email = db.store.create_account(
+        NewAccount {
+            email: "ada@example.COM".to_owned(),
+            namespace: "other".to_owned(),
+            password_hash: "x".to_owned(),
+        },
+        None,
+    );
     assert!(matches!(by_email, Err(StoreError::Conflict("email"))));
-    let by_namespace = db.store.create_account(NewAccount {
-        email: "grace@example.com".to_owned(),
-        namespace: "ada".to_owned(),
-        password_hash: "x".to_owned(),
-    });
+    let by_namespace = db.store.create_account(
+        NewAccount {
+            email: "grace@example.com".to_owned(),
+            namespace: "ada".to_owned(),
+            password_hash: "x".to_owned(),
+        },
+        None,
+    );
     assert!(matches!(
         by_namespace,
         Err(StoreError::Conflict("namespace"))
@@ -119,6 +139,8 @@ fn registration_stores_service_key_and_endpoint_together(engine: Engine) {
             service("ada", "lovelace-ide", "Lovelace IDE"),
             key(&token),
             endpoint.clone(),
+            &ADMIN,
+            100,
         )
         .expect("register");
     assert_eq!(created.slug, "lovelace-ide");
@@ -164,9 +186,13 @@ fn registration_stores_service_key_and_endpoint_together(engine: Engine) {
 fn registration_needs_an_existing_namespace(engine: Engine) {
     let db = TestDatabase::new(engine);
     let token = MintedToken::new(TokenKind::ApiKey);
-    let result = db
-        .store
-        .register_service(service("ghost", "x", "X"), key(&token), endpoint());
+    let result = db.store.register_service(
+        service("ghost", "x", "X"),
+        key(&token),
+        endpoint(),
+        &ADMIN,
+        100,
+    );
     assert!(matches!(result, Err(RegisterError::NamespaceNotFound(ns)) if ns == "ghost"));
 }
 
@@ -176,8 +202,13 @@ fn a_taken_slug_or_name_is_a_conflict_only_within_the_namespace(engine: Engine) 
     account(&db.store, "grace@example.com", "grace");
     let register = |ns: &str, slug: &str, name: &str| {
         let token = MintedToken::new(TokenKind::ApiKey);
-        db.store
-            .register_service(service(ns, slug, name), key(&token), endpoint())
+        db.store.register_service(
+            service(ns, slug, name),
+            key(&token),
+            endpoint(),
+            &ADMIN,
+            100,
+        )
     };
     register("ada", "lovelace-ide", "Lovelace IDE").expect("first");
     assert!(matches!(
@@ -196,12 +227,22 @@ fn a_failed_registration_leaves_nothing_behind(engine: Engine) {
     account(&db.store, "ada@example.com", "ada");
     let token = MintedToken::new(TokenKind::ApiKey);
     db.store
-        .register_service(service("ada", "first", "First"), key(&token), endpoint())
+        .register_service(
+            service("ada", "first", "First"),
+            key(&token),
+            endpoint(),
+            &ADMIN,
+            100,
+        )
         .expect("first");
     // The same key hash again fails on the api_keys insert, after the service row went in.
-    let result =
-        db.store
-            .register_service(service("ada", "second", "Second"), key(&token), endpoint());
+    let result = db.store.register_service(
+        service("ada", "second", "Second"),
+        key(&token),
+        endpoint(),
+        &ADMIN,
+        100,
+    );
     assert!(matches!(result, Err(RegisterError::Store(_))));
     let slugs: Vec<String> = db
         .store
@@ -226,7 +267,13 @@ fn concurrent_registrations_of_one_name_let_exactly_one_win(engine: Engine) {
                 scope.spawn(move || {
                     let token = MintedToken::new(TokenKind::ApiKey);
                     barrier.wait();
-                    store.register_service(service("ada", "race", "Race"), key(&token), endpoint())
+                    store.register_service(
+                        service("ada", "race", "Race"),
+                        key(&token),
+                        endpoint(),
+                        &ADMIN,
+                        100,
+                    )
                 })
             })
             .collect();

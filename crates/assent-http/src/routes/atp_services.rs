@@ -4,12 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use assent_auth::{MintedToken, Secret, TokenKind, random};
 use assent_core::{AtpRegistrationInput, EndpointFormat, EventType, FieldError, RegistrationError};
-use assent_store::{NewApiKey, NewService, NewWebhookEndpoint, RegisterError};
+use assent_store::{Actor, NewApiKey, NewService, NewWebhookEndpoint, RegisterError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::AdminCaller;
-use crate::error::{ApiError, code};
+use crate::auth::{AdminCaller, ServiceCaller};
+use crate::error::{ApiError, code, sentence};
 use crate::json::JsonBody;
 use crate::state::AppState;
 
@@ -99,11 +99,12 @@ impl From<RegisterServiceRequest> for AtpRegistrationInput {
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = crate::openapi::AtpError),
         (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`: not an admin token",
             body = crate::openapi::AtpError),
-        (status = 409, description = "`SERVICE_ALREADY_EXISTS`", body = crate::openapi::AtpError),
+        (status = 409, description = "`SERVICE_ALREADY_EXISTS`, or `SERVICE_LIMIT_REACHED` when \
+            the namespace has its quota of services", body = crate::openapi::AtpError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = crate::openapi::AtpError),
     ))]
 pub async fn register(
-    _admin: AdminCaller,
+    admin: AdminCaller,
     state: web::Data<AppState>,
     body: JsonBody<RegisterServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -147,25 +148,73 @@ pub async fn register(
     };
 
     let store = state.store.clone();
-    let created = web::block(move || store.register_service(service, key, endpoint))
-        .await?
-        .map_err(|e| match e {
-            RegisterError::NamespaceNotFound(ns) => {
-                missing_namespace(format!("The namespace `{ns}` does not exist."))
-            }
-            RegisterError::ServiceExists => ApiError::new(
-                StatusCode::CONFLICT,
-                SERVICE_ALREADY_EXISTS,
-                "A service with this name already exists in the namespace.",
-            ),
-            RegisterError::Store(e) => ApiError::internal(&e),
-        })?;
+    let actor = Actor::AdminToken(admin.token_id);
+    let max_services = state.settings.quotas.services_per_namespace;
+    let created =
+        web::block(move || store.register_service(service, key, endpoint, &actor, max_services))
+            .await?
+            .map_err(|e| match e {
+                RegisterError::NamespaceNotFound(ns) => {
+                    missing_namespace(format!("The namespace `{ns}` does not exist."))
+                }
+                RegisterError::ServiceExists => ApiError::new(
+                    StatusCode::CONFLICT,
+                    SERVICE_ALREADY_EXISTS,
+                    "A service with this name already exists in the namespace.",
+                ),
+                RegisterError::LimitReached => ApiError::limit_reached("services"),
+                RegisterError::Store(e) => ApiError::internal(&e),
+            })?;
     tracing::info!(service_id = %created.slug, namespace = %created.namespace, "service registered");
 
     Ok(HttpResponse::Created().json(RegisterServiceResponse {
         service_id: created.slug,
         api_key: api_key.plaintext.expose().to_owned(),
         webhook_secret: webhook_secret.expose().to_owned(),
+    }))
+}
+
+/// The calling service, as its API key identifies it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceIdentity {
+    /// The ATP service id (the slug).
+    #[schema(example = "lovelace-ide")]
+    pub service_id: String,
+    /// The service's UUID (its id in `/v1/services/{id}`).
+    pub id: String,
+    #[schema(example = "ada")]
+    pub namespace: String,
+    #[schema(example = "Lovelace IDE")]
+    pub name: String,
+}
+
+/// Who am I: checks a service API key and names its service.
+///
+/// A cheap authenticated call for SDKs to validate their credentials (a revoked key fails on
+/// the very next request). Also keeps the key's `last_used_at`.
+#[utoipa::path(get, path = "/api/v1/services/me", tag = "ATP services",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The key is active", body = ServiceIdentity),
+        (status = 401, description = "`AUTH_INVALID_TOKEN`: no key, or an unknown or revoked one",
+            body = crate::openapi::AtpError),
+        (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`: not a service API key",
+            body = crate::openapi::AtpError),
+    ))]
+pub async fn me(
+    caller: ServiceCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let service_id = caller.service_id.clone();
+    let service = web::block(move || store.get_service(&service_id))
+        .await??
+        .ok_or_else(|| ApiError::unauthenticated("The API key's service no longer exists."))?;
+    Ok(HttpResponse::Ok().json(ServiceIdentity {
+        service_id: service.slug,
+        id: service.id,
+        namespace: service.namespace,
+        name: service.name,
     }))
 }
 
@@ -182,23 +231,12 @@ fn registration_error(e: RegistrationError) -> ApiError {
         .with_detail("field", field),
         RegistrationError::Field(e @ FieldError::Invalid { .. }) => {
             let field = e.field();
-            ApiError::bad_request(
-                code::INVALID_PARAMETER,
-                format!("{}.", capitalise(&e.to_string())),
-            )
-            .with_detail("field", field)
+            ApiError::bad_request(code::INVALID_PARAMETER, sentence(&e.to_string()))
+                .with_detail("field", field)
         }
         RegistrationError::CallbackUrl(why) => {
             ApiError::bad_request(INVALID_CALLBACK_URL, format!("The callback_url {why}."))
                 .with_detail("field", "callback_url")
         }
     }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

@@ -3,7 +3,10 @@
 use actix_web::web;
 
 pub mod atp_services;
+pub mod audit;
+pub mod auth;
 pub mod health;
+pub mod services;
 
 /// Registers every route. Unknown paths and wrong methods become enveloped 404/405 errors in
 /// the request-context middleware.
@@ -12,5 +15,48 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/health").route(web::get().to(health::atp_health)))
         .service(web::resource("/ready").route(web::get().to(health::ready)))
         .service(web::resource("/openapi.json").route(web::get().to(crate::openapi::document)))
-        .service(web::resource("/api/v1/services").route(web::post().to(atp_services::register)));
+        .service(web::resource("/api/v1/services").route(web::post().to(atp_services::register)))
+        .service(web::resource("/api/v1/services/me").route(web::get().to(atp_services::me)))
+        .service(web::resource("/v1/auth/signup").route(web::post().to(auth::signup)))
+        .service(web::resource("/v1/auth/login").route(web::post().to(auth::login)))
+        .service(web::resource("/v1/auth/logout").route(web::post().to(auth::logout)))
+        .service(web::resource("/v1/auth/me").route(web::get().to(auth::me)))
+        .service(
+            web::resource("/v1/auth/tokens")
+                .route(web::get().to(auth::list_tokens))
+                .route(web::post().to(auth::create_token)),
+        )
+        .service(
+            web::resource("/v1/auth/tokens/{token_id}").route(web::delete().to(auth::revoke_token)),
+        )
+        .service(web::resource("/v1/audit-log").route(web::get().to(audit::list)))
+        .service(
+            web::resource("/v1/services")
+                .route(web::get().to(services::list))
+                .route(web::post().to(services::create)),
+        )
+        .service(
+            web::resource("/v1/services/{service_id}")
+                .route(web::get().to(services::get))
+                .route(web::patch().to(services::update))
+                .route(web::delete().to(services::delete)),
+        )
+        .service(
+            web::resource("/v1/services/{service_id}/keys")
+                .route(web::get().to(services::list_keys))
+                .route(web::post().to(services::create_key)),
+        )
+        .service(
+            web::resource("/v1/services/{service_id}/keys/{key_id}")
+                .route(web::delete().to(services::revoke_key)),
+        )
+        .service(
+            web::resource("/v1/services/{service_id}/webhooks")
+                .route(web::get().to(services::list_webhooks))
+                .route(web::post().to(services::create_webhook)),
+        )
+        .service(
+            web::resource("/v1/services/{service_id}/webhooks/{webhook_id}")
+                .route(web::delete().to(services::delete_webhook)),
+        );
 }

@@ -58,11 +58,14 @@ impl TestServer {
     pub async fn start_with(engine: Engine, configure: impl FnOnce(&mut HttpSettings)) -> Self {
         let db = TestDatabase::new(engine);
         db.store
-            .create_account(NewAccount {
-                email: "ada@example.com".to_owned(),
-                namespace: "ada".to_owned(),
-                password_hash: assent_auth::hash_password("correct horse battery").unwrap(),
-            })
+            .create_account(
+                NewAccount {
+                    email: "ada@example.com".to_owned(),
+                    namespace: "ada".to_owned(),
+                    password_hash: assent_auth::hash_password("correct horse battery").unwrap(),
+                },
+                None,
+            )
             .unwrap();
         let admin = MintedToken::new(TokenKind::Admin);
         db.store.create_admin_token(&admin.hash, "tests").unwrap();
@@ -70,11 +73,7 @@ impl TestServer {
         let mut settings = HttpSettings::default();
         configure(&mut settings);
         let secret_key = SecretKey::generate();
-        let state = AppState {
-            store: db.store.clone(),
-            secret_key: secret_key.clone(),
-            settings,
-        };
+        let state = AppState::new(db.store.clone(), secret_key.clone(), settings);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let options = ServerOptions {
@@ -136,10 +135,45 @@ impl TestServer {
         self.register_raw(body.to_string()).await
     }
 
+    /// Signs up `<namespace>@example.com` over the API; returns the session token.
+    pub async fn signup(&self, namespace: &str) -> String {
+        let body = json!({
+            "email": format!("{namespace}@example.com"),
+            "namespace": namespace,
+            "password": PASSWORD,
+        });
+        let reply = self
+            .send(self.client.post(self.url("/v1/auth/signup")).json(&body))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["session"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A request with a session (or any) bearer token.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
     pub async fn stop(self) {
         self.handle.stop(true).await;
     }
 }
+
+/// The password of every account the harness makes.
+pub const PASSWORD: &str = "correct horse battery";
 
 /// The seed's "Lovelace IDE" registration body.
 pub fn seed_registration() -> Value {

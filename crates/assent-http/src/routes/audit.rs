@@ -1,0 +1,107 @@
+//! The owner's audit log: who changed what in the namespace, newest first.
+
+use actix_web::{HttpResponse, web};
+use assent_core::{FieldError, Timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Owner;
+use crate::error::ApiError;
+use crate::openapi::SigilumError;
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 200;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Entries per page, 1 to 200 (default 50).
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryView {
+    /// Increases with every entry.
+    pub id: i64,
+    /// `account:<id>`, `admin_token:<id>` or `cli`.
+    pub actor: String,
+    #[schema(example = "api_key.revoked")]
+    pub action: String,
+    pub target_id: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The namespace's audit log, newest first.
+#[utoipa::path(get, path = "/v1/audit-log", tag = "owners", params(AuditQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of entries", body = AuditPage),
+        (status = 400, description = "`VALIDATION_ERROR`: a bad `limit` or `cursor`", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+    ))]
+pub async fn list(
+    owner: Owner,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(&FieldError::invalid(
+                    "limit",
+                    "must be a number from 1 to 200",
+                ))
+            })?,
+    };
+    let before = query
+        .cursor
+        .map(|raw| {
+            raw.parse::<i64>().map_err(|_| {
+                ApiError::validation(&FieldError::invalid(
+                    "cursor",
+                    "is not a cursor this server issued",
+                ))
+            })
+        })
+        .transpose()?;
+    let store = state.store.clone();
+    // One more than asked tells whether another page exists.
+    let mut records =
+        web::block(move || store.list_audit_log(owner.namespace(), limit + 1, before)).await??;
+    let more = records.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = more
+        .then(|| records.last().map(|r| r.seq.to_string()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(AuditPage {
+        entries: records
+            .into_iter()
+            .map(|r| AuditEntryView {
+                id: r.seq,
+                actor: r.actor,
+                action: r.action,
+                target_id: r.target_id,
+                details: r.details,
+                created_at: r.created_at,
+            })
+            .collect(),
+        next_cursor,
+    }))
+}

@@ -1,0 +1,548 @@
+//! Sigilum-style service management for namespace owners (`/v1/services…`): services, their
+//! API keys and webhooks. Every route is scoped to the caller's namespace; another owner's id
+//! is a 404, exactly like an id that does not exist.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use assent_auth::{MintedToken, TokenKind, random, webhook_secret};
+use assent_core::{
+    EndpointFormat, EventType, FieldError, Service, ServiceInput, Timestamp, outbound,
+    request_subscription,
+};
+use assent_store::{NewApiKey, NewService, NewWebhookEndpoint, ServiceChanges, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Owner;
+use crate::error::{ApiError, sentence};
+use crate::json::{JsonBody, OptionalJsonBody, present};
+use crate::openapi::SigilumError;
+use crate::routes::auth::optional_name;
+use crate::state::AppState;
+
+pub const SERVICE_ALREADY_EXISTS: &str = "SERVICE_ALREADY_EXISTS";
+pub const INVALID_WEBHOOK_URL: &str = "INVALID_WEBHOOK_URL";
+pub const INVALID_EVENT_TYPE: &str = "INVALID_EVENT_TYPE";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceView {
+    /// A UUID.
+    pub id: String,
+    /// Unique in the namespace; the ATP `service_id`.
+    #[schema(example = "lovelace-ide")]
+    pub slug: String,
+    #[schema(example = "Lovelace IDE")]
+    pub name: String,
+    pub description: Option<String>,
+    pub icon_url: Option<String>,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String)]
+    pub updated_at: Timestamp,
+}
+
+impl From<Service> for ServiceView {
+    fn from(s: Service) -> Self {
+        Self {
+            id: s.id,
+            slug: s.slug,
+            name: s.name,
+            description: s.description,
+            icon_url: s.icon_url,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceList {
+    pub services: Vec<ServiceView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateServiceRequest {
+    /// 1 to 64 of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
+    #[schema(required = true, nullable = false, example = "lovelace-ide")]
+    pub slug: Option<String>,
+    #[schema(
+        required = true,
+        nullable = false,
+        max_length = 100,
+        example = "Lovelace IDE"
+    )]
+    pub name: Option<String>,
+    #[schema(nullable = false, max_length = 500)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateServiceRequest {
+    #[schema(nullable = false, max_length = 100)]
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    /// `null` or an empty string clears the description.
+    #[schema(value_type = Option<String>, max_length = 500)]
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+}
+
+/// The owner's services, oldest first (including those registered over ATP).
+#[utoipa::path(get, path = "/v1/services", tag = "services",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The services", body = ServiceList),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+    ))]
+pub async fn list(owner: Owner, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let services = web::block(move || store.list_services(owner.namespace())).await??;
+    Ok(HttpResponse::Ok().json(ServiceList {
+        services: services.into_iter().map(ServiceView::from).collect(),
+    }))
+}
+
+/// Register a service in the owner's namespace.
+#[utoipa::path(post, path = "/v1/services", tag = "services", request_body = CreateServiceRequest,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = ServiceView),
+        (status = 400, description = "`VALIDATION_ERROR` naming the field, `INVALID_JSON`", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 409, description = "`SERVICE_ALREADY_EXISTS` (the slug is taken in the namespace) \
+            or `SERVICE_LIMIT_REACHED`", body = SigilumError),
+    ))]
+pub async fn create(
+    owner: Owner,
+    state: web::Data<AppState>,
+    body: JsonBody<CreateServiceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let fields = ServiceInput {
+        slug: body.slug,
+        name: body.name,
+        description: body.description,
+    }
+    .validate()
+    .map_err(|e| ApiError::validation(&e))?;
+    let new = NewService {
+        namespace: owner.namespace().to_owned(),
+        slug: fields.slug.into_string(),
+        name: fields.name,
+        description: fields.description,
+        icon_url: None,
+    };
+    let store = state.store.clone();
+    let max = state.settings.quotas.services_per_namespace;
+    let actor = owner.actor();
+    let created = web::block(move || store.create_service(new, &actor, max))
+        .await?
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                SERVICE_ALREADY_EXISTS,
+                "A service with this slug already exists in your namespace.",
+            ),
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::Created().json(ServiceView::from(created)))
+}
+
+/// One of the owner's services.
+#[utoipa::path(get, path = "/v1/services/{service_id}", tag = "services",
+    params(("service_id" = String, Path, description = "The service's UUID")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The service", body = ServiceView),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`, also for another owner's service", body = SigilumError),
+    ))]
+pub async fn get(
+    owner: Owner,
+    state: web::Data<AppState>,
+    service_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let service =
+        web::block(move || store.get_owned_service(owner.namespace(), &service_id)).await??;
+    Ok(HttpResponse::Ok().json(ServiceView::from(service)))
+}
+
+/// Change a service's name or description (the slug is permanent).
+#[utoipa::path(patch, path = "/v1/services/{service_id}", tag = "services",
+    params(("service_id" = String, Path, description = "The service's UUID")),
+    request_body = UpdateServiceRequest,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated service", body = ServiceView),
+        (status = 400, description = "`VALIDATION_ERROR`: a bad field, or nothing to change", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+    ))]
+pub async fn update(
+    owner: Owner,
+    state: web::Data<AppState>,
+    service_id: web::Path<String>,
+    body: JsonBody<UpdateServiceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let name = match body.name {
+        None => None,
+        Some(name) => {
+            let name = assent_core::field::required("name", name.as_deref())
+                .and_then(assent_core::service::service_name)
+                .map_err(|e| ApiError::validation(&e))?;
+            Some(name)
+        }
+    };
+    let description = body
+        .description
+        .map(|d| {
+            assent_core::field::optional(d.as_deref())
+                .map(assent_core::service::service_description)
+                .transpose()
+        })
+        .transpose()
+        .map_err(|e| ApiError::validation(&e))?;
+    if name.is_none() && description.is_none() {
+        return Err(ApiError::validation(&FieldError::invalid(
+            "name",
+            "or `description` must be given: there is nothing to change",
+        )));
+    }
+    let changes = ServiceChanges { name, description };
+    let store = state.store.clone();
+    let actor = owner.actor();
+    let service =
+        web::block(move || store.update_service(owner.namespace(), &service_id, changes, &actor))
+            .await??;
+    Ok(HttpResponse::Ok().json(ServiceView::from(service)))
+}
+
+/// Delete a service with its API keys and webhooks. This cannot be undone.
+#[utoipa::path(delete, path = "/v1/services/{service_id}", tag = "services",
+    params(("service_id" = String, Path, description = "The service's UUID")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+    ))]
+pub async fn delete(
+    owner: Owner,
+    state: web::Data<AppState>,
+    service_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let actor = owner.actor();
+    web::block(move || store.delete_service(owner.namespace(), &service_id, &actor)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    #[schema(example = "key_3f9a0c1d2e4b5a6978695a4b")]
+    pub id: String,
+    pub name: String,
+    /// The key's first 12 characters, to tell keys apart.
+    #[schema(example = "sk_live_52af")]
+    pub prefix: String,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub last_used_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub keys: Vec<ApiKeyView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    /// The full key (`sk_live_` + 48 hex). Shown only in this response.
+    pub key: String,
+    pub id: String,
+    pub prefix: String,
+    pub name: String,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateApiKeyRequest {
+    #[schema(nullable = false, max_length = 100, example = "production")]
+    pub name: Option<String>,
+}
+
+/// A service's active API keys, newest first. Never the keys themselves.
+#[utoipa::path(get, path = "/v1/services/{service_id}/keys", tag = "services",
+    params(("service_id" = String, Path, description = "The service's UUID")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The keys", body = ApiKeyList),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+    ))]
+pub async fn list_keys(
+    owner: Owner,
+    state: web::Data<AppState>,
+    service_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let keys = web::block(move || store.list_api_keys(owner.namespace(), &service_id)).await??;
+    Ok(HttpResponse::Ok().json(ApiKeyList {
+        keys: keys
+            .into_iter()
+            .map(|k| ApiKeyView {
+                id: k.id,
+                name: k.name,
+                prefix: k.prefix,
+                created_at: k.created_at,
+                last_used_at: k.last_used_at,
+            })
+            .collect(),
+    }))
+}
+
+/// Generate an API key. The key is shown once; store it securely.
+#[utoipa::path(post, path = "/v1/services/{service_id}/keys", tag = "services",
+    params(("service_id" = String, Path, description = "The service's UUID")),
+    request_body = CreateApiKeyRequest,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = CreatedApiKey),
+        (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+        (status = 409, description = "`KEY_LIMIT_REACHED`", body = SigilumError),
+    ))]
+pub async fn create_key(
+    owner: Owner,
+    state: web::Data<AppState>,
+    service_id: web::Path<String>,
+    body: OptionalJsonBody<CreateApiKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let name = optional_name(body.into_inner().and_then(|b| b.name))?;
+    let minted = MintedToken::new(TokenKind::ApiKey);
+    let new = NewApiKey {
+        id: random::id("key_"),
+        name,
+        prefix: minted.display_prefix(),
+        hash: minted.hash.clone(),
+    };
+    let store = state.store.clone();
+    let max = state.settings.quotas.keys_per_service;
+    let actor = owner.actor();
+    let created =
+        web::block(move || store.create_api_key(owner.namespace(), &service_id, &new, &actor, max))
+            .await??;
+    Ok(HttpResponse::Created().json(CreatedApiKey {
+        key: minted.plaintext.expose().to_owned(),
+        id: created.id,
+        prefix: created.prefix,
+        name: created.name,
+        created_at: created.created_at,
+    }))
+}
+
+/// Revoke an API key: it stops working on the very next request.
+#[utoipa::path(delete, path = "/v1/services/{service_id}/keys/{key_id}", tag = "services",
+    params(
+        ("service_id" = String, Path, description = "The service's UUID"),
+        ("key_id" = String, Path, description = "The key's id"),
+    ),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`: no such service, or no such active key", body = SigilumError),
+    ))]
+pub async fn revoke_key(
+    owner: Owner,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (service_id, key_id) = path.into_inner();
+    let store = state.store.clone();
+    let actor = owner.actor();
+    web::block(move || store.revoke_api_key(owner.namespace(), &service_id, &key_id, &actor))
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    #[schema(example = "wh_3f9a0c1d2e4b5a6978695a4b")]
+    pub id: String,
+    pub url: String,
+    #[schema(value_type = Vec<String>, example = json!(["request.approved"]))]
+    pub events: Vec<EventType>,
+    /// `sigilum` for endpoints made here, `atp` for an ATP service's callback.
+    #[schema(value_type = String, example = "sigilum")]
+    pub format: EndpointFormat,
+    pub enabled: bool,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateWebhookRequest {
+    /// An https URL that resolves to public addresses.
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "https://api.example.com/assent/events"
+    )]
+    pub url: Option<String>,
+    /// Event types to receive; every `request.*` event when absent.
+    #[schema(nullable = false, example = json!(["request.approved", "request.revoked"]))]
+    pub events: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    pub id: String,
+    pub url: String,
+    #[schema(value_type = Vec<String>)]
+    pub events: Vec<EventType>,
+    /// The signing secret (`whsec_…`). Shown only in this response.
+    pub secret: String,
+}
+
+/// A service's webhooks (the ATP callback among them).
+#[utoipa::path(get, path = "/v1/services/{service_id}/webhooks", tag = "services",
+    params(("service_id" = String, Path, description = "The service's UUID")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The webhooks", body = WebhookList),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+    ))]
+pub async fn list_webhooks(
+    owner: Owner,
+    state: web::Data<AppState>,
+    service_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let endpoints =
+        web::block(move || store.list_owned_webhook_endpoints(owner.namespace(), &service_id))
+            .await??;
+    Ok(HttpResponse::Ok().json(WebhookList {
+        webhooks: endpoints
+            .into_iter()
+            .map(|e| WebhookView {
+                id: e.id,
+                url: e.url,
+                events: e.events,
+                format: e.format,
+                enabled: e.enabled,
+                created_at: e.created_at,
+                updated_at: e.updated_at,
+            })
+            .collect(),
+    }))
+}
+
+/// Add a webhook. The server generates its signing secret and shows it once.
+#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks", tag = "services",
+    params(("service_id" = String, Path, description = "The service's UUID")),
+    request_body = CreateWebhookRequest,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = CreatedWebhook),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_WEBHOOK_URL`, `INVALID_EVENT_TYPE`",
+            body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+        (status = 409, description = "`WEBHOOK_LIMIT_REACHED`", body = SigilumError),
+    ))]
+pub async fn create_webhook(
+    owner: Owner,
+    state: web::Data<AppState>,
+    service_id: web::Path<String>,
+    body: JsonBody<CreateWebhookRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let url = assent_core::field::required("url", body.url.as_deref())
+        .map_err(|e| ApiError::validation(&e))?;
+    let url = outbound::check_webhook_url(&url, state.settings.webhook_policy).map_err(|why| {
+        ApiError::bad_request(INVALID_WEBHOOK_URL, sentence(&format!("the url {why}")))
+            .with_detail("field", "url")
+    })?;
+    let events = request_subscription(body.events).map_err(|name| {
+        let message = if name.is_empty() {
+            "`events` must name at least one event.".to_owned()
+        } else {
+            format!(
+                "`{name}` is not an event a webhook can subscribe to; use request.submitted, \
+                 request.approved, request.rejected, request.revoked or request.expired."
+            )
+        };
+        ApiError::bad_request(INVALID_EVENT_TYPE, message).with_detail("field", "events")
+    })?;
+
+    let id = random::id("wh_");
+    let secret = webhook_secret();
+    let endpoint = NewWebhookEndpoint {
+        secret_sealed: state.secret_key.seal(&secret, &id),
+        id,
+        url: url.to_string(),
+        format: EndpointFormat::Sigilum,
+        events,
+    };
+    let store = state.store.clone();
+    let max = state.settings.quotas.webhooks_per_service;
+    let actor = owner.actor();
+    let created = web::block(move || {
+        store.create_webhook_endpoint(owner.namespace(), &service_id, &endpoint, &actor, max)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(CreatedWebhook {
+        id: created.id,
+        url: created.url,
+        events: created.events,
+        secret: secret.expose().to_owned(),
+    }))
+}
+
+/// Delete a webhook: no further events are delivered to it.
+#[utoipa::path(delete, path = "/v1/services/{service_id}/webhooks/{webhook_id}", tag = "services",
+    params(
+        ("service_id" = String, Path, description = "The service's UUID"),
+        ("webhook_id" = String, Path, description = "The webhook's id"),
+    ),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+    ))]
+pub async fn delete_webhook(
+    owner: Owner,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (service_id, webhook_id) = path.into_inner();
+    let store = state.store.clone();
+    let actor = owner.actor();
+    web::block(move || {
+        store.delete_webhook_endpoint(owner.namespace(), &service_id, &webhook_id, &actor)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

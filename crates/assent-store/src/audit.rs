@@ -1,0 +1,112 @@
+//! The append-only audit log: who changed what, written in the same transaction as the change.
+//! The database refuses updates and deletes of its rows (triggers in the migration).
+
+use std::fmt;
+
+use assent_core::Timestamp;
+use diesel::prelude::*;
+
+use crate::AnyConnection;
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::schema::audit_log;
+
+/// Who did it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Account(String),
+    AdminToken(String),
+    /// The operator's command line.
+    Cli,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Account(id) => write!(f, "account:{id}"),
+            Self::AdminToken(id) => write!(f, "admin_token:{id}"),
+            Self::Cli => f.write_str("cli"),
+        }
+    }
+}
+
+/// One entry to write.
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    pub namespace: &'a str,
+    pub actor: &'a Actor,
+    /// `<thing>.<past tense>`: `service.created`, `api_key.revoked`, …
+    pub action: &'static str,
+    pub target_id: &'a str,
+    /// A JSON object of non-secret facts (names, slugs, URLs).
+    pub details: serde_json::Value,
+}
+
+/// One entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub actor: String,
+    pub action: String,
+    pub target_id: String,
+    pub details: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+pub(crate) fn record(conn: &mut AnyConnection, entry: AuditEntry<'_>) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::namespace.eq(entry.namespace),
+            audit_log::actor.eq(entry.actor.to_string()),
+            audit_log::action.eq(entry.action),
+            audit_log::target_id.eq(entry.target_id),
+            audit_log::details.eq(entry.details.to_string()),
+            audit_log::created_at.eq(Timestamp::now().as_millis()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+impl Store {
+    /// A namespace's audit log, newest first; `before` is the `seq` to continue below.
+    pub fn list_audit_log(
+        &self,
+        namespace: &str,
+        limit: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.read(|conn| {
+            let mut query = audit_log::table
+                .filter(audit_log::namespace.eq(namespace))
+                .into_boxed();
+            if let Some(before) = before {
+                query = query.filter(audit_log::seq.lt(before));
+            }
+            let rows: Vec<(i64, String, String, String, String, i64)> = query
+                .order(audit_log::seq.desc())
+                .limit(limit)
+                .select((
+                    audit_log::seq,
+                    audit_log::actor,
+                    audit_log::action,
+                    audit_log::target_id,
+                    audit_log::details,
+                    audit_log::created_at,
+                ))
+                .load(conn)?;
+            rows.into_iter()
+                .map(|(seq, actor, action, target_id, details, created_at)| {
+                    Ok(AuditRecord {
+                        seq,
+                        actor,
+                        action,
+                        target_id,
+                        details: serde_json::from_str(&details)
+                            .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}")))?,
+                        created_at: Timestamp::from_millis(created_at),
+                    })
+                })
+                .collect()
+        })
+    }
+}

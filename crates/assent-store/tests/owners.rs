@@ -1,0 +1,469 @@
+//! Owner-side repositories on SQLite and PostgreSQL: sessions, user tokens, services, keys and
+//! webhooks scoped to a namespace, quotas, and the audit log written with every change.
+
+use assent_auth::{MintedToken, TokenKind, random};
+use assent_core::{EndpointFormat, EventType, Timestamp};
+use assent_store::testing::{Engine, TestDatabase};
+use assent_store::{
+    Account, Actor, NewAccount, NewApiKey, NewService, NewUserToken, NewWebhookEndpoint,
+    ServiceChanges, Store, StoreError,
+};
+use diesel::RunQueryDsl;
+
+fn account(store: &Store, namespace: &str) -> Account {
+    store
+        .create_account(
+            NewAccount {
+                email: format!("{namespace}@example.com"),
+                namespace: namespace.to_owned(),
+                password_hash: "$argon2id$stand-in".to_owned(),
+            },
+            None,
+        )
+        .expect("create account")
+}
+
+fn actor(account: &Account) -> Actor {
+    Actor::Account(account.id.clone())
+}
+
+fn new_service(namespace: &str, slug: &str) -> NewService {
+    NewService {
+        namespace: namespace.to_owned(),
+        slug: slug.to_owned(),
+        name: slug.to_uppercase(),
+        description: None,
+        icon_url: None,
+    }
+}
+
+fn new_key() -> (MintedToken, NewApiKey) {
+    let token = MintedToken::new(TokenKind::ApiKey);
+    let key = NewApiKey {
+        id: random::id("key_"),
+        name: "ci".to_owned(),
+        prefix: token.display_prefix(),
+        hash: token.hash.clone(),
+    };
+    (token, key)
+}
+
+fn new_endpoint() -> NewWebhookEndpoint {
+    NewWebhookEndpoint {
+        id: random::id("wh_"),
+        url: "https://hooks.example.com/assent".to_owned(),
+        format: EndpointFormat::Sigilum,
+        events: vec![EventType::RequestApproved],
+        secret_sealed: "v1.sealed".to_owned(),
+    }
+}
+
+fn actions(store: &Store, namespace: &str) -> Vec<String> {
+    let mut actions: Vec<String> = store
+        .list_audit_log(namespace, 100, None)
+        .expect("audit log")
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    actions.reverse();
+    actions
+}
+
+fn sessions_live_until_they_expire_or_end(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    let live = MintedToken::new(TokenKind::Session);
+    let in_an_hour = Timestamp::from_millis(Timestamp::now().as_millis() + 3_600_000);
+    db.store
+        .create_session("s1", &live.hash, &ada.id, in_an_hour)
+        .expect("create");
+    let found = db
+        .store
+        .find_session(&live.hash)
+        .expect("find")
+        .expect("live session");
+    assert_eq!(
+        (found.id.as_str(), found.account.clone()),
+        ("s1", ada.clone())
+    );
+
+    let expired = MintedToken::new(TokenKind::Session);
+    let a_moment_ago = Timestamp::from_millis(Timestamp::now().as_millis() - 1);
+    db.store
+        .create_session("s2", &expired.hash, &ada.id, a_moment_ago)
+        .expect("create");
+    assert_eq!(db.store.find_session(&expired.hash).expect("find"), None);
+
+    db.store.delete_session("s1").expect("delete");
+    assert_eq!(db.store.find_session(&live.hash).expect("find"), None);
+    db.store
+        .delete_session("s1")
+        .expect("deleting twice is fine");
+}
+
+fn user_tokens_are_listed_found_and_revoked_per_account(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    let grace = account(&db.store, "grace");
+    let minted = MintedToken::new(TokenKind::User);
+    let token = NewUserToken {
+        id: random::id("tok_"),
+        name: "phone".to_owned(),
+        prefix: minted.display_prefix(),
+        hash: minted.hash.clone(),
+    };
+    let created = db
+        .store
+        .create_user_token(&ada, &token, &actor(&ada))
+        .expect("create");
+    assert_eq!(
+        db.store.list_user_tokens(&ada.id).expect("list"),
+        vec![created.clone()]
+    );
+    assert_eq!(
+        db.store.find_user_token(&minted.hash).expect("find"),
+        Some(ada.clone())
+    );
+
+    let other = db
+        .store
+        .revoke_user_token(&grace, &created.id, &actor(&grace));
+    assert!(
+        matches!(other, Err(StoreError::NotFound)),
+        "another account's token"
+    );
+    db.store
+        .revoke_user_token(&ada, &created.id, &actor(&ada))
+        .expect("revoke");
+    assert_eq!(db.store.find_user_token(&minted.hash).expect("find"), None);
+    assert_eq!(db.store.list_user_tokens(&ada.id).expect("list"), vec![]);
+    assert!(matches!(
+        db.store.revoke_user_token(&ada, &created.id, &actor(&ada)),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        actions(&db.store, "ada"),
+        [
+            "account.created",
+            "user_token.created",
+            "user_token.revoked"
+        ]
+    );
+}
+
+fn services_are_scoped_to_their_namespace(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    let grace = account(&db.store, "grace");
+    let service = db
+        .store
+        .create_service(new_service("ada", "billing"), &actor(&ada), 10)
+        .expect("create");
+    assert!(matches!(
+        db.store
+            .create_service(new_service("ada", "billing"), &actor(&ada), 10),
+        Err(StoreError::Conflict("slug"))
+    ));
+    db.store
+        .create_service(new_service("grace", "billing"), &actor(&grace), 10)
+        .expect("same slug elsewhere");
+
+    assert_eq!(
+        db.store.get_owned_service("ada", &service.id).expect("own"),
+        service
+    );
+    assert!(matches!(
+        db.store.get_owned_service("grace", &service.id),
+        Err(StoreError::NotFound)
+    ));
+    let changes = ServiceChanges {
+        name: Some("Renamed".into()),
+        description: None,
+    };
+    assert!(matches!(
+        db.store
+            .update_service("grace", &service.id, changes.clone(), &actor(&grace)),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        db.store
+            .delete_service("grace", &service.id, &actor(&grace)),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        db.store.list_api_keys("grace", &service.id),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        db.store.list_owned_webhook_endpoints("grace", &service.id),
+        Err(StoreError::NotFound)
+    ));
+
+    let updated = db
+        .store
+        .update_service("ada", &service.id, changes, &actor(&ada))
+        .expect("update");
+    assert_eq!(updated.name, "Renamed");
+    assert!(updated.updated_at >= service.updated_at);
+    let cleared = ServiceChanges {
+        name: None,
+        description: Some(None),
+    };
+    assert_eq!(
+        db.store
+            .update_service("ada", &service.id, cleared, &actor(&ada))
+            .expect("update")
+            .description,
+        None
+    );
+    assert_eq!(
+        db.store
+            .get_owned_service("ada", &service.id)
+            .expect("own")
+            .name,
+        "Renamed"
+    );
+}
+
+fn deleting_a_service_takes_its_keys_and_webhooks(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    let service = db
+        .store
+        .create_service(new_service("ada", "billing"), &actor(&ada), 10)
+        .expect("create");
+    let (token, key) = new_key();
+    db.store
+        .create_api_key("ada", &service.id, &key, &actor(&ada), 10)
+        .expect("key");
+    db.store
+        .create_webhook_endpoint("ada", &service.id, &new_endpoint(), &actor(&ada), 10)
+        .expect("webhook");
+    assert!(db.store.find_api_key(&token.hash).expect("find").is_some());
+
+    db.store
+        .delete_service("ada", &service.id, &actor(&ada))
+        .expect("delete");
+    assert_eq!(db.store.find_api_key(&token.hash).expect("find"), None);
+    assert_eq!(
+        db.store.list_webhook_endpoints(&service.id).expect("list"),
+        vec![]
+    );
+    assert!(matches!(
+        db.store.get_owned_service("ada", &service.id),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        actions(&db.store, "ada"),
+        [
+            "account.created",
+            "service.created",
+            "api_key.created",
+            "webhook.created",
+            "service.deleted"
+        ]
+    );
+}
+
+fn api_keys_are_created_listed_and_revoked_at_once(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    let service = db
+        .store
+        .create_service(new_service("ada", "billing"), &actor(&ada), 10)
+        .expect("create");
+    let (token, key) = new_key();
+    let created = db
+        .store
+        .create_api_key("ada", &service.id, &key, &actor(&ada), 2)
+        .expect("key");
+    assert_eq!(created.prefix, token.plaintext.expose()[..12]);
+    let (_, second) = new_key();
+    db.store
+        .create_api_key("ada", &service.id, &second, &actor(&ada), 2)
+        .expect("second key");
+    let (_, third) = new_key();
+    assert!(matches!(
+        db.store
+            .create_api_key("ada", &service.id, &third, &actor(&ada), 2),
+        Err(StoreError::LimitReached("api keys"))
+    ));
+    assert_eq!(
+        db.store
+            .list_api_keys("ada", &service.id)
+            .expect("list")
+            .len(),
+        2
+    );
+
+    db.store
+        .revoke_api_key("ada", &service.id, &created.id, &actor(&ada))
+        .expect("revoke");
+    assert_eq!(
+        db.store.find_api_key(&token.hash).expect("find"),
+        None,
+        "revoked at once"
+    );
+    assert!(matches!(
+        db.store
+            .revoke_api_key("ada", &service.id, &created.id, &actor(&ada)),
+        Err(StoreError::NotFound)
+    ));
+    // A revoked key frees its place under the quota.
+    db.store
+        .create_api_key("ada", &service.id, &third, &actor(&ada), 2)
+        .expect("third key");
+
+    let at = Timestamp::from_millis(1_800_000_000_000);
+    db.store.touch_api_key(&second.id, at).expect("touch");
+    let owner = db
+        .store
+        .find_api_key(&second.hash)
+        .expect("find")
+        .expect("active");
+    assert_eq!(owner.last_used_at, Some(at));
+}
+
+fn webhooks_are_created_listed_deleted_and_limited(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    let service = db
+        .store
+        .create_service(new_service("ada", "billing"), &actor(&ada), 10)
+        .expect("create");
+    let endpoint = new_endpoint();
+    let created = db
+        .store
+        .create_webhook_endpoint("ada", &service.id, &endpoint, &actor(&ada), 1)
+        .expect("webhook");
+    assert_eq!(created.events, vec![EventType::RequestApproved]);
+    assert_eq!(
+        db.store
+            .list_owned_webhook_endpoints("ada", &service.id)
+            .expect("list"),
+        vec![created.clone()]
+    );
+    assert!(matches!(
+        db.store
+            .create_webhook_endpoint("ada", &service.id, &new_endpoint(), &actor(&ada), 1),
+        Err(StoreError::LimitReached("webhooks"))
+    ));
+    assert!(matches!(
+        db.store
+            .delete_webhook_endpoint("ada", &service.id, "wh_nope", &actor(&ada)),
+        Err(StoreError::NotFound)
+    ));
+    db.store
+        .delete_webhook_endpoint("ada", &service.id, &created.id, &actor(&ada))
+        .expect("delete");
+    assert_eq!(
+        db.store
+            .list_owned_webhook_endpoints("ada", &service.id)
+            .expect("list"),
+        vec![]
+    );
+}
+
+fn the_service_quota_counts_every_dialect(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    db.store
+        .create_service(new_service("ada", "one"), &actor(&ada), 2)
+        .expect("one");
+    let (_, key) = new_key();
+    db.store
+        .register_service(
+            new_service("ada", "two"),
+            key,
+            new_endpoint(),
+            &actor(&ada),
+            2,
+        )
+        .expect("two over ATP");
+    assert!(matches!(
+        db.store
+            .create_service(new_service("ada", "three"), &actor(&ada), 2),
+        Err(StoreError::LimitReached("services"))
+    ));
+    let (_, key) = new_key();
+    assert!(matches!(
+        db.store.register_service(
+            new_service("ada", "three"),
+            key,
+            new_endpoint(),
+            &actor(&ada),
+            2
+        ),
+        Err(assent_store::RegisterError::LimitReached)
+    ));
+}
+
+fn the_audit_log_is_append_only_and_pages_newest_first(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    for slug in ["a", "b", "c"] {
+        db.store
+            .create_service(new_service("ada", slug), &actor(&ada), 10)
+            .expect("create");
+    }
+    let page = db.store.list_audit_log("ada", 2, None).expect("page 1");
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0].details["slug"], "c");
+    assert_eq!(page[0].actor, format!("account:{}", ada.id));
+    let rest = db
+        .store
+        .list_audit_log("ada", 10, Some(page[1].seq))
+        .expect("page 2");
+    let rest: Vec<&str> = rest.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(rest, ["service.created", "account.created"]);
+    assert_eq!(
+        db.store
+            .list_audit_log("grace", 10, None)
+            .expect("other namespace"),
+        vec![]
+    );
+
+    for statement in [
+        "UPDATE audit_log SET action = 'forged'",
+        "DELETE FROM audit_log",
+    ] {
+        let result: Result<usize, StoreError> = db
+            .store
+            .write(|conn| Ok(diesel::sql_query(statement).execute(conn)?));
+        assert!(result.is_err(), "{statement} must be refused");
+    }
+    assert_eq!(
+        db.store.list_audit_log("ada", 10, None).expect("log").len(),
+        4
+    );
+}
+
+fn a_failed_change_writes_no_audit_entry(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    db.store
+        .create_service(new_service("ada", "one"), &actor(&ada), 10)
+        .expect("one");
+    let _ = db
+        .store
+        .create_service(new_service("ada", "one"), &actor(&ada), 10);
+    let _ = db
+        .store
+        .revoke_api_key("ada", "no-such-service", "key", &actor(&ada));
+    assert_eq!(
+        actions(&db.store, "ada"),
+        ["account.created", "service.created"]
+    );
+}
+
+assent_store::on_both_engines!(
+    sessions_live_until_they_expire_or_end,
+    user_tokens_are_listed_found_and_revoked_per_account,
+    services_are_scoped_to_their_namespace,
+    deleting_a_service_takes_its_keys_and_webhooks,
+    api_keys_are_created_listed_and_revoked_at_once,
+    webhooks_are_created_listed_deleted_and_limited,
+    the_service_quota_counts_every_dialect,
+    the_audit_log_is_append_only_and_pages_newest_first,
+    a_failed_change_writes_no_audit_entry,
+);

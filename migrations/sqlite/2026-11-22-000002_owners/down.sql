@@ -1,0 +1,5 @@
+DROP TRIGGER audit_log_no_delete;
+DROP TRIGGER audit_log_no_update;
+DROP TABLE audit_log;
+DROP TABLE user_tokens;
+DROP TABLE sessions;

@@ -1,0 +1,44 @@
+-- Owners' sessions and user tokens, and the append-only audit log.
+
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,     -- SHA-256 hex
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_account_id ON sessions (account_id);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+
+CREATE TABLE user_tokens (
+    id TEXT PRIMARY KEY NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,     -- SHA-256 hex
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX user_tokens_account_id ON user_tokens (account_id);
+
+-- No foreign keys: the log outlives what it describes.
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    namespace TEXT NOT NULL,
+    actor TEXT NOT NULL,                 -- account:<id>, admin_token:<id> or cli
+    action TEXT NOT NULL,                -- service.created, api_key.revoked, ...
+    target_id TEXT NOT NULL,
+    details TEXT NOT NULL,               -- JSON object
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX audit_log_namespace_seq ON audit_log (namespace, seq);
+
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
