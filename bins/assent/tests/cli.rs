@@ -440,9 +440,31 @@ fn serve_help_documents_every_setting() {
         "ASSENT_WORKERS",
         "ASSENT_LOG",
         "ASSENT_LOG_FORMAT",
+        "ASSENT_SESSION_TTL",
+        "ASSENT_RATE_LIMITS",
+        "ASSENT_MAX_SERVICES_PER_NAMESPACE",
+        "ASSENT_MAX_KEYS_PER_SERVICE",
+        "ASSENT_MAX_WEBHOOKS_PER_SERVICE",
     ] {
         assert!(help.contains(name), "{name} missing from serve --help");
     }
+}
+
+#[test]
+fn user_tokens_are_created_for_a_namespace_owner() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    create_account(dir.path(), None);
+    let out =
+        run(assent(dir.path()).args(["token", "create", "--namespace", "ada", "--name", "laptop"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let token = stdout.lines().last().unwrap_or_default();
+    assert!(token.starts_with("ut_") && token.len() == 51, "{stdout}");
+    assert!(stdout.contains("created for ada"));
+
+    let out = run(assent(dir.path()).args(["token", "create", "--namespace", "nobody"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no account owns the namespace `nobody`"));
 }
 
 #[test]

@@ -56,23 +56,42 @@ impl FromRequest for AdminCaller {
             let hash = hash
                 .ok_or_else(|| ApiError::unauthenticated("An admin bearer token is required."))?;
             let store = state?.store.clone();
-            web::block(move || {
-                if let Some(token) = store.find_admin_token(&hash)? {
-                    return Ok(Self { token_id: token.id });
-                }
-                // Only reached on failure, so the hot path stays one lookup.
-                if store.find_api_key(&hash)?.is_some() {
-                    return Err(ApiError::forbidden(
-                        "This credential is not an admin token.",
-                    ));
-                }
-                Err(ApiError::unauthenticated(
-                    "The admin token is invalid or revoked.",
-                ))
+            web::block(move || match store.find_admin_token(&hash)? {
+                Some(token) => Ok(Self { token_id: token.id }),
+                None => Err(refusal(&store, &hash, Credential::AdminToken)?),
             })
             .await?
         })
     }
+}
+
+/// The bearer credentials that may stand for each other by mistake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    AdminToken,
+    ApiKey,
+}
+
+/// Why a bearer token that is not the `wanted` credential is refused: 403 when it is a valid
+/// credential of the other kind (a caller who mixed up their tokens learns exactly that), 401
+/// otherwise. Only failures pay for the second lookup.
+fn refusal(
+    store: &assent_store::Store,
+    hash: &TokenHash,
+    wanted: Credential,
+) -> Result<ApiError, assent_store::StoreError> {
+    Ok(match wanted {
+        Credential::AdminToken if store.find_api_key(hash)?.is_some() => {
+            ApiError::forbidden("This credential is not an admin token.")
+        }
+        Credential::AdminToken => {
+            ApiError::unauthenticated("The admin token is invalid or revoked.")
+        }
+        Credential::ApiKey if store.find_admin_token(hash)?.is_some() => {
+            ApiError::forbidden("This credential is not a service API key.")
+        }
+        Credential::ApiKey => ApiError::unauthenticated("The API key is invalid or revoked."),
+    })
 }
 
 /// A namespace owner with a live session, from the `assent_session` cookie or an
@@ -183,14 +202,7 @@ impl FromRequest for ServiceCaller {
             let store = state?.store.clone();
             web::block(move || {
                 let Some(owner) = store.find_api_key(&hash)? else {
-                    if store.find_admin_token(&hash)?.is_some() {
-                        return Err(ApiError::forbidden(
-                            "This credential is not a service API key.",
-                        ));
-                    }
-                    return Err(ApiError::unauthenticated(
-                        "The API key is invalid or revoked.",
-                    ));
+                    return Err(refusal(&store, &hash, Credential::ApiKey)?);
                 };
                 let now = Timestamp::now();
                 let stale = owner
