@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use assent_core::time::parse_duration;
+
 use anyhow::{Context, bail};
 use assent_auth::{Secret, SecretKey};
 use clap::{Args, ValueEnum};
@@ -127,6 +129,35 @@ pub struct ServeArgs {
     /// Most webhooks a service may have. [default: 20]
     #[arg(long, env = "ASSENT_MAX_WEBHOOKS_PER_SERVICE", value_name = "N")]
     pub max_webhooks_per_service: Option<u32>,
+
+    /// Delays before each delivery attempt, comma-separated; its length is the number of
+    /// attempts. [default: 0s,5s,5m,30m,2h,5h,10h,10h]
+    #[arg(long, env = "ASSENT_WEBHOOK_RETRY_SCHEDULE", value_name = "DELAYS")]
+    pub webhook_retry_schedule: Option<String>,
+
+    /// How long a claimed delivery stays claimed before another sender may take it. [default: 30s]
+    #[arg(long, env = "ASSENT_DELIVERY_LEASE", value_name = "DURATION")]
+    pub delivery_lease: Option<String>,
+
+    /// The whole of one delivery attempt. [default: 10s]
+    #[arg(long, env = "ASSENT_DELIVERY_TIMEOUT", value_name = "DURATION")]
+    pub delivery_timeout: Option<String>,
+
+    /// Delivery attempts in flight at once in this process. [default: 32]
+    #[arg(long, env = "ASSENT_DELIVERY_CONCURRENCY", value_name = "N")]
+    pub delivery_concurrency: Option<usize>,
+
+    /// How often to look for due deliveries when nothing wakes the engine. [default: 1s]
+    #[arg(long, env = "ASSENT_DELIVERY_POLL_INTERVAL", value_name = "DURATION")]
+    pub delivery_poll_interval: Option<String>,
+
+    /// Disable an endpoint that has failed without a success for this long. [default: 5d]
+    #[arg(long, env = "ASSENT_WEBHOOK_DISABLE_AFTER", value_name = "DURATION")]
+    pub webhook_disable_after: Option<String>,
+
+    /// How long a rotated-out webhook secret keeps signing beside the new one. [default: 24h]
+    #[arg(long, env = "ASSENT_WEBHOOK_SECRET_GRACE", value_name = "DURATION")]
+    pub webhook_secret_grace: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -243,6 +274,8 @@ pub struct ServeConfig {
     pub session_ttl: Duration,
     pub rate_limits: bool,
     pub quotas: assent_http::Quotas,
+    pub secret_grace: Duration,
+    pub engine: assent_delivery::EngineConfig,
 }
 
 pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
@@ -307,6 +340,70 @@ impl ServeArgs {
                     )
                 })?,
         };
+        let duration = |value: &Option<String>, name: &str, default: Duration, min: Duration| {
+            match value {
+            None => Ok(default),
+            Some(raw) => parse_duration(raw).filter(|d| *d >= min).ok_or_else(|| {
+                anyhow::anyhow!("{name}: `{raw}` is not a duration of at least {min:?}, like 500ms, 10s or 5m")
+            }),
+        }
+        };
+        let engine_defaults = assent_delivery::EngineConfig::default();
+        let schedule = match &self.webhook_retry_schedule {
+            None => engine_defaults.schedule.clone(),
+            Some(raw) => assent_core::delivery::RetrySchedule::parse(raw)
+                .map_err(|why| anyhow::anyhow!("ASSENT_WEBHOOK_RETRY_SCHEDULE: {why}"))?,
+        };
+        let millis = Duration::from_millis;
+        let engine = assent_delivery::EngineConfig {
+            schedule,
+            lease: duration(
+                &self.delivery_lease,
+                "ASSENT_DELIVERY_LEASE",
+                engine_defaults.lease,
+                millis(100),
+            )?,
+            timeout: duration(
+                &self.delivery_timeout,
+                "ASSENT_DELIVERY_TIMEOUT",
+                engine_defaults.timeout,
+                millis(100),
+            )?,
+            concurrency: match self.delivery_concurrency {
+                Some(0) => bail!("ASSENT_DELIVERY_CONCURRENCY must be at least 1"),
+                Some(n) => n,
+                None => engine_defaults.concurrency,
+            },
+            poll_interval: duration(
+                &self.delivery_poll_interval,
+                "ASSENT_DELIVERY_POLL_INTERVAL",
+                engine_defaults.poll_interval,
+                millis(10),
+            )?,
+            disable_after: duration(
+                &self.webhook_disable_after,
+                "ASSENT_WEBHOOK_DISABLE_AFTER",
+                engine_defaults.disable_after,
+                millis(1),
+            )?,
+            policy: assent_core::WebhookUrlPolicy {
+                allow_private: self.allow_private_webhooks.unwrap_or(false),
+            },
+        };
+        let secret_grace = duration(
+            &self.webhook_secret_grace,
+            "ASSENT_WEBHOOK_SECRET_GRACE",
+            Duration::from_secs(24 * 3600),
+            Duration::ZERO,
+        )?;
+        if engine.lease <= engine.timeout {
+            bail!(
+                "ASSENT_DELIVERY_LEASE ({:?}) must be longer than ASSENT_DELIVERY_TIMEOUT ({:?}), \
+                 or a slow attempt could be sent again by another replica while it runs",
+                engine.lease,
+                engine.timeout
+            );
+        }
         let defaults = assent_http::Quotas::default();
         let quota = |value: Option<u32>, default: u32, name: &str| match value {
             Some(0) => Err(anyhow::anyhow!("{name} must be at least 1")),
@@ -342,24 +439,10 @@ impl ServeArgs {
             session_ttl,
             rate_limits: self.rate_limits != Some(Switch::Off),
             quotas,
+            secret_grace,
+            engine,
         })
     }
-}
-
-/// `90s`, `30m`, `12h`, `7d`: a whole number and a unit.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    number.checked_mul(seconds).map(Duration::from_secs)
 }
 
 #[cfg(test)]
@@ -401,11 +484,6 @@ mod tests {
 
     #[test]
     fn durations_and_switches() {
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
-        for bad in ["", "7", "d", "7w", "-1h", "1.5h"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
         let serve = ServeArgs {
             rate_limits: Some(Switch::Off),
             session_ttl: Some("12h".into()),

@@ -54,7 +54,11 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         session_ttl: config.session_ttl,
         quotas: config.quotas,
         rate_limits: config.rate_limits,
+        secret_grace: config.secret_grace,
     };
+    let engine =
+        assent_delivery::Engine::new(store.clone(), secret_key.clone(), config.engine.clone())
+            .context("cannot build the webhook client")?;
     let state = AppState::new(store, secret_key, settings);
     let mut options = ServerOptions::default();
     if let Some(workers) = config.workers {
@@ -72,9 +76,14 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
             tracing::info!(%public_url, "public URL");
         }
         let running = actix_web::rt::spawn(server);
+        let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+        let delivery = engine.spawn(delivery_stopped);
         shutdown_signal().await?;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests and delivery attempts");
         handle.stop(true).await;
+        // In-flight attempts finish and are recorded; nothing new is claimed.
+        let _ = stop_delivery.send(true);
+        delivery.await.context("the delivery engine failed")?;
         running.await.context("the server task failed")??;
         tracing::info!("stopped");
         Ok(())

@@ -19,16 +19,20 @@ pub enum EventType {
     RequestExpired,
     #[serde(rename = "notification.responded")]
     NotificationResponded,
+    /// Sent only to the endpoint under test, on the owner's request; never subscribed to.
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
 }
 
 impl EventType {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::RequestSubmitted,
         Self::RequestApproved,
         Self::RequestRejected,
         Self::RequestRevoked,
         Self::RequestExpired,
         Self::NotificationResponded,
+        Self::WebhookTest,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -39,6 +43,7 @@ impl EventType {
             Self::RequestRevoked => "request.revoked",
             Self::RequestExpired => "request.expired",
             Self::NotificationResponded => "notification.responded",
+            Self::WebhookTest => "webhook.test",
         }
     }
 

@@ -2,3 +2,6 @@
 //! through an SSRF-safe client, records every attempt and schedules retries.
 
 pub mod client;
+pub mod engine;
+
+pub use engine::{Engine, EngineConfig};

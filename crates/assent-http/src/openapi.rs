@@ -72,6 +72,11 @@ pub struct SigilumError {
         routes::services::list_webhooks,
         routes::services::create_webhook,
         routes::services::delete_webhook,
+        routes::deliveries::update,
+        routes::deliveries::list,
+        routes::deliveries::retry,
+        routes::deliveries::test,
+        routes::deliveries::rotate_secret,
     ),
     components(schemas(AtpError, SigilumError)),
     modifiers(&BearerAuth),
@@ -80,6 +85,7 @@ pub struct SigilumError {
         (name = "ATP services", description = "Service registration (admin token) and identity (API key)"),
         (name = "owners", description = "Accounts, sessions, user tokens and the audit log"),
         (name = "services", description = "Owners' services, API keys and webhooks (session)"),
+        (name = "webhooks", description = "Delivery log, retry, test, secret rotation (session); see docs/webhooks.md"),
     )
 )]
 pub struct ApiDoc;

@@ -24,6 +24,8 @@ pub struct HttpSettings {
     pub quotas: Quotas,
     /// `false` turns off every rate limit (`ASSENT_RATE_LIMITS=off`).
     pub rate_limits: bool,
+    /// How long a rotated-out webhook secret keeps signing next to the new one.
+    pub secret_grace: Duration,
 }
 
 /// Per-namespace and per-service limits; generous by default.
@@ -54,6 +56,7 @@ impl Default for HttpSettings {
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             quotas: Quotas::default(),
             rate_limits: true,
+            secret_grace: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -172,6 +172,8 @@ pub struct Store {
     /// tails and idle time. Queueing this process's writers here instead hands the lock over
     /// at once. Other processes are still kept out by `BEGIN IMMEDIATE`.
     sqlite_writer: Arc<Mutex<()>>,
+    /// Wakes the delivery engine after a commit that wrote deliveries.
+    pub(crate) waker: crate::outbox::WakerSlot,
 }
 
 impl Store {
@@ -204,6 +206,7 @@ impl Store {
             pool,
             backend,
             sqlite_writer: Arc::default(),
+            waker: crate::outbox::WakerSlot::default(),
         })
     }
 

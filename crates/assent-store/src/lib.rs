@@ -10,7 +10,9 @@ mod admin_tokens;
 mod api_keys;
 mod audit;
 mod db;
+mod deliveries;
 mod error;
+pub mod outbox;
 mod schema;
 mod services;
 mod sessions;
@@ -24,7 +26,11 @@ pub use admin_tokens::AdminToken;
 pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
 pub use audit::{Actor, AuditRecord};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
+pub use deliveries::{
+    Attempt, Claimed, DeliveryRecord, EndpointHealth, Next, Outcome, WebhookChanges,
+};
 pub use error::StoreError;
+pub use outbox::{Emitted, NewEvent, Outbox};
 pub use services::{NewService, RegisterError, ServiceChanges};
 pub use sessions::Session;
 pub use user_tokens::{NewUserToken, UserToken};

@@ -60,6 +60,49 @@ diesel::table! {
         enabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        previous_secret_sealed -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<BigInt>,
+        failing_since -> Nullable<BigInt>,
+        disabled_at -> Nullable<BigInt>,
+        disabled_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        service_id -> Text,
+        namespace -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        event_id -> Text,
+        endpoint_id -> Text,
+        status -> Text,
+        attempt_count -> Integer,
+        next_attempt_at -> BigInt,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        completed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        attempted_at -> BigInt,
+        status_code -> Nullable<Integer>,
+        duration_ms -> BigInt,
+        error -> Nullable<Text>,
+        response_excerpt -> Text,
     }
 }
 
@@ -100,6 +143,9 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> services (service_id));
 diesel::joinable!(sessions -> accounts (account_id));
+diesel::joinable!(deliveries -> events (event_id));
+diesel::joinable!(deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 diesel::joinable!(user_tokens -> accounts (account_id));
 diesel::joinable!(webhook_endpoints -> services (service_id));
 
@@ -112,4 +158,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     user_tokens,
     audit_log,
+    events,
+    deliveries,
+    delivery_attempts,
 );

@@ -33,11 +33,19 @@ pub struct WebhookEndpoint {
     pub enabled: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The secret before the last rotation, still signing until `previous_secret_expires_at`.
+    pub previous_secret_sealed: Option<String>,
+    pub previous_secret_expires_at: Option<Timestamp>,
+    /// Since when every attempt has failed; `None` after a success.
+    pub failing_since: Option<Timestamp>,
+    pub disabled_at: Option<Timestamp>,
+    /// `gone` (a 410) or `failing` (failing longer than the configured window).
+    pub disabled_reason: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = webhook_endpoints)]
-struct WebhookEndpointRow {
+pub(crate) struct WebhookEndpointRow {
     id: String,
     service_id: String,
     url: String,
@@ -47,6 +55,11 @@ struct WebhookEndpointRow {
     enabled: bool,
     created_at: i64,
     updated_at: i64,
+    previous_secret_sealed: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    failing_since: Option<i64>,
+    disabled_at: Option<i64>,
+    disabled_reason: Option<String>,
 }
 
 impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
@@ -71,6 +84,11 @@ impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
             enabled: row.enabled,
             created_at: Timestamp::from_millis(row.created_at),
             updated_at: Timestamp::from_millis(row.updated_at),
+            previous_secret_sealed: row.previous_secret_sealed,
+            previous_secret_expires_at: row.previous_secret_expires_at.map(Timestamp::from_millis),
+            failing_since: row.failing_since.map(Timestamp::from_millis),
+            disabled_at: row.disabled_at.map(Timestamp::from_millis),
+            disabled_reason: row.disabled_reason,
         })
     }
 }
@@ -121,6 +139,11 @@ impl Store {
                 enabled: true,
                 created_at: Timestamp::from_millis(now),
                 updated_at: Timestamp::from_millis(now),
+                previous_secret_sealed: None,
+                previous_secret_expires_at: None,
+                failing_since: None,
+                disabled_at: None,
+                disabled_reason: None,
             })
         })
     }

@@ -5,6 +5,7 @@ use actix_web::web;
 pub mod atp_services;
 pub mod audit;
 pub mod auth;
+pub mod deliveries;
 pub mod health;
 pub mod services;
 
@@ -57,6 +58,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/v1/services/{service_id}/webhooks/{webhook_id}")
+                .route(web::patch().to(deliveries::update))
                 .route(web::delete().to(services::delete_webhook)),
+        )
+        .service(
+            web::resource("/v1/services/{service_id}/webhooks/{webhook_id}/deliveries")
+                .route(web::get().to(deliveries::list)),
+        )
+        .service(
+            web::resource(
+                "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+            )
+            .route(web::post().to(deliveries::retry)),
+        )
+        .service(
+            web::resource("/v1/services/{service_id}/webhooks/{webhook_id}/test")
+                .route(web::post().to(deliveries::test)),
+        )
+        .service(
+            web::resource("/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret")
+                .route(web::post().to(deliveries::rotate_secret)),
         );
 }

@@ -387,10 +387,30 @@ pub struct WebhookView {
     #[schema(value_type = String, example = "sigilum")]
     pub format: EndpointFormat,
     pub enabled: bool,
+    /// Why it is disabled: `gone` (a 410), `failing` (failing too long) or `owner`.
+    pub disabled_reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub disabled_at: Option<Timestamp>,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
     #[schema(value_type = String)]
     pub updated_at: Timestamp,
+}
+
+impl From<assent_store::WebhookEndpoint> for WebhookView {
+    fn from(e: assent_store::WebhookEndpoint) -> Self {
+        Self {
+            id: e.id,
+            url: e.url,
+            events: e.events,
+            format: e.format,
+            enabled: e.enabled,
+            disabled_reason: e.disabled_reason,
+            disabled_at: e.disabled_at,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -441,18 +461,7 @@ pub async fn list_webhooks(
         web::block(move || store.list_owned_webhook_endpoints(owner.namespace(), &service_id))
             .await??;
     Ok(HttpResponse::Ok().json(WebhookList {
-        webhooks: endpoints
-            .into_iter()
-            .map(|e| WebhookView {
-                id: e.id,
-                url: e.url,
-                events: e.events,
-                format: e.format,
-                enabled: e.enabled,
-                created_at: e.created_at,
-                updated_at: e.updated_at,
-            })
-            .collect(),
+        webhooks: endpoints.into_iter().map(WebhookView::from).collect(),
     }))
 }
 

@@ -1,0 +1,307 @@
+//! The delivery loop. It claims due deliveries with a lease, sends each through the
+//! [`SafeClient`] (at most `concurrency` at once), decides the next step by the rules in
+//! `assent_core::delivery`, and records outcomes in batches. It wakes when this process commits
+//! events, and polls for work committed by other replicas or coming due.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use assent_auth::{SecretKey, random};
+use assent_core::delivery::{AttemptResult, NextStep, RetrySchedule, next_step};
+use assent_core::{EndpointFormat, Timestamp, WebhookUrlPolicy};
+use assent_store::{Attempt, Claimed, EndpointHealth, Next, Outcome, Store};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::client::{self, ClientError, SafeClient};
+
+/// How the engine behaves; every field has an `ASSENT_*` setting.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub schedule: RetrySchedule,
+    /// How long a claimed delivery stays claimed; past it, another sender may take it.
+    pub lease: Duration,
+    /// The whole of one attempt.
+    pub timeout: Duration,
+    /// Attempts in flight at once.
+    pub concurrency: usize,
+    /// How often to look for due work when nothing wakes the engine.
+    pub poll_interval: Duration,
+    /// An endpoint failing without a success for longer than this is disabled.
+    pub disable_after: Duration,
+    pub policy: WebhookUrlPolicy,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            lease: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            concurrency: 32,
+            poll_interval: Duration::from_secs(1),
+            disable_after: Duration::from_secs(5 * 86_400),
+            policy: WebhookUrlPolicy::default(),
+        }
+    }
+}
+
+/// The engine of one process. Start it with [`Engine::spawn`]; stop it through the watch
+/// channel: in-flight attempts finish and are recorded, nothing new is claimed.
+#[derive(Debug)]
+pub struct Engine {
+    store: Store,
+    key: SecretKey,
+    config: Arc<EngineConfig>,
+    client: SafeClient,
+    wake: Arc<Notify>,
+}
+
+impl Engine {
+    pub fn new(store: Store, key: SecretKey, config: EngineConfig) -> Result<Self, ClientError> {
+        let client = SafeClient::new(config.policy, config.timeout)?;
+        Ok(Self {
+            store,
+            key,
+            config: Arc::new(config),
+            client,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Runs the loop on the current runtime until `shutdown` turns true.
+    pub fn spawn(self, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        let wake = Arc::clone(&self.wake);
+        self.store
+            .set_delivery_waker(Arc::new(move || wake.notify_one()));
+        tokio::spawn(self.run(shutdown))
+    }
+
+    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut in_flight: JoinSet<Outcome> = JoinSet::new();
+        // True after a claim found less than it asked for: wait for a wake-up or the poll.
+        let mut drained = false;
+        loop {
+            let stopping = *shutdown.borrow();
+            if stopping && in_flight.is_empty() {
+                break;
+            }
+            let room = self.config.concurrency.saturating_sub(in_flight.len());
+            if !stopping && !drained && room > 0 {
+                match self.claim(room).await {
+                    Ok(claimed) => {
+                        drained = claimed.len() < room;
+                        for delivery in claimed {
+                            in_flight.spawn(attempt(
+                                delivery,
+                                self.client.clone(),
+                                self.key.clone(),
+                                Arc::clone(&self.config),
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming deliveries failed");
+                        drained = true;
+                    }
+                }
+            }
+            tokio::select! {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let mut outcomes: Vec<Outcome> = done.into_iter().collect();
+                    // Record everything that finished meanwhile in the same transaction.
+                    while let Some(Some(done)) = futures_util::FutureExt::now_or_never(in_flight.join_next()) {
+                        outcomes.extend(done);
+                    }
+                    self.record(outcomes).await;
+                }
+                () = self.wake.notified(), if !stopping => drained = false,
+                () = tokio::time::sleep(self.config.poll_interval), if !stopping => drained = false,
+                changed = shutdown.changed(), if !stopping => {
+                    if changed.is_err() {
+                        // The sender is gone: treat as a stop.
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::info!("delivery engine stopped");
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, String> {
+        let store = self.store.clone();
+        let lease = self.config.lease;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        tokio::task::spawn_blocking(move || store.claim_due(Timestamp::now(), lease, limit))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    async fn record(&self, outcomes: Vec<Outcome>) {
+        let store = self.store.clone();
+        let count = outcomes.len();
+        let result = tokio::task::spawn_blocking(move || store.record_outcomes(&outcomes)).await;
+        match result {
+            Ok(Ok(())) => tracing::debug!(count, "recorded delivery outcomes"),
+            // The leases lapse and the deliveries are attempted again: at least once.
+            Ok(Err(e)) => tracing::error!(error = %e, count, "recording delivery outcomes failed"),
+            Err(e) => tracing::error!(error = %e, count, "recording delivery outcomes panicked"),
+        }
+    }
+}
+
+/// One attempt of one claimed delivery, from signing to the decided next step.
+async fn attempt(
+    delivery: Claimed,
+    client: SafeClient,
+    key: SecretKey,
+    config: Arc<EngineConfig>,
+) -> Outcome {
+    let endpoint = &delivery.endpoint;
+    let skipped = |next| Outcome {
+        delivery_id: delivery.delivery_id.clone(),
+        lease_until: delivery.lease_until,
+        endpoint_id: endpoint.id.clone(),
+        attempt: None,
+        next,
+        endpoint: EndpointHealth::Unchanged,
+    };
+    if !endpoint.enabled {
+        return skipped(Next::Skipped);
+    }
+    let started_at = Timestamp::now();
+    let number = usize::try_from(delivery.attempt_count)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    let (result, attempt) = match signed_headers(&delivery, &key, started_at) {
+        Ok(headers) => {
+            let sent = client
+                .post(
+                    &endpoint.url,
+                    &headers,
+                    delivery.payload.clone().into_bytes(),
+                )
+                .await;
+            (
+                classify(&sent),
+                Attempt {
+                    attempted_at: started_at,
+                    status_code: sent.status,
+                    duration_ms: i64::try_from(sent.duration.as_millis()).unwrap_or(i64::MAX),
+                    error: sent.error,
+                    response_excerpt: sent.response_excerpt,
+                },
+            )
+        }
+        // A secret that does not open means the server's key changed: the owner can rotate.
+        Err(why) => (
+            AttemptResult::Retryable { retry_after: None },
+            Attempt {
+                attempted_at: started_at,
+                status_code: None,
+                duration_ms: 0,
+                error: Some(why),
+                response_excerpt: String::new(),
+            },
+        ),
+    };
+    let next = match next_step(&config.schedule, number, result, jitter()) {
+        NextStep::Succeeded => Next::Succeeded,
+        NextStep::RetryIn(delay) => {
+            let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+            Next::RetryAt(Timestamp::from_millis(
+                Timestamp::now().as_millis().saturating_add(delay_ms),
+            ))
+        }
+        NextStep::Exhausted => Next::Exhausted,
+        NextStep::Failed => Next::Failed,
+    };
+    let health = match result {
+        AttemptResult::Success => EndpointHealth::Healthy,
+        AttemptResult::Gone => EndpointHealth::Disable("gone"),
+        AttemptResult::Retryable { .. } | AttemptResult::Failed => {
+            let window = i64::try_from(config.disable_after.as_millis()).unwrap_or(i64::MAX);
+            match endpoint.failing_since {
+                Some(since) if started_at.as_millis() - since.as_millis() >= window => {
+                    EndpointHealth::Disable("failing")
+                }
+                _ => EndpointHealth::Failing,
+            }
+        }
+    };
+    Outcome {
+        delivery_id: delivery.delivery_id.clone(),
+        lease_until: delivery.lease_until,
+        endpoint_id: endpoint.id.clone(),
+        attempt: Some(attempt),
+        next,
+        endpoint: health,
+    }
+}
+
+fn classify(sent: &client::Attempt) -> AttemptResult {
+    match sent.kind() {
+        client::Outcome::Success => AttemptResult::Success,
+        client::Outcome::Gone => AttemptResult::Gone,
+        client::Outcome::Retry | client::Outcome::Refused => AttemptResult::Retryable {
+            retry_after: sent.retry_after,
+        },
+        client::Outcome::Failed => AttemptResult::Failed,
+    }
+}
+
+/// The headers of one attempt: the format's family, signed with the current secret and, while
+/// a rotation's grace period runs, the previous one too.
+pub fn signed_headers(
+    delivery: &Claimed,
+    key: &SecretKey,
+    now: Timestamp,
+) -> Result<Vec<(String, String)>, String> {
+    let endpoint = &delivery.endpoint;
+    let unreadable = |_| {
+        "the webhook secret cannot be read with this server's key (ASSENT_SECRET_KEY changed?)"
+            .to_owned()
+    };
+    let current = key
+        .open(&endpoint.secret_sealed, &endpoint.id)
+        .map_err(unreadable)?;
+    let previous = match (
+        &endpoint.previous_secret_sealed,
+        endpoint.previous_secret_expires_at,
+    ) {
+        (Some(sealed), Some(until)) if until > now => {
+            Some(key.open(sealed, &endpoint.id).map_err(unreadable)?)
+        }
+        _ => None,
+    };
+    let mut secrets = vec![current.expose().as_bytes()];
+    if let Some(previous) = &previous {
+        secrets.push(previous.expose().as_bytes());
+    }
+    let unix = now.as_millis().div_euclid(1000);
+    let signature = assent_signing::signature_header(&secrets, unix, delivery.payload.as_bytes());
+    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    match endpoint.format {
+        EndpointFormat::Sigilum => headers.extend([
+            ("X-Sigilum-Signature".to_owned(), signature),
+            ("X-Sigilum-Event".to_owned(), delivery.event_type.clone()),
+            ("X-Sigilum-Webhook-Id".to_owned(), endpoint.id.clone()),
+            (
+                "X-Sigilum-Delivery-Id".to_owned(),
+                delivery.delivery_id.clone(),
+            ),
+        ]),
+        EndpointFormat::Atp => headers.extend([
+            ("X-ATP-Signature".to_owned(), signature),
+            ("X-ATP-Request-ID".to_owned(), delivery.delivery_id.clone()),
+        ]),
+    }
+    Ok(headers)
+}
+
+/// A number in [-1, 1].
+fn jitter() -> f64 {
+    let raw = u32::from_le_bytes(random::bytes::<4>());
+    f64::from(raw) / f64::from(u32::MAX) * 2.0 - 1.0
+}

@@ -1,0 +1,664 @@
+//! Deliveries: claiming due ones with a lease, recording attempts, and the owner's delivery
+//! log and tools (retry, test, rotate, change, re-enable with replay).
+
+use std::time::Duration;
+
+use assent_core::delivery::DeliveryStatus;
+use assent_core::{EventType, Timestamp};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use serde_json::json;
+
+use crate::AnyConnection;
+use crate::audit::{self, Actor, AuditEntry};
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::outbox::{Emitted, NewEvent, insert_delivery};
+use crate::schema::{deliveries, delivery_attempts, events, webhook_endpoints};
+use crate::services::owned;
+use crate::webhooks::{WebhookEndpoint, WebhookEndpointRow};
+
+/// A delivery claimed for sending, with everything the sender needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub delivery_id: String,
+    /// The lease this claim holds; recording checks it is still ours.
+    pub lease_until: i64,
+    /// Attempts made before this one.
+    pub attempt_count: u32,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub endpoint: WebhookEndpoint,
+}
+
+/// One attempt, as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub attempted_at: Timestamp,
+    pub status_code: Option<u16>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+    pub response_excerpt: String,
+}
+
+/// What becomes of the delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Succeeded,
+    RetryAt(Timestamp),
+    Exhausted,
+    Failed,
+    /// Its endpoint is disabled: no attempt was made.
+    Skipped,
+}
+
+/// What the attempt says about the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointHealth {
+    Unchanged,
+    /// A success: the failing streak ends.
+    Healthy,
+    /// A failure: the streak starts now unless it already runs.
+    Failing,
+    /// Disable it, for this reason (`gone`, `failing`).
+    Disable(&'static str),
+}
+
+/// The result of handling one claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub delivery_id: String,
+    pub lease_until: i64,
+    pub endpoint_id: String,
+    pub attempt: Option<Attempt>,
+    pub next: Next,
+    pub endpoint: EndpointHealth,
+}
+
+/// A delivery as shown in the owner's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub attempt_count: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// What `PATCH …/webhooks/{id}` may change.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChanges {
+    pub url: Option<String>,
+    pub events: Option<Vec<EventType>>,
+    pub enabled: Option<bool>,
+    /// With `enabled: true` on a disabled endpoint: deliver what it missed.
+    pub replay: bool,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+type AttemptRow = (i64, Option<i32>, i64, Option<String>, String);
+type ClaimRow = (String, i32, String, String, String, WebhookEndpointRow);
+type DeliveryRow = (
+    String,
+    String,
+    String,
+    String,
+    i32,
+    i64,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+impl Store {
+    /// Claims up to `limit` due deliveries until `now + lease`: pending, due, and not leased
+    /// by another sender (or leased and expired, so a crashed sender's work comes back).
+    pub fn claim_due(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let now = now.as_millis();
+        let lease_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        self.write(|conn| {
+            let ids: Vec<String> = match conn {
+                // SKIP LOCKED lets replicas claim side by side without waiting for each other.
+                AnyConnection::Postgresql(pg) => diesel::sql_query(
+                    "UPDATE deliveries SET lease_until = $1 WHERE id IN (\
+                       SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
+                       AND (lease_until IS NULL OR lease_until <= $2) \
+                       ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
+                )
+                .bind::<BigInt, _>(lease_until)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load::<IdRow>(pg)?
+                .into_iter()
+                .map(|r| r.id)
+                .collect(),
+                // The write transaction is BEGIN IMMEDIATE: no other writer runs meanwhile.
+                AnyConnection::Sqlite(_) => {
+                    let ids: Vec<String> = deliveries::table
+                        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                        .filter(deliveries::next_attempt_at.le(now))
+                        .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.le(now)))
+                        .order(deliveries::next_attempt_at.asc())
+                        .limit(limit)
+                        .select(deliveries::id)
+                        .load(conn)?;
+                    diesel::update(deliveries::table.filter(deliveries::id.eq_any(&ids)))
+                        .set(deliveries::lease_until.eq(lease_until))
+                        .execute(conn)?;
+                    ids
+                }
+            };
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let rows: Vec<ClaimRow> = deliveries::table
+                .inner_join(events::table)
+                .inner_join(webhook_endpoints::table)
+                .filter(deliveries::id.eq_any(&ids))
+                .select((
+                    deliveries::id,
+                    deliveries::attempt_count,
+                    events::id,
+                    events::event_type,
+                    events::payload,
+                    WebhookEndpointRow::as_select(),
+                ))
+                .load(conn)?;
+            rows.into_iter()
+                .map(|(delivery_id, attempts, event_id, event_type, payload, endpoint)| {
+                    Ok(Claimed {
+                        delivery_id,
+                        lease_until,
+                        attempt_count: u32::try_from(attempts).unwrap_or(0),
+                        event_id,
+                        event_type,
+                        payload,
+                        endpoint: WebhookEndpoint::try_from(endpoint)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Records the outcomes of claimed deliveries in one transaction. A delivery whose lease
+    /// was taken over meanwhile (it expired) keeps its attempt in the log but is not updated.
+    pub fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<(), StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            for outcome in outcomes {
+                record_outcome(conn, outcome, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The deliveries of a webhook of the owner's, newest first, each with its attempts.
+    /// `before` continues after a previous page's last `(created_at, id)`.
+    pub fn list_deliveries(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        webhook_id: &str,
+        status: Option<DeliveryStatus>,
+        limit: i64,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.read(|conn| {
+            owned_endpoint(conn, namespace, service_id, webhook_id)?;
+            let mut query = deliveries::table
+                .inner_join(events::table)
+                .filter(deliveries::endpoint_id.eq(webhook_id))
+                .into_boxed();
+            if let Some(status) = status {
+                query = query.filter(deliveries::status.eq(status.as_str()));
+            }
+            if let Some((created_at, id)) = before {
+                query = query.filter(
+                    deliveries::created_at
+                        .lt(created_at)
+                        .or(deliveries::created_at
+                            .eq(created_at)
+                            .and(deliveries::id.lt(id))),
+                );
+            }
+            let rows: Vec<DeliveryRow> = query
+                .order((deliveries::created_at.desc(), deliveries::id.desc()))
+                .limit(limit)
+                .select(delivery_columns())
+                .load(conn)?;
+            rows.into_iter()
+                .map(|row| with_attempts(conn, row))
+                .collect()
+        })
+    }
+
+    /// Queues a delivery of the owner's again, now, whatever its state.
+    pub fn retry_delivery(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        webhook_id: &str,
+        delivery_id: &str,
+        actor: &Actor,
+    ) -> Result<DeliveryRecord, StoreError> {
+        let now = Timestamp::now().as_millis();
+        let record = self.write(|conn| {
+            owned_endpoint(conn, namespace, service_id, webhook_id)?;
+            let updated = diesel::update(
+                deliveries::table
+                    .filter(deliveries::id.eq(delivery_id))
+                    .filter(deliveries::endpoint_id.eq(webhook_id)),
+            )
+            .set((
+                deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+                deliveries::next_attempt_at.eq(now),
+                deliveries::lease_until.eq(None::<i64>),
+                deliveries::completed_at.eq(None::<i64>),
+            ))
+            .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace,
+                    actor,
+                    action: "delivery.retried",
+                    target_id: delivery_id,
+                    details: json!({ "webhook_id": webhook_id }),
+                },
+            )?;
+            let row = deliveries::table
+                .inner_join(events::table)
+                .filter(deliveries::id.eq(delivery_id))
+                .select(delivery_columns())
+                .first::<DeliveryRow>(conn)?;
+            with_attempts(conn, row)
+        })?;
+        self.wake_delivery();
+        Ok(record)
+    }
+
+    /// Emits a `webhook.test` event to one enabled webhook of the owner's. `build_payload`
+    /// gets the event id. `Conflict("disabled")` when the webhook is disabled.
+    pub fn emit_test_event(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        webhook_id: &str,
+        event_id: &str,
+        payload: String,
+    ) -> Result<Emitted, StoreError> {
+        self.write_with_outbox(|conn, outbox| {
+            let endpoint = owned_endpoint(conn, namespace, service_id, webhook_id)?;
+            if !endpoint.enabled {
+                return Err(StoreError::Conflict("disabled"));
+            }
+            let event = NewEvent {
+                id: event_id.to_owned(),
+                service_id: service_id.to_owned(),
+                namespace: namespace.to_owned(),
+                event_type: EventType::WebhookTest,
+                payload,
+            };
+            outbox.emit(conn, &event, Some(webhook_id))
+        })
+    }
+
+    /// Replaces a webhook's secret; the old one keeps signing until `previous_expires_at`.
+    pub fn rotate_webhook_secret(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        webhook_id: &str,
+        new_sealed: &str,
+        previous_expires_at: Timestamp,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            let endpoint = owned_endpoint(conn, namespace, service_id, webhook_id)?;
+            diesel::update(webhook_endpoints::table.find(webhook_id))
+                .set((
+                    webhook_endpoints::previous_secret_sealed.eq(Some(&endpoint.secret_sealed)),
+                    webhook_endpoints::previous_secret_expires_at
+                        .eq(Some(previous_expires_at.as_millis())),
+                    webhook_endpoints::secret_sealed.eq(new_sealed),
+                    webhook_endpoints::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace,
+                    actor,
+                    action: "webhook.secret_rotated",
+                    target_id: webhook_id,
+                    details: json!({ "previous_secret_expires_at": previous_expires_at }),
+                },
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Changes a webhook of the owner's. Re-enabling a disabled one counts the events it missed
+    /// (of its service and subscribed types, since it was disabled, not delivered to it) and,
+    /// with `replay`, queues them. Returns the webhook and that count (0 unless re-enabled).
+    pub fn update_webhook_endpoint(
+        &self,
+        namespace: &str,
+        service_id: &str,
+        webhook_id: &str,
+        changes: &WebhookChanges,
+        actor: &Actor,
+    ) -> Result<(WebhookEndpoint, i64), StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write_with_outbox(|conn, _outbox| {
+            let before = owned_endpoint(conn, namespace, service_id, webhook_id)?;
+            if let Some(url) = &changes.url {
+                diesel::update(webhook_endpoints::table.find(webhook_id))
+                    .set(webhook_endpoints::url.eq(url))
+                    .execute(conn)?;
+            }
+            if let Some(events) = &changes.events {
+                let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
+                diesel::update(webhook_endpoints::table.find(webhook_id))
+                    .set(webhook_endpoints::events.eq(serde_json::Value::from(names).to_string()))
+                    .execute(conn)?;
+            }
+            let mut missed = 0;
+            match changes.enabled {
+                Some(true) if !before.enabled => {
+                    let missed_events = missed_events(conn, &before)?;
+                    missed = i64::try_from(missed_events.len()).unwrap_or(i64::MAX);
+                    if changes.replay {
+                        for event_id in &missed_events {
+                            requeue(conn, event_id, webhook_id, now)?;
+                        }
+                    }
+                    diesel::update(webhook_endpoints::table.find(webhook_id))
+                        .set((
+                            webhook_endpoints::enabled.eq(true),
+                            webhook_endpoints::disabled_at.eq(None::<i64>),
+                            webhook_endpoints::disabled_reason.eq(None::<String>),
+                            webhook_endpoints::failing_since.eq(None::<i64>),
+                        ))
+                        .execute(conn)?;
+                }
+                Some(false) if before.enabled => {
+                    diesel::update(webhook_endpoints::table.find(webhook_id))
+                        .set((
+                            webhook_endpoints::enabled.eq(false),
+                            webhook_endpoints::disabled_at.eq(Some(now)),
+                            webhook_endpoints::disabled_reason.eq(Some("owner")),
+                        ))
+                        .execute(conn)?;
+                }
+                _ => {}
+            }
+            diesel::update(webhook_endpoints::table.find(webhook_id))
+                .set(webhook_endpoints::updated_at.eq(now))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace,
+                    actor,
+                    action: "webhook.updated",
+                    target_id: webhook_id,
+                    details: json!({
+                        "url": changes.url,
+                        "events": changes.events,
+                        "enabled": changes.enabled,
+                        "replayed": if changes.replay { missed } else { 0 },
+                    }),
+                },
+            )?;
+            let after = owned_endpoint(conn, namespace, service_id, webhook_id)?;
+            Ok((after, missed))
+        })
+        .inspect(|(_, missed)| {
+            if changes.replay && *missed > 0 {
+                self.wake_delivery();
+            }
+        })
+    }
+}
+
+fn delivery_columns() -> (
+    deliveries::id,
+    events::id,
+    events::event_type,
+    deliveries::status,
+    deliveries::attempt_count,
+    deliveries::next_attempt_at,
+    deliveries::last_error,
+    deliveries::created_at,
+    deliveries::completed_at,
+) {
+    (
+        deliveries::id,
+        events::id,
+        events::event_type,
+        deliveries::status,
+        deliveries::attempt_count,
+        deliveries::next_attempt_at,
+        deliveries::last_error,
+        deliveries::created_at,
+        deliveries::completed_at,
+    )
+}
+
+fn with_attempts(conn: &mut AnyConnection, row: DeliveryRow) -> Result<DeliveryRecord, StoreError> {
+    let (
+        id,
+        event_id,
+        event_type,
+        status,
+        attempt_count,
+        next_attempt_at,
+        last_error,
+        created_at,
+        completed_at,
+    ) = row;
+    let status = DeliveryStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("delivery {id} status")))?;
+    let attempts: Vec<AttemptRow> = delivery_attempts::table
+        .filter(delivery_attempts::delivery_id.eq(&id))
+        .order(delivery_attempts::attempted_at.asc())
+        .select((
+            delivery_attempts::attempted_at,
+            delivery_attempts::status_code,
+            delivery_attempts::duration_ms,
+            delivery_attempts::error,
+            delivery_attempts::response_excerpt,
+        ))
+        .load(conn)?;
+    Ok(DeliveryRecord {
+        id,
+        event_id,
+        event_type,
+        status,
+        attempt_count: u32::try_from(attempt_count).unwrap_or(0),
+        next_attempt_at: (status == DeliveryStatus::Pending)
+            .then(|| Timestamp::from_millis(next_attempt_at)),
+        last_error,
+        created_at: Timestamp::from_millis(created_at),
+        completed_at: completed_at.map(Timestamp::from_millis),
+        attempts: attempts
+            .into_iter()
+            .map(|(at, code, duration_ms, error, response_excerpt)| Attempt {
+                attempted_at: Timestamp::from_millis(at),
+                status_code: code.and_then(|c| u16::try_from(c).ok()),
+                duration_ms,
+                error,
+                response_excerpt,
+            })
+            .collect(),
+    })
+}
+
+fn record_outcome(conn: &mut AnyConnection, outcome: &Outcome, now: i64) -> Result<(), StoreError> {
+    if let Some(attempt) = &outcome.attempt {
+        diesel::insert_into(delivery_attempts::table)
+            .values((
+                delivery_attempts::id.eq(assent_auth::random::id("att_")),
+                delivery_attempts::delivery_id.eq(&outcome.delivery_id),
+                delivery_attempts::attempted_at.eq(attempt.attempted_at.as_millis()),
+                delivery_attempts::status_code.eq(attempt.status_code.map(i32::from)),
+                delivery_attempts::duration_ms.eq(attempt.duration_ms),
+                delivery_attempts::error.eq(&attempt.error),
+                delivery_attempts::response_excerpt.eq(&attempt.response_excerpt),
+            ))
+            .execute(conn)?;
+    }
+    let (status, next_at, completed) = match outcome.next {
+        Next::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
+        Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at.as_millis()), None),
+        Next::Exhausted => (DeliveryStatus::Exhausted, None, Some(now)),
+        Next::Failed => (DeliveryStatus::Failed, None, Some(now)),
+        Next::Skipped => (DeliveryStatus::Skipped, None, Some(now)),
+    };
+    let last_error = outcome.attempt.as_ref().and_then(|a| {
+        a.error.clone().or_else(|| {
+            a.status_code
+                .filter(|c| !(200..300).contains(c))
+                .map(|c| format!("HTTP {c}"))
+        })
+    });
+    let ours = deliveries::table
+        .filter(deliveries::id.eq(&outcome.delivery_id))
+        .filter(deliveries::lease_until.eq(outcome.lease_until));
+    let attempted = i32::from(outcome.attempt.is_some());
+    diesel::update(ours)
+        .set((
+            deliveries::status.eq(status.as_str()),
+            deliveries::attempt_count.eq(deliveries::attempt_count + attempted),
+            deliveries::next_attempt_at.eq(next_at.unwrap_or(now)),
+            deliveries::lease_until.eq(None::<i64>),
+            deliveries::last_error.eq(last_error),
+            deliveries::completed_at.eq(completed),
+        ))
+        .execute(conn)?;
+    let endpoint = webhook_endpoints::table.find(&outcome.endpoint_id);
+    match outcome.endpoint {
+        EndpointHealth::Unchanged => {}
+        EndpointHealth::Healthy => {
+            diesel::update(endpoint)
+                .set(webhook_endpoints::failing_since.eq(None::<i64>))
+                .execute(conn)?;
+        }
+        EndpointHealth::Failing => {
+            diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
+                .set(webhook_endpoints::failing_since.eq(Some(now)))
+                .execute(conn)?;
+        }
+        EndpointHealth::Disable(reason) => {
+            diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true)))
+                .set((
+                    webhook_endpoints::enabled.eq(false),
+                    webhook_endpoints::disabled_at.eq(Some(now)),
+                    webhook_endpoints::disabled_reason.eq(Some(reason)),
+                ))
+                .execute(conn)?;
+            tracing::warn!(endpoint_id = %outcome.endpoint_id, reason, "webhook endpoint disabled");
+        }
+    }
+    Ok(())
+}
+
+/// The endpoint if it belongs to a service of `namespace`; `NotFound` otherwise.
+fn owned_endpoint(
+    conn: &mut AnyConnection,
+    namespace: &str,
+    service_id: &str,
+    webhook_id: &str,
+) -> Result<WebhookEndpoint, StoreError> {
+    owned(conn, namespace, service_id)?;
+    webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq(webhook_id))
+        .filter(webhook_endpoints::service_id.eq(service_id))
+        .select(WebhookEndpointRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(WebhookEndpoint::try_from)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Events of the endpoint's service and subscribed types since it was disabled, that it has
+/// no delivery of, or whose delivery was skipped.
+fn missed_events(
+    conn: &mut AnyConnection,
+    endpoint: &WebhookEndpoint,
+) -> Result<Vec<String>, StoreError> {
+    let since = endpoint.disabled_at.map_or(0, Timestamp::as_millis);
+    let types: Vec<&str> = endpoint.events.iter().map(|e| e.as_str()).collect();
+    let candidates: Vec<String> = events::table
+        .filter(events::service_id.eq(&endpoint.service_id))
+        .filter(events::created_at.ge(since))
+        .filter(events::event_type.eq_any(&types))
+        .order(events::created_at.asc())
+        .select(events::id)
+        .load(conn)?;
+    let mut missed = Vec::new();
+    for event_id in candidates {
+        let status: Option<String> = deliveries::table
+            .filter(deliveries::event_id.eq(&event_id))
+            .filter(deliveries::endpoint_id.eq(&endpoint.id))
+            .select(deliveries::status)
+            .first(conn)
+            .optional()?;
+        if status.is_none_or(|s| s == DeliveryStatus::Skipped.as_str()) {
+            missed.push(event_id);
+        }
+    }
+    Ok(missed)
+}
+
+fn requeue(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    endpoint_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let reset = diesel::update(
+        deliveries::table
+            .filter(deliveries::event_id.eq(event_id))
+            .filter(deliveries::endpoint_id.eq(endpoint_id)),
+    )
+    .set((
+        deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+        deliveries::next_attempt_at.eq(now),
+        deliveries::lease_until.eq(None::<i64>),
+        deliveries::completed_at.eq(None::<i64>),
+    ))
+    .execute(conn)?;
+    if reset == 0 {
+        insert_delivery(
+            conn,
+            &assent_auth::random::id("dlv_"),
+            event_id,
+            endpoint_id,
+            now,
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! The transactional outbox. An event and one delivery per subscribed, enabled endpoint are
+//! written in the transaction of the change that causes them ([`Store::write_with_outbox`]),
+//! so a committed change is never without its deliveries, and a rolled-back one has none.
+//! After the commit the store wakes the delivery engine of this process; other replicas find
+//! the work by polling.
+
+use std::sync::{Arc, RwLock};
+
+use assent_core::delivery::DeliveryStatus;
+use assent_core::{EventType, Timestamp};
+use diesel::prelude::*;
+
+use crate::AnyConnection;
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::schema::{deliveries, events, webhook_endpoints};
+use crate::webhooks::{WebhookEndpoint, WebhookEndpointRow};
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// `evt_…`, chosen by the caller so the payload can carry it.
+    pub id: String,
+    pub service_id: String,
+    pub namespace: String,
+    pub event_type: EventType,
+    /// The exact JSON that will be signed and sent.
+    pub payload: String,
+}
+
+/// The deliveries written for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    pub event_id: String,
+    pub delivery_ids: Vec<String>,
+}
+
+/// Collects what a transaction emits, so the engine is woken only after it commits.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    emitted: usize,
+}
+
+impl Outbox {
+    /// Records `event` and a delivery to every enabled endpoint of its service subscribed to
+    /// its type (or only to `endpoint_id`, for a test event).
+    pub fn emit(
+        &mut self,
+        conn: &mut AnyConnection,
+        event: &NewEvent,
+        endpoint_id: Option<&str>,
+    ) -> Result<Emitted, StoreError> {
+        let now = Timestamp::now().as_millis();
+        diesel::insert_into(events::table)
+            .values((
+                events::id.eq(&event.id),
+                events::service_id.eq(&event.service_id),
+                events::namespace.eq(&event.namespace),
+                events::event_type.eq(event.event_type.as_str()),
+                events::payload.eq(&event.payload),
+                events::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        let mut query = webhook_endpoints::table
+            .filter(webhook_endpoints::service_id.eq(&event.service_id))
+            .filter(webhook_endpoints::enabled.eq(true))
+            .into_boxed();
+        if let Some(id) = endpoint_id {
+            query = query.filter(webhook_endpoints::id.eq(id));
+        }
+        let endpoints = query
+            .select(WebhookEndpointRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(WebhookEndpoint::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut delivery_ids = Vec::new();
+        for endpoint in endpoints {
+            if endpoint_id.is_none() && !endpoint.events.contains(&event.event_type) {
+                continue;
+            }
+            let id = assent_auth::random::id("dlv_");
+            insert_delivery(conn, &id, &event.id, &endpoint.id, now)?;
+            delivery_ids.push(id);
+        }
+        self.emitted += delivery_ids.len();
+        Ok(Emitted {
+            event_id: event.id.clone(),
+            delivery_ids,
+        })
+    }
+}
+
+pub(crate) fn insert_delivery(
+    conn: &mut AnyConnection,
+    id: &str,
+    event_id: &str,
+    endpoint_id: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::insert_into(deliveries::table)
+        .values((
+            deliveries::id.eq(id),
+            deliveries::event_id.eq(event_id),
+            deliveries::endpoint_id.eq(endpoint_id),
+            deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+            deliveries::attempt_count.eq(0),
+            deliveries::next_attempt_at.eq(now),
+            deliveries::created_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Called after a commit that wrote deliveries.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Clone, Default)]
+pub(crate) struct WakerSlot(Arc<RwLock<Option<Waker>>>);
+
+impl std::fmt::Debug for WakerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WakerSlot")
+    }
+}
+
+impl WakerSlot {
+    pub(crate) fn set(&self, waker: Waker) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(waker);
+    }
+
+    pub(crate) fn wake(&self) {
+        if let Some(waker) = self.0.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            waker();
+        }
+    }
+}
+
+impl Store {
+    /// A write transaction that may emit events: `f` gets the connection and the outbox. After
+    /// a commit that wrote deliveries, the delivery engine of this process is woken. Every
+    /// write path that emits events goes through here.
+    pub fn write_with_outbox<T, E>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection, &mut Outbox) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        let mut outbox = Outbox::default();
+        let value = self.write(|conn| f(conn, &mut outbox))?;
+        if outbox.emitted > 0 {
+            self.wake_delivery();
+        }
+        Ok(value)
+    }
+
+    /// Registers what wakes this process's delivery engine.
+    pub fn set_delivery_waker(&self, waker: Waker) {
+        self.waker.set(waker);
+    }
+
+    pub(crate) fn wake_delivery(&self) {
+        self.waker.wake();
+    }
+}
