@@ -150,3 +150,16 @@ macro_rules! on_both_engines {
         }
     };
 }
+
+/// [`on_both_engines!`] for async tests, run on actix's test runtime (which servers need).
+#[macro_export]
+macro_rules! on_both_engines_async {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $( #[actix_web::test] async fn $name() { super::$name($crate::testing::Engine::Sqlite).await } )+
+        }
+        mod postgres {
+            $( #[actix_web::test] async fn $name() { super::$name($crate::testing::Engine::Postgres).await } )+
+        }
+    };
+}
