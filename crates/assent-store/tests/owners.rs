@@ -10,7 +10,7 @@ use assent_store::{
 };
 use diesel::RunQueryDsl;
 
-fn account(store: &Store, namespace: &str) -> Account {
+pub(crate) fn account(store: &Store, namespace: &str) -> Account {
     store
         .create_account(
             NewAccount {
@@ -23,11 +23,11 @@ fn account(store: &Store, namespace: &str) -> Account {
         .expect("create account")
 }
 
-fn actor(account: &Account) -> Actor {
+pub(crate) fn actor(account: &Account) -> Actor {
     Actor::Account(account.id.clone())
 }
 
-fn new_service(namespace: &str, slug: &str) -> NewService {
+pub(crate) fn new_service(namespace: &str, slug: &str) -> NewService {
     NewService {
         namespace: namespace.to_owned(),
         slug: slug.to_owned(),
@@ -48,7 +48,7 @@ fn new_key() -> (MintedToken, NewApiKey) {
     (token, key)
 }
 
-fn new_endpoint() -> NewWebhookEndpoint {
+pub(crate) fn new_endpoint() -> NewWebhookEndpoint {
     NewWebhookEndpoint {
         id: random::id("wh_"),
         url: "https://hooks.example.com/assent".to_owned(),
@@ -467,3 +467,101 @@ assent_store::on_both_engines!(
     the_audit_log_is_append_only_and_pages_newest_first,
     a_failed_change_writes_no_audit_entry,
 );
+
+mod leases {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Barrier};
+    use std::time::Duration;
+
+    use assent_core::{EventType, Timestamp};
+    use assent_store::NewEvent;
+    use assent_store::testing::{Engine, TestDatabase};
+
+    use super::{account, actor, new_endpoint, new_service};
+
+    /// Senders claiming side by side never get the same delivery while its lease holds, and an
+    /// expired lease gives a delivery back.
+    fn concurrent_claims_never_overlap(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        let ada = account(&db.store, "ada");
+        let service = db
+            .store
+            .create_service(new_service("ada", "s"), &actor(&ada), 10)
+            .expect("service");
+        let mut endpoint = new_endpoint();
+        endpoint.events = vec![EventType::RequestApproved];
+        db.store
+            .create_webhook_endpoint("ada", &service.id, &endpoint, &actor(&ada), 10)
+            .expect("endpoint");
+        let total = 300;
+        db.store
+            .write_with_outbox(|conn, outbox| -> Result<(), assent_store::StoreError> {
+                for i in 0..total {
+                    let event = NewEvent {
+                        id: format!("evt_{i}"),
+                        service_id: service.id.clone(),
+                        namespace: "ada".into(),
+                        event_type: EventType::RequestApproved,
+                        payload: "{}".into(),
+                    };
+                    outbox.emit(conn, &event, None)?;
+                }
+                Ok(())
+            })
+            .expect("emit");
+
+        let senders = 6;
+        let barrier = Arc::new(Barrier::new(senders));
+        let claimed: Vec<Vec<String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..senders)
+                .map(|_| {
+                    let store = db.store.clone();
+                    let barrier = Arc::clone(&barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        let mut mine = Vec::new();
+                        loop {
+                            let batch = store
+                                .claim_due(Timestamp::now(), Duration::from_secs(60), 7)
+                                .expect("claim");
+                            if batch.is_empty() {
+                                break mine;
+                            }
+                            mine.extend(batch.into_iter().map(|c| c.delivery_id));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("sender"))
+                .collect()
+        });
+        let all: Vec<&String> = claimed.iter().flatten().collect();
+        let distinct: HashSet<&String> = all.iter().copied().collect();
+        assert_eq!(all.len(), total, "every delivery claimed once");
+        assert_eq!(distinct.len(), total, "no delivery claimed twice");
+        assert!(
+            claimed.iter().filter(|c| !c.is_empty()).count() > 1,
+            "the work was shared"
+        );
+
+        // Nothing is due while the leases hold; after they lapse everything comes back.
+        assert!(
+            db.store
+                .claim_due(Timestamp::now(), Duration::from_secs(60), 1000)
+                .expect("claim")
+                .is_empty()
+        );
+        let later = Timestamp::from_millis(Timestamp::now().as_millis() + 61_000);
+        assert_eq!(
+            db.store
+                .claim_due(later, Duration::from_secs(60), 1000)
+                .expect("claim")
+                .len(),
+            total
+        );
+    }
+
+    assent_store::on_both_engines!(concurrent_claims_never_overlap);
+}
