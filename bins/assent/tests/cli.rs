@@ -338,6 +338,13 @@ fn serve_help_documents_every_setting() {
         "ASSENT_MAX_SERVICES_PER_NAMESPACE",
         "ASSENT_MAX_KEYS_PER_SERVICE",
         "ASSENT_MAX_WEBHOOKS_PER_SERVICE",
+        "ASSENT_WEBHOOK_RETRY_SCHEDULE",
+        "ASSENT_DELIVERY_LEASE",
+        "ASSENT_DELIVERY_TIMEOUT",
+        "ASSENT_DELIVERY_CONCURRENCY",
+        "ASSENT_DELIVERY_POLL_INTERVAL",
+        "ASSENT_WEBHOOK_DISABLE_AFTER",
+        "ASSENT_WEBHOOK_SECRET_GRACE",
     ] {
         assert!(help.contains(name), "{name} missing from serve --help");
     }

@@ -172,6 +172,10 @@ fn openapi_documents_every_route() {
             "/v1/services/{service_id}/keys/{key_id}",
             "/v1/services/{service_id}/webhooks",
             "/v1/services/{service_id}/webhooks/{webhook_id}",
+            "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries",
+            "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+            "/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret",
+            "/v1/services/{service_id}/webhooks/{webhook_id}/test",
         ]
     );
     let register = &document["paths"]["/api/v1/services"]["post"];
