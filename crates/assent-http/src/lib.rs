@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod json;
 pub mod openapi;
+pub mod pagination;
 mod request_context;
 pub mod routes;
 mod server;

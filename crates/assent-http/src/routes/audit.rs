@@ -1,17 +1,15 @@
 //! The owner's audit log: who changed what in the namespace, newest first.
 
 use actix_web::{HttpResponse, web};
-use assent_core::{FieldError, Timestamp};
+use assent_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::openapi::SigilumError;
+use crate::pagination;
 use crate::state::AppState;
-
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AuditQuery {
@@ -57,39 +55,15 @@ pub async fn list(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(&FieldError::invalid(
-                    "limit",
-                    "must be a number from 1 to 200",
-                ))
-            })?,
-    };
+    let limit = pagination::limit(query.limit.as_deref())?;
     let before = query
         .cursor
-        .map(|raw| {
-            raw.parse::<i64>().map_err(|_| {
-                ApiError::validation(&FieldError::invalid(
-                    "cursor",
-                    "is not a cursor this server issued",
-                ))
-            })
-        })
+        .map(|raw| raw.parse::<i64>().map_err(|_| pagination::bad_cursor()))
         .transpose()?;
     let store = state.store.clone();
-    // One more than asked tells whether another page exists.
     let mut records =
         web::block(move || store.list_audit_log(owner.namespace(), limit + 1, before)).await??;
-    let more = records.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = more
-        .then(|| records.last().map(|r| r.seq.to_string()))
-        .flatten();
+    let next_cursor = pagination::finish(&mut records, limit, |r| r.seq.to_string());
     Ok(HttpResponse::Ok().json(AuditPage {
         entries: records
             .into_iter()

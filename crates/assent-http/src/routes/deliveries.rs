@@ -16,12 +16,11 @@ use crate::auth::Owner;
 use crate::error::{ApiError, sentence};
 use crate::json::JsonBody;
 use crate::openapi::SigilumError;
+use crate::pagination;
 use crate::routes::services::{INVALID_EVENT_TYPE, INVALID_WEBHOOK_URL, WebhookView};
 use crate::state::AppState;
 
 pub const WEBHOOK_DISABLED: &str = "WEBHOOK_DISABLED";
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DeliveryQuery {
@@ -133,19 +132,7 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(&FieldError::invalid(
-                    "limit",
-                    "must be a number from 1 to 200",
-                ))
-            })?,
-    };
+    let limit = pagination::limit(query.limit.as_deref())?;
     let before = query.cursor.map(|c| parse_cursor(&c)).transpose()?;
     let store = state.store.clone();
     let mut page = web::block(move || {
@@ -159,14 +146,9 @@ pub async fn list(
         )
     })
     .await??;
-    let more = page.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = more
-        .then(|| {
-            page.last()
-                .map(|d| format!("{}.{}", d.created_at.as_millis(), d.id))
-        })
-        .flatten();
+    let next_cursor = pagination::finish(&mut page, limit, |d| {
+        format!("{}.{}", d.created_at.as_millis(), d.id)
+    });
     Ok(HttpResponse::Ok().json(DeliveryPage {
         deliveries: page.into_iter().map(DeliveryView::from).collect(),
         next_cursor,
@@ -177,12 +159,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
     cursor
         .split_once('.')
         .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
-        .ok_or_else(|| {
-            ApiError::validation(&FieldError::invalid(
-                "cursor",
-                "is not a cursor this server issued",
-            ))
-        })
+        .ok_or_else(pagination::bad_cursor)
 }
 
 /// Queue a delivery again, now, whatever its state (redelivering a success is allowed).
