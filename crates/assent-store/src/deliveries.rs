@@ -560,8 +560,10 @@ fn record_outcome(conn: &mut AnyConnection, outcome: &Outcome, now: i64) -> Resu
     let endpoint = webhook_endpoints::table.find(&outcome.endpoint_id);
     match outcome.endpoint {
         EndpointHealth::Unchanged => {}
+        // Only when the health changes: a busy endpoint's row is not rewritten per delivery
+        // (a new row version each time on PostgreSQL, and a lock replicas would queue on).
         EndpointHealth::Healthy => {
-            diesel::update(endpoint)
+            diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_not_null()))
                 .set(webhook_endpoints::failing_since.eq(None::<i64>))
                 .execute(conn)?;
         }
