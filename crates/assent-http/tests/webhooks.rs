@@ -289,7 +289,79 @@ async fn another_owners_webhook_tools_are_404(engine: Engine) {
     assert!(endpoint.enabled && endpoint.previous_secret_sealed.is_none());
 }
 
+async fn an_atp_callbacks_events_cannot_change(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    assert_eq!(
+        server.register(&common::seed_registration()).await.status,
+        StatusCode::CREATED
+    );
+    let login = server
+        .send(
+            server
+                .client
+                .post(server.url("/v1/auth/login"))
+                .json(&json!({ "email": "ada@example.com", "password": common::PASSWORD })),
+        )
+        .await;
+    let session = login.body["session"]["token"].as_str().unwrap().to_owned();
+    let services = server
+        .call(Method::GET, "/v1/services", &session, None)
+        .await;
+    let service = services.body["services"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hooks = server
+        .call(
+            Method::GET,
+            &format!("/v1/services/{service}/webhooks"),
+            &session,
+            None,
+        )
+        .await;
+    let id = hooks.body["webhooks"][0]["id"].as_str().unwrap().to_owned();
+    let h = Hook {
+        service,
+        id,
+        session,
+    };
+    let reply = server
+        .call(
+            Method::PATCH,
+            &h.path(""),
+            &h.session,
+            Some(json!({ "events": ["request.approved"] })),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_EVENT_TYPE"))
+    );
+    let unchanged = server
+        .call(
+            Method::GET,
+            &format!("/v1/services/{}/webhooks", h.service),
+            &h.session,
+            None,
+        )
+        .await;
+    assert_eq!(
+        unchanged.body["webhooks"][0]["events"],
+        json!(["notification.responded"])
+    );
+    let moved = server
+        .call(
+            Method::PATCH,
+            &h.path(""),
+            &h.session,
+            Some(json!({ "url": "https://lovelace.dev/atp/v2" })),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "its url may change");
+}
+
 on_both_engines!(
+    an_atp_callbacks_events_cannot_change,
     test_events_appear_in_the_delivery_log,
     rotating_shows_the_new_secret_once,
     webhooks_are_changed_disabled_and_reenabled,

@@ -372,6 +372,10 @@ impl Store {
         let now = Timestamp::now().as_millis();
         self.write_with_outbox(|conn, _outbox| {
             let before = owned_endpoint(conn, namespace, service_id, webhook_id)?;
+            if changes.events.is_some() && before.format == assent_core::EndpointFormat::Atp {
+                // An ATP callback receives notification responses and nothing else.
+                return Err(StoreError::Conflict("atp events"));
+            }
             if let Some(url) = &changes.url {
                 diesel::update(webhook_endpoints::table.find(webhook_id))
                     .set(webhook_endpoints::url.eq(url))

@@ -404,7 +404,15 @@ pub async fn update(
             &actor,
         )
     })
-    .await??;
+    .await?
+    .map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::bad_request(
+            INVALID_EVENT_TYPE,
+            "An ATP callback receives notification.responded only; its events cannot change.",
+        )
+        .with_detail("field", "events"),
+        other => other.into(),
+    })?;
     Ok(HttpResponse::Ok().json(UpdatedWebhook {
         webhook: WebhookView::from(endpoint),
         missed_events: missed,
