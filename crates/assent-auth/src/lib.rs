@@ -8,6 +8,7 @@
 
 pub mod password;
 pub mod random;
+pub mod rfc9421;
 pub mod sealed;
 pub mod secret;
 pub mod token;
