@@ -13,7 +13,8 @@ use crate::scenario::Scenario;
 pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
 
 /// Starts the `assent` server, drives concurrent keep-alive connections at one endpoint for a
-/// fixed time and prints requests/s and latency percentiles. A measuring tool, not a test.
+/// fixed time and prints requests/s and latency percentiles; or, with `--scenario deliveries`,
+/// measures webhook delivery into a receiver of its own. A measuring tool, not a test.
 #[derive(Debug, Parser)]
 #[command(name = "assent-bench", version)]
 pub struct Args {
@@ -21,15 +22,17 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Scenario::Health)]
     pub scenario: Scenario,
 
-    /// Concurrent keep-alive connections, one task each.
+    /// Concurrent keep-alive connections, one task each (not used by `deliveries`).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub connections: u32,
 
-    /// How long to measure, e.g. `10s`, `500ms`, `1m`.
-    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
-    pub duration: Duration,
+    /// How long to measure, e.g. `10s`, `500ms`, `1m` [default: 10s]. For `deliveries`, the
+    /// deadline for the enqueued events to arrive, counted from their commit [default: 60s].
+    #[arg(long, value_parser = parse_positive_duration)]
+    pub duration: Option<Duration>,
 
-    /// How long to send requests before measuring (they are not recorded); `0s` to skip.
+    /// How long to send requests before measuring (they are not recorded); `0s` to skip (not
+    /// used by `deliveries`).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub warmup: Duration,
 
@@ -60,9 +63,56 @@ pub struct Args {
     #[arg(long, default_value = "bench")]
     pub namespace: String,
 
+    /// `deliveries`: events enqueued in one transaction for the throughput phase
+    /// [default: 20000].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_EVENTS))]
+    pub events: Option<u32>,
+
+    /// `deliveries`: test events sent one per 20 ms for the low-load latency phase; `0` skips
+    /// the phase [default: 200].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub latency_samples: Option<u32>,
+
+    /// `deliveries`: the server's ASSENT_DELIVERY_CONCURRENCY [default: 64].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub delivery_concurrency: Option<u32>,
+
     /// Also print the figures as one JSON line on stdout (the human block then goes to stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+/// The most events one `deliveries` run enqueues (in one transaction).
+pub const MAX_EVENTS: i64 = 200_000;
+
+impl Args {
+    /// `--duration`, or the scenario's default.
+    pub fn duration(&self) -> Duration {
+        self.duration
+            .unwrap_or_else(|| self.scenario.default_duration())
+    }
+
+    /// Refuses flag combinations that would be silently ignored or cannot work.
+    pub fn check(&self) -> Result<(), String> {
+        let delivery_flags = [
+            ("--events", self.events.is_some()),
+            ("--latency-samples", self.latency_samples.is_some()),
+            (
+                "--delivery-concurrency",
+                self.delivery_concurrency.is_some(),
+            ),
+        ];
+        if self.scenario != Scenario::Deliveries {
+            if let Some((flag, _)) = delivery_flags.iter().find(|(_, given)| *given) {
+                return Err(format!("{flag} only applies to --scenario deliveries"));
+            }
+        } else if self.url.is_some() {
+            // The scenario configures the server (private webhooks, poll interval) and writes
+            // to its database directly.
+            return Err("--scenario deliveries starts its own server; it cannot use --url".into());
+        }
+        Ok(())
+    }
 }
 
 /// Parses `500ms`, `10s`, `1m`: a whole number and a unit. A bare number is refused because
@@ -220,6 +270,45 @@ mod tests {
     fn short_admin_tokens_are_refused() {
         assert!(parse_admin_token("short").is_err());
         assert!(parse_admin_token("0123456789abcdef").is_ok());
+    }
+
+    #[test]
+    fn durations_default_by_scenario() {
+        let args = Args::parse_from(["assent-bench"]);
+        assert_eq!(args.duration(), Duration::from_secs(10));
+        let args = Args::parse_from(["assent-bench", "--scenario", "deliveries"]);
+        assert_eq!(args.duration(), Duration::from_secs(60));
+        let args = Args::parse_from([
+            "assent-bench",
+            "--scenario",
+            "deliveries",
+            "--duration",
+            "5s",
+        ]);
+        assert_eq!(args.duration(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn delivery_flags_need_the_deliveries_scenario() {
+        let args = Args::parse_from(["assent-bench", "--events", "10"]);
+        assert!(args.check().is_err());
+        let args = Args::parse_from(["assent-bench", "--scenario", "deliveries", "--events", "10"]);
+        assert!(args.check().is_ok());
+        let args = Args::parse_from([
+            "assent-bench",
+            "--scenario",
+            "deliveries",
+            "--url",
+            "http://127.0.0.1:8080",
+        ]);
+        assert!(args.check().is_err());
+        assert!(
+            Args::parse_from(["assent-bench", "--scenario", "register"])
+                .check()
+                .is_ok()
+        );
+        assert!(Args::try_parse_from(["assent-bench", "--events", "0"]).is_err());
+        assert!(Args::try_parse_from(["assent-bench", "--delivery-concurrency", "0"]).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use reqwest::{Client, RequestBuilder, StatusCode, redirect};
 use tokio::task::JoinSet;
 use tokio::time::{self, Instant};
 
-use crate::scenario::{RequestSpec, Scenario, ScenarioContext};
+use crate::scenario::{Load, RequestSpec, ScenarioContext};
 use crate::server::ServerGuard;
 use crate::stats::Recording;
 
@@ -31,7 +31,7 @@ pub struct Target {
 
 #[derive(Debug)]
 pub struct LoadPlan {
-    pub scenario: Scenario,
+    pub load: Load,
     pub connections: u32,
     pub warmup: Duration,
     pub duration: Duration,
@@ -50,7 +50,7 @@ struct Phases {
 struct Worker {
     index: u32,
     client: Client,
-    scenario: Scenario,
+    load: Load,
     context: Arc<ScenarioContext>,
     target: Arc<Target>,
     phases: Phases,
@@ -116,7 +116,7 @@ pub async fn run(plan: &LoadPlan, target: Arc<Target>) -> Result<Recording> {
         tasks.spawn(connection(Worker {
             index,
             client,
-            scenario: plan.scenario,
+            load: plan.load,
             context: Arc::clone(&context),
             target: Arc::clone(&target),
             phases,
@@ -144,9 +144,7 @@ async fn connection(worker: Worker) -> Recording {
         if Instant::now() >= deadline {
             break;
         }
-        let spec = worker
-            .scenario
-            .request(&worker.context, worker.index, sequence);
+        let spec = worker.load.request(&worker.context, worker.index, sequence);
         let request = build(&worker.client, &worker.target, spec);
         let started = Instant::now();
         let outcome = time::timeout_at(deadline, exchange(request)).await;

@@ -3,9 +3,14 @@
 //! status and the server's resident memory. It measures; it never asserts.
 //!
 //! `cargo run --release -p assent-bench -- --scenario health --connections 64 --duration 10s`
+//!
+//! `--scenario deliveries` instead measures webhook delivery: a backlog's throughput and the
+//! latency of single deliveries, into a receiver inside the bench (see `deliveries`).
 
 mod cli;
+mod deliveries;
 mod load;
+mod receiver;
 mod report;
 mod scenario;
 mod server;
@@ -18,25 +23,40 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use tokio::runtime::Runtime;
 
 use crate::cli::Args;
+use crate::deliveries::{DeliveryFigures, DeliveryPlan};
 use crate::load::{LoadPlan, Target};
-use crate::report::{Figures, Report};
-use crate::scenario::ScenarioContext;
+use crate::report::{DeliveryReport, Figures, Report};
+use crate::scenario::{Load, Scenario, ScenarioContext};
 use crate::server::{ServerConfig, ServerGuard};
 use crate::stats::Recording;
 
 /// A spawned server may still be migrating its database; a `--url` one should be up already.
 const READY_TIMEOUT_SPAWNED: Duration = Duration::from_secs(30);
 const READY_TIMEOUT_EXTERNAL: Duration = Duration::from_secs(5);
+/// How long blocking work (a bulk enqueue) may keep the process alive after an error.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
+/// `register`: services one namespace may hold, far above what a run registers.
+const REGISTER_SERVICE_QUOTA: u32 = 1_000_000_000;
+/// `deliveries`: defaults of its flags.
+const DEFAULT_EVENTS: u32 = 20_000;
+const DEFAULT_LATENCY_SAMPLES: u32 = 200;
+const DEFAULT_DELIVERY_CONCURRENCY: u32 = 64;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(message) = args.check() {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     match run(&args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            eprintln!("assent-bench: no request succeeded, so there are no figures");
+        Ok(Verdict::Measured) => ExitCode::SUCCESS,
+        Ok(Verdict::Unusable(why)) => {
+            eprintln!("assent-bench: {why}");
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -58,6 +78,14 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// Whether the printed figures are a measurement.
+#[derive(Debug)]
+enum Verdict {
+    Measured,
+    /// Printed, but not usable: why.
+    Unusable(&'static str),
+}
+
 /// The server side of a run, decided before any load.
 #[derive(Debug)]
 struct Setup {
@@ -77,25 +105,38 @@ struct Measured {
     rss_end_mb: Option<f64>,
 }
 
-/// Runs the benchmark; `Ok(false)` when nothing succeeded.
-fn run(args: &Args) -> Result<bool> {
+/// Runs the benchmark.
+fn run(args: &Args) -> Result<Verdict> {
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: this is a debug build; the client's own overhead skews the figures (use --release)"
         );
     }
+    let setup = setup(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let verdict = match args.scenario.load() {
+        Some(load) => run_load(args, load, setup, &runtime),
+        None => run_deliveries(args, setup, &runtime),
+    };
+    // A bulk enqueue abandoned at its deadline must not hold the process.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    verdict
+}
+
+/// `health` and `register`: N connections for a fixed time.
+fn run_load(args: &Args, load: Load, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let Setup {
         target,
         description,
         backend,
         mut server,
-    } = setup(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    } = setup;
     let outcome = runtime.block_on(interruptible(measure(
         args,
+        load,
         Arc::clone(&target),
         server.as_mut(),
     )));
@@ -113,22 +154,129 @@ fn run(args: &Args) -> Result<bool> {
         scenario: args.scenario,
         connections: args.connections,
         warmup: args.warmup,
-        duration: args.duration,
+        duration: args.duration(),
         target: description,
         backend,
-        cpus: std::thread::available_parallelism().map_or(1, NonZero::get),
+        cpus: cpus(),
         figures: Figures::from_recording(measured.recording),
         rss_idle_mb: measured.rss_idle_mb,
         rss_end_mb: measured.rss_end_mb,
     };
     // With --json, stdout carries only the JSON line so it can be piped.
-    if args.json {
-        eprint!("{}", report.human());
-        println!("{}", report.json());
+    print_report(args.json, &report.human(), &report.json());
+    Ok(if report.figures.requests > 0 {
+        Verdict::Measured
     } else {
-        print!("{}", report.human());
+        Verdict::Unusable("no request succeeded, so there are no figures")
+    })
+}
+
+/// `deliveries`: a backlog's throughput, then single deliveries at low load.
+fn run_deliveries(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
+    let Setup {
+        target,
+        description,
+        backend,
+        server,
+    } = setup;
+    let Some(mut server) = server else {
+        bail!("--scenario deliveries needs a server it starts itself");
+    };
+    let database_url = match (&args.database_url, server.data_dir()) {
+        (Some(url), _) => url.clone(),
+        (None, Some(dir)) => format!("sqlite://{}", dir.join("assent.db").display()),
+        (None, None) => bail!("the server's data directory is gone"),
+    };
+    let plan = DeliveryPlan {
+        events: args.events.unwrap_or(DEFAULT_EVENTS),
+        latency_samples: args.latency_samples.unwrap_or(DEFAULT_LATENCY_SAMPLES),
+        deadline: args.duration(),
+        database_url,
+        run_id: run_id(),
+    };
+    let outcome = runtime.block_on(interruptible(measure_deliveries(
+        &plan,
+        &target,
+        &mut server,
+    )));
+    let (figures, rss_idle_mb, rss_end_mb) = match outcome {
+        Ok(measured) => measured,
+        Err(e) => return Err(with_server_log(e, Some(server))),
+    };
+    // A backlog that did not drain is explained, if at all, by the server's log: keep it.
+    let kept_log = if figures.complete() {
+        if let Err(e) = server.stop() {
+            return Err(with_server_log(e, Some(server)));
+        }
+        None
+    } else {
+        Some(server.keep_log())
+    };
+    let report = DeliveryReport {
+        target: description,
+        backend,
+        cpus: cpus(),
+        delivery_concurrency: delivery_concurrency(args),
+        deadline: plan.deadline,
+        figures,
+        rss_idle_mb,
+        rss_end_mb,
+    };
+    print_report(args.json, &report.human(), &report.json());
+    Ok(match kept_log {
+        None => Verdict::Measured,
+        Some(note) => {
+            eprintln!("{note}");
+            Verdict::Unusable(
+                "not every enqueued delivery arrived before the deadline (--duration)",
+            )
+        }
+    })
+}
+
+/// The human block on stdout, or with `--json` on stderr with the JSON line on stdout.
+fn print_report(json: bool, human: &str, line: &serde_json::Value) {
+    if json {
+        eprint!("{human}");
+        println!("{line}");
+    } else {
+        print!("{human}");
     }
-    Ok(report.figures.requests > 0)
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZero::get)
+}
+
+fn delivery_concurrency(args: &Args) -> u32 {
+    args.delivery_concurrency
+        .unwrap_or(DEFAULT_DELIVERY_CONCURRENCY)
+}
+
+/// Settings the scenario needs from the spawned server.
+fn scenario_env(args: &Args) -> Vec<(&'static str, String)> {
+    match args.scenario {
+        Scenario::Health => Vec::new(),
+        // Every request registers a service in the bench namespace: the default quota (100)
+        // would turn all but the first hundred into 409s.
+        Scenario::Register => vec![(
+            "ASSENT_MAX_SERVICES_PER_NAMESPACE",
+            REGISTER_SERVICE_QUOTA.to_string(),
+        )],
+        Scenario::Deliveries => vec![
+            // The receiver is plain http on loopback.
+            ("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned()),
+            // The bulk enqueue comes from another process, which does not wake the engine.
+            (
+                "ASSENT_DELIVERY_POLL_INTERVAL",
+                deliveries::POLL_INTERVAL.to_owned(),
+            ),
+            (
+                "ASSENT_DELIVERY_CONCURRENCY",
+                delivery_concurrency(args).to_string(),
+            ),
+        ],
+    }
 }
 
 /// Either points at the `--url` server or starts one.
@@ -167,6 +315,7 @@ fn setup(args: &Args) -> Result<Setup> {
             .clone()
             .unwrap_or_else(|| server::random_hex(2)),
         namespace: args.namespace.clone(),
+        extra_env: scenario_env(args),
     };
     eprintln!(
         "starting {} on 127.0.0.1:{port} ({backend})",
@@ -200,6 +349,7 @@ fn backend_name(database_url: Option<&str>) -> &'static str {
 /// Readiness, idle memory, the load, and memory at the end.
 async fn measure(
     args: &Args,
+    load: Load,
     target: Arc<Target>,
     mut server: Option<&mut ServerGuard>,
 ) -> Result<Measured> {
@@ -221,13 +371,13 @@ async fn measure(
         args.scenario.name(),
         args.connections,
         args.warmup.as_secs_f64(),
-        args.duration.as_secs_f64()
+        args.duration().as_secs_f64()
     );
     let plan = LoadPlan {
-        scenario: args.scenario,
+        load,
         connections: args.connections,
         warmup: args.warmup,
-        duration: args.duration,
+        duration: args.duration(),
         context: ScenarioContext {
             run_id: run_id(),
             namespace: args.namespace.clone(),
@@ -240,6 +390,28 @@ async fn measure(
         rss_idle_mb,
         rss_end_mb,
     })
+}
+
+/// Readiness, idle memory, both delivery phases, and memory at the end.
+async fn measure_deliveries(
+    plan: &DeliveryPlan,
+    target: &Target,
+    server: &mut ServerGuard,
+) -> Result<(DeliveryFigures, Option<f64>, Option<f64>)> {
+    load::wait_ready(target, Some(&mut *server), READY_TIMEOUT_SPAWNED).await?;
+    let rss_idle_mb = server.rss_mb();
+    eprintln!(
+        "server ready (pid {}, idle RSS {:.1} MiB)",
+        server.pid(),
+        rss_idle_mb.unwrap_or(f64::NAN)
+    );
+    let figures = deliveries::run(plan, target).await?;
+    let rss_end_mb = server.rss_mb();
+    // A server that died mid-run would otherwise show up only as missing deliveries.
+    if let Some(status) = server.exit_status()? {
+        bail!("the server exited during the run ({status})");
+    }
+    Ok((figures, rss_idle_mb, rss_end_mb))
 }
 
 /// Runs `work` unless SIGINT or SIGTERM comes first; then the error unwinds to the server

@@ -1,5 +1,9 @@
-//! Scenarios: what each connection sends. To add one, add a variant and its arm in
-//! [`Scenario::request`] (and in [`Scenario::needs_admin_token`] if it authenticates).
+//! Scenarios. A load scenario is what each connection sends: to add one, add a variant to
+//! [`Scenario`] and [`Load`] and its arm in [`Load::request`] (and in
+//! [`Scenario::needs_admin_token`] if it authenticates). `deliveries` is not a load of
+//! requests; it is run by `crate::deliveries`.
+
+use std::time::Duration;
 
 use clap::ValueEnum;
 use reqwest::Method;
@@ -10,6 +14,16 @@ pub enum Scenario {
     /// `GET /health`: no database, the framework's ceiling.
     Health,
     /// `POST /api/v1/services` with a unique name per request: a write per request.
+    Register,
+    /// Webhook delivery: events enqueued in bulk, then test events at low load, into a
+    /// receiver inside the bench.
+    Deliveries,
+}
+
+/// The scenarios that are a load of requests on N connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    Health,
     Register,
 }
 
@@ -36,16 +50,36 @@ impl Scenario {
         match self {
             Self::Health => "health",
             Self::Register => "register",
+            Self::Deliveries => "deliveries",
         }
     }
 
     pub fn needs_admin_token(self) -> bool {
         match self {
-            Self::Health => false,
+            Self::Health | Self::Deliveries => false,
             Self::Register => true,
         }
     }
 
+    /// The load this scenario drives, or `None` for `deliveries`.
+    pub fn load(self) -> Option<Load> {
+        match self {
+            Self::Health => Some(Load::Health),
+            Self::Register => Some(Load::Register),
+            Self::Deliveries => None,
+        }
+    }
+
+    /// How long `--duration` is when not given.
+    pub fn default_duration(self) -> Duration {
+        match self {
+            Self::Health | Self::Register => Duration::from_secs(10),
+            Self::Deliveries => Duration::from_secs(60),
+        }
+    }
+}
+
+impl Load {
     /// The request that connection `connection` sends as its `sequence`-th.
     pub fn request(self, ctx: &ScenarioContext, connection: u32, sequence: u64) -> RequestSpec {
         match self {
@@ -95,8 +129,16 @@ mod tests {
     }
 
     #[test]
+    fn only_deliveries_is_not_a_load() {
+        assert_eq!(Scenario::Health.load(), Some(Load::Health));
+        assert_eq!(Scenario::Register.load(), Some(Load::Register));
+        assert_eq!(Scenario::Deliveries.load(), None);
+        assert!(!Scenario::Deliveries.needs_admin_token());
+    }
+
+    #[test]
     fn health_is_an_unauthenticated_get() {
-        let spec = Scenario::Health.request(&ctx(), 3, 7);
+        let spec = Load::Health.request(&ctx(), 3, 7);
         assert_eq!(spec.method, Method::GET);
         assert_eq!(spec.path, "/health");
         assert!(spec.body.is_none() && !spec.admin_auth);
@@ -107,12 +149,12 @@ mod tests {
         let mut seen = HashSet::new();
         for connection in [0, 1, 10, 11] {
             for sequence in [0, 1, 10, 11, 111] {
-                let name = name_of(&Scenario::Register.request(&ctx(), connection, sequence));
+                let name = name_of(&Load::Register.request(&ctx(), connection, sequence));
                 assert!(seen.insert(name.clone()), "duplicate {name}");
             }
         }
         // The server derives a slug (at most 64 chars of a-z, 0-9, -) from the name.
-        let longest = name_of(&Scenario::Register.request(&ctx(), 9_999, u64::MAX));
+        let longest = name_of(&Load::Register.request(&ctx(), 9_999, u64::MAX));
         assert!(longest.len() <= 64, "{longest}");
         assert!(
             longest
@@ -123,7 +165,7 @@ mod tests {
 
     #[test]
     fn register_uses_the_namespace_and_admin_auth() {
-        let spec = Scenario::Register.request(&ctx(), 0, 0);
+        let spec = Load::Register.request(&ctx(), 0, 0);
         assert!(spec.admin_auth);
         assert_eq!(
             spec.body.as_ref().map(|b| b["namespace"].clone()),

@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     pub admin_token: String,
     pub namespace: String,
+    /// Further `ASSENT_*` settings a scenario needs, e.g. `ASSENT_DELIVERY_CONCURRENCY`.
+    pub extra_env: Vec<(&'static str, String)>,
 }
 
 /// A running `assent serve`. Dropping it stops the server, so an error anywhere in the run
@@ -100,6 +102,11 @@ impl ServerGuard {
 
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// The server's data directory (its SQLite database is `assent.db` in it by default).
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(TempDir::path)
     }
 
     /// `Some(status)` once the server has exited on its own.
@@ -212,6 +219,9 @@ fn server_command<'a>(
         .env("ASSENT_RATE_LIMITS", "off");
     if let Some(url) = &config.database_url {
         command.env("ASSENT_DATABASE_URL", url);
+    }
+    for (key, value) in &config.extra_env {
+        command.env(key, value);
     }
     let stdout = log.try_clone().context("sharing the log file")?;
     let stderr = log.try_clone().context("sharing the log file")?;
