@@ -12,6 +12,7 @@ mod audit;
 mod db;
 mod deliveries;
 mod error;
+mod nonces;
 pub mod outbox;
 mod schema;
 mod services;

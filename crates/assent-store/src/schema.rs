@@ -141,6 +141,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    nonces (scope, value) {
+        scope -> Text,
+        value -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> services (service_id));
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(deliveries -> events (event_id));
@@ -161,4 +169,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     deliveries,
     delivery_attempts,
+    nonces,
 );

@@ -565,3 +565,94 @@ mod leases {
 
     assent_store::on_both_engines!(concurrent_claims_never_overlap);
 }
+
+mod nonces {
+    use std::sync::{Arc, Barrier};
+
+    use assent_core::Timestamp;
+    use assent_store::testing::{Engine, TestDatabase};
+
+    fn in_ms(ms: i64) -> Timestamp {
+        Timestamp::from_millis(Timestamp::now().as_millis() + ms)
+    }
+
+    fn a_nonce_is_accepted_once_per_scope_until_it_expires(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        assert!(
+            db.store
+                .use_nonce("sig:ada", "n-1", in_ms(600_000))
+                .expect("first use")
+        );
+        assert!(
+            !db.store
+                .use_nonce("sig:ada", "n-1", in_ms(600_000))
+                .expect("replay"),
+            "a replay is refused"
+        );
+        assert!(
+            db.store
+                .use_nonce("sig:grace", "n-1", in_ms(600_000))
+                .expect("other scope"),
+            "scopes are separate"
+        );
+        // Expired: the same nonce may be used again, and purging removes only expired rows.
+        assert!(
+            db.store
+                .use_nonce("sig:ada", "n-2", in_ms(-1))
+                .expect("already expired")
+        );
+        assert!(
+            db.store
+                .use_nonce("sig:ada", "n-2", in_ms(600_000))
+                .expect("reuse after expiry")
+        );
+        assert!(
+            db.store
+                .use_nonce("sig:ada", "n-3", in_ms(-1))
+                .expect("expired")
+        );
+        assert_eq!(
+            db.store
+                .purge_expired_nonces(Timestamp::now())
+                .expect("purge"),
+            1
+        );
+        assert!(
+            !db.store
+                .use_nonce("sig:ada", "n-1", in_ms(600_000))
+                .expect("still live after purge")
+        );
+    }
+
+    /// Replicas racing with one nonce: exactly one is accepted.
+    fn concurrent_uses_of_one_nonce_accept_exactly_one(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        let racers = 16;
+        let barrier = Arc::new(Barrier::new(racers));
+        let accepted = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..racers)
+                .map(|_| {
+                    let store = db.store.clone();
+                    let barrier = Arc::clone(&barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        store
+                            .use_nonce("sig:ada", "race", in_ms(600_000))
+                            .expect("no error, only a verdict")
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .filter(|ok| *ok)
+                .count()
+        });
+        assert_eq!(accepted, 1);
+    }
+
+    assent_store::on_both_engines!(
+        a_nonce_is_accepted_once_per_scope_until_it_expires,
+        concurrent_uses_of_one_nonce_accept_exactly_one,
+    );
+}

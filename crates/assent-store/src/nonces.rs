@@ -1,0 +1,64 @@
+//! Single-use nonces for signed requests, in the database so that every replica sees every
+//! use. A nonce is accepted once per scope until it expires; expired ones are purged.
+
+use assent_core::Timestamp;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::AnyConnection;
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::schema::nonces;
+
+impl Store {
+    /// Records `value` as used in `scope` until `expires_at`. `Ok(true)` the first time,
+    /// `Ok(false)` for a replay. A used nonce that has expired may be used again.
+    pub fn use_nonce(
+        &self,
+        scope: &str,
+        value: &str,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            // An expired row of the same nonce would otherwise block it forever.
+            diesel::delete(
+                nonces::table
+                    .filter(nonces::scope.eq(scope))
+                    .filter(nonces::value.eq(value))
+                    .filter(nonces::expires_at.le(now)),
+            )
+            .execute(conn)?;
+            // The primary key decides races between replicas: exactly one insert takes effect.
+            // ON CONFLICT has no multi-backend form in diesel, so each backend gets its SQL.
+            let expires_at = expires_at.as_millis();
+            let inserted = match conn {
+                AnyConnection::Postgresql(pg) => diesel::sql_query(
+                    "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind::<Text, _>(scope)
+                .bind::<Text, _>(value)
+                .bind::<BigInt, _>(expires_at)
+                .execute(pg)?,
+                AnyConnection::Sqlite(sqlite) => diesel::sql_query(
+                    "INSERT INTO nonces (scope, value, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind::<Text, _>(scope)
+                .bind::<Text, _>(value)
+                .bind::<BigInt, _>(expires_at)
+                .execute(sqlite)?,
+            };
+            Ok(inserted == 1)
+        })
+    }
+
+    /// Deletes every nonce that has expired by `now`; returns how many.
+    pub fn purge_expired_nonces(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.write(|conn| {
+            Ok(
+                diesel::delete(nonces::table.filter(nonces::expires_at.le(now.as_millis())))
+                    .execute(conn)?,
+            )
+        })
+    }
+}
