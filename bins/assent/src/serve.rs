@@ -1,5 +1,5 @@
 //! `assent serve`: open and migrate the database, make sure an admin token exists, start the
-//! HTTP server, and stop gracefully on SIGTERM or SIGINT.
+//! HTTP server and the webhook delivery engine, and stop both gracefully on SIGTERM or SIGINT.
 
 use std::net::TcpListener;
 use std::path::Path;
