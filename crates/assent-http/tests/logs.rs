@@ -47,15 +47,7 @@ async fn no_secret_is_ever_logged() {
         )
         .await;
     let second_session = login.body["session"]["token"].as_str().unwrap().to_owned();
-    let service = server
-        .call(
-            Method::POST,
-            "/v1/services",
-            &session,
-            Some(json!({ "slug": "s", "name": "S" })),
-        )
-        .await;
-    let id = service.body["id"].as_str().unwrap().to_owned();
+    let id = server.create_service(&session, "s").await;
     let key = server
         .call(
             Method::POST,

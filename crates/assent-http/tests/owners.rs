@@ -576,15 +576,7 @@ async fn user_tokens_are_shown_once_and_revocable(engine: Engine) {
 async fn key_revocation_takes_effect_on_the_next_request(engine: Engine) {
     let server = TestServer::start(engine).await;
     let session = server.signup("lin").await;
-    let service = server
-        .call(
-            Method::POST,
-            "/v1/services",
-            &session,
-            Some(json!({ "slug": "s", "name": "S" })),
-        )
-        .await;
-    let id = service.body["id"].as_str().unwrap();
+    let id = server.create_service(&session, "s").await;
     let created = server
         .call(
             Method::POST,
@@ -664,15 +656,7 @@ async fn key_revocation_takes_effect_on_the_next_request(engine: Engine) {
 async fn secrets_appear_only_in_the_response_that_creates_them(engine: Engine) {
     let server = TestServer::start(engine).await;
     let session = server.signup("lin").await;
-    let service = server
-        .call(
-            Method::POST,
-            "/v1/services",
-            &session,
-            Some(json!({ "slug": "s", "name": "S" })),
-        )
-        .await;
-    let id = service.body["id"].as_str().unwrap().to_owned();
+    let id = server.create_service(&session, "s").await;
     let key = server
         .call(
             Method::POST,
@@ -1023,15 +1007,7 @@ async fn quotas_have_their_own_codes(engine: Engine) {
 async fn the_audit_log_records_every_owner_action(engine: Engine) {
     let server = TestServer::start(engine).await;
     let session = server.signup("lin").await;
-    let service = server
-        .call(
-            Method::POST,
-            "/v1/services",
-            &session,
-            Some(json!({ "slug": "s", "name": "S" })),
-        )
-        .await;
-    let id = service.body["id"].as_str().unwrap().to_owned();
+    let id = server.create_service(&session, "s").await;
     let key = server
         .call(
             Method::POST,
@@ -1155,15 +1131,10 @@ async fn another_owners_ids_are_404_on_every_route(engine: Engine) {
     let server = TestServer::start(engine).await;
     let owner = server.signup("lin").await;
     let stranger = server.signup("kay").await;
+    let id = server.create_service(&owner, "s").await;
     let service = server
-        .call(
-            Method::POST,
-            "/v1/services",
-            &owner,
-            Some(json!({ "slug": "s", "name": "S" })),
-        )
+        .call(Method::GET, &format!("/v1/services/{id}"), &owner, None)
         .await;
-    let id = service.body["id"].as_str().unwrap().to_owned();
     let key = server
         .call(
             Method::POST,
@@ -1272,15 +1243,7 @@ async fn another_owners_ids_are_404_on_every_route(engine: Engine) {
 async fn deleting_a_service_ends_its_keys(engine: Engine) {
     let server = TestServer::start(engine).await;
     let session = server.signup("lin").await;
-    let service = server
-        .call(
-            Method::POST,
-            "/v1/services",
-            &session,
-            Some(json!({ "slug": "s", "name": "S" })),
-        )
-        .await;
-    let id = service.body["id"].as_str().unwrap();
+    let id = server.create_service(&session, "s").await;
     let key = server
         .call(
             Method::POST,

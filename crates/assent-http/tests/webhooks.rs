@@ -23,15 +23,7 @@ impl Hook {
 
 async fn hook(server: &TestServer, namespace: &str) -> Hook {
     let session = server.signup(namespace).await;
-    let service = server
-        .call(
-            Method::POST,
-            "/v1/services",
-            &session,
-            Some(json!({ "slug": "s", "name": "S" })),
-        )
-        .await;
-    let service = service.body["id"].as_str().unwrap().to_owned();
+    let service = server.create_service(&session, "s").await;
     let created = server
         .call(
             Method::POST,

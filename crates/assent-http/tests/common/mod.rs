@@ -149,6 +149,16 @@ impl TestServer {
         reply.body["session"]["token"].as_str().unwrap().to_owned()
     }
 
+    /// Creates a service `slug` with the owner's session; returns its id.
+    pub async fn create_service(&self, session: &str, slug: &str) -> String {
+        let body = json!({ "slug": slug, "name": slug.to_uppercase() });
+        let reply = self
+            .call(reqwest::Method::POST, "/v1/services", session, Some(body))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
     /// A request with a session (or any) bearer token.
     pub async fn call(
         &self,
