@@ -9,6 +9,7 @@ mod accounts;
 mod admin_tokens;
 mod api_keys;
 mod audit;
+mod claims;
 mod db;
 mod deliveries;
 mod error;
@@ -26,6 +27,7 @@ pub use accounts::{Account, NewAccount};
 pub use admin_tokens::AdminToken;
 pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
 pub use audit::{Actor, AuditRecord};
+pub use claims::{ClaimRow, DecideError, NewClaim, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{
     Attempt, Claimed, DeliveryRecord, EndpointHealth, Next, Outcome, WebhookChanges,

@@ -149,6 +149,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    claims (id) {
+        id -> Text,
+        namespace -> Text,
+        service_id -> Text,
+        service_slug -> Text,
+        public_key -> Text,
+        agent_key -> Text,
+        agent_ip -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        agent_id -> Nullable<Text>,
+        agent_name -> Nullable<Text>,
+        status -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        expires_at -> BigInt,
+        approved_at -> Nullable<BigInt>,
+        decided_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    claim_history (claim_id) {
+        claim_id -> Text,
+        namespace -> Text,
+        service_id -> Text,
+        public_key -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        approved_at -> Nullable<BigInt>,
+        decided_at -> Nullable<BigInt>,
+        archived_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> services (service_id));
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(deliveries -> events (event_id));
@@ -170,4 +205,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     delivery_attempts,
     nonces,
+    claims,
+    claim_history,
 );

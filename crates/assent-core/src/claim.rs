@@ -1,0 +1,113 @@
+//! Claims: may this agent key act on this service? Their states and the rules between them.
+
+use std::fmt;
+
+/// Where a claim stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClaimStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Revoked,
+    Expired,
+}
+
+impl ClaimStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Approved,
+        Self::Rejected,
+        Self::Revoked,
+        Self::Expired,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A submission for a key whose claim stands here is answered with the existing claim
+    /// (idempotent) instead of starting a new one.
+    pub const fn is_live(self) -> bool {
+        matches!(self, Self::Pending | Self::Approved)
+    }
+}
+
+impl fmt::Display for ClaimStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An owner's decision on a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+    Revoke,
+}
+
+impl Decision {
+    /// The state a claim must be in for the decision to apply.
+    pub const fn from(self) -> ClaimStatus {
+        match self {
+            Self::Approve | Self::Reject => ClaimStatus::Pending,
+            Self::Revoke => ClaimStatus::Approved,
+        }
+    }
+
+    pub const fn to(self) -> ClaimStatus {
+        match self {
+            Self::Approve => ClaimStatus::Approved,
+            Self::Reject => ClaimStatus::Rejected,
+            Self::Revoke => ClaimStatus::Revoked,
+        }
+    }
+
+    pub const fn event(self) -> crate::EventType {
+        match self {
+            Self::Approve => crate::EventType::RequestApproved,
+            Self::Reject => crate::EventType::RequestRejected,
+            Self::Revoke => crate::EventType::RequestRevoked,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_move_between_the_documented_states() {
+        assert_eq!(
+            (Decision::Approve.from(), Decision::Approve.to()),
+            (ClaimStatus::Pending, ClaimStatus::Approved)
+        );
+        assert_eq!(
+            (Decision::Reject.from(), Decision::Reject.to()),
+            (ClaimStatus::Pending, ClaimStatus::Rejected)
+        );
+        assert_eq!(
+            (Decision::Revoke.from(), Decision::Revoke.to()),
+            (ClaimStatus::Approved, ClaimStatus::Revoked)
+        );
+        for status in ClaimStatus::ALL {
+            assert_eq!(ClaimStatus::parse(status.as_str()), Some(status));
+        }
+        assert!(ClaimStatus::Pending.is_live() && ClaimStatus::Approved.is_live());
+        assert!(
+            !ClaimStatus::Rejected.is_live()
+                && !ClaimStatus::Revoked.is_live()
+                && !ClaimStatus::Expired.is_live()
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! Claims: submission (idempotent while a claim is live), compare-and-set decisions, expiry,
+//! and the lookups behind verification. Every state change writes its `request.*` event through
+//! the outbox in the same transaction.
+
+use std::time::Duration;
+
+use assent_core::claim::{ClaimStatus, Decision};
+use assent_core::{EventType, Timestamp};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::AnyConnection;
+use crate::audit::{self, Actor, AuditEntry};
+use crate::db::Store;
+use crate::error::{StoreError, conflict_as};
+use crate::outbox::{NewEvent, Outbox};
+use crate::schema::{claim_history, claims, services};
+
+/// A claim as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = claims)]
+pub struct ClaimRow {
+    pub id: String,
+    pub namespace: String,
+    pub service_id: String,
+    pub service_slug: String,
+    pub public_key: String,
+    pub agent_key: String,
+    pub agent_ip: Option<String>,
+    pub subject: Option<String>,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: i64,
+    pub approved_at: Option<i64>,
+    pub decided_at: Option<i64>,
+}
+
+impl ClaimRow {
+    pub fn status(&self) -> ClaimStatus {
+        ClaimStatus::parse(&self.status).unwrap_or(ClaimStatus::Expired)
+    }
+}
+
+/// A submission, after the signature and the API key were checked.
+#[derive(Debug, Clone)]
+pub struct NewClaim {
+    pub namespace: String,
+    pub service_id: String,
+    pub service_slug: String,
+    pub public_key: String,
+    pub agent_key: String,
+    pub agent_ip: Option<String>,
+    pub subject: Option<String>,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+}
+
+/// What a submission came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new pending claim (and its `request.submitted` event).
+    Created(ClaimRow),
+    /// The key already has a live (pending or approved) claim: nothing changed.
+    Existing(ClaimRow),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("no such claim")]
+    NotFound,
+    /// The claim is not in the state the decision needs (another decider won, or it expired).
+    #[error("the claim is {0}")]
+    Conflict(ClaimStatus),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for DecideError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl Store {
+    /// Submits a claim. A live claim for the same key is returned as it is; otherwise a new
+    /// pending claim starts with fresh timestamps (an earlier decided one moves to the history),
+    /// expiring after `ttl`.
+    pub fn submit_claim(&self, new: &NewClaim, ttl: Duration) -> Result<Submitted, StoreError> {
+        // Concurrent first submissions of one key: the unique index lets one insert win; the
+        // others, run again, find its claim and answer with it.
+        match self.submit_claim_once(new, ttl) {
+            Err(StoreError::Conflict(_)) => self.submit_claim_once(new, ttl),
+            other => other,
+        }
+    }
+
+    fn submit_claim_once(&self, new: &NewClaim, ttl: Duration) -> Result<Submitted, StoreError> {
+        let now = Timestamp::now().as_millis();
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        self.write_with_outbox(|conn, outbox| {
+            let existing: Option<ClaimRow> = claims::table
+                .filter(claims::namespace.eq(&new.namespace))
+                .filter(claims::service_id.eq(&new.service_id))
+                .filter(claims::public_key.eq(&new.public_key))
+                .select(ClaimRow::as_select())
+                .first(conn)
+                .optional()?;
+            if let Some(existing) = existing {
+                let mut existing = existing;
+                if existing.status() == ClaimStatus::Pending && existing.expires_at <= now {
+                    existing = expire(conn, outbox, existing, now)?;
+                }
+                if existing.status().is_live() {
+                    return Ok(Submitted::Existing(existing));
+                }
+                diesel::insert_into(claim_history::table)
+                    .values((
+                        claim_history::claim_id.eq(&existing.id),
+                        claim_history::namespace.eq(&existing.namespace),
+                        claim_history::service_id.eq(&existing.service_id),
+                        claim_history::public_key.eq(&existing.public_key),
+                        claim_history::status.eq(&existing.status),
+                        claim_history::created_at.eq(existing.created_at),
+                        claim_history::approved_at.eq(existing.approved_at),
+                        claim_history::decided_at.eq(existing.decided_at),
+                        claim_history::archived_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                diesel::delete(claims::table.find(&existing.id)).execute(conn)?;
+            }
+            let claim = ClaimRow {
+                id: assent_auth::random::id("cl_"),
+                namespace: new.namespace.clone(),
+                service_id: new.service_id.clone(),
+                service_slug: new.service_slug.clone(),
+                public_key: new.public_key.clone(),
+                agent_key: new.agent_key.clone(),
+                agent_ip: new.agent_ip.clone(),
+                subject: new.subject.clone(),
+                agent_id: new.agent_id.clone(),
+                agent_name: new.agent_name.clone(),
+                status: ClaimStatus::Pending.as_str().to_owned(),
+                created_at: now,
+                updated_at: now,
+                expires_at: now.saturating_add(ttl_ms),
+                approved_at: None,
+                decided_at: None,
+            };
+            diesel::insert_into(claims::table)
+                .values(&claim)
+                .execute(conn)
+                .map_err(conflict_as("claim"))?;
+            emit(conn, outbox, &claim, EventType::RequestSubmitted, None)?;
+            Ok(Submitted::Created(claim))
+        })
+    }
+
+    /// Applies an owner's decision if, and only if, the claim is in the state it needs: of many
+    /// concurrent deciders exactly one changes it (and writes its one event); the others get
+    /// `Conflict`. Another namespace's claim is `NotFound`.
+    pub fn decide_claim(
+        &self,
+        namespace: &str,
+        claim_id: &str,
+        decision: Decision,
+        actor: &Actor,
+    ) -> Result<ClaimRow, DecideError> {
+        let now = Timestamp::now().as_millis();
+        self.write_with_outbox(|conn, outbox| {
+            let mut guarded = diesel::update(
+                claims::table
+                    .filter(claims::id.eq(claim_id))
+                    .filter(claims::namespace.eq(namespace))
+                    .filter(claims::status.eq(decision.from().as_str())),
+            )
+            .into_boxed();
+            if decision.from() == ClaimStatus::Pending {
+                guarded = guarded.filter(claims::expires_at.gt(now));
+            }
+            let changed = match decision {
+                Decision::Approve => guarded
+                    .set((
+                        claims::status.eq(decision.to().as_str()),
+                        claims::approved_at.eq(Some(now)),
+                        claims::updated_at.eq(now),
+                    ))
+                    .execute(conn)?,
+                Decision::Reject | Decision::Revoke => guarded
+                    .set((
+                        claims::status.eq(decision.to().as_str()),
+                        claims::decided_at.eq(Some(now)),
+                        claims::updated_at.eq(now),
+                    ))
+                    .execute(conn)?,
+            };
+            let claim = find(conn, namespace, claim_id)?.ok_or(DecideError::NotFound)?;
+            if changed == 0 {
+                let claim = if claim.status() == ClaimStatus::Pending && claim.expires_at <= now {
+                    expire(conn, outbox, claim, now)?
+                } else {
+                    claim
+                };
+                return Err(DecideError::Conflict(claim.status()));
+            }
+            emit(conn, outbox, &claim, decision.event(), None)?;
+            audit::record(conn, AuditEntry {
+                namespace,
+                actor,
+                action: match decision {
+                    Decision::Approve => "claim.approved",
+                    Decision::Reject => "claim.rejected",
+                    Decision::Revoke => "claim.revoked",
+                },
+                target_id: claim_id,
+                details: json!({ "service": claim.service_slug, "public_key": claim.public_key }),
+            })?;
+            Ok(claim)
+        })
+    }
+
+    /// A claim of `namespace`; a pending one past its expiry is expired on the way (with its
+    /// event), so a read never shows a stale pending claim.
+    pub fn get_claim(
+        &self,
+        namespace: &str,
+        claim_id: &str,
+    ) -> Result<Option<ClaimRow>, StoreError> {
+        let now = Timestamp::now().as_millis();
+        let claim = self.read(|conn| find(conn, namespace, claim_id))?;
+        match claim {
+            Some(claim) if claim.status() == ClaimStatus::Pending && claim.expires_at <= now => {
+                self.write_with_outbox(|conn, outbox| {
+                    // Re-read under the write lock: a decision may have won meanwhile.
+                    match find(conn, namespace, claim_id)? {
+                        Some(c) if c.status() == ClaimStatus::Pending && c.expires_at <= now => {
+                            expire(conn, outbox, c, now).map(Some)
+                        }
+                        other => Ok(other),
+                    }
+                })
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// A namespace's claims, newest first, optionally of one status and one service slug.
+    pub fn list_claims(
+        &self,
+        namespace: &str,
+        status: Option<ClaimStatus>,
+        service_slug: Option<&str>,
+        limit: i64,
+        before: Option<(i64, String)>,
+    ) -> Result<Vec<ClaimRow>, StoreError> {
+        self.expire_due_claims(Timestamp::now(), 1000)?;
+        self.read(|conn| {
+            let mut query = claims::table
+                .filter(claims::namespace.eq(namespace))
+                .into_boxed();
+            if let Some(status) = status {
+                query = query.filter(claims::status.eq(status.as_str()));
+            }
+            if let Some(slug) = service_slug {
+                query = query.filter(claims::service_slug.eq(slug));
+            }
+            if let Some((created_at, id)) = before {
+                query = query.filter(
+                    claims::created_at
+                        .lt(created_at)
+                        .or(claims::created_at.eq(created_at).and(claims::id.lt(id))),
+                );
+            }
+            Ok(query
+                .order((claims::created_at.desc(), claims::id.desc()))
+                .limit(limit)
+                .select(ClaimRow::as_select())
+                .load(conn)?)
+        })
+    }
+
+    /// Expires up to `limit` pending claims past their expiry, each with its event. Returns
+    /// how many. Run periodically by the server, and before listings.
+    pub fn expire_due_claims(&self, now: Timestamp, limit: i64) -> Result<usize, StoreError> {
+        let now = now.as_millis();
+        let due: Vec<String> = self.read(|conn| {
+            Ok::<_, StoreError>(
+                claims::table
+                    .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
+                    .filter(claims::expires_at.le(now))
+                    .limit(limit)
+                    .select(claims::id)
+                    .load(conn)?,
+            )
+        })?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        self.write_with_outbox(|conn, outbox| {
+            let rows: Vec<ClaimRow> = claims::table
+                .filter(claims::id.eq_any(&due))
+                .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
+                .filter(claims::expires_at.le(now))
+                .select(ClaimRow::as_select())
+                .load(conn)?;
+            let count = rows.len();
+            for row in rows {
+                expire(conn, outbox, row, now)?;
+            }
+            Ok(count)
+        })
+    }
+
+    /// The approved claim of `public_key` for the service `service_slug` of `namespace`, if the
+    /// service still exists: the lookup behind `GET /v1/verify`. Two indexed lookups.
+    pub fn find_approved_claim(
+        &self,
+        namespace: &str,
+        public_key: &str,
+        service_slug: &str,
+    ) -> Result<Option<(String, Timestamp)>, StoreError> {
+        self.read(|conn| {
+            Ok(claims::table
+                .inner_join(services::table.on(services::id.eq(claims::service_id)))
+                .filter(services::namespace.eq(namespace))
+                .filter(services::slug.eq(service_slug))
+                .filter(claims::namespace.eq(namespace))
+                .filter(claims::public_key.eq(public_key))
+                .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+                .select((claims::id, claims::approved_at))
+                .first::<(String, Option<i64>)>(conn)
+                .optional()?
+                .map(|(id, at)| (id, Timestamp::from_millis(at.unwrap_or_default()))))
+        })
+    }
+
+    /// The approved claims of one service, newest approval first: the calling service's feed.
+    pub fn approved_claims_of_service(
+        &self,
+        service_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ClaimRow>, StoreError> {
+        self.read(|conn| {
+            Ok(claims::table
+                .filter(claims::service_id.eq(service_id))
+                .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+                .order((claims::approved_at.desc(), claims::created_at.desc()))
+                .limit(limit)
+                .offset(offset)
+                .select(ClaimRow::as_select())
+                .load(conn)?)
+        })
+    }
+
+    /// How many claims of `namespace` are approved.
+    pub fn count_approved_claims(&self, namespace: &str) -> Result<i64, StoreError> {
+        self.read(|conn| {
+            Ok(claims::table
+                .filter(claims::namespace.eq(namespace))
+                .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+                .count()
+                .get_result(conn)?)
+        })
+    }
+}
+
+fn find(
+    conn: &mut AnyConnection,
+    namespace: &str,
+    claim_id: &str,
+) -> Result<Option<ClaimRow>, StoreError> {
+    Ok(claims::table
+        .filter(claims::id.eq(claim_id))
+        .filter(claims::namespace.eq(namespace))
+        .select(ClaimRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn expire(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    claim: ClaimRow,
+    now: i64,
+) -> Result<ClaimRow, StoreError> {
+    diesel::update(
+        claims::table
+            .filter(claims::id.eq(&claim.id))
+            .filter(claims::status.eq(ClaimStatus::Pending.as_str())),
+    )
+    .set((
+        claims::status.eq(ClaimStatus::Expired.as_str()),
+        claims::decided_at.eq(Some(now)),
+        claims::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    let expired = ClaimRow {
+        status: ClaimStatus::Expired.as_str().to_owned(),
+        decided_at: Some(now),
+        updated_at: now,
+        ..claim
+    };
+    emit(
+        conn,
+        outbox,
+        &expired,
+        EventType::RequestExpired,
+        Some("expired"),
+    )?;
+    Ok(expired)
+}
+
+/// The Sigilum-format event of a claim's change (CONTRACT §6).
+fn emit(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    claim: &ClaimRow,
+    event_type: EventType,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut data = json!({
+        "claim_id": claim.id,
+        "namespace": claim.namespace,
+        "service": claim.service_slug,
+        "agent_key": claim.agent_key,
+        "public_key": claim.public_key,
+        "status": claim.status,
+        "subject": claim.subject,
+        "agent_id": claim.agent_id,
+        "agent_name": claim.agent_name,
+    });
+    if let (Some(reason), Some(object)) = (reason, data.as_object_mut()) {
+        object.insert("reason".into(), reason.into());
+    }
+    let payload =
+        json!({ "event": event_type.as_str(), "timestamp": Timestamp::now(), "data": data });
+    let event = NewEvent {
+        id: assent_auth::random::id("evt_"),
+        service_id: claim.service_id.clone(),
+        namespace: claim.namespace.clone(),
+        event_type,
+        payload: payload.to_string(),
+    };
+    outbox.emit(conn, &event, None)?;
+    Ok(())
+}

@@ -1,0 +1,433 @@
+//! Claims on SQLite and PostgreSQL: idempotent submission, compare-and-set decisions with
+//! exactly one event each, history on re-submission, expiry, and the verify lookup.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use assent_core::claim::{ClaimStatus, Decision};
+use assent_core::{EndpointFormat, EventType, Timestamp};
+use assent_store::testing::{Engine, TestDatabase};
+use assent_store::{
+    Actor, DecideError, NewAccount, NewClaim, NewService, NewWebhookEndpoint, Store, Submitted,
+};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+struct Fixture {
+    db: TestDatabase,
+    service_id: String,
+    webhook_id: String,
+}
+
+fn fixture(engine: Engine) -> Fixture {
+    let db = TestDatabase::new(engine);
+    for ns in ["ada", "grace"] {
+        db.store
+            .create_account(
+                NewAccount {
+                    email: format!("{ns}@example.com"),
+                    namespace: ns.into(),
+                    password_hash: "x".into(),
+                },
+                None,
+            )
+            .expect("account");
+    }
+    let service = db
+        .store
+        .create_service(
+            NewService {
+                namespace: "ada".into(),
+                slug: "gateway".into(),
+                name: "G".into(),
+                description: None,
+                icon_url: None,
+            },
+            &Actor::Cli,
+            10,
+        )
+        .expect("service");
+    let webhook_id = assent_auth::random::id("wh_");
+    let endpoint = NewWebhookEndpoint {
+        id: webhook_id.clone(),
+        url: "https://h.example/x".into(),
+        format: EndpointFormat::Sigilum,
+        events: EventType::REQUEST_EVENTS.to_vec(),
+        secret_sealed: "v1.x".into(),
+    };
+    db.store
+        .create_webhook_endpoint("ada", &service.id, &endpoint, &Actor::Cli, 10)
+        .expect("webhook");
+    Fixture {
+        db,
+        service_id: service.id,
+        webhook_id,
+    }
+}
+
+impl Fixture {
+    fn store(&self) -> &Store {
+        &self.db.store
+    }
+
+    fn claim(&self, key: &str) -> NewClaim {
+        NewClaim {
+            namespace: "ada".into(),
+            service_id: self.service_id.clone(),
+            service_slug: "gateway".into(),
+            public_key: key.into(),
+            agent_key: format!("did:key:z{key}"),
+            agent_ip: Some("203.0.113.7".into()),
+            subject: Some("customer-42".into()),
+            agent_id: Some("bot".into()),
+            agent_name: Some("Bot".into()),
+        }
+    }
+
+    /// The event types delivered to the webhook, oldest first.
+    fn events(&self) -> Vec<String> {
+        let mut events: Vec<String> = self
+            .store()
+            .list_deliveries("ada", &self.service_id, &self.webhook_id, None, 200, None)
+            .expect("deliveries")
+            .into_iter()
+            .map(|d| d.event_type)
+            .collect();
+        events.reverse();
+        events
+    }
+}
+
+fn created(submitted: Submitted) -> assent_store::ClaimRow {
+    match submitted {
+        Submitted::Created(c) => c,
+        Submitted::Existing(c) => panic!("expected a new claim, got {c:?}"),
+    }
+}
+
+fn submission_is_idempotent_while_live_and_fresh_afterwards(engine: Engine) {
+    let f = fixture(engine);
+    let first = created(f.store().submit_claim(&f.claim("k1"), DAY).expect("submit"));
+    assert!(first.id.starts_with("cl_") && first.id.len() == 27);
+    assert_eq!(first.status(), ClaimStatus::Pending);
+    assert_eq!(
+        f.store().submit_claim(&f.claim("k1"), DAY).expect("again"),
+        Submitted::Existing(first.clone())
+    );
+
+    f.store()
+        .decide_claim("ada", &first.id, Decision::Approve, &Actor::Cli)
+        .expect("approve");
+    let again = f
+        .store()
+        .submit_claim(&f.claim("k1"), DAY)
+        .expect("while approved");
+    assert!(matches!(again, Submitted::Existing(c) if c.status() == ClaimStatus::Approved));
+
+    f.store()
+        .decide_claim("ada", &first.id, Decision::Revoke, &Actor::Cli)
+        .expect("revoke");
+    let fresh = created(
+        f.store()
+            .submit_claim(&f.claim("k1"), DAY)
+            .expect("after revocation"),
+    );
+    assert_ne!(fresh.id, first.id, "a new claim");
+    assert!(fresh.created_at >= first.created_at && fresh.approved_at.is_none());
+    assert_eq!(
+        f.store().get_claim("ada", &first.id).expect("old"),
+        None,
+        "the old one is history"
+    );
+    assert_eq!(
+        f.events(),
+        [
+            "request.submitted",
+            "request.approved",
+            "request.revoked",
+            "request.submitted"
+        ]
+    );
+}
+
+fn decisions_need_the_right_state_and_namespace(engine: Engine) {
+    let f = fixture(engine);
+    let claim = created(f.store().submit_claim(&f.claim("k1"), DAY).expect("submit"));
+    assert!(matches!(
+        f.store()
+            .decide_claim("ada", &claim.id, Decision::Revoke, &Actor::Cli),
+        Err(DecideError::Conflict(ClaimStatus::Pending))
+    ));
+    assert!(matches!(
+        f.store()
+            .decide_claim("grace", &claim.id, Decision::Approve, &Actor::Cli),
+        Err(DecideError::NotFound)
+    ));
+    assert!(matches!(
+        f.store()
+            .decide_claim("ada", "cl_nope", Decision::Approve, &Actor::Cli),
+        Err(DecideError::NotFound)
+    ));
+    let rejected = f
+        .store()
+        .decide_claim("ada", &claim.id, Decision::Reject, &Actor::Cli)
+        .expect("reject");
+    assert_eq!(rejected.status(), ClaimStatus::Rejected);
+    assert!(matches!(
+        f.store()
+            .decide_claim("ada", &claim.id, Decision::Approve, &Actor::Cli),
+        Err(DecideError::Conflict(ClaimStatus::Rejected))
+    ));
+    assert_eq!(f.events(), ["request.submitted", "request.rejected"]);
+}
+
+fn of_many_concurrent_approvals_exactly_one_wins(engine: Engine) {
+    let f = fixture(engine);
+    let claim = created(f.store().submit_claim(&f.claim("k1"), DAY).expect("submit"));
+    let racers = 50;
+    let barrier = Arc::new(Barrier::new(racers));
+    let results: Vec<Result<_, DecideError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..racers)
+            .map(|i| {
+                let store = f.store().clone();
+                let barrier = Arc::clone(&barrier);
+                let id = claim.id.clone();
+                scope.spawn(move || {
+                    barrier.wait();
+                    let decision = if i % 2 == 0 {
+                        Decision::Approve
+                    } else {
+                        Decision::Reject
+                    };
+                    store.decide_claim("ada", &id, decision, &Actor::Cli)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(DecideError::Conflict(_))))
+        .count();
+    assert_eq!(
+        (winners, conflicts),
+        (1, racers - 1),
+        "{:?}",
+        results
+            .iter()
+            .filter(|r| !matches!(r, Ok(_) | Err(DecideError::Conflict(_))))
+            .collect::<Vec<_>>()
+    );
+    let events = f.events();
+    assert_eq!(
+        events.len(),
+        2,
+        "one submission and exactly one decision: {events:?}"
+    );
+}
+
+fn pending_claims_expire_on_read_and_by_the_sweeper(engine: Engine) {
+    let f = fixture(engine);
+    let soon = created(
+        f.store()
+            .submit_claim(&f.claim("k1"), Duration::ZERO)
+            .expect("submit"),
+    );
+    let read = f
+        .store()
+        .get_claim("ada", &soon.id)
+        .expect("read")
+        .expect("exists");
+    assert_eq!(read.status(), ClaimStatus::Expired, "expired on read");
+    assert!(matches!(
+        f.store()
+            .decide_claim("ada", &soon.id, Decision::Approve, &Actor::Cli),
+        Err(DecideError::Conflict(ClaimStatus::Expired))
+    ));
+    let other = created(
+        f.store()
+            .submit_claim(&f.claim("k2"), Duration::ZERO)
+            .expect("submit"),
+    );
+    assert_eq!(
+        f.store()
+            .expire_due_claims(Timestamp::now(), 100)
+            .expect("sweep"),
+        1
+    );
+    assert_eq!(
+        f.store()
+            .get_claim("ada", &other.id)
+            .expect("read")
+            .expect("exists")
+            .status(),
+        ClaimStatus::Expired
+    );
+    assert_eq!(
+        f.store()
+            .expire_due_claims(Timestamp::now(), 100)
+            .expect("sweep again"),
+        0
+    );
+    let events = f.events();
+    assert_eq!(
+        events.iter().filter(|e| *e == "request.expired").count(),
+        2,
+        "one event per expiry: {events:?}"
+    );
+    // An expired claim is not live: the key may ask again.
+    assert!(matches!(
+        f.store().submit_claim(&f.claim("k1"), DAY).expect("again"),
+        Submitted::Created(_)
+    ));
+}
+
+fn verify_finds_only_approved_claims_of_existing_services(engine: Engine) {
+    let f = fixture(engine);
+    let claim = created(f.store().submit_claim(&f.claim("k1"), DAY).expect("submit"));
+    assert_eq!(
+        f.store()
+            .find_approved_claim("ada", "k1", "gateway")
+            .expect("lookup"),
+        None,
+        "pending"
+    );
+    f.store()
+        .decide_claim("ada", &claim.id, Decision::Approve, &Actor::Cli)
+        .expect("approve");
+    let found = f
+        .store()
+        .find_approved_claim("ada", "k1", "gateway")
+        .expect("lookup")
+        .expect("approved");
+    assert_eq!(found.0, claim.id);
+    for (ns, key, slug) in [
+        ("grace", "k1", "gateway"),
+        ("ada", "k2", "gateway"),
+        ("ada", "k1", "other"),
+    ] {
+        assert_eq!(
+            f.store()
+                .find_approved_claim(ns, key, slug)
+                .expect("lookup"),
+            None,
+            "{ns} {key} {slug}"
+        );
+    }
+    assert_eq!(f.store().count_approved_claims("ada").expect("count"), 1);
+    assert_eq!(
+        f.store()
+            .approved_claims_of_service(&f.service_id, 10, 0)
+            .expect("feed")
+            .len(),
+        1
+    );
+    f.store()
+        .delete_service("ada", &f.service_id, &Actor::Cli)
+        .expect("delete service");
+    assert_eq!(
+        f.store()
+            .find_approved_claim("ada", "k1", "gateway")
+            .expect("lookup"),
+        None,
+        "a deleted service's claims are never authorized"
+    );
+    assert!(
+        f.store()
+            .get_claim("ada", &claim.id)
+            .expect("read")
+            .is_some(),
+        "but they stay readable"
+    );
+}
+
+fn listing_filters_and_pages(engine: Engine) {
+    let f = fixture(engine);
+    let mut ids = Vec::new();
+    for key in ["k1", "k2", "k3"] {
+        ids.push(created(f.store().submit_claim(&f.claim(key), DAY).expect("submit")).id);
+    }
+    f.store()
+        .decide_claim("ada", &ids[0], Decision::Approve, &Actor::Cli)
+        .expect("approve");
+    let approved = f
+        .store()
+        .list_claims("ada", Some(ClaimStatus::Approved), None, 10, None)
+        .expect("list");
+    assert_eq!(approved.len(), 1);
+    let page = f
+        .store()
+        .list_claims("ada", None, Some("gateway"), 2, None)
+        .expect("page 1");
+    assert_eq!(page.len(), 2);
+    let last = page.last().expect("row");
+    let rest = f
+        .store()
+        .list_claims(
+            "ada",
+            None,
+            None,
+            10,
+            Some((last.created_at, last.id.clone())),
+        )
+        .expect("page 2");
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        f.store()
+            .list_claims("grace", None, None, 10, None)
+            .expect("other"),
+        vec![]
+    );
+}
+
+fn concurrent_first_submissions_make_one_claim(engine: Engine) {
+    let f = fixture(engine);
+    let racers = 10;
+    let barrier = Arc::new(Barrier::new(racers));
+    let results: Vec<Submitted> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..racers)
+            .map(|_| {
+                let store = f.store().clone();
+                let barrier = Arc::clone(&barrier);
+                let claim = f.claim("k1");
+                scope.spawn(move || {
+                    barrier.wait();
+                    store
+                        .submit_claim(&claim, DAY)
+                        .expect("no error, only an answer")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let created: Vec<&Submitted> = results
+        .iter()
+        .filter(|r| matches!(r, Submitted::Created(_)))
+        .collect();
+    assert_eq!(created.len(), 1);
+    let ids: std::collections::HashSet<&str> = results
+        .iter()
+        .map(|r| match r {
+            Submitted::Created(c) | Submitted::Existing(c) => c.id.as_str(),
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "everyone got the same claim");
+    assert_eq!(f.events(), ["request.submitted"]);
+}
+
+assent_store::on_both_engines!(
+    concurrent_first_submissions_make_one_claim,
+    submission_is_idempotent_while_live_and_fresh_afterwards,
+    decisions_need_the_right_state_and_namespace,
+    of_many_concurrent_approvals_exactly_one_wins,
+    pending_claims_expire_on_read_and_by_the_sweeper,
+    verify_finds_only_approved_claims_of_existing_services,
+    listing_filters_and_pages,
+);

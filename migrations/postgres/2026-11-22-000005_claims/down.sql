@@ -1,0 +1,2 @@
+DROP TABLE claim_history;
+DROP TABLE claims;
