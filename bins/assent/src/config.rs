@@ -158,6 +158,10 @@ pub struct ServeArgs {
     /// How long a rotated-out webhook secret keeps signing beside the new one. [default: 24h]
     #[arg(long, env = "ASSENT_WEBHOOK_SECRET_GRACE", value_name = "DURATION")]
     pub webhook_secret_grace: Option<String>,
+
+    /// How long a claim stays pending before it expires. [default: 24h]
+    #[arg(long, env = "ASSENT_CLAIM_TTL", value_name = "DURATION")]
+    pub claim_ttl: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -219,6 +223,19 @@ impl ServeArgs {
                 secret_key,
                 max_body_bytes,
                 workers,
+                session_ttl,
+                rate_limits,
+                max_services_per_namespace,
+                max_keys_per_service,
+                max_webhooks_per_service,
+                webhook_retry_schedule,
+                delivery_lease,
+                delivery_timeout,
+                delivery_concurrency,
+                delivery_poll_interval,
+                webhook_disable_after,
+                webhook_secret_grace,
+                claim_ttl,
             ]
         );
         self
@@ -275,6 +292,7 @@ pub struct ServeConfig {
     pub rate_limits: bool,
     pub quotas: assent_http::Quotas,
     pub secret_grace: Duration,
+    pub claim_ttl: Duration,
     pub engine: assent_delivery::EngineConfig,
 }
 
@@ -396,6 +414,12 @@ impl ServeArgs {
             Duration::from_secs(24 * 3600),
             Duration::ZERO,
         )?;
+        let claim_ttl = duration(
+            &self.claim_ttl,
+            "ASSENT_CLAIM_TTL",
+            Duration::from_secs(24 * 3600),
+            Duration::from_secs(1),
+        )?;
         if engine.lease <= engine.timeout {
             bail!(
                 "ASSENT_DELIVERY_LEASE ({:?}) must be longer than ASSENT_DELIVERY_TIMEOUT ({:?}), \
@@ -440,6 +464,7 @@ impl ServeArgs {
             rate_limits: self.rate_limits != Some(Switch::Off),
             quotas,
             secret_grace,
+            claim_ttl,
             engine,
         })
     }
@@ -510,6 +535,96 @@ mod tests {
             .resolve()
             .is_err()
         );
+    }
+
+    #[test]
+    fn delivery_settings_are_checked() {
+        let fast = ServeArgs {
+            webhook_retry_schedule: Some("0s,100ms".into()),
+            delivery_lease: Some("2s".into()),
+            delivery_timeout: Some("500ms".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(fast.engine.schedule.attempts(), 2);
+        assert_eq!(fast.engine.timeout, Duration::from_millis(500));
+        let error = ServeArgs {
+            delivery_lease: Some("5s".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("ASSENT_DELIVERY_LEASE"),
+            "the lease must outlast an attempt"
+        );
+        for bad in [
+            ServeArgs {
+                webhook_retry_schedule: Some("soon".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                delivery_concurrency: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                claim_ttl: Some("0s".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                delivery_poll_interval: Some("1ms".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.resolve().is_err());
+        }
+    }
+
+    /// Every setting can come from the file: a field missing from `merge_fields!` would stay
+    /// `None` here (and show in the Debug output), whatever its name.
+    #[test]
+    fn every_setting_is_read_from_the_file() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            data_dir = "/srv/assent"
+            database_url = "sqlite:///srv/assent/a.db"
+            database_pool_size = 4
+            log = "debug"
+            log_format = "json"
+            bind = "127.0.0.1:9000"
+            public_url = "https://assent.example.com"
+            admin_token = "adm_file_token_0123456789"
+            default_namespace = "ada"
+            allow_private_webhooks = false
+            secret_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+            max_body_bytes = 4096
+            workers = 2
+            session_ttl = "12h"
+            rate_limits = "off"
+            max_services_per_namespace = 5
+            max_keys_per_service = 5
+            max_webhooks_per_service = 5
+            webhook_retry_schedule = "0s,1s"
+            delivery_lease = "20s"
+            delivery_timeout = "5s"
+            delivery_concurrency = 8
+            delivery_poll_interval = "2s"
+            webhook_disable_after = "1d"
+            webhook_secret_grace = "1h"
+            claim_ttl = "2h"
+            "#,
+        )
+        .unwrap();
+        let storage = StorageArgs::default().or(file.storage);
+        let serve = ServeArgs::default().or(file.serve);
+        assert!(!format!("{storage:?}").contains("None"), "{storage:?}");
+        assert!(!format!("{serve:?}").contains("None"), "{serve:?}");
+        let resolved = serve.resolve().unwrap();
+        assert_eq!(resolved.session_ttl, Duration::from_secs(43_200));
+        assert!(!resolved.rate_limits);
+        assert_eq!(resolved.claim_ttl, Duration::from_secs(7200));
+        assert_eq!(resolved.engine.concurrency, 8);
     }
 
     #[test]

@@ -55,10 +55,12 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         quotas: config.quotas,
         rate_limits: config.rate_limits,
         secret_grace: config.secret_grace,
+        claim_ttl: config.claim_ttl,
     };
     let engine =
         assent_delivery::Engine::new(store.clone(), secret_key.clone(), config.engine.clone())
             .context("cannot build the webhook client")?;
+    let upkeep_store = store.clone();
     let state = AppState::new(store, secret_key, settings);
     let mut options = ServerOptions::default();
     if let Some(workers) = config.workers {
@@ -77,13 +79,15 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         }
         let running = actix_web::rt::spawn(server);
         let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
-        let delivery = engine.spawn(delivery_stopped);
+        let delivery = engine.spawn(delivery_stopped.clone());
+        let upkeep = actix_web::rt::spawn(maintenance(upkeep_store, delivery_stopped));
         shutdown_signal().await?;
         tracing::info!("shutting down: finishing in-flight requests and delivery attempts");
         handle.stop(true).await;
         // In-flight attempts finish and are recorded; nothing new is claimed.
         let _ = stop_delivery.send(true);
         delivery.await.context("the delivery engine failed")?;
+        upkeep.await.context("the maintenance task failed")?;
         running.await.context("the server task failed")??;
         tracing::info!("stopped");
         Ok(())
@@ -145,6 +149,39 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
+}
+
+/// Periodic upkeep, on every replica (each step is safe to run concurrently): pending claims
+/// past their expiry become `expired` with their event (reads also expire them lazily), and
+/// spent nonces past their lifetime are purged.
+async fn maintenance(store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let store = store.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let now = assent_core::Timestamp::now();
+            Ok::<_, assent_store::StoreError>((
+                store.expire_due_claims(now, 1000)?,
+                store.purge_expired_nonces(now)?,
+            ))
+        })
+        .await;
+        match result {
+            Ok(Ok((expired, purged))) if expired + purged > 0 => {
+                tracing::info!(expired, purged, "expired claims and purged nonces");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "maintenance failed; it runs again shortly"),
+            Err(e) => tracing::error!(error = %e, "maintenance task panicked"),
+        }
+    }
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

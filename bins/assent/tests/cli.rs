@@ -345,6 +345,7 @@ fn serve_help_documents_every_setting() {
         "ASSENT_DELIVERY_POLL_INTERVAL",
         "ASSENT_WEBHOOK_DISABLE_AFTER",
         "ASSENT_WEBHOOK_SECRET_GRACE",
+        "ASSENT_CLAIM_TTL",
     ] {
         assert!(help.contains(name), "{name} missing from serve --help");
     }

@@ -44,6 +44,14 @@ pub mod code {
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// The Sigilum dialect's name for [`AUTH_INVALID_TOKEN`].
     pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    /// A validly signed request whose nonce its namespace has already used (409).
+    pub const SIGNATURE_NONCE_REPLAY: &str = "SIGNATURE_NONCE_REPLAY";
+    /// The nonce store could not be reached, so a signed request cannot be checked (503).
+    pub const NONCE_STORE_UNAVAILABLE: &str = "NONCE_STORE_UNAVAILABLE";
+    /// The signing certificate is for another namespace than the route's (403).
+    pub const SIGNATURE_NAMESPACE_MISMATCH: &str = "SIGNATURE_NAMESPACE_MISMATCH";
+    /// The signing key is not the one the request names (403).
+    pub const SIGNATURE_KEY_MISMATCH: &str = "SIGNATURE_KEY_MISMATCH";
 }
 
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ pub mod pagination;
 mod request_context;
 pub mod routes;
 mod server;
+pub mod signed;
 mod state;
 pub mod throttle;
 

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use actix_web::Error;
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
@@ -63,8 +63,8 @@ pub async fn request_context(
 }
 
 /// Gives every error response the dialect's envelope. Handler errors are [`ApiError`]s;
-/// anything else with an error status came from the framework (no route, wrong method,
-/// unreadable path) and gets the generic error for its status.
+/// other errors, and empty error answers, came from the framework (no route, wrong method,
+/// unreadable path) and get the generic error for their status.
 fn render_error(
     response: ServiceResponse<BoxBody>,
     dialect: Dialect,
@@ -72,6 +72,16 @@ fn render_error(
 ) -> ServiceResponse<BoxBody> {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    // A handler that answers an error status with a body of its own (the DID-resolution
+    // envelope) keeps it; what gets the envelope is an error, or an empty framework answer.
+    let has_error = response.response().error().is_some();
+    let empty = matches!(
+        response.response().body().size(),
+        BodySize::None | BodySize::Sized(0)
+    );
+    if !has_error && !empty {
         return response;
     }
     let error = response

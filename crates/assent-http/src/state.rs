@@ -26,6 +26,8 @@ pub struct HttpSettings {
     pub rate_limits: bool,
     /// How long a rotated-out webhook secret keeps signing next to the new one.
     pub secret_grace: Duration,
+    /// How long a claim stays pending before it expires.
+    pub claim_ttl: Duration,
 }
 
 /// Per-namespace and per-service limits; generous by default.
@@ -57,6 +59,7 @@ impl Default for HttpSettings {
             quotas: Quotas::default(),
             rate_limits: true,
             secret_grace: Duration::from_secs(24 * 3600),
+            claim_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }

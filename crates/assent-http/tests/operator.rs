@@ -154,6 +154,8 @@ fn openapi_documents_every_route() {
     assert_eq!(
         paths,
         [
+            "/.well-known/did/{did}",
+            "/1.0/identifiers/{did}",
             "/api/v1/health",
             "/api/v1/services",
             "/api/v1/services/me",
@@ -166,6 +168,14 @@ fn openapi_documents_every_route() {
             "/v1/auth/signup",
             "/v1/auth/tokens",
             "/v1/auth/tokens/{token_id}",
+            "/v1/claims",
+            "/v1/claims/{claim_id}",
+            "/v1/claims/{claim_id}/approve",
+            "/v1/claims/{claim_id}/reject",
+            "/v1/claims/{claim_id}/revoke",
+            "/v1/namespaces/claims",
+            "/v1/namespaces/{namespace}",
+            "/v1/namespaces/{namespace}/claims",
             "/v1/services",
             "/v1/services/{service_id}",
             "/v1/services/{service_id}/keys",
@@ -176,6 +186,7 @@ fn openapi_documents_every_route() {
             "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
             "/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret",
             "/v1/services/{service_id}/webhooks/{webhook_id}/test",
+            "/v1/verify",
         ]
     );
     let register = &document["paths"]["/api/v1/services"]["post"];

@@ -2,9 +2,11 @@
 
 use actix_web::web;
 
+pub mod agents;
 pub mod atp_services;
 pub mod audit;
 pub mod auth;
+pub mod claims;
 pub mod deliveries;
 pub mod health;
 pub mod services;
@@ -31,6 +33,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/auth/tokens/{token_id}").route(web::delete().to(auth::revoke_token)),
         )
         .service(web::resource("/v1/audit-log").route(web::get().to(audit::list)))
+        .service(web::resource("/v1/claims").route(web::post().to(agents::submit)))
+        .service(web::resource("/v1/verify").route(web::get().to(agents::verify)))
+        // Before /v1/namespaces/{namespace}, which would also match it.
+        .service(web::resource("/v1/namespaces/claims").route(web::get().to(agents::feed)))
+        .service(
+            web::resource("/v1/namespaces/{namespace}").route(web::get().to(agents::namespace)),
+        )
+        .service(
+            web::resource("/.well-known/did/{did}").route(web::get().to(agents::well_known_did)),
+        )
+        .service(web::resource("/1.0/identifiers/{did}").route(web::get().to(agents::resolve_did)))
+        .service(web::resource("/v1/claims/{claim_id}").route(web::get().to(claims::get)))
+        .service(
+            web::resource("/v1/claims/{claim_id}/approve").route(web::post().to(claims::approve)),
+        )
+        .service(
+            web::resource("/v1/claims/{claim_id}/reject").route(web::post().to(claims::reject)),
+        )
+        .service(
+            web::resource("/v1/claims/{claim_id}/revoke").route(web::post().to(claims::revoke)),
+        )
+        .service(
+            web::resource("/v1/namespaces/{namespace}/claims").route(web::get().to(claims::list)),
+        )
         .service(
             web::resource("/v1/services")
                 .route(web::get().to(services::list))

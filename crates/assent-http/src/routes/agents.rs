@@ -1,0 +1,554 @@
+//! What services and agents call with `sigilum-rfc9421-v1` signed requests: submitting a
+//! claim, verifying one, the calling service's approved-claims feed, and the public namespace
+//! and DID documents.
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{HttpRequest, HttpResponse, web};
+use assent_auth::rfc9421;
+use assent_core::claim::ClaimStatus;
+use assent_core::field::{self, FieldError};
+use assent_core::{Namespace, Timestamp};
+use assent_store::{NewClaim, Submitted};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::ServiceCaller;
+use crate::error::ApiError;
+use crate::openapi::SigilumError;
+use crate::signed::Signed;
+use crate::state::AppState;
+
+pub const SERVICE_MISMATCH: &str = "SERVICE_MISMATCH";
+pub const NONCE_REPLAY: &str = "NONCE_REPLAY";
+/// The header with which a service asks that only the namespace, not the key, be bound to the
+/// signature (the agent asks on behalf of another key).
+const CLAIM_BINDING: &str = "x-sigilum-claim-binding";
+const BODY_NONCE_TTL_SECONDS: i64 = 600;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SubmitClaimRequest {
+    /// The namespace whose owner is asked: the service's namespace.
+    #[schema(required = true, nullable = false, example = "lin")]
+    pub namespace: Option<String>,
+    /// The agent key asking, `ed25519:<base64>`.
+    #[schema(required = true, nullable = false)]
+    pub public_key: Option<String>,
+    /// The service's slug; must be the API key's service.
+    #[schema(required = true, nullable = false, example = "api-gateway")]
+    pub service: Option<String>,
+    /// Single-use for this service for 10 minutes, 8 to 256 characters.
+    #[schema(required = true, nullable = false, min_length = 8, max_length = 256)]
+    pub nonce: Option<String>,
+    /// The agent's address as the service sees it (informative).
+    #[schema(nullable = false, example = "203.0.113.7")]
+    pub agent_ip: Option<String>,
+    #[schema(nullable = false, max_length = 256)]
+    pub subject: Option<String>,
+    #[schema(nullable = false, max_length = 128)]
+    pub agent_id: Option<String>,
+    #[schema(nullable = false, max_length = 128)]
+    pub agent_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmitClaimResponse {
+    pub claim_id: String,
+    #[schema(example = "pending")]
+    pub status: String,
+    pub service: String,
+    pub message: String,
+}
+
+/// Ask the namespace owner whether an agent key may act on this service.
+///
+/// Needs the service's API key and a `sigilum-rfc9421-v1` signature whose certificate binds
+/// `namespace` (and `public_key`, unless `X-Sigilum-Claim-Binding: namespace-only`). A key
+/// with a pending or approved claim gets that claim back (200); otherwise a new pending claim
+/// starts (201) and `request.submitted` is delivered.
+#[utoipa::path(post, path = "/v1/claims", tag = "claims", request_body = SubmitClaimRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "A new pending claim", body = SubmitClaimResponse),
+        (status = 200, description = "The key's live claim, unchanged", body = SubmitClaimResponse),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_JSON`", body = SigilumError),
+        (status = 401, description = "`SIGNATURE_*`, or `UNAUTHORIZED` (API key)", body = SigilumError),
+        (status = 403, description = "`SIGNATURE_NAMESPACE_MISMATCH`, `SIGNATURE_KEY_MISMATCH`, \
+            `SERVICE_MISMATCH`, `AUTH_INSUFFICIENT_PERMISSIONS`", body = SigilumError),
+        (status = 409, description = "`SIGNATURE_NONCE_REPLAY` or `NONCE_REPLAY` (body nonce)", body = SigilumError),
+    ))]
+pub async fn submit(
+    req: HttpRequest,
+    signed: Signed,
+    caller: ServiceCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: SubmitClaimRequest = crate::json::parse(&signed.body)?;
+    let invalid = |e: FieldError| ApiError::validation(&e);
+    let namespace = field::required("namespace", body.namespace.as_deref()).map_err(invalid)?;
+    Namespace::parse(&namespace).map_err(|why| invalid(FieldError::invalid("namespace", why)))?;
+    let public_key = field::required("public_key", body.public_key.as_deref()).map_err(invalid)?;
+    let key_bytes = rfc9421::parse_agent_key(&public_key).map_err(|_| {
+        invalid(FieldError::invalid(
+            "public_key",
+            "must be ed25519:<base64 of 32 bytes>",
+        ))
+    })?;
+    let service = field::required("service", body.service.as_deref()).map_err(invalid)?;
+    let nonce = field::required("nonce", body.nonce.as_deref()).map_err(invalid)?;
+    if !(8..=256).contains(&nonce.len()) {
+        return Err(invalid(FieldError::invalid(
+            "nonce",
+            "must be 8 to 256 characters long",
+        )));
+    }
+    let agent_ip = field::optional(body.agent_ip.as_deref());
+    if let Some(ip) = &agent_ip {
+        ip.parse::<IpAddr>()
+            .map_err(|_| invalid(FieldError::invalid("agent_ip", "must be an IP address")))?;
+    }
+    let optional = |name: &'static str, value: Option<String>, max: usize| {
+        let value = field::optional(value.as_deref());
+        if let Some(v) = &value {
+            field::max_chars(name, v, max).map_err(invalid)?;
+        }
+        Ok::<_, ApiError>(value)
+    };
+    let subject = optional("subject", body.subject, 256)?;
+    let agent_id = optional("agent_id", body.agent_id, 128)?;
+    let agent_name = optional("agent_name", body.agent_name, 128)?;
+
+    signed.require_namespace(&namespace)?;
+    let namespace_only = req
+        .headers()
+        .get(CLAIM_BINDING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("namespace-only"));
+    if !namespace_only {
+        signed.require_public_key(&public_key)?;
+    }
+    if service != caller.slug || namespace != caller.namespace {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            SERVICE_MISMATCH,
+            format!(
+                "The API key belongs to service `{}` of namespace `{}`, not `{service}` of `{namespace}`.",
+                caller.slug, caller.namespace
+            ),
+        ));
+    }
+
+    let new = NewClaim {
+        namespace,
+        service_id: caller.service_id.clone(),
+        service_slug: caller.slug.clone(),
+        agent_key: rfc9421::did_key(&key_bytes),
+        public_key,
+        agent_ip,
+        subject,
+        agent_id,
+        agent_name,
+    };
+    let store = state.store.clone();
+    let ttl = state.settings.claim_ttl;
+    let scope = format!("claim:{}", caller.service_id);
+    let expires =
+        Timestamp::from_millis(Timestamp::now().as_millis() + BODY_NONCE_TTL_SECONDS * 1000);
+    let submitted = web::block(move || {
+        if !store.use_nonce(&scope, &nonce, expires)? {
+            return Ok(None);
+        }
+        store.submit_claim(&new, ttl).map(Some)
+    })
+    .await??
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            NONCE_REPLAY,
+            "Replay detected: this nonce has already been used.",
+        )
+    })?;
+    let (status, claim, message) = match submitted {
+        Submitted::Created(c) => (
+            StatusCode::CREATED,
+            c,
+            "Access request submitted. Awaiting namespace owner approval.",
+        ),
+        Submitted::Existing(c) if c.status() == ClaimStatus::Approved => (
+            StatusCode::OK,
+            c,
+            "Authorization already approved for this key.",
+        ),
+        Submitted::Existing(c) => (
+            StatusCode::OK,
+            c,
+            "Authorization request already pending for this key.",
+        ),
+    };
+    Ok(HttpResponse::build(status).json(SubmitClaimResponse {
+        claim_id: claim.id,
+        status: claim.status,
+        service: claim.service_slug,
+        message: message.to_owned(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct VerifyQuery {
+    pub namespace: Option<String>,
+    /// `ed25519:<base64>`.
+    pub public_key: Option<String>,
+    /// The service's slug.
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    pub authorized: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub approved_at: Option<Timestamp>,
+    /// Why not, when not authorized: `no_approved_claim`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// Is this agent key authorized for this service of this namespace? The hot path: a signature
+/// check, a nonce, and two indexed lookups. A revoked claim answers unauthorized at once.
+#[utoipa::path(get, path = "/v1/verify", tag = "claims", params(VerifyQuery),
+    responses(
+        (status = 200, description = "The answer", body = Verification),
+        (status = 400, description = "`VALIDATION_ERROR`: a parameter is missing", body = SigilumError),
+        (status = 401, description = "`SIGNATURE_*`", body = SigilumError),
+        (status = 403, description = "`SIGNATURE_NAMESPACE_MISMATCH`", body = SigilumError),
+        (status = 409, description = "`SIGNATURE_NONCE_REPLAY`", body = SigilumError),
+    ))]
+pub async fn verify(
+    signed: Signed,
+    state: web::Data<AppState>,
+    query: web::Query<VerifyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let missing = || {
+        ApiError::validation(&FieldError::invalid(
+            "namespace",
+            "`public_key` and `service` query parameters are required",
+        ))
+    };
+    let (Some(namespace), Some(public_key), Some(service)) =
+        (query.namespace, query.public_key, query.service)
+    else {
+        return Err(missing());
+    };
+    signed.require_namespace(&namespace)?;
+    let store = state.store.clone();
+    let found =
+        web::block(move || store.find_approved_claim(&namespace, &public_key, &service)).await??;
+    Ok(HttpResponse::Ok().json(match found {
+        Some((claim_id, approved_at)) => Verification {
+            authorized: true,
+            claim_id: Some(claim_id),
+            approved_at: Some(approved_at),
+            reason: None,
+        },
+        None => Verification {
+            authorized: false,
+            claim_id: None,
+            approved_at: None,
+            reason: Some("no_approved_claim"),
+        },
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FeedQuery {
+    /// The service's slug; defaults to the API key's service, and may only be that.
+    pub service: Option<String>,
+    /// 1 to 2000 (default 500).
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+}
+
+/// The calling service's approved claims (all of them, for caching), newest approval first.
+#[utoipa::path(get, path = "/v1/namespaces/claims", tag = "claims", params(FeedQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Approved claims of the calling service", body = Object),
+        (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
+        (status = 401, description = "`SIGNATURE_*`, `UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`SERVICE_MISMATCH`", body = SigilumError),
+    ))]
+pub async fn feed(
+    _signed: Signed,
+    caller: ServiceCaller,
+    state: web::Data<AppState>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    if query.service.as_deref().is_some_and(|s| s != caller.slug) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            SERVICE_MISMATCH,
+            "The requested service is not the API key's.",
+        ));
+    }
+    let number = |name: &'static str, raw: Option<String>, default: i64, max: i64| match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(&FieldError::invalid(
+                    name,
+                    format!("must be a number from 0 to {max}"),
+                ))
+            }),
+    };
+    let limit = number("limit", query.limit, 500, 2000)?.max(1);
+    let offset = number("offset", query.offset, 0, i64::MAX)?;
+    let store = state.store.clone();
+    let service_id = caller.service_id.clone();
+    let mut claims =
+        web::block(move || store.approved_claims_of_service(&service_id, limit + 1, offset))
+            .await??;
+    let has_more = claims.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    claims.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let rows: Vec<Value> = claims
+        .into_iter()
+        .map(|c| {
+            json!({
+                "claim_id": c.id, "namespace": c.namespace, "public_key": c.public_key,
+                "service": c.service_slug, "subject": c.subject, "agent_id": c.agent_id,
+                "agent_name": c.agent_name, "approved_at": c.approved_at.map(Timestamp::from_millis),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "claims": rows,
+        "pagination": { "limit": limit, "offset": offset, "has_more": has_more },
+    })))
+}
+
+/// A namespace's public record. The signature's certificate must be of this namespace.
+#[utoipa::path(get, path = "/v1/namespaces/{namespace}", tag = "claims",
+    params(("namespace" = String, Path, description = "The namespace")),
+    responses(
+        (status = 200, description = "The namespace", body = Object),
+        (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
+        (status = 401, description = "`SIGNATURE_*`", body = SigilumError),
+        (status = 403, description = "`SIGNATURE_NAMESPACE_MISMATCH`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+    ))]
+pub async fn namespace(
+    signed: Signed,
+    state: web::Data<AppState>,
+    namespace: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let namespace = Namespace::parse(&namespace)
+        .map_err(|why| ApiError::validation(&FieldError::invalid("namespace", why)))?;
+    signed.require_namespace(namespace.as_str())?;
+    let store = state.store.clone();
+    let ns = namespace.as_str().to_owned();
+    let (account, active) = web::block(move || {
+        let account = store.find_account_by_namespace(&ns)?;
+        let active = store.count_approved_claims(&ns)?;
+        Ok::<_, assent_store::StoreError>((account, active))
+    })
+    .await??;
+    let account = account.ok_or_else(|| ApiError::from(assent_store::StoreError::NotFound))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .json(json!({
+            "did": namespace.did(),
+            "namespace": namespace.as_str(),
+            "created_at": account.created_at,
+            "active": true,
+            "active_claims": active,
+        })))
+}
+
+/// The DID document of `did:sigilum:<namespace>`: a verification method per approved agent
+/// key (as `did:key`-style multibase), and a verify endpoint per approved service.
+async fn did_document(
+    state: &AppState,
+    req: &HttpRequest,
+    did: &str,
+) -> Result<Option<Value>, ApiError> {
+    let namespace = did
+        .strip_prefix("did:sigilum:")
+        .map(|rest| {
+            rest.split(['#', '?', '/'])
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        })
+        .and_then(|ns| Namespace::parse(&ns).ok())
+        .ok_or_else(|| {
+            ApiError::validation(&FieldError::invalid(
+                "did",
+                "must be did:sigilum:<namespace>",
+            ))
+        })?;
+    let store = state.store.clone();
+    let ns = namespace.as_str().to_owned();
+    let (account, approved) = web::block(move || {
+        let account = store.find_account_by_namespace(&ns)?;
+        let approved = store.list_claims(&ns, Some(ClaimStatus::Approved), None, 1000, None)?;
+        Ok::<_, assent_store::StoreError>((account, approved))
+    })
+    .await??;
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let did = namespace.did();
+    let origin = match &state.settings.public_url {
+        Some(url) => url.origin().ascii_serialization(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let mut keys: Vec<&str> = Vec::new();
+    let mut services: Vec<&str> = Vec::new();
+    for claim in &approved {
+        if !keys.contains(&claim.agent_key.as_str()) {
+            keys.push(&claim.agent_key);
+        }
+        if !services.contains(&claim.service_slug.as_str()) {
+            services.push(&claim.service_slug);
+        }
+    }
+    services.sort_unstable();
+    let methods: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, agent_key)| {
+            json!({
+                "id": format!("{did}#key-{}", i + 1),
+                "type": "Ed25519VerificationKey2020",
+                "controller": did,
+                "publicKeyMultibase": agent_key.trim_start_matches("did:key:"),
+            })
+        })
+        .collect();
+    let ids: Vec<Value> = methods.iter().map(|m| m["id"].clone()).collect();
+    let mut document = json!({
+        "@context": "https://www.w3.org/ns/did/v1",
+        "id": did,
+        "controller": did,
+        "verificationMethod": methods,
+        "authentication": ids,
+        "assertionMethod": ids,
+    });
+    if !services.is_empty()
+        && let Some(object) = document.as_object_mut()
+    {
+        let entries: Vec<Value> = services
+            .iter()
+            .map(|slug| {
+                json!({
+                    "id": format!("{did}#agent-runtime-{slug}"),
+                    "type": "AgentEndpoint",
+                    "serviceEndpoint": format!("{origin}/v1/verify?namespace={}&service={slug}", namespace.as_str()),
+                })
+            })
+            .collect();
+        object.insert("service".into(), entries.into());
+    }
+    Ok(Some(
+        json!({ "document": document, "created": account.created_at }),
+    ))
+}
+
+/// A namespace's DID document (public).
+#[utoipa::path(get, path = "/.well-known/did/{did}", tag = "claims",
+    params(("did" = String, Path, description = "did:sigilum:<namespace>")),
+    responses(
+        (status = 200, description = "The DID document", body = Object),
+        (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+    ))]
+pub async fn well_known_did(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    did: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let found = did_document(&state, &req, &did).await?;
+    let found = found.ok_or_else(|| ApiError::from(assent_store::StoreError::NotFound))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/did+ld+json")
+        .body(found["document"].to_string()))
+}
+
+/// DID resolution in the W3C DID-Resolution envelope (public).
+#[utoipa::path(get, path = "/1.0/identifiers/{did}", tag = "claims",
+    params(("did" = String, Path, description = "did:sigilum:<namespace>")),
+    responses(
+        (status = 200, description = "Resolved", body = Object),
+        (status = 400, description = "`invalidDid`", body = Object),
+        (status = 404, description = "`notFound`", body = Object),
+    ))]
+pub async fn resolve_did(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    did: web::Path<String>,
+) -> HttpResponse {
+    let envelope = |status: StatusCode, document: Value, metadata: Value, error: Option<&str>| {
+        let mut resolution = json!({ "contentType": "application/did+ld+json" });
+        if let (Some(error), Some(object)) = (error, resolution.as_object_mut()) {
+            object.insert("error".into(), error.into());
+        }
+        HttpResponse::build(status)
+            .insert_header((
+                CACHE_CONTROL,
+                if status == StatusCode::OK {
+                    "public, max-age=300"
+                } else {
+                    "no-store"
+                },
+            ))
+            .content_type("application/ld+json;profile=\"https://w3id.org/did-resolution\"")
+            .body(
+                json!({
+                    "@context": "https://w3id.org/did-resolution/v1",
+                    "didDocument": document,
+                    "didDocumentMetadata": metadata,
+                    "didResolutionMetadata": resolution,
+                })
+                .to_string(),
+            )
+    };
+    match did_document(&state, &req, &did).await {
+        Ok(Some(found)) => envelope(
+            StatusCode::OK,
+            found["document"].clone(),
+            json!({ "created": found["created"], "deactivated": false }),
+            None,
+        ),
+        Ok(None) => envelope(
+            StatusCode::NOT_FOUND,
+            Value::Null,
+            json!({}),
+            Some("notFound"),
+        ),
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => envelope(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            json!({}),
+            Some("invalidDid"),
+        ),
+        Err(_) => envelope(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Value::Null,
+            json!({}),
+            Some("internalError"),
+        ),
+    }
+}

@@ -1,0 +1,267 @@
+//! Claims for namespace owners (session): read one, decide (approve, reject, revoke), and list
+//! the namespace's claims.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use assent_core::claim::{ClaimStatus, Decision};
+use assent_core::{FieldError, Timestamp};
+use assent_store::{ClaimRow, DecideError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Owner;
+use crate::error::ApiError;
+use crate::openapi::SigilumError;
+use crate::pagination;
+use crate::state::AppState;
+
+pub const CLAIM_STATE_CONFLICT: &str = "CLAIM_STATE_CONFLICT";
+pub const FORBIDDEN: &str = "FORBIDDEN";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimView {
+    /// `cl_` + 24 hex.
+    pub claim_id: String,
+    pub namespace: String,
+    /// The service's slug.
+    pub service: String,
+    pub service_id: String,
+    /// The agent key as submitted (`ed25519:<base64>`).
+    pub public_key: String,
+    /// The same key as a `did:key`.
+    pub agent_key: String,
+    pub agent_ip: Option<String>,
+    pub subject: Option<String>,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    #[schema(example = "pending")]
+    pub status: String,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    /// When a pending claim expires.
+    #[schema(value_type = String)]
+    pub expires_at: Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub approved_at: Option<Timestamp>,
+    /// When it was rejected, revoked or expired.
+    #[schema(value_type = Option<String>)]
+    pub decided_at: Option<Timestamp>,
+}
+
+impl From<ClaimRow> for ClaimView {
+    fn from(c: ClaimRow) -> Self {
+        Self {
+            claim_id: c.id,
+            namespace: c.namespace,
+            service: c.service_slug,
+            service_id: c.service_id,
+            public_key: c.public_key,
+            agent_key: c.agent_key,
+            agent_ip: c.agent_ip,
+            subject: c.subject,
+            agent_id: c.agent_id,
+            agent_name: c.agent_name,
+            status: c.status,
+            created_at: Timestamp::from_millis(c.created_at),
+            expires_at: Timestamp::from_millis(c.expires_at),
+            approved_at: c.approved_at.map(Timestamp::from_millis),
+            decided_at: c.decided_at.map(Timestamp::from_millis),
+        }
+    }
+}
+
+/// One of the owner's claims.
+#[utoipa::path(get, path = "/v1/claims/{claim_id}", tag = "claims",
+    params(("claim_id" = String, Path, description = "The claim's id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The claim", body = ClaimView),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`, also for another namespace's claim", body = SigilumError),
+    ))]
+pub async fn get(
+    owner: Owner,
+    state: web::Data<AppState>,
+    claim_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let claim = web::block(move || store.get_claim(owner.namespace(), &claim_id)).await??;
+    let claim = claim.ok_or_else(|| ApiError::from(assent_store::StoreError::NotFound))?;
+    Ok(HttpResponse::Ok().json(ClaimView::from(claim)))
+}
+
+async fn decide(
+    owner: Owner,
+    state: web::Data<AppState>,
+    claim_id: String,
+    decision: Decision,
+) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let actor = owner.actor();
+    let claim =
+        web::block(move || store.decide_claim(owner.namespace(), &claim_id, decision, &actor))
+            .await?
+            .map_err(|e| match e {
+                DecideError::NotFound => ApiError::from(assent_store::StoreError::NotFound),
+                DecideError::Conflict(status) => ApiError::new(
+                    StatusCode::CONFLICT,
+                    CLAIM_STATE_CONFLICT,
+                    format!(
+                        "The claim is {status}; it can be {}d only when {}.",
+                        verb(decision),
+                        decision.from()
+                    ),
+                )
+                .with_detail("status", status.as_str()),
+                DecideError::Store(e) => ApiError::from(e),
+            })?;
+    Ok(HttpResponse::Ok().json(ClaimView::from(claim)))
+}
+
+fn verb(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Approve => "approve",
+        Decision::Reject => "reject",
+        Decision::Revoke => "revoke",
+    }
+}
+
+/// Approve a pending claim: the agent key may act on the service. Of concurrent decisions
+/// exactly one wins; the others get 409.
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/approve", tag = "claims",
+    params(("claim_id" = String, Path, description = "The claim's id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Approved; `request.approved` is delivered", body = ClaimView),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+        (status = 409, description = "`CLAIM_STATE_CONFLICT`: not pending (decided, or expired)", body = SigilumError),
+    ))]
+pub async fn approve(
+    owner: Owner,
+    state: web::Data<AppState>,
+    claim_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    decide(owner, state, claim_id.into_inner(), Decision::Approve).await
+}
+
+/// Reject a pending claim.
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/reject", tag = "claims",
+    params(("claim_id" = String, Path, description = "The claim's id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Rejected; `request.rejected` is delivered", body = ClaimView),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+        (status = 409, description = "`CLAIM_STATE_CONFLICT`: not pending", body = SigilumError),
+    ))]
+pub async fn reject(
+    owner: Owner,
+    state: web::Data<AppState>,
+    claim_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    decide(owner, state, claim_id.into_inner(), Decision::Reject).await
+}
+
+/// Revoke an approved claim: verification says unauthorized from the next request on.
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/revoke", tag = "claims",
+    params(("claim_id" = String, Path, description = "The claim's id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked; `request.revoked` is delivered", body = ClaimView),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+        (status = 409, description = "`CLAIM_STATE_CONFLICT`: not approved", body = SigilumError),
+    ))]
+pub async fn revoke(
+    owner: Owner,
+    state: web::Data<AppState>,
+    claim_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    decide(owner, state, claim_id.into_inner(), Decision::Revoke).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ClaimQuery {
+    /// `pending`, `approved`, `rejected`, `revoked` or `expired`.
+    pub status: Option<String>,
+    /// A service slug.
+    pub service: Option<String>,
+    /// Claims per page, 1 to 200 (default 50).
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimPage {
+    pub claims: Vec<ClaimView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The namespace's claims, newest first.
+#[utoipa::path(get, path = "/v1/namespaces/{namespace}/claims", tag = "claims",
+    params(("namespace" = String, Path, description = "The owner's namespace"), ClaimQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of claims", body = ClaimPage),
+        (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`FORBIDDEN`: not the caller's namespace", body = SigilumError),
+    ))]
+pub async fn list(
+    owner: Owner,
+    state: web::Data<AppState>,
+    namespace: web::Path<String>,
+    query: web::Query<ClaimQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if namespace.as_str() != owner.namespace() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            FORBIDDEN,
+            "This is not your namespace.",
+        ));
+    }
+    let query = query.into_inner();
+    let status = query
+        .status
+        .map(|s| {
+            ClaimStatus::parse(&s).ok_or_else(|| {
+                ApiError::validation(&FieldError::invalid(
+                    "status",
+                    "must be pending, approved, rejected, revoked or expired",
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = pagination::limit(query.limit.as_deref())?;
+    let before = query
+        .cursor
+        .map(|c| {
+            c.split_once('.')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(pagination::bad_cursor)
+        })
+        .transpose()?;
+    let store = state.store.clone();
+    let service = query.service;
+    let mut claims = web::block(move || {
+        store.list_claims(
+            owner.namespace(),
+            status,
+            service.as_deref(),
+            limit + 1,
+            before,
+        )
+    })
+    .await??;
+    let next_cursor =
+        pagination::finish(&mut claims, limit, |c| format!("{}.{}", c.created_at, c.id));
+    Ok(HttpResponse::Ok().json(ClaimPage {
+        claims: claims.into_iter().map(ClaimView::from).collect(),
+        next_cursor,
+    }))
+}

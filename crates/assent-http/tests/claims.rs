@@ -1,0 +1,624 @@
+//! Claims end to end, on SQLite and PostgreSQL: an agent signs a claim request, the owner
+//! approves, verify says authorized, the webhook receiver gets request.submitted then
+//! request.approved with valid signatures, the owner revokes, verify says unauthorized.
+
+mod common;
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use assent_auth::rfc9421::{AgentKey, RequestToSign};
+use assent_delivery::{Engine as Delivery, EngineConfig};
+use assent_store::testing::Engine;
+use common::{Reply, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A webhook as received: its signature header and its body.
+type Received = (String, Vec<u8>);
+
+#[derive(Clone, Default)]
+struct Receiver(Arc<Mutex<Vec<Received>>>);
+
+impl Receiver {
+    fn start(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/events", listener.local_addr().unwrap());
+        let this = self.clone();
+        let server = HttpServer::new(move || {
+            let this = this.clone();
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let signature = req
+                    .headers()
+                    .get("x-sigilum-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                this.0.lock().unwrap().push((signature, body.to_vec()));
+                async { HttpResponse::Ok().finish() }
+            }))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        actix_web::rt::spawn(server);
+        url
+    }
+
+    fn events(&self) -> Vec<Value> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| serde_json::from_slice(body).unwrap())
+            .collect()
+    }
+}
+
+/// An agent key certified for a namespace.
+struct Agent {
+    key: AgentKey,
+    namespace: String,
+    cert: String,
+}
+
+impl Agent {
+    fn new(namespace: &str) -> Self {
+        let key = AgentKey::from_seed(&assent_auth::random::bytes::<32>());
+        let cert = key.certificate(namespace, "2026-11-22T00:00:00Z", None);
+        Self {
+            key,
+            namespace: namespace.to_owned(),
+            cert,
+        }
+    }
+
+    fn headers(&self, method: &str, url: &str, body: &[u8]) -> Vec<(String, String)> {
+        let created = i64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap();
+        let nonce = assent_auth::random::id("n-");
+        self.key
+            .sign(&RequestToSign {
+                method,
+                target_uri: url,
+                body,
+                namespace: &self.namespace,
+                subject: "customer-42",
+                certificate: &self.cert,
+                created,
+                nonce: &nonce,
+            })
+            .unwrap()
+    }
+}
+
+async fn signed(
+    server: &TestServer,
+    agent: &Agent,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    api_key: Option<&str>,
+) -> Reply {
+    let url = server.url(path);
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let mut request = server.client.request(method.clone(), &url);
+    for (name, value) in agent.headers(method.as_str(), &url, &bytes) {
+        request = request.header(name, value);
+    }
+    if let Some(key) = api_key {
+        request = request.bearer_auth(key);
+    }
+    if !bytes.is_empty() {
+        request = request
+            .header("content-type", "application/json")
+            .body(bytes);
+    }
+    server.send(request).await
+}
+
+fn claim_body(agent: &Agent, service: &str) -> Value {
+    json!({
+        "namespace": agent.namespace,
+        "public_key": agent.key.public_key(),
+        "service": service,
+        "nonce": assent_auth::random::id("body-"),
+        "subject": "customer-42",
+        "agent_name": "Support bot",
+        "agent_ip": "203.0.113.7",
+    })
+}
+
+async fn verify(server: &TestServer, agent: &Agent, service: &str) -> Value {
+    let path = format!(
+        "/v1/verify?namespace={}&public_key={}&service={service}",
+        agent.namespace,
+        url_encode(&agent.key.public_key())
+    );
+    let reply = signed(server, agent, Method::GET, &path, None, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    reply.body
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "gateway").await;
+    let key = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/keys"),
+            &session,
+            None,
+        )
+        .await;
+    let api_key = key.body["key"].as_str().unwrap().to_owned();
+    let receiver = Receiver::default();
+    let url = receiver.start();
+    let hook = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/webhooks"),
+            &session,
+            Some(json!({ "url": url })),
+        )
+        .await;
+    let secret = hook.body["secret"].as_str().unwrap().to_owned();
+    let config = EngineConfig {
+        poll_interval: Duration::from_millis(50),
+        policy: assent_core::WebhookUrlPolicy {
+            allow_private: true,
+        },
+        ..EngineConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let delivery = Delivery::new(server.db.store.clone(), server.secret_key.clone(), config)
+        .unwrap()
+        .spawn(stopped);
+
+    let agent = Agent::new("lin");
+    let submitted = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim_body(&agent, "gateway")),
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(
+        submitted.status,
+        StatusCode::CREATED,
+        "{:?}",
+        submitted.body
+    );
+    assert_eq!(submitted.body["status"], "pending");
+    assert_eq!(submitted.body["service"], "gateway");
+    let claim_id = submitted.body["claim_id"].as_str().unwrap().to_owned();
+    let again = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim_body(&agent, "gateway")),
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.body["claim_id"].as_str()),
+        (StatusCode::OK, Some(claim_id.as_str())),
+        "idempotent"
+    );
+    assert_eq!(
+        verify(&server, &agent, "gateway").await,
+        json!({ "authorized": false, "reason": "no_approved_claim" })
+    );
+
+    let claim = server
+        .call(
+            Method::GET,
+            &format!("/v1/claims/{claim_id}"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(claim.body["agent_key"], agent.key.did_key());
+    assert_eq!(claim.body["subject"], "customer-42");
+    let approved = server
+        .call(
+            Method::POST,
+            &format!("/v1/claims/{claim_id}/approve"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (approved.status, approved.body["status"].as_str()),
+        (StatusCode::OK, Some("approved"))
+    );
+    let answer = verify(&server, &agent, "gateway").await;
+    assert_eq!(
+        (answer["authorized"].as_bool(), answer["claim_id"].as_str()),
+        (Some(true), Some(claim_id.as_str()))
+    );
+    assert!(answer["approved_at"].is_string());
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while receiver.events().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "webhooks did not arrive: {:?}",
+            receiver.events()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let events = receiver.events();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["request.submitted", "request.approved"]);
+    assert_eq!(events[1]["data"]["claim_id"], claim_id.as_str());
+    assert_eq!(events[1]["data"]["agent_key"], agent.key.did_key());
+    assert_eq!(events[1]["data"]["public_key"], agent.key.public_key());
+    assert_eq!(events[1]["data"]["service"], "gateway");
+    for (signature, body) in receiver.0.lock().unwrap().iter() {
+        assent_signing::Verifier::default()
+            .verify_now(secret.as_bytes(), signature, body)
+            .expect("a valid signature");
+    }
+
+    let revoked = server
+        .call(
+            Method::POST,
+            &format!("/v1/claims/{claim_id}/revoke"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(revoked.body["status"], "revoked");
+    assert_eq!(
+        verify(&server, &agent, "gateway").await["authorized"],
+        false,
+        "unauthorized on the next call"
+    );
+    let _ = stop.send(true);
+    delivery.await.unwrap();
+}
+
+async fn claims_are_bound_and_isolated(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let gateway = server.create_service(&session, "gateway").await;
+    let other = server.create_service(&session, "billing").await;
+    let key_of = |id: String| {
+        let server = &server;
+        let session = session.clone();
+        async move {
+            let reply = server
+                .call(
+                    Method::POST,
+                    &format!("/v1/services/{id}/keys"),
+                    &session,
+                    None,
+                )
+                .await;
+            reply.body["key"].as_str().unwrap().to_owned()
+        }
+    };
+    let gateway_key = key_of(gateway).await;
+    let billing_key = key_of(other).await;
+    let agent = Agent::new("lin");
+
+    // The API key of another service.
+    let reply = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim_body(&agent, "gateway")),
+        Some(&billing_key),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("SERVICE_MISMATCH"))
+    );
+    // No API key, or an unknown one.
+    let reply = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim_body(&agent, "gateway")),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("UNAUTHORIZED"))
+    );
+    // A certificate of another namespace than the claim's.
+    let stranger = Agent::new("kay");
+    let mut body = claim_body(&stranger, "gateway");
+    body["namespace"] = json!("lin");
+    let reply = signed(
+        &server,
+        &stranger,
+        Method::POST,
+        "/v1/claims",
+        Some(body),
+        Some(&gateway_key),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("SIGNATURE_NAMESPACE_MISMATCH"))
+    );
+    // A key other than the signer's, unless the service asks for namespace-only binding.
+    let mut body = claim_body(&agent, "gateway");
+    body["public_key"] = json!(Agent::new("lin").key.public_key());
+    let reply = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(body),
+        Some(&gateway_key),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("SIGNATURE_KEY_MISMATCH"))
+    );
+    // A replayed body nonce.
+    let body = claim_body(&agent, "gateway");
+    let first = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(body.clone()),
+        Some(&gateway_key),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    let replay = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(body),
+        Some(&gateway_key),
+    )
+    .await;
+    assert_eq!(
+        (replay.status, replay.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("NONCE_REPLAY"))
+    );
+    // Validation.
+    let mut body = claim_body(&agent, "gateway");
+    body["nonce"] = json!("short");
+    let reply = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(body),
+        Some(&gateway_key),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["details"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("nonce"))
+    );
+
+    // Another owner can neither see nor decide lin's claim.
+    let claim_id = first.body["claim_id"].as_str().unwrap().to_owned();
+    let kay = server.signup("kay").await;
+    for (method, path) in [
+        (Method::GET, format!("/v1/claims/{claim_id}")),
+        (Method::POST, format!("/v1/claims/{claim_id}/approve")),
+        (Method::POST, format!("/v1/claims/{claim_id}/reject")),
+        (Method::POST, format!("/v1/claims/{claim_id}/revoke")),
+    ] {
+        let reply = server.call(method.clone(), &path, &kay, None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    let reply = server
+        .call(Method::GET, "/v1/namespaces/lin/claims", &kay, None)
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN"))
+    );
+    let listed = server
+        .call(
+            Method::GET,
+            "/v1/namespaces/lin/claims?status=pending",
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["claims"].as_array().unwrap().len(), 1);
+
+    // Decisions are compare-and-set.
+    let approve = format!("/v1/claims/{claim_id}/approve");
+    assert_eq!(
+        server
+            .call(Method::POST, &approve, &session, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let again = server.call(Method::POST, &approve, &session, None).await;
+    assert_eq!(
+        (again.status, again.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("CLAIM_STATE_CONFLICT"))
+    );
+    assert_eq!(again.body["details"]["status"], "approved");
+}
+
+async fn namespaces_and_dids_are_published(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "gateway").await;
+    let key = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/keys"),
+            &session,
+            None,
+        )
+        .await;
+    let api_key = key.body["key"].as_str().unwrap().to_owned();
+    let agent = Agent::new("lin");
+    let submitted = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim_body(&agent, "gateway")),
+        Some(&api_key),
+    )
+    .await;
+    let claim_id = submitted.body["claim_id"].as_str().unwrap().to_owned();
+    server
+        .call(
+            Method::POST,
+            &format!("/v1/claims/{claim_id}/approve"),
+            &session,
+            None,
+        )
+        .await;
+
+    let info = signed(
+        &server,
+        &agent,
+        Method::GET,
+        "/v1/namespaces/lin",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(info.status, StatusCode::OK, "{:?}", info.body);
+    assert_eq!(
+        (
+            info.body["did"].as_str(),
+            info.body["active_claims"].as_i64()
+        ),
+        (Some("did:sigilum:lin"), Some(1))
+    );
+    assert_eq!(info.headers["cache-control"], "public, max-age=300");
+    let elsewhere = signed(
+        &server,
+        &agent,
+        Method::GET,
+        "/v1/namespaces/kay",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(elsewhere.body["code"], "SIGNATURE_NAMESPACE_MISMATCH");
+
+    let feed = signed(
+        &server,
+        &agent,
+        Method::GET,
+        "/v1/namespaces/claims",
+        None,
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(feed.status, StatusCode::OK, "{:?}", feed.body);
+    assert_eq!(feed.body["claims"][0]["claim_id"], claim_id.as_str());
+    let wrong = signed(
+        &server,
+        &agent,
+        Method::GET,
+        "/v1/namespaces/claims?service=other",
+        None,
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(wrong.body["code"], "SERVICE_MISMATCH");
+
+    let doc = server
+        .send(
+            server
+                .client
+                .get(server.url("/.well-known/did/did:sigilum:lin")),
+        )
+        .await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert_eq!(doc.body["id"], "did:sigilum:lin");
+    let multibase = agent
+        .key
+        .did_key()
+        .trim_start_matches("did:key:")
+        .to_owned();
+    assert_eq!(
+        doc.body["verificationMethod"][0]["publicKeyMultibase"],
+        multibase.as_str()
+    );
+    assert!(
+        multibase.starts_with("z6Mk"),
+        "a did:key-style multicodec multibase"
+    );
+    assert_eq!(doc.body["service"][0]["type"], "AgentEndpoint");
+    let resolved = server
+        .send(
+            server
+                .client
+                .get(server.url("/1.0/identifiers/did:sigilum:lin")),
+        )
+        .await;
+    assert_eq!(resolved.body["didDocument"], doc.body);
+    let missing = server
+        .send(
+            server
+                .client
+                .get(server.url("/1.0/identifiers/did:sigilum:nobody")),
+        )
+        .await;
+    assert_eq!(
+        (
+            missing.status,
+            missing.body["didResolutionMetadata"]["error"].as_str()
+        ),
+        (StatusCode::NOT_FOUND, Some("notFound"))
+    );
+    let invalid = server
+        .send(
+            server
+                .client
+                .get(server.url("/.well-known/did/did:web:example.com")),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+}
+
+on_both_engines!(
+    an_agent_is_approved_verified_and_revoked,
+    claims_are_bound_and_isolated,
+    namespaces_and_dids_are_published,
+);
