@@ -617,8 +617,70 @@ async fn namespaces_and_dids_are_published(engine: Engine) {
     assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
 }
 
+async fn pending_claims_expire(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.claim_ttl = Duration::from_secs(1)).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "gateway").await;
+    let key = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/keys"),
+            &session,
+            None,
+        )
+        .await;
+    let api_key = key.body["key"].as_str().unwrap().to_owned();
+    let agent = Agent::new("lin");
+    let submitted = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim_body(&agent, "gateway")),
+        Some(&api_key),
+    )
+    .await;
+    let claim_id = submitted.body["claim_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let claim = server
+        .call(
+            Method::GET,
+            &format!("/v1/claims/{claim_id}"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(claim.body["status"], "expired");
+    assert!(claim.body["decided_at"].is_string());
+    let late = server
+        .call(
+            Method::POST,
+            &format!("/v1/claims/{claim_id}/approve"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (late.status, late.body["details"]["status"].as_str()),
+        (StatusCode::CONFLICT, Some("expired"))
+    );
+    // The key may ask again: a new claim.
+    let again = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim_body(&agent, "gateway")),
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_ne!(again.body["claim_id"], claim_id.as_str());
+}
+
 on_both_engines!(
     an_agent_is_approved_verified_and_revoked,
     claims_are_bound_and_isolated,
     namespaces_and_dids_are_published,
+    pending_claims_expire,
 );
