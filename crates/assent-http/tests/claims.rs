@@ -617,6 +617,75 @@ async fn namespaces_and_dids_are_published(engine: Engine) {
     assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
 }
 
+async fn of_fifty_concurrent_approvals_one_wins(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "gateway").await;
+    let key = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/keys"),
+            &session,
+            None,
+        )
+        .await;
+    let api_key = key.body["key"].as_str().unwrap().to_owned();
+    let hook = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/webhooks"),
+            &session,
+            Some(json!({ "url": "https://h.example/x" })),
+        )
+        .await;
+    let webhook_id = hook.body["id"].as_str().unwrap().to_owned();
+    let agent = Agent::new("lin");
+    let submitted = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim_body(&agent, "gateway")),
+        Some(&api_key),
+    )
+    .await;
+    let path = format!(
+        "/v1/claims/{}/approve",
+        submitted.body["claim_id"].as_str().unwrap()
+    );
+    let replies = futures_util::future::join_all(
+        (0..50).map(|_| server.call(Method::POST, &path, &session, None)),
+    )
+    .await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        49,
+        "{statuses:?}"
+    );
+    let log = server
+        .call(
+            Method::GET,
+            &format!("/v1/services/{service_id}/webhooks/{webhook_id}/deliveries"),
+            &session,
+            None,
+        )
+        .await;
+    let approvals = log.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["event_type"] == "request.approved")
+        .count();
+    assert_eq!(approvals, 1, "exactly one event");
+}
+
 async fn pending_claims_expire(engine: Engine) {
     let server = TestServer::start_with(engine, |s| s.claim_ttl = Duration::from_secs(1)).await;
     let session = server.signup("lin").await;
@@ -683,4 +752,5 @@ on_both_engines!(
     claims_are_bound_and_isolated,
     namespaces_and_dids_are_published,
     pending_claims_expire,
+    of_fifty_concurrent_approvals_one_wins,
 );
