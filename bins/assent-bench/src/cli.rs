@@ -14,7 +14,9 @@ pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
 
 /// Starts the `assent` server, drives concurrent keep-alive connections at one endpoint for a
 /// fixed time and prints requests/s and latency percentiles; or, with `--scenario deliveries`,
-/// measures webhook delivery into a receiver of its own. A measuring tool, not a test.
+/// measures webhook delivery into a receiver of its own. `--scenario verify` signs every
+/// request (mostly before the load starts) and reports what signing costs. A measuring tool,
+/// not a test.
 #[derive(Debug, Parser)]
 #[command(name = "assent-bench", version)]
 pub struct Args {
@@ -59,9 +61,16 @@ pub struct Args {
     #[arg(long, value_parser = parse_admin_token)]
     pub admin_token: Option<String>,
 
-    /// Namespace that registered services go to (created for a spawned server).
+    /// Namespace that registered services go to (created for a spawned server). `verify`
+    /// signs its owner up over the API instead, so it must not exist yet.
     #[arg(long, default_value = "bench")]
     pub namespace: String,
+
+    /// `verify`: requests signed before the load starts, each with its own nonce; should they
+    /// run out, connections sign inline and the report says how many [default: 12000 a second
+    /// of warmup plus duration, at most 300000].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_PRESIGNED))]
+    pub presigned: Option<u32>,
 
     /// `deliveries`: events enqueued in one transaction for the throughput phase
     /// [default: 20000].
@@ -84,6 +93,8 @@ pub struct Args {
 
 /// The most events one `deliveries` run enqueues (in one transaction).
 pub const MAX_EVENTS: i64 = 200_000;
+/// The most requests `verify` signs ahead (about 400 bytes each in memory).
+pub const MAX_PRESIGNED: i64 = 5_000_000;
 
 impl Args {
     /// `--duration`, or the scenario's default.
@@ -92,8 +103,19 @@ impl Args {
             .unwrap_or_else(|| self.scenario.default_duration())
     }
 
+    /// `--presigned`, or the default for this run's length.
+    pub fn presigned(&self) -> usize {
+        self.presigned.map_or_else(
+            || crate::verify::default_presigned(self.warmup + self.duration()),
+            |n| n as usize,
+        )
+    }
+
     /// Refuses flag combinations that would be silently ignored or cannot work.
     pub fn check(&self) -> Result<(), String> {
+        if self.presigned.is_some() && self.scenario != Scenario::Verify {
+            return Err("--presigned only applies to --scenario verify".into());
+        }
         let delivery_flags = [
             ("--events", self.events.is_some()),
             ("--latency-samples", self.latency_samples.is_some()),
@@ -308,7 +330,33 @@ mod tests {
                 .is_ok()
         );
         assert!(Args::try_parse_from(["assent-bench", "--events", "0"]).is_err());
+        assert!(
+            Args::parse_from(["assent-bench", "--presigned", "10"])
+                .check()
+                .is_err()
+        );
+        let args = Args::parse_from(["assent-bench", "--scenario", "verify", "--presigned", "10"]);
+        assert!(args.check().is_ok());
+        assert_eq!(args.presigned(), 10);
+        assert!(Args::try_parse_from(["assent-bench", "--presigned", "0"]).is_err());
         assert!(Args::try_parse_from(["assent-bench", "--delivery-concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn verify_presigns_for_the_whole_run_by_default() {
+        // 2 s warmup + 10 s.
+        let args = Args::parse_from(["assent-bench", "--scenario", "verify"]);
+        assert_eq!(args.presigned(), 144_000);
+        let args = Args::parse_from([
+            "assent-bench",
+            "--scenario",
+            "verify",
+            "--warmup",
+            "0s",
+            "--duration",
+            "20s",
+        ]);
+        assert_eq!(args.presigned(), 240_000);
     }
 
     #[test]

@@ -16,20 +16,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use assent_store::{NewEvent, PoolOptions, Store, StoreError};
-use reqwest::{Client, StatusCode};
-use serde_json::{Value, json};
+use reqwest::StatusCode;
+use serde_json::json;
 
-use crate::load::{self, Target};
+use crate::api::{Api, string_at};
+use crate::load::Target;
 use crate::receiver::Receiver;
-use crate::server;
 use crate::stats::Percentiles;
 
 /// The server's poll interval in this scenario (ASSENT_DELIVERY_POLL_INTERVAL).
 pub const POLL_INTERVAL: &str = "100ms";
 /// Time between the starts of two test events in the latency phase.
 pub const LATENCY_INTERVAL: Duration = Duration::from_millis(20);
-/// One API call (signup hashes a password).
-const API_TIMEOUT: Duration = Duration::from_secs(30);
 /// The bulk transaction; 200,000 events take well under this on the bench machine.
 const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(180);
 /// After the last test event is sent, how long its delivery may take (the server's attempt
@@ -37,8 +35,6 @@ const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(180);
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Between the phases, so the engine has recorded the last outcomes of the first.
 const SETTLE: Duration = Duration::from_millis(500);
-/// Characters of an unexpected API answer kept for the error message.
-const SAMPLE_CHARS: usize = 300;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -105,10 +101,7 @@ struct Owner {
 /// Runs both phases against a server that is up.
 pub async fn run(plan: &DeliveryPlan, target: &Target) -> Result<DeliveryFigures> {
     let receiver = Receiver::start().await?;
-    let api = Api {
-        client: load::client(Some(API_TIMEOUT))?,
-        base: target.base.clone(),
-    };
+    let api = Api::new(&target.base)?;
     let owner = api.set_up(receiver.addr(), &plan.run_id).await?;
     eprintln!(
         "webhook {} -> http://{}/hook; enqueueing {} events in one transaction",
@@ -260,39 +253,19 @@ async fn latency(
     Ok(())
 }
 
-/// The owner API, as the scenario uses it.
-#[derive(Debug)]
-struct Api {
-    client: Client,
-    base: String,
-}
-
+/// The scenario's setup and test events, over the owner API.
 impl Api {
     /// Signs up a fresh owner, creates a service and a webhook to `receiver`.
     async fn set_up(&self, receiver: SocketAddr, run_id: &str) -> Result<Owner> {
         let namespace = format!("dlv-{run_id}");
-        let signup = self
-            .post(
-                "/v1/auth/signup",
-                None,
-                json!({
-                    "email": format!("{namespace}@bench.example.com"),
-                    "namespace": namespace,
-                    "password": server::random_hex(2),
-                }),
-                StatusCode::CREATED,
+        let token = self.signup(&namespace).await?;
+        let service_id = self
+            .create_service(
+                &token,
+                &format!("bench-dlv-{run_id}"),
+                "assent-bench deliveries",
             )
             .await?;
-        let token = string_at(&signup, "/session/token")?;
-        let service = self
-            .post(
-                "/v1/services",
-                Some(&token),
-                json!({"slug": format!("bench-dlv-{run_id}"), "name": "assent-bench deliveries"}),
-                StatusCode::CREATED,
-            )
-            .await?;
-        let service_id = string_at(&service, "/id")?;
         let webhook = self
             .post(
                 &format!("/v1/services/{service_id}/webhooks"),
@@ -321,44 +294,6 @@ impl Api {
             .await?;
         string_at(&sent, "/delivery_id")
     }
-
-    /// POSTs JSON and expects `expected` with a JSON body.
-    async fn post(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: Value,
-        expected: StatusCode,
-    ) -> Result<Value> {
-        let mut request = self.client.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("POST {path}"))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .with_context(|| format!("reading the answer to POST {path}"))?;
-        if status != expected {
-            let sample: String = text.chars().take(SAMPLE_CHARS).collect();
-            bail!("POST {path} answered {status} (expected {expected}): {sample}");
-        }
-        serde_json::from_str(&text).with_context(|| format!("POST {path} answered non-JSON"))
-    }
-}
-
-/// The string at a JSON pointer, or an error naming it.
-fn string_at(value: &Value, pointer: &str) -> Result<String> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("the answer has no string at {pointer}: {value}"))
 }
 
 #[cfg(test)]
@@ -383,16 +318,5 @@ mod tests {
         let none = DeliveryFigures::default();
         assert!(!none.complete());
         assert_eq!(none.deliveries_per_s(), None);
-    }
-
-    #[test]
-    fn strings_are_read_by_pointer() {
-        let value = json!({"session": {"token": "ses_x"}, "id": ""});
-        assert_eq!(
-            string_at(&value, "/session/token").ok().as_deref(),
-            Some("ses_x")
-        );
-        assert!(string_at(&value, "/id").is_err());
-        assert!(string_at(&value, "/missing").is_err());
     }
 }

@@ -13,6 +13,7 @@ use tokio::time::{self, Instant};
 use crate::scenario::{Load, RequestSpec, ScenarioContext};
 use crate::server::ServerGuard;
 use crate::stats::Recording;
+use crate::verify::{self, VerifyLoad};
 
 /// Pause after a transport error, so a dead server is not spun on at full speed.
 const ERROR_BACKOFF: Duration = Duration::from_millis(10);
@@ -31,11 +32,41 @@ pub struct Target {
 
 #[derive(Debug)]
 pub struct LoadPlan {
-    pub load: Load,
+    pub requests: Requests,
     pub connections: u32,
     pub warmup: Duration,
     pub duration: Duration,
-    pub context: ScenarioContext,
+}
+
+/// Where each connection's requests come from.
+#[derive(Debug, Clone)]
+pub enum Requests {
+    /// `health`, `register`: [`Load::request`] describes each one; any 2xx is a success.
+    Described(Load, Arc<ScenarioContext>),
+    /// `verify`: signed requests (mostly signed before the load); a success is a 200 that
+    /// says `"authorized": true`.
+    Verify(Arc<VerifyLoad>),
+}
+
+/// What makes an answer a success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Any 2xx.
+    Success,
+    /// A 200 whose JSON body has `"authorized": true`.
+    Authorized,
+}
+
+impl Check {
+    /// `Ok` for a success, else the error key: the status code, or `200 (not authorized)`.
+    pub fn outcome(self, status: StatusCode, body: &[u8]) -> Result<(), String> {
+        match self {
+            Self::Success if status.is_success() => Ok(()),
+            Self::Authorized if status == StatusCode::OK && verify::is_authorized(body) => Ok(()),
+            Self::Authorized if status == StatusCode::OK => Err("200 (not authorized)".to_owned()),
+            Self::Success | Self::Authorized => Err(status.as_u16().to_string()),
+        }
+    }
 }
 
 /// When recording starts and when everything stops.
@@ -50,8 +81,7 @@ struct Phases {
 struct Worker {
     index: u32,
     client: Client,
-    load: Load,
-    context: Arc<ScenarioContext>,
+    requests: Requests,
     target: Arc<Target>,
     phases: Phases,
 }
@@ -105,7 +135,6 @@ pub async fn run(plan: &LoadPlan, target: Arc<Target>) -> Result<Recording> {
     let clients = (0..plan.connections)
         .map(|_| client(None))
         .collect::<Result<Vec<_>>>()?;
-    let context = Arc::new(plan.context.clone());
     let start = Instant::now();
     let phases = Phases {
         measure_from: start + plan.warmup,
@@ -116,8 +145,7 @@ pub async fn run(plan: &LoadPlan, target: Arc<Target>) -> Result<Recording> {
         tasks.spawn(connection(Worker {
             index,
             client,
-            load: plan.load,
-            context: Arc::clone(&context),
+            requests: plan.requests.clone(),
             target: Arc::clone(&target),
             phases,
         }));
@@ -144,8 +172,20 @@ async fn connection(worker: Worker) -> Recording {
         if Instant::now() >= deadline {
             break;
         }
-        let spec = worker.load.request(&worker.context, worker.index, sequence);
-        let request = build(&worker.client, &worker.target, spec);
+        let (request, check) = match &worker.requests {
+            Requests::Described(load, context) => {
+                let spec = load.request(context, worker.index, sequence);
+                (build(&worker.client, &worker.target, spec), Check::Success)
+            }
+            Requests::Verify(verify) => match verify.request(&worker.client) {
+                Ok(request) => (request, Check::Authorized),
+                Err(e) => {
+                    // Signing fails only for a URL the setup already signed: not transient.
+                    recording.record_error("sign".to_owned(), || e);
+                    break;
+                }
+            },
+        };
         let started = Instant::now();
         let outcome = time::timeout_at(deadline, exchange(request)).await;
         let latency = started.elapsed();
@@ -155,16 +195,18 @@ async fn connection(worker: Worker) -> Recording {
                 recording.unfinished += u64::from(measured);
                 break;
             }
-            Ok(Ok((status, _))) if status.is_success() => {
-                if measured {
-                    recording.latencies_us.push(micros(latency));
+            Ok(Ok((status, body))) => match check.outcome(status, body.as_ref()) {
+                Ok(()) => {
+                    if measured {
+                        recording.latencies_us.push(micros(latency));
+                    }
                 }
-            }
-            Ok(Ok((status, sample))) => {
-                if measured {
-                    recording.record_error(status.as_u16().to_string(), || sample);
+                Err(key) => {
+                    if measured {
+                        recording.record_error(key, || snippet(body.as_ref()));
+                    }
                 }
-            }
+            },
             Ok(Err(e)) => {
                 if measured {
                     recording.record_error(error_kind(&e).to_owned(), || error_chain(&e));
@@ -190,18 +232,12 @@ fn build(client: &Client, target: &Target, spec: RequestSpec) -> RequestBuilder 
 }
 
 /// Sends a request and reads the whole body: latency is to the last byte, and an unread
-/// body would stop the connection from being reused. Returns the status and, for a
-/// non-2xx, the start of the body.
-async fn exchange(request: RequestBuilder) -> reqwest::Result<(StatusCode, String)> {
+/// body would stop the connection from being reused. Returns the status and the body.
+async fn exchange(request: RequestBuilder) -> reqwest::Result<(StatusCode, impl AsRef<[u8]>)> {
     let response = request.send().await?;
     let status = response.status();
     let body = response.bytes().await?;
-    let sample = if status.is_success() {
-        String::new()
-    } else {
-        snippet(&body)
-    };
-    Ok((status, sample))
+    Ok((status, body))
 }
 
 fn micros(latency: Duration) -> u64 {
@@ -238,4 +274,39 @@ fn snippet(body: &[u8]) -> String {
         .chars()
         .take(SAMPLE_CHARS)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_2xx_succeeds_unless_authorization_is_checked() {
+        assert_eq!(Check::Success.outcome(StatusCode::OK, b""), Ok(()));
+        assert_eq!(Check::Success.outcome(StatusCode::CREATED, b"{}"), Ok(()));
+        assert_eq!(
+            Check::Success.outcome(StatusCode::CONFLICT, b"{}"),
+            Err("409".to_owned())
+        );
+    }
+
+    #[test]
+    fn verify_succeeds_only_when_authorized() {
+        let yes = br#"{"authorized":true,"claim_id":"cl_1"}"#;
+        let no = br#"{"authorized":false,"reason":"no_approved_claim"}"#;
+        assert_eq!(Check::Authorized.outcome(StatusCode::OK, yes), Ok(()));
+        assert_eq!(
+            Check::Authorized.outcome(StatusCode::OK, no),
+            Err("200 (not authorized)".to_owned())
+        );
+        // Only a 200 answers a verify: another 2xx is an error by its status.
+        assert_eq!(
+            Check::Authorized.outcome(StatusCode::CREATED, yes),
+            Err("201".to_owned())
+        );
+        assert_eq!(
+            Check::Authorized.outcome(StatusCode::CONFLICT, b"{}"),
+            Err("409".to_owned())
+        );
+    }
 }

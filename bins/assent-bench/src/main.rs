@@ -6,7 +6,10 @@
 //!
 //! `--scenario deliveries` instead measures webhook delivery: a backlog's throughput and the
 //! latency of single deliveries, into a receiver inside the bench (see `deliveries`).
+//! `--scenario verify` sets up an approved agent over the API and loads `GET /v1/verify` with
+//! signed requests (see `verify`).
 
+mod api;
 mod cli;
 mod deliveries;
 mod load;
@@ -15,6 +18,7 @@ mod report;
 mod scenario;
 mod server;
 mod stats;
+mod verify;
 
 use std::fmt;
 use std::num::NonZero;
@@ -28,11 +32,12 @@ use tokio::runtime::Runtime;
 
 use crate::cli::Args;
 use crate::deliveries::{DeliveryFigures, DeliveryPlan};
-use crate::load::{LoadPlan, Target};
+use crate::load::{LoadPlan, Requests, Target};
 use crate::report::{DeliveryReport, Figures, Report};
-use crate::scenario::{Load, Scenario, ScenarioContext};
+use crate::scenario::{Scenario, ScenarioContext};
 use crate::server::{ServerConfig, ServerGuard};
 use crate::stats::Recording;
+use crate::verify::SigningFigures;
 
 /// A spawned server may still be migrating its database; a `--url` one should be up already.
 const READY_TIMEOUT_SPAWNED: Duration = Duration::from_secs(30);
@@ -103,6 +108,7 @@ struct Measured {
     recording: Recording,
     rss_idle_mb: Option<f64>,
     rss_end_mb: Option<f64>,
+    signing: Option<SigningFigures>,
 }
 
 /// Runs the benchmark.
@@ -117,17 +123,17 @@ fn run(args: &Args) -> Result<Verdict> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    let verdict = match args.scenario.load() {
-        Some(load) => run_load(args, load, setup, &runtime),
-        None => run_deliveries(args, setup, &runtime),
+    let verdict = match args.scenario {
+        Scenario::Deliveries => run_deliveries(args, setup, &runtime),
+        Scenario::Health | Scenario::Register | Scenario::Verify => run_load(args, setup, &runtime),
     };
     // A bulk enqueue abandoned at its deadline must not hold the process.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     verdict
 }
 
-/// `health` and `register`: N connections for a fixed time.
-fn run_load(args: &Args, load: Load, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
+/// `health`, `register` and `verify`: N connections for a fixed time.
+fn run_load(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let Setup {
         target,
         description,
@@ -136,7 +142,6 @@ fn run_load(args: &Args, load: Load, setup: Setup, runtime: &Runtime) -> Result<
     } = setup;
     let outcome = runtime.block_on(interruptible(measure(
         args,
-        load,
         Arc::clone(&target),
         server.as_mut(),
     )));
@@ -161,6 +166,7 @@ fn run_load(args: &Args, load: Load, setup: Setup, runtime: &Runtime) -> Result<
         figures: Figures::from_recording(measured.recording),
         rss_idle_mb: measured.rss_idle_mb,
         rss_end_mb: measured.rss_end_mb,
+        signing: measured.signing,
     };
     // With --json, stdout carries only the JSON line so it can be piped.
     print_report(args.json, &report.human(), &report.json());
@@ -253,8 +259,8 @@ fn delivery_concurrency(args: &Args) -> u32 {
         .unwrap_or(DEFAULT_DELIVERY_CONCURRENCY)
 }
 
-/// Settings the scenario needs from the spawned server.
-fn scenario_env(args: &Args) -> Vec<(&'static str, String)> {
+/// Settings the scenario needs from the spawned server, which `base` will reach.
+fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
     match args.scenario {
         Scenario::Health => Vec::new(),
         // Every request registers a service in the bench namespace: the default quota (100)
@@ -276,6 +282,9 @@ fn scenario_env(args: &Args) -> Vec<(&'static str, String)> {
                 delivery_concurrency(args).to_string(),
             ),
         ],
+        // The signed `@target-uri` is rebuilt from the public URL: exactly what the bench
+        // calls, whatever the Host header or a proxy header says.
+        Scenario::Verify => vec![("ASSENT_PUBLIC_URL", base.to_owned())],
     }
 }
 
@@ -306,6 +315,7 @@ fn setup(args: &Args) -> Result<Setup> {
         None => server::free_port()?,
     };
     let backend = backend_name(args.database_url.as_deref());
+    let base = format!("http://127.0.0.1:{port}");
     let config = ServerConfig {
         bin,
         port,
@@ -315,14 +325,14 @@ fn setup(args: &Args) -> Result<Setup> {
             .clone()
             .unwrap_or_else(|| server::random_hex(2)),
         namespace: args.namespace.clone(),
-        extra_env: scenario_env(args),
+        create_account: args.scenario != Scenario::Verify,
+        extra_env: scenario_env(args, &base),
     };
     eprintln!(
         "starting {} on 127.0.0.1:{port} ({backend})",
         config.bin.display()
     );
     let server = ServerGuard::start(&config)?;
-    let base = format!("http://127.0.0.1:{port}");
     Ok(Setup {
         description: format!("{base} (spawned, {backend})"),
         target: Arc::new(Target {
@@ -346,10 +356,9 @@ fn backend_name(database_url: Option<&str>) -> &'static str {
     }
 }
 
-/// Readiness, idle memory, the load, and memory at the end.
+/// Readiness, idle memory, the scenario's setup, the load, and memory at the end.
 async fn measure(
     args: &Args,
-    load: Load,
     target: Arc<Target>,
     mut server: Option<&mut ServerGuard>,
 ) -> Result<Measured> {
@@ -366,6 +375,34 @@ async fn measure(
             rss_idle_mb.unwrap_or(f64::NAN)
         );
     }
+    let (requests, verify) = match args.scenario.load() {
+        Some(load) => {
+            let context = ScenarioContext {
+                run_id: run_id(),
+                namespace: args.namespace.clone(),
+            };
+            (Requests::Described(load, Arc::new(context)), None)
+        }
+        None if args.scenario == Scenario::Verify => {
+            let presigned = args.presigned();
+            eprintln!(
+                "verify: approving an agent of `{}` for `{}` over the API, then signing {presigned} requests",
+                args.namespace,
+                verify::SERVICE
+            );
+            let prepared = Arc::new(verify::prepare(&target, &args.namespace, presigned).await?);
+            let signing = prepared.figures();
+            eprintln!(
+                "signed {} requests in {:.2} s on {} threads: {:.1} µs a request on one core",
+                signing.presigned,
+                signing.presign_wall.as_secs_f64(),
+                signing.threads,
+                signing.per_request.as_secs_f64() * 1e6
+            );
+            (Requests::Verify(Arc::clone(&prepared)), Some(prepared))
+        }
+        None => bail!("--scenario {} is not a load", args.scenario.name()),
+    };
     eprintln!(
         "{}: {} connections, {:.1} s warmup, then {:.1} s measured",
         args.scenario.name(),
@@ -374,14 +411,10 @@ async fn measure(
         args.duration().as_secs_f64()
     );
     let plan = LoadPlan {
-        load,
+        requests,
         connections: args.connections,
         warmup: args.warmup,
         duration: args.duration(),
-        context: ScenarioContext {
-            run_id: run_id(),
-            namespace: args.namespace.clone(),
-        },
     };
     let recording = load::run(&plan, target).await?;
     let rss_end_mb = server.as_deref().and_then(ServerGuard::rss_mb);
@@ -389,6 +422,7 @@ async fn measure(
         recording,
         rss_idle_mb,
         rss_end_mb,
+        signing: verify.map(|v| v.figures()),
     })
 }
 

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::deliveries::{DeliveryFigures, LATENCY_INTERVAL, POLL_INTERVAL};
 use crate::scenario::Scenario;
 use crate::stats::{Percentiles, Recording};
+use crate::verify::SigningFigures;
 
 /// Everything printed about a run.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct Report {
     pub figures: Figures,
     pub rss_idle_mb: Option<f64>,
     pub rss_end_mb: Option<f64>,
+    /// `verify`: what signing the requests cost the client.
+    pub signing: Option<SigningFigures>,
 }
 
 /// The parts of a report that come from the load itself.
@@ -110,6 +113,17 @@ impl Report {
                 ),
             );
         }
+        if let Some(signing) = &self.signing {
+            line("signing", signing_text(signing));
+            line(
+                "",
+                format!(
+                    "signed inline, {:.1} req/s would take {:.1} % of one core",
+                    self.rps(),
+                    self.inline_share(signing) * 100.0
+                ),
+            );
+        }
         line(
             "rss",
             format!(
@@ -119,6 +133,11 @@ impl Report {
             ),
         );
         out
+    }
+
+    /// The share of one core that signing every measured request inline would take.
+    fn inline_share(&self, signing: &SigningFigures) -> f64 {
+        self.rps() * signing.per_request.as_secs_f64()
     }
 
     fn errors_text(&self) -> String {
@@ -139,7 +158,7 @@ impl Report {
     pub fn json(&self) -> Value {
         let latency =
             |pick: fn(&Percentiles) -> u64| self.figures.latency.as_ref().map(|p| ms_f64(pick(p)));
-        json!({
+        let mut line = json!({
             "scenario": self.scenario.name(),
             "connections": self.connections,
             "duration_s": self.duration.as_secs_f64(),
@@ -156,8 +175,51 @@ impl Report {
             "unfinished": self.figures.unfinished,
             "rss_idle_mb": self.rss_idle_mb.map(|mb| round_to(mb, 1)),
             "rss_end_mb": self.rss_end_mb.map(|mb| round_to(mb, 1)),
-        })
+        });
+        if let (Some(signing), Some(fields)) = (&self.signing, line.as_object_mut()) {
+            let micros = |d: Duration| round_to(d.as_secs_f64() * 1e6, 1);
+            let inline_us = (signing.inline > 0).then(|| {
+                micros(signing.inline_time / u32::try_from(signing.inline).unwrap_or(u32::MAX))
+            });
+            fields.insert("sign_us".into(), json!(micros(signing.per_request)));
+            fields.insert("presigned".into(), json!(signing.presigned));
+            fields.insert("presigned_used".into(), json!(signing.presigned_used));
+            fields.insert(
+                "presign_s".into(),
+                json!(round_to(signing.presign_wall.as_secs_f64(), 2)),
+            );
+            fields.insert("signed_inline".into(), json!(signing.inline));
+            fields.insert("inline_sign_us".into(), json!(inline_us));
+            fields.insert(
+                "inline_core_share".into(),
+                json!(round_to(self.inline_share(signing), 3)),
+            );
+        }
+        line
     }
+}
+
+/// The `signing` line of a `verify` report.
+fn signing_text(signing: &SigningFigures) -> String {
+    let inline = if signing.inline == 0 {
+        "none signed during the load".to_owned()
+    } else {
+        let each = signing.inline_time / u32::try_from(signing.inline).unwrap_or(u32::MAX);
+        format!(
+            "{} signed during the load ({:.1} µs each; raise --presigned)",
+            signing.inline,
+            each.as_secs_f64() * 1e6
+        )
+    };
+    format!(
+        "{:.1} µs a request on one core; {} signed before the load ({:.2} s on {} threads), \
+         {} of them sent; {inline}",
+        signing.per_request.as_secs_f64() * 1e6,
+        signing.presigned,
+        signing.presign_wall.as_secs_f64(),
+        signing.threads,
+        signing.presigned_used
+    )
 }
 
 /// Everything printed about a `deliveries` run.
@@ -349,6 +411,7 @@ mod tests {
             figures: Figures::from_recording(recording),
             rss_idle_mb: Some(12.345),
             rss_end_mb: None,
+            signing: None,
         }
     }
 
@@ -371,6 +434,43 @@ mod tests {
         assert_eq!(json["errors"]["409"], 1);
         assert_eq!(json["rss_idle_mb"], 12.3);
         assert!(json["rss_end_mb"].is_null());
+        assert!(json.get("sign_us").is_none(), "only verify reports signing");
+    }
+
+    #[test]
+    fn verify_reports_what_signing_cost() {
+        let recording = Recording {
+            latencies_us: vec![1_000; 8_000],
+            ..Recording::default()
+        };
+        let mut report = report(recording);
+        report.scenario = Scenario::Verify;
+        report.signing = Some(SigningFigures {
+            presigned: 10_000,
+            presigned_used: 9_990,
+            per_request: Duration::from_micros(25),
+            presign_wall: Duration::from_millis(130),
+            threads: 2,
+            inline: 10,
+            inline_time: Duration::from_micros(400),
+        });
+        let json = report.json();
+        assert_eq!(json["scenario"], "verify");
+        assert_eq!(json["rps"], 2000.0);
+        assert_eq!(json["sign_us"], 25.0);
+        assert_eq!(json["presigned"], 10_000);
+        assert_eq!(json["presigned_used"], 9_990);
+        assert_eq!(json["signed_inline"], 10);
+        assert_eq!(json["inline_sign_us"], 40.0);
+        // 2,000 req/s × 25 µs = 5 % of a core.
+        assert_eq!(json["inline_core_share"], 0.05);
+        let human = report.human();
+        assert!(human.contains("25.0 µs a request on one core"), "{human}");
+        assert!(
+            human.contains("10 signed during the load (40.0 µs each"),
+            "{human}"
+        );
+        assert!(human.contains("5.0 % of one core"), "{human}");
     }
 
     fn delivery_report(figures: DeliveryFigures) -> DeliveryReport {

@@ -1,7 +1,8 @@
 //! Scenarios. A load scenario is what each connection sends: to add one, add a variant to
 //! [`Scenario`] and [`Load`] and its arm in [`Load::request`] (and in
-//! [`Scenario::needs_admin_token`] if it authenticates). `deliveries` is not a load of
-//! requests; it is run by `crate::deliveries`.
+//! [`Scenario::needs_admin_token`] if it authenticates). `verify` is a load whose requests are
+//! signed, so `crate::verify` makes them rather than [`Load::request`]; `deliveries` is not a
+//! load of requests; it is run by `crate::deliveries`.
 
 use std::time::Duration;
 
@@ -18,6 +19,10 @@ pub enum Scenario {
     /// Webhook delivery: events enqueued in bulk, then test events at low load, into a
     /// receiver inside the bench.
     Deliveries,
+    /// `GET /v1/verify` for an approved agent key, each request signed (sigilum-rfc9421-v1)
+    /// with its own nonce: two Ed25519 verifications, a nonce write transaction and a read (two
+    /// indexed lookups) per request.
+    Verify,
 }
 
 /// The scenarios that are a load of requests on N connections.
@@ -51,29 +56,32 @@ impl Scenario {
             Self::Health => "health",
             Self::Register => "register",
             Self::Deliveries => "deliveries",
+            Self::Verify => "verify",
         }
     }
 
     pub fn needs_admin_token(self) -> bool {
         match self {
-            Self::Health | Self::Deliveries => false,
+            // verify authenticates by signature, with keys the scenario makes itself.
+            Self::Health | Self::Deliveries | Self::Verify => false,
             Self::Register => true,
         }
     }
 
-    /// The load this scenario drives, or `None` for `deliveries`.
+    /// The load of described requests this scenario drives, or `None` for `verify` (signed
+    /// requests, from `crate::verify`) and `deliveries` (not a load).
     pub fn load(self) -> Option<Load> {
         match self {
             Self::Health => Some(Load::Health),
             Self::Register => Some(Load::Register),
-            Self::Deliveries => None,
+            Self::Deliveries | Self::Verify => None,
         }
     }
 
     /// How long `--duration` is when not given.
     pub fn default_duration(self) -> Duration {
         match self {
-            Self::Health | Self::Register => Duration::from_secs(10),
+            Self::Health | Self::Register | Self::Verify => Duration::from_secs(10),
             Self::Deliveries => Duration::from_secs(60),
         }
     }
@@ -129,11 +137,15 @@ mod tests {
     }
 
     #[test]
-    fn only_deliveries_is_not_a_load() {
+    fn verify_and_deliveries_are_not_described_loads() {
         assert_eq!(Scenario::Health.load(), Some(Load::Health));
         assert_eq!(Scenario::Register.load(), Some(Load::Register));
         assert_eq!(Scenario::Deliveries.load(), None);
+        assert_eq!(Scenario::Verify.load(), None);
         assert!(!Scenario::Deliveries.needs_admin_token());
+        assert!(!Scenario::Verify.needs_admin_token());
+        assert_eq!(Scenario::Verify.name(), "verify");
+        assert_eq!(Scenario::Verify.default_duration(), Duration::from_secs(10));
     }
 
     #[test]

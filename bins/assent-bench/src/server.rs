@@ -26,6 +26,9 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     pub admin_token: String,
     pub namespace: String,
+    /// Create the owner account of `namespace` before serving (`assent account create`);
+    /// `verify` signs its owner up over the API instead.
+    pub create_account: bool,
     /// Further `ASSENT_*` settings a scenario needs, e.g. `ASSENT_DELIVERY_CONCURRENCY`.
     pub extra_env: Vec<(&'static str, String)>,
 }
@@ -71,7 +74,8 @@ pub fn free_port() -> Result<u16> {
 }
 
 impl ServerGuard {
-    /// Creates the bench account, then starts `assent serve` in a fresh data directory.
+    /// Creates the bench account (if asked to), then starts `assent serve` in a fresh data
+    /// directory.
     pub fn start(config: &ServerConfig) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("assent-bench-")
@@ -81,7 +85,9 @@ impl ServerGuard {
         let log =
             File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
 
-        if let Err(e) = create_account(config, dir.path(), &log) {
+        if config.create_account
+            && let Err(e) = create_account(config, dir.path(), &log)
+        {
             // A reused database already has the account; anything else is fatal.
             if config.database_url.is_none() {
                 return Err(anyhow!("{e:#}\n{}", kept_log_note(dir, &log_path)));
