@@ -213,6 +213,17 @@ pub fn verify(
     request: &SignedRequest<'_>,
     now_unix: i64,
 ) -> Result<VerifiedRequest, SignatureError> {
+    verify_cached(request, now_unix, &ProofCache::disabled())
+}
+
+/// [`verify`], skipping the certificate's Ed25519 proof check when `proofs` has seen this exact
+/// certificate verify before. Everything else (decoding, agreement with the headers, key id,
+/// expiry, the request's own signature) is checked on every request.
+pub fn verify_cached(
+    request: &SignedRequest<'_>,
+    now_unix: i64,
+    proofs: &ProofCache,
+) -> Result<VerifiedRequest, SignatureError> {
     let parsed = Parsed::from_request(request)?;
     check_time(parsed.input.created, now_unix)?;
     let cert = check_certificate(&parsed, now_unix)?;
@@ -222,10 +233,14 @@ pub fn verify(
         .key
         .verify_strict(base.as_bytes(), &signature)
         .map_err(|_| SignatureError::BadSignature)?;
-    parsed
-        .key
-        .verify_strict(cert.proof_message.as_bytes(), &cert.proof)
-        .map_err(|_| SignatureError::Certificate(CertificateProblem::BadProof))?;
+    let fingerprint = ProofCache::fingerprint(parsed.headers.agent_cert);
+    if !proofs.contains(&fingerprint) {
+        parsed
+            .key
+            .verify_strict(cert.proof_message.as_bytes(), &cert.proof)
+            .map_err(|_| SignatureError::Certificate(CertificateProblem::BadProof))?;
+        proofs.insert(fingerprint);
+    }
     Ok(VerifiedRequest {
         namespace: parsed.headers.namespace.to_owned(),
         subject: parsed.headers.subject.to_owned(),
@@ -235,6 +250,52 @@ pub fn verify(
         created: parsed.input.created,
         agent_key_did: did_key(parsed.key.as_bytes()),
     })
+}
+
+/// Certificates whose self-signed proof verified, by the SHA-256 of their exact text. A proof's
+/// validity depends on nothing but those bytes (the certificate names its key, which must be
+/// the request's key), so an agent's many requests need its proof checked once: one Ed25519
+/// verification per request instead of two. Bounded: it starts over when full.
+#[derive(Debug)]
+pub struct ProofCache {
+    verified: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    capacity: usize,
+}
+
+impl ProofCache {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            verified: std::sync::Mutex::default(),
+            capacity,
+        }
+    }
+
+    /// A cache that remembers nothing: every proof is checked.
+    pub fn disabled() -> Self {
+        Self::new(0)
+    }
+
+    fn fingerprint(certificate: &str) -> [u8; 32] {
+        Sha256::digest(certificate.as_bytes()).into()
+    }
+
+    fn contains(&self, fingerprint: &[u8; 32]) -> bool {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(fingerprint)
+    }
+
+    fn insert(&self, fingerprint: [u8; 32]) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= self.capacity {
+            verified.clear();
+        }
+        verified.insert(fingerprint);
+    }
 }
 
 /// The signature base the request's signer must have signed, from its own headers (which must
@@ -921,6 +982,96 @@ mod tests {
     fn agent() -> AgentKey {
         let seed: [u8; 32] = STANDARD.decode(SEED_B64).unwrap().try_into().unwrap();
         AgentKey::from_seed(&seed)
+    }
+
+    fn check_cached(
+        headers: &[(String, String)],
+        now: i64,
+        proofs: &ProofCache,
+    ) -> Result<VerifiedRequest, SignatureError> {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        verify_cached(
+            &SignedRequest {
+                method: "GET",
+                target_uri: "https://api.sigilum.local/v1/verify?namespace=fixture-alice",
+                headers: &headers,
+                body: b"",
+            },
+            now,
+            proofs,
+        )
+    }
+
+    #[test]
+    fn a_cached_proof_is_checked_once_and_everything_else_every_time() {
+        let key = agent();
+        let proofs = ProofCache::new(10);
+        let headers = sign(&key, "GET", b"", FIXTURE_CERT);
+        assert!(check_cached(&headers, NOW, &proofs).is_ok());
+        assert_eq!(proofs.verified.lock().unwrap().len(), 1);
+        assert!(check_cached(&headers, NOW, &proofs).is_ok(), "cached");
+
+        // A certificate whose proof is forged is refused every time and never remembered.
+        let mut cert: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(FIXTURE_CERT).unwrap()).unwrap();
+        cert["proof"]["sig"] = serde_json::Value::from(URL_SAFE_NO_PAD.encode([7u8; 64]));
+        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cert).unwrap());
+        let headers = sign(&key, "GET", b"", &forged);
+        for _ in 0..2 {
+            assert_eq!(
+                check_cached(&headers, NOW, &proofs).unwrap_err().code(),
+                "SIGNATURE_CERT_INVALID"
+            );
+        }
+        assert_eq!(proofs.verified.lock().unwrap().len(), 1);
+
+        // A certificate with an expiry is checked against the clock on every request.
+        let expiring = key.certificate(
+            NAMESPACE,
+            "2023-11-14T00:00:00Z",
+            Some("2023-11-15T00:00:00Z"),
+        );
+        let headers = sign(&key, "GET", b"", &expiring);
+        assert!(check_cached(&headers, NOW, &proofs).is_ok());
+        let day_later = NOW + 86_400;
+        let mut stale = headers.clone();
+        for (name, value) in &mut stale {
+            if name == "signature-input" || name == "signature" {
+                let resigned = key
+                    .sign(&RequestToSign {
+                        method: "GET",
+                        target_uri: "https://api.sigilum.local/v1/verify?namespace=fixture-alice",
+                        body: b"",
+                        namespace: NAMESPACE,
+                        subject: "fixture-alice",
+                        certificate: &expiring,
+                        created: day_later,
+                        nonce: NONCE,
+                    })
+                    .unwrap();
+                *value = resigned.iter().find(|(n, _)| n == name).unwrap().1.clone();
+            }
+        }
+        assert_eq!(
+            check_cached(&stale, day_later, &proofs).unwrap_err().code(),
+            "SIGNATURE_CERT_INVALID",
+            "expired though cached"
+        );
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let proofs = ProofCache::new(2);
+        for i in 0..5u8 {
+            proofs.insert([i; 32]);
+        }
+        assert!(proofs.verified.lock().unwrap().len() <= 2);
+        let disabled = ProofCache::disabled();
+        disabled.insert([1; 32]);
+        assert!(!disabled.contains(&[1; 32]));
     }
 
     fn sign(key: &AgentKey, method: &str, body: &[u8], cert: &str) -> Vec<(String, String)> {

@@ -3,7 +3,7 @@
 //!
 //! The extractor reads the body (the app's `PayloadConfig` limit applies: 413
 //! `PAYLOAD_TOO_LARGE`), rebuilds what the client signed, and runs
-//! [`assent_auth::rfc9421::verify`]:
+//! [`assent_auth::rfc9421::verify_cached`] (an agent's certificate proof is checked once):
 //! - `@method`: the method as received;
 //! - `@target-uri`: the public absolute URL the client used. With `HttpSettings::public_url`
 //!   set, its scheme, host and port plus the request's path and query as received (behind a
@@ -182,7 +182,7 @@ impl FromRequest for Signed {
             };
             let now = Timestamp::now();
             let now_unix = now.as_millis().div_euclid(1000);
-            let agent = rfc9421::verify(&request, now_unix)
+            let agent = rfc9421::verify_cached(&request, now_unix, &state.certificate_proofs)
                 .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
             let body = if rfc9421::body_is_signed(&head.method, &body) {
                 body

@@ -2,11 +2,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assent_auth::SecretKey;
+use assent_auth::rfc9421::ProofCache;
 use assent_core::WebhookUrlPolicy;
 use assent_store::Store;
 use url::Url;
 
 use crate::throttle::LoginThrottle;
+
+/// Distinct agent certificates remembered as verified (32 bytes each): far more agents than
+/// one deployment has, in a few MiB at most.
+const CERTIFICATE_PROOFS_KEPT: usize = 100_000;
 
 /// What the HTTP layer needs to know of the configuration.
 #[derive(Debug, Clone)]
@@ -72,6 +77,8 @@ pub struct AppState {
     pub secret_key: SecretKey,
     pub settings: HttpSettings,
     pub login_throttle: Arc<LoginThrottle>,
+    /// Agent certificates whose proof verified (see `rfc9421::ProofCache`).
+    pub certificate_proofs: Arc<ProofCache>,
 }
 
 impl AppState {
@@ -81,6 +88,7 @@ impl AppState {
             secret_key,
             settings,
             login_throttle: Arc::new(LoginThrottle::default()),
+            certificate_proofs: Arc::new(ProofCache::new(CERTIFICATE_PROOFS_KEPT)),
         }
     }
 }
