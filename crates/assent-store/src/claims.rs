@@ -330,8 +330,11 @@ impl Store {
                 .filter(claims::public_key.eq(public_key))
                 .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
                 .select((claims::id, claims::approved_at))
-                .first::<(String, Option<i64>)>(conn)
-                .optional()?
+                // `load`, not `first`: no bound LIMIT, so SQLite reuses the prepared
+                // statement (the unique keys allow one row at most anyway).
+                .load::<(String, Option<i64>)>(conn)?
+                .into_iter()
+                .next()
                 .map(|(id, at)| (id, Timestamp::from_millis(at.unwrap_or_default()))))
         })
     }

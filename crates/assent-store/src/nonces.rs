@@ -20,32 +20,29 @@ impl Store {
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
         let now = Timestamp::now().as_millis();
+        // One statement: insert, or take over the row of the same nonce only if it has
+        // expired. It changes a row exactly when the nonce may be used now.
         self.write(|conn| {
-            // An expired row of the same nonce would otherwise block it forever.
-            diesel::delete(
-                nonces::table
-                    .filter(nonces::scope.eq(scope))
-                    .filter(nonces::value.eq(value))
-                    .filter(nonces::expires_at.le(now)),
-            )
-            .execute(conn)?;
-            // The primary key decides races between replicas: exactly one insert takes effect.
-            // ON CONFLICT has no multi-backend form in diesel, so each backend gets its SQL.
-            let expires_at = expires_at.as_millis();
             let inserted = match conn {
                 AnyConnection::Postgresql(pg) => diesel::sql_query(
-                    "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+                     WHERE nonces.expires_at <= $4",
                 )
                 .bind::<Text, _>(scope)
                 .bind::<Text, _>(value)
-                .bind::<BigInt, _>(expires_at)
+                .bind::<BigInt, _>(expires_at.as_millis())
+                .bind::<BigInt, _>(now)
                 .execute(pg)?,
                 AnyConnection::Sqlite(sqlite) => diesel::sql_query(
-                    "INSERT INTO nonces (scope, value, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    "INSERT INTO nonces (scope, value, expires_at) VALUES (?, ?, ?) \
+                     ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+                     WHERE nonces.expires_at <= ?",
                 )
                 .bind::<Text, _>(scope)
                 .bind::<Text, _>(value)
-                .bind::<BigInt, _>(expires_at)
+                .bind::<BigInt, _>(expires_at.as_millis())
+                .bind::<BigInt, _>(now)
                 .execute(sqlite)?,
             };
             Ok(inserted == 1)
