@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod json;
+pub mod nonces;
 pub mod openapi;
 pub mod pagination;
 mod request_context;

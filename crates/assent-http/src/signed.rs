@@ -190,17 +190,17 @@ impl FromRequest for Signed {
                 Bytes::new()
             };
 
-            // Only a verified signature may consume its nonce.
-            let store = state.store.clone();
+            // Only a verified signature may consume its nonce; concurrent requests' nonces
+            // share a transaction (see `nonces.rs`).
             let scope = format!("sig:{}", agent.namespace);
-            let nonce = agent.nonce.clone();
             let expires_at = Timestamp::from_millis(
                 now.as_millis()
                     .saturating_add(NONCE_TTL_SECONDS.saturating_mul(1000)),
             );
-            let fresh = web::block(move || store.use_nonce(&scope, &nonce, expires_at))
+            let fresh = state
+                .nonces
+                .use_nonce(&state.store, scope, agent.nonce.clone(), expires_at)
                 .await
-                .map_err(|e| nonce_store_unavailable(&e))?
                 .map_err(|e| nonce_store_unavailable(&e))?;
             if !fresh {
                 return Err(ApiError::new(

@@ -7,6 +7,7 @@ use assent_core::WebhookUrlPolicy;
 use assent_store::Store;
 use url::Url;
 
+use crate::nonces::NonceBatcher;
 use crate::throttle::LoginThrottle;
 
 /// Distinct agent certificates remembered as verified (32 bytes each): far more agents than
@@ -79,6 +80,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// Agent certificates whose proof verified (see `rfc9421::ProofCache`).
     pub certificate_proofs: Arc<ProofCache>,
+    /// Consumes signed requests' nonces in shared transactions.
+    pub nonces: Arc<NonceBatcher>,
 }
 
 impl AppState {
@@ -89,6 +92,7 @@ impl AppState {
             settings,
             login_throttle: Arc::new(LoginThrottle::default()),
             certificate_proofs: Arc::new(ProofCache::new(CERTIFICATE_PROOFS_KEPT)),
+            nonces: Arc::default(),
         }
     }
 }

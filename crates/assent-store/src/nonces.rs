@@ -19,33 +19,48 @@ impl Store {
         value: &str,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
+        let batch = [(scope.to_owned(), value.to_owned(), expires_at)];
+        Ok(self.use_nonces(&batch)?.first().copied().unwrap_or(false))
+    }
+
+    /// [`Store::use_nonce`] for many nonces in one transaction (group commit): the verdicts in
+    /// order. A nonce twice in one batch is accepted the first time only.
+    pub fn use_nonces(
+        &self,
+        batch: &[(String, String, Timestamp)],
+    ) -> Result<Vec<bool>, StoreError> {
         let now = Timestamp::now().as_millis();
-        // One statement: insert, or take over the row of the same nonce only if it has
-        // expired. It changes a row exactly when the nonce may be used now.
+        // Insert, or take over the row of the same nonce only if it has expired: a row changes
+        // exactly when the nonce may be used now.
         self.write(|conn| {
-            let inserted = match conn {
-                AnyConnection::Postgresql(pg) => diesel::sql_query(
-                    "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
-                     WHERE nonces.expires_at <= $4",
-                )
-                .bind::<Text, _>(scope)
-                .bind::<Text, _>(value)
-                .bind::<BigInt, _>(expires_at.as_millis())
-                .bind::<BigInt, _>(now)
-                .execute(pg)?,
-                AnyConnection::Sqlite(sqlite) => diesel::sql_query(
-                    "INSERT INTO nonces (scope, value, expires_at) VALUES (?, ?, ?) \
-                     ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
-                     WHERE nonces.expires_at <= ?",
-                )
-                .bind::<Text, _>(scope)
-                .bind::<Text, _>(value)
-                .bind::<BigInt, _>(expires_at.as_millis())
-                .bind::<BigInt, _>(now)
-                .execute(sqlite)?,
-            };
-            Ok(inserted == 1)
+            batch
+                .iter()
+                .map(|(scope, value, expires_at)| {
+                    let changed = match &mut *conn {
+                        AnyConnection::Postgresql(pg) => diesel::sql_query(
+                            "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+                             WHERE nonces.expires_at <= $4",
+                        )
+                        .bind::<Text, _>(scope)
+                        .bind::<Text, _>(value)
+                        .bind::<BigInt, _>(expires_at.as_millis())
+                        .bind::<BigInt, _>(now)
+                        .execute(pg)?,
+                        AnyConnection::Sqlite(sqlite) => diesel::sql_query(
+                            "INSERT INTO nonces (scope, value, expires_at) VALUES (?, ?, ?) \
+                             ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+                             WHERE nonces.expires_at <= ?",
+                        )
+                        .bind::<Text, _>(scope)
+                        .bind::<Text, _>(value)
+                        .bind::<BigInt, _>(expires_at.as_millis())
+                        .bind::<BigInt, _>(now)
+                        .execute(sqlite)?,
+                    };
+                    Ok(changed == 1)
+                })
+                .collect()
         })
     }
 
