@@ -30,13 +30,17 @@ impl Store {
         batch: &[(String, String, Timestamp)],
     ) -> Result<Vec<bool>, StoreError> {
         let now = Timestamp::now().as_millis();
-        // Insert, or take over the row of the same nonce only if it has expired: a row changes
-        // exactly when the nonce may be used now.
+        // Rows in one canonical order: concurrent batches then take their row locks in the same
+        // sequence and cannot deadlock (PostgreSQL), whatever order their callers came in.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|&a, &b| (&batch[a].0, &batch[a].1, a).cmp(&(&batch[b].0, &batch[b].1, b)));
         self.write(|conn| {
-            batch
-                .iter()
-                .map(|(scope, value, expires_at)| {
-                    let changed = match &mut *conn {
+            let mut verdicts = vec![false; batch.len()];
+            for &i in &order {
+                let (scope, value, expires_at) = &batch[i];
+                // Insert, or take over the row of the same nonce only if it has expired: a row
+                // changes exactly when the nonce may be used now.
+                let changed = match &mut *conn {
                         AnyConnection::Postgresql(pg) => diesel::sql_query(
                             "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) \
                              ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
@@ -57,10 +61,10 @@ impl Store {
                         .bind::<BigInt, _>(expires_at.as_millis())
                         .bind::<BigInt, _>(now)
                         .execute(sqlite)?,
-                    };
-                    Ok(changed == 1)
-                })
-                .collect()
+                };
+                verdicts[i] = changed == 1;
+            }
+            Ok(verdicts)
         })
     }
 

@@ -651,8 +651,46 @@ mod nonces {
         assert_eq!(accepted, 1);
     }
 
+    /// Batches with the same nonces in opposite orders, side by side: no deadlock, and each
+    /// nonce accepted exactly once.
+    fn opposite_batches_neither_deadlock_nor_double_accept(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        for round in 0..20 {
+            let batch: Vec<(String, String, Timestamp)> = (0..40)
+                .map(|i| {
+                    (
+                        "sig:ada".to_owned(),
+                        format!("r{round}-n{i}"),
+                        in_ms(600_000),
+                    )
+                })
+                .collect();
+            let mut reversed = batch.clone();
+            reversed.reverse();
+            let barrier = Arc::new(Barrier::new(2));
+            let (forward, backward) = std::thread::scope(|scope| {
+                let run = |rows: Vec<(String, String, Timestamp)>| {
+                    let store = db.store.clone();
+                    let barrier = Arc::clone(&barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        store.use_nonces(&rows).expect("no deadlock, no error")
+                    })
+                };
+                let a = run(batch.clone());
+                let b = run(reversed.clone());
+                (a.join().expect("thread"), b.join().expect("thread"))
+            });
+            for i in 0..40 {
+                let accepted = usize::from(forward[i]) + usize::from(backward[39 - i]);
+                assert_eq!(accepted, 1, "round {round}, nonce {i}");
+            }
+        }
+    }
+
     assent_store::on_both_engines!(
         a_nonce_is_accepted_once_per_scope_until_it_expires,
         concurrent_uses_of_one_nonce_accept_exactly_one,
+        opposite_batches_neither_deadlock_nor_double_accept,
     );
 }
