@@ -233,6 +233,15 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
         json!({ "authorized": false, "reason": "no_approved_claim" })
     );
 
+    // Delivery order is not promised; waiting for the first event makes the sequence certain.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while receiver.events().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "request.submitted did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let claim = server
         .call(
             Method::GET,
