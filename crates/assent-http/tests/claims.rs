@@ -163,15 +163,7 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
     let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
     let session = server.signup("lin").await;
     let service_id = server.create_service(&session, "gateway").await;
-    let key = server
-        .call(
-            Method::POST,
-            &format!("/v1/services/{service_id}/keys"),
-            &session,
-            None,
-        )
-        .await;
-    let api_key = key.body["key"].as_str().unwrap().to_owned();
+    let api_key = server.create_api_key(&session, &service_id).await;
     let receiver = Receiver::default();
     let url = receiver.start();
     let hook = server
@@ -491,15 +483,7 @@ async fn namespaces_and_dids_are_published(engine: Engine) {
     let server = TestServer::start(engine).await;
     let session = server.signup("lin").await;
     let service_id = server.create_service(&session, "gateway").await;
-    let key = server
-        .call(
-            Method::POST,
-            &format!("/v1/services/{service_id}/keys"),
-            &session,
-            None,
-        )
-        .await;
-    let api_key = key.body["key"].as_str().unwrap().to_owned();
+    let api_key = server.create_api_key(&session, &service_id).await;
     let agent = Agent::new("lin");
     let submitted = signed(
         &server,
@@ -630,15 +614,7 @@ async fn of_fifty_concurrent_approvals_one_wins(engine: Engine) {
     let server = TestServer::start(engine).await;
     let session = server.signup("lin").await;
     let service_id = server.create_service(&session, "gateway").await;
-    let key = server
-        .call(
-            Method::POST,
-            &format!("/v1/services/{service_id}/keys"),
-            &session,
-            None,
-        )
-        .await;
-    let api_key = key.body["key"].as_str().unwrap().to_owned();
+    let api_key = server.create_api_key(&session, &service_id).await;
     let hook = server
         .call(
             Method::POST,
@@ -699,15 +675,7 @@ async fn pending_claims_expire(engine: Engine) {
     let server = TestServer::start_with(engine, |s| s.claim_ttl = Duration::from_secs(1)).await;
     let session = server.signup("lin").await;
     let service_id = server.create_service(&session, "gateway").await;
-    let key = server
-        .call(
-            Method::POST,
-            &format!("/v1/services/{service_id}/keys"),
-            &session,
-            None,
-        )
-        .await;
-    let api_key = key.body["key"].as_str().unwrap().to_owned();
+    let api_key = server.create_api_key(&session, &service_id).await;
     let agent = Agent::new("lin");
     let submitted = signed(
         &server,

@@ -159,6 +159,14 @@ impl TestServer {
         reply.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Creates an API key for a service of the owner's; returns the key.
+    pub async fn create_api_key(&self, session: &str, service_id: &str) -> String {
+        let path = format!("/v1/services/{service_id}/keys");
+        let reply = self.call(reqwest::Method::POST, &path, session, None).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["key"].as_str().unwrap().to_owned()
+    }
+
     /// A request with a session (or any) bearer token.
     pub async fn call(
         &self,
