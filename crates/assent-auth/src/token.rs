@@ -46,11 +46,6 @@ impl TokenHash {
         Self(hex::encode(Sha256::digest(token.as_bytes())))
     }
 
-    /// Wraps a hash read back from storage.
-    pub fn from_stored(hex: String) -> Self {
-        Self(hex)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

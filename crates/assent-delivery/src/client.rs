@@ -79,11 +79,6 @@ impl SafeClient {
         })
     }
 
-    /// The policy this client enforces.
-    pub fn policy(&self) -> WebhookUrlPolicy {
-        self.policy
-    }
-
     /// POSTs `body` to `url` with `headers` (name, value); the caller sets `Content-Type` in
     /// `headers`. Never fails: everything that went wrong is described in the [`Attempt`].
     /// Neither the body nor the headers are ever logged (they carry signatures).

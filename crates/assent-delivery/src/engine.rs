@@ -244,10 +244,11 @@ fn classify(sent: &client::Attempt) -> AttemptResult {
     match sent.kind() {
         client::Outcome::Success => AttemptResult::Success,
         client::Outcome::Gone => AttemptResult::Gone,
-        client::Outcome::Retry | client::Outcome::Refused => AttemptResult::Retryable {
+        // The client states which outcomes are worth another attempt.
+        kind if kind.is_retried() => AttemptResult::Retryable {
             retry_after: sent.retry_after,
         },
-        client::Outcome::Failed => AttemptResult::Failed,
+        _ => AttemptResult::Failed,
     }
 }
 
