@@ -215,7 +215,7 @@ impl From<assent_store::StoreError> for ApiError {
             StoreError::NotFound => {
                 Self::new(StatusCode::NOT_FOUND, code::NOT_FOUND, "No such resource.")
             }
-            StoreError::LimitReached(what) => Self::limit_reached(what),
+            StoreError::LimitReached(quota) => Self::limit_reached(quota),
             other => Self::internal(&other),
         }
     }
@@ -229,16 +229,20 @@ impl ApiError {
     }
 
     /// A quota is used up: `SERVICE_LIMIT_REACHED`, `KEY_LIMIT_REACHED`, `WEBHOOK_LIMIT_REACHED`.
-    pub fn limit_reached(what: &str) -> Self {
-        let code = match what {
-            "services" => "SERVICE_LIMIT_REACHED",
-            "api keys" => "KEY_LIMIT_REACHED",
-            _ => "WEBHOOK_LIMIT_REACHED",
+    pub fn limit_reached(quota: assent_store::Quota) -> Self {
+        use assent_store::Quota;
+        let code = match quota {
+            Quota::Services => "SERVICE_LIMIT_REACHED",
+            Quota::ApiKeys => "KEY_LIMIT_REACHED",
+            Quota::Webhooks => "WEBHOOK_LIMIT_REACHED",
         };
         Self::new(
             StatusCode::CONFLICT,
             code,
-            format!("The limit of {what} is reached; delete or revoke one first."),
+            format!(
+                "The limit of {} is reached; delete or revoke one first.",
+                quota.as_str()
+            ),
         )
     }
 }

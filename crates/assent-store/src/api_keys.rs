@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
-use crate::error::{StoreError, conflict_as};
+use crate::error::{Quota, StoreError, conflict_as};
 use crate::schema::{api_keys, services};
 use crate::services::owned;
 
@@ -102,7 +102,7 @@ impl Store {
         })
     }
 
-    /// Adds a key to a service of `namespace`; `LimitReached("api keys")` when the service has
+    /// Adds a key to a service of `namespace`; `LimitReached(Quota::ApiKeys)` when the service has
     /// `max_keys` active keys.
     pub fn create_api_key(
         &self,
@@ -121,7 +121,7 @@ impl Store {
                 .count()
                 .get_result(conn)?;
             if active >= i64::from(max_keys) {
-                return Err(StoreError::LimitReached("api keys"));
+                return Err(StoreError::LimitReached(Quota::ApiKeys));
             }
             insert(conn, service_id, key, now).map_err(conflict_as("api key"))?;
             audit::record(

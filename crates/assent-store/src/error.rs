@@ -9,9 +9,9 @@ pub enum StoreError {
     NotFound,
     #[error("{0} already exists")]
     Conflict(&'static str),
-    /// A quota is used up: `LimitReached("services")`.
-    #[error("the limit of {0} is reached")]
-    LimitReached(&'static str),
+    /// A quota is used up.
+    #[error("the limit of {} is reached", .0.as_str())]
+    LimitReached(Quota),
     // The wrapped errors are part of the message, not `source()`: logs show the message
     // only, and a chain printer would otherwise print them twice.
     #[error("database error: {0}")]
@@ -26,6 +26,27 @@ pub enum StoreError {
     InvalidUrl(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+}
+
+/// The configurable quotas (`ASSENT_MAX_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    /// Services per namespace.
+    Services,
+    /// Active API keys per service.
+    ApiKeys,
+    /// Webhooks per service.
+    Webhooks,
+}
+
+impl Quota {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Services => "services",
+            Self::ApiKeys => "api keys",
+            Self::Webhooks => "webhooks",
+        }
+    }
 }
 
 pub(crate) fn is_unique_violation(error: &DieselError) -> bool {

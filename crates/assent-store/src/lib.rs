@@ -32,7 +32,7 @@ pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{
     Attempt, Claimed, DeliveryRecord, EndpointHealth, Next, Outcome, WebhookChanges,
 };
-pub use error::StoreError;
+pub use error::{Quota, StoreError};
 pub use outbox::{Emitted, NewEvent, Outbox};
 pub use services::{NewService, RegisterError, ServiceChanges};
 pub use sessions::Session;

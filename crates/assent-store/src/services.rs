@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::api_keys::{self, NewApiKey};
 use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
-use crate::error::{StoreError, is_unique_violation};
+use crate::error::{Quota, StoreError, is_unique_violation};
 use crate::schema::services;
 use crate::webhooks::{self, NewWebhookEndpoint};
 use crate::{AnyConnection, accounts};
@@ -114,7 +114,7 @@ impl Store {
     }
 
     /// Creates a service in its namespace. `Conflict("slug")` when the slug is taken there,
-    /// `LimitReached("services")` when the namespace has `max_services` already.
+    /// `LimitReached(Quota::Services)` when the namespace has `max_services` already.
     pub fn create_service(
         &self,
         service: NewService,
@@ -124,7 +124,7 @@ impl Store {
         let now = Timestamp::now().as_millis();
         self.write(|conn| {
             if count_in_namespace(conn, &service.namespace)? >= i64::from(max_services) {
-                return Err(StoreError::LimitReached("services"));
+                return Err(StoreError::LimitReached(Quota::Services));
             }
             let created = insert(conn, &service, now).map_err(|e| {
                 if is_unique_violation(&e) {

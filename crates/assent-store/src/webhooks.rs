@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
-use crate::error::{StoreError, conflict_as};
+use crate::error::{Quota, StoreError, conflict_as};
 use crate::schema::webhook_endpoints;
 use crate::services::owned;
 
@@ -94,7 +94,7 @@ impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
 }
 
 impl Store {
-    /// Adds an endpoint to a service of `namespace`; `LimitReached("webhooks")` when the
+    /// Adds an endpoint to a service of `namespace`; `LimitReached(Quota::Webhooks)` when the
     /// service has `max_webhooks` already.
     pub fn create_webhook_endpoint(
         &self,
@@ -112,7 +112,7 @@ impl Store {
                 .count()
                 .get_result(conn)?;
             if count >= i64::from(max_webhooks) {
-                return Err(StoreError::LimitReached("webhooks"));
+                return Err(StoreError::LimitReached(Quota::Webhooks));
             }
             insert(conn, service_id, endpoint, now).map_err(conflict_as("webhook"))?;
             audit::record(

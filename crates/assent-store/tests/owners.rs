@@ -286,7 +286,7 @@ fn api_keys_are_created_listed_and_revoked_at_once(engine: Engine) {
     assert!(matches!(
         db.store
             .create_api_key("ada", &service.id, &third, &actor(&ada), 2),
-        Err(StoreError::LimitReached("api keys"))
+        Err(StoreError::LimitReached(assent_store::Quota::ApiKeys))
     ));
     assert_eq!(
         db.store
@@ -346,7 +346,7 @@ fn webhooks_are_created_listed_deleted_and_limited(engine: Engine) {
     assert!(matches!(
         db.store
             .create_webhook_endpoint("ada", &service.id, &new_endpoint(), &actor(&ada), 1),
-        Err(StoreError::LimitReached("webhooks"))
+        Err(StoreError::LimitReached(assent_store::Quota::Webhooks))
     ));
     assert!(matches!(
         db.store
@@ -383,7 +383,7 @@ fn the_service_quota_counts_every_dialect(engine: Engine) {
     assert!(matches!(
         db.store
             .create_service(new_service("ada", "three"), &actor(&ada), 2),
-        Err(StoreError::LimitReached("services"))
+        Err(StoreError::LimitReached(assent_store::Quota::Services))
     ));
     let (_, key) = new_key();
     assert!(matches!(

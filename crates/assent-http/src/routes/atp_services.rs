@@ -162,7 +162,9 @@ pub async fn register(
                     SERVICE_ALREADY_EXISTS,
                     "A service with this name already exists in the namespace.",
                 ),
-                RegisterError::LimitReached => ApiError::limit_reached("services"),
+                RegisterError::LimitReached => {
+                    ApiError::limit_reached(assent_store::Quota::Services)
+                }
                 RegisterError::Store(e) => ApiError::internal(&e),
             })?;
     tracing::info!(service_id = %created.slug, namespace = %created.namespace, "service registered");
