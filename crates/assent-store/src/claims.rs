@@ -255,7 +255,11 @@ impl Store {
         limit: i64,
         before: Option<(i64, String)>,
     ) -> Result<Vec<ClaimRow>, StoreError> {
-        self.expire_due_claims(Timestamp::now(), 1000)?;
+        // Only this namespace's due claims, and only when pending ones can be listed: a listing
+        // of approved claims (the public DID document) never writes.
+        if matches!(status, None | Some(ClaimStatus::Pending)) {
+            self.expire_due(Some(namespace), Timestamp::now(), 1000)?;
+        }
         self.read(|conn| {
             let mut query = claims::table
                 .filter(claims::namespace.eq(namespace))
@@ -284,16 +288,26 @@ impl Store {
     /// Expires up to `limit` pending claims past their expiry, each with its event. Returns
     /// how many. Run periodically by the server, and before listings.
     pub fn expire_due_claims(&self, now: Timestamp, limit: i64) -> Result<usize, StoreError> {
+        self.expire_due(None, now, limit)
+    }
+
+    /// [`Store::expire_due_claims`], optionally of one namespace only.
+    fn expire_due(
+        &self,
+        namespace: Option<&str>,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<usize, StoreError> {
         let now = now.as_millis();
         let due: Vec<String> = self.read(|conn| {
-            Ok::<_, StoreError>(
-                claims::table
-                    .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
-                    .filter(claims::expires_at.le(now))
-                    .limit(limit)
-                    .select(claims::id)
-                    .load(conn)?,
-            )
+            let mut query = claims::table
+                .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
+                .filter(claims::expires_at.le(now))
+                .into_boxed();
+            if let Some(namespace) = namespace {
+                query = query.filter(claims::namespace.eq(namespace));
+            }
+            Ok::<_, StoreError>(query.limit(limit).select(claims::id).load(conn)?)
         })?;
         if due.is_empty() {
             return Ok(0);

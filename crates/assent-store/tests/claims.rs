@@ -287,6 +287,31 @@ fn pending_claims_expire_on_read_and_by_the_sweeper(engine: Engine) {
     ));
 }
 
+/// Listing expires due claims of the listed namespace only, and a listing of approved claims
+/// (what the public DID document reads) writes nothing.
+fn listings_expire_only_what_they_could_show(engine: Engine) {
+    let f = fixture(engine);
+    let due = created(
+        f.store()
+            .submit_claim(&f.claim("k1"), Duration::ZERO)
+            .expect("submit"),
+    );
+    f.store()
+        .list_claims("grace", None, None, 10, None)
+        .expect("another namespace");
+    f.store()
+        .list_claims("ada", Some(ClaimStatus::Approved), None, 10, None)
+        .expect("approved only");
+    assert_eq!(f.events(), ["request.submitted"], "nothing expired yet");
+    let listed = f
+        .store()
+        .list_claims("ada", None, None, 10, None)
+        .expect("everything");
+    assert_eq!(listed[0].id, due.id);
+    assert_eq!(listed[0].status(), ClaimStatus::Expired);
+    assert_eq!(f.events(), ["request.expired", "request.submitted"]);
+}
+
 fn verify_finds_only_approved_claims_of_existing_services(engine: Engine) {
     let f = fixture(engine);
     let claim = created(f.store().submit_claim(&f.claim("k1"), DAY).expect("submit"));
@@ -424,6 +449,7 @@ fn concurrent_first_submissions_make_one_claim(engine: Engine) {
 }
 
 assent_store::on_both_engines!(
+    listings_expire_only_what_they_could_show,
     concurrent_first_submissions_make_one_claim,
     submission_is_idempotent_while_live_and_fresh_afterwards,
     decisions_need_the_right_state_and_namespace,
