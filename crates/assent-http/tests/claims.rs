@@ -391,6 +391,50 @@ async fn claims_are_bound_and_isolated(engine: Engine) {
         (reply.status, reply.body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("SIGNATURE_KEY_MISMATCH"))
     );
+    // With namespace-only binding the service may ask for a key other than the signer's.
+    let other = Agent::new("lin");
+    let mut body = claim_body(&agent, "gateway");
+    body["public_key"] = json!(other.key.public_key());
+    let bytes = body.to_string().into_bytes();
+    let url = server.url("/v1/claims");
+    let mut request = server
+        .client
+        .post(&url)
+        .bearer_auth(&gateway_key)
+        .header("x-sigilum-claim-binding", "Namespace-Only ")
+        .header("content-type", "application/json");
+    for (name, value) in agent.headers("POST", &url, &bytes) {
+        request = request.header(name, value);
+    }
+    let reply = server.send(request.body(bytes)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let claim = server
+        .call(
+            Method::GET,
+            &format!("/v1/claims/{}", reply.body["claim_id"].as_str().unwrap()),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(
+        claim.body["agent_key"],
+        other.key.did_key(),
+        "the claim is for the named key"
+    );
+    // Verify needs all three parameters.
+    let reply = signed(
+        &server,
+        &agent,
+        Method::GET,
+        "/v1/verify?namespace=lin",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR"))
+    );
     // A replayed body nonce.
     let body = claim_body(&agent, "gateway");
     let first = signed(
@@ -460,7 +504,8 @@ async fn claims_are_bound_and_isolated(engine: Engine) {
             None,
         )
         .await;
-    assert_eq!(listed.body["claims"].as_array().unwrap().len(), 1);
+    // The namespace-only claim and the first one.
+    assert_eq!(listed.body["claims"].as_array().unwrap().len(), 2);
 
     // Decisions are compare-and-set.
     let approve = format!("/v1/claims/{claim_id}/approve");
