@@ -162,6 +162,58 @@ pub struct ServeArgs {
     /// How long a claim stays pending before it expires. [default: 24h]
     #[arg(long, env = "ASSENT_CLAIM_TTL", value_name = "DURATION")]
     pub claim_ttl: Option<String>,
+
+    /// ATP service registrations per client address. [default: 10/1h]
+    #[arg(
+        long,
+        env = "ASSENT_RATE_LIMIT_REGISTRATION",
+        value_name = "N/DURATION"
+    )]
+    pub rate_limit_registration: Option<String>,
+
+    /// Notifications a service may send. [default: 100/1m]
+    #[arg(
+        long,
+        env = "ASSENT_RATE_LIMIT_NOTIFICATIONS",
+        value_name = "N/DURATION"
+    )]
+    pub rate_limit_notifications: Option<String>,
+
+    /// Notification status updates (invalidations) per service. [default: 200/1m]
+    #[arg(
+        long,
+        env = "ASSENT_RATE_LIMIT_STATUS_UPDATES",
+        value_name = "N/DURATION"
+    )]
+    pub rate_limit_status_updates: Option<String>,
+
+    /// Client reads of notifications per user. [default: 60/1m]
+    #[arg(long, env = "ASSENT_RATE_LIMIT_POLLING", value_name = "N/DURATION")]
+    pub rate_limit_polling: Option<String>,
+
+    /// Responses per user. [default: 100/1m]
+    #[arg(long, env = "ASSENT_RATE_LIMIT_RESPONSES", value_name = "N/DURATION")]
+    pub rate_limit_responses: Option<String>,
+
+    /// Open WebSocket connections per user. [default: 5]
+    #[arg(long, env = "ASSENT_MAX_WEBSOCKETS_PER_USER", value_name = "N")]
+    pub max_websockets_per_user: Option<usize>,
+
+    /// Open Server-Sent Events connections per user. [default: 10]
+    #[arg(long, env = "ASSENT_MAX_EVENT_STREAMS_PER_USER", value_name = "N")]
+    pub max_event_streams_per_user: Option<usize>,
+
+    /// How often the client streams send a heartbeat. [default: 30s]
+    #[arg(long, env = "ASSENT_STREAM_HEARTBEAT", value_name = "DURATION")]
+    pub stream_heartbeat: Option<String>,
+
+    /// Close a WebSocket that has sent nothing for this long. [default: 60s]
+    #[arg(long, env = "ASSENT_STREAM_IDLE_TIMEOUT", value_name = "DURATION")]
+    pub stream_idle_timeout: Option<String>,
+
+    /// How often to look for notification changes made by other replicas. [default: 500ms]
+    #[arg(long, env = "ASSENT_CHANGE_POLL_INTERVAL", value_name = "DURATION")]
+    pub change_poll_interval: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -236,6 +288,16 @@ impl ServeArgs {
                 webhook_disable_after,
                 webhook_secret_grace,
                 claim_ttl,
+                rate_limit_registration,
+                rate_limit_notifications,
+                rate_limit_status_updates,
+                rate_limit_polling,
+                rate_limit_responses,
+                max_websockets_per_user,
+                max_event_streams_per_user,
+                stream_heartbeat,
+                stream_idle_timeout,
+                change_poll_interval,
             ]
         );
         self
@@ -293,6 +355,10 @@ pub struct ServeConfig {
     pub quotas: assent_http::Quotas,
     pub secret_grace: Duration,
     pub claim_ttl: Duration,
+    pub rate: assent_http::rate_limit::RateLimits,
+    pub stream_heartbeat: Duration,
+    pub stream_idle_timeout: Duration,
+    pub change_poll_interval: Duration,
     pub engine: assent_delivery::EngineConfig,
 }
 
@@ -428,6 +494,73 @@ impl ServeArgs {
                 engine.timeout
             );
         }
+        let rate_defaults = assent_http::rate_limit::RateLimits::default();
+        let rate = |value: &Option<String>, name: &str, default| match value {
+            None => Ok(default),
+            Some(raw) => assent_http::rate_limit::Rate::parse(raw).ok_or_else(|| {
+                anyhow::anyhow!("{name}: `{raw}` is not a rate like 100/1m or 10/1h")
+            }),
+        };
+        let connections = |value: Option<usize>, name: &str, default: usize| match value {
+            Some(0) => Err(anyhow::anyhow!("{name} must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let rate = assent_http::rate_limit::RateLimits {
+            registration: rate(
+                &self.rate_limit_registration,
+                "ASSENT_RATE_LIMIT_REGISTRATION",
+                rate_defaults.registration,
+            )?,
+            submission: rate(
+                &self.rate_limit_notifications,
+                "ASSENT_RATE_LIMIT_NOTIFICATIONS",
+                rate_defaults.submission,
+            )?,
+            status_update: rate(
+                &self.rate_limit_status_updates,
+                "ASSENT_RATE_LIMIT_STATUS_UPDATES",
+                rate_defaults.status_update,
+            )?,
+            polling: rate(
+                &self.rate_limit_polling,
+                "ASSENT_RATE_LIMIT_POLLING",
+                rate_defaults.polling,
+            )?,
+            response: rate(
+                &self.rate_limit_responses,
+                "ASSENT_RATE_LIMIT_RESPONSES",
+                rate_defaults.response,
+            )?,
+            websockets_per_user: connections(
+                self.max_websockets_per_user,
+                "ASSENT_MAX_WEBSOCKETS_PER_USER",
+                rate_defaults.websockets_per_user,
+            )?,
+            sse_per_user: connections(
+                self.max_event_streams_per_user,
+                "ASSENT_MAX_EVENT_STREAMS_PER_USER",
+                rate_defaults.sse_per_user,
+            )?,
+        };
+        let stream_heartbeat = duration(
+            &self.stream_heartbeat,
+            "ASSENT_STREAM_HEARTBEAT",
+            Duration::from_secs(30),
+            millis(100),
+        )?;
+        let stream_idle_timeout = duration(
+            &self.stream_idle_timeout,
+            "ASSENT_STREAM_IDLE_TIMEOUT",
+            Duration::from_secs(60),
+            millis(100),
+        )?;
+        let change_poll_interval = duration(
+            &self.change_poll_interval,
+            "ASSENT_CHANGE_POLL_INTERVAL",
+            Duration::from_millis(500),
+            millis(10),
+        )?;
         let defaults = assent_http::Quotas::default();
         let quota = |value: Option<u32>, default: u32, name: &str| match value {
             Some(0) => Err(anyhow::anyhow!("{name} must be at least 1")),
@@ -465,6 +598,10 @@ impl ServeArgs {
             quotas,
             secret_grace,
             claim_ttl,
+            rate,
+            stream_heartbeat,
+            stream_idle_timeout,
+            change_poll_interval,
             engine,
         })
     }
@@ -613,6 +750,16 @@ mod tests {
             webhook_disable_after = "1d"
             webhook_secret_grace = "1h"
             claim_ttl = "2h"
+            rate_limit_registration = "5/1h"
+            rate_limit_notifications = "50/1m"
+            rate_limit_status_updates = "60/1m"
+            rate_limit_polling = "30/1m"
+            rate_limit_responses = "20/1m"
+            max_websockets_per_user = 3
+            max_event_streams_per_user = 4
+            stream_heartbeat = "15s"
+            stream_idle_timeout = "45s"
+            change_poll_interval = "250ms"
             "#,
         )
         .unwrap();
@@ -625,6 +772,42 @@ mod tests {
         assert!(!resolved.rate_limits);
         assert_eq!(resolved.claim_ttl, Duration::from_secs(7200));
         assert_eq!(resolved.engine.concurrency, 8);
+        assert_eq!(
+            resolved.rate.submission,
+            assent_http::rate_limit::Rate::per_minute(50)
+        );
+        assert_eq!(resolved.rate.websockets_per_user, 3);
+        assert_eq!(resolved.stream_idle_timeout, Duration::from_secs(45));
+        assert_eq!(resolved.change_poll_interval, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn rates_and_connection_limits_are_checked() {
+        for bad in [
+            ServeArgs {
+                rate_limit_notifications: Some("many".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                rate_limit_polling: Some("0/1m".into()),
+                ..Default::default()
+            },
+            ServeArgs {
+                max_websockets_per_user: Some(0),
+                ..Default::default()
+            },
+            ServeArgs {
+                stream_heartbeat: Some("1ms".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.resolve().is_err());
+        }
+        let defaults = ServeArgs::default().resolve().unwrap();
+        assert_eq!(
+            defaults.rate,
+            assent_http::rate_limit::RateLimits::default()
+        );
     }
 
     #[test]

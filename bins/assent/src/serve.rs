@@ -42,7 +42,9 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
     }
 
     if !config.rate_limits {
-        tracing::warn!("ASSENT_RATE_LIMITS is off: logins are not throttled");
+        tracing::warn!(
+            "ASSENT_RATE_LIMITS is off: no rate limit applies, logins are not throttled"
+        );
     }
     let settings = HttpSettings {
         public_url: config.public_url.clone(),
@@ -56,6 +58,10 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         rate_limits: config.rate_limits,
         secret_grace: config.secret_grace,
         claim_ttl: config.claim_ttl,
+        rate: config.rate,
+        stream_heartbeat: config.stream_heartbeat,
+        stream_idle_timeout: config.stream_idle_timeout,
+        feed_poll: config.change_poll_interval,
     };
     let engine =
         assent_delivery::Engine::new(store.clone(), secret_key.clone(), config.engine.clone())
@@ -152,8 +158,10 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// Periodic upkeep, on every replica (each step is safe to run concurrently): pending claims
-/// past their expiry become `expired` with their event (reads also expire them lazily), and
-/// spent nonces past their lifetime are purged.
+/// and notifications past their expiry or deadline become `expired` with their event or
+/// status update (reads also expire them lazily), spent nonces past their lifetime are
+/// purged, and so are notification changes older than a day (clients resuming from before
+/// that are sent the current state instead).
 async fn maintenance(store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
     loop {
@@ -167,15 +175,20 @@ async fn maintenance(store: Store, mut stop: tokio::sync::watch::Receiver<bool>)
         let store = store.clone();
         let result = tokio::task::spawn_blocking(move || {
             let now = assent_core::Timestamp::now();
+            let day_ago = assent_core::Timestamp::from_millis(now.as_millis() - CHANGES_KEPT_MS);
             Ok::<_, assent_store::StoreError>((
-                store.expire_due_claims(now, 1000)?,
-                store.purge_expired_nonces(now)?,
+                store.expire_due_claims(now, 1000)? + store.expire_due_notifications(now, 1000)?,
+                store.purge_expired_nonces(now)? + store.purge_changes(day_ago)?,
             ))
         })
         .await;
         match result {
             Ok(Ok((expired, purged))) if expired + purged > 0 => {
-                tracing::info!(expired, purged, "expired claims and purged nonces");
+                tracing::info!(
+                    expired,
+                    purged,
+                    "expired requests and purged nonces and changes"
+                );
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "maintenance failed; it runs again shortly"),
@@ -183,6 +196,9 @@ async fn maintenance(store: Store, mut stop: tokio::sync::watch::Receiver<bool>)
         }
     }
 }
+
+/// How long notification changes are kept for clients that resume a stream.
+const CHANGES_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 async fn shutdown_signal() -> anyhow::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

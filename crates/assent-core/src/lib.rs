@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod event;
 pub mod field;
 pub mod namespace;
+pub mod notification;
 pub mod outbound;
 pub mod service;
 pub mod slug;

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 /// A point in time, in milliseconds since the Unix epoch (UTC).
@@ -27,6 +28,20 @@ impl Timestamp {
 
     pub const fn as_millis(self) -> i64 {
         self.0
+    }
+
+    /// Reads an RFC 3339 date-time with an offset (`2026-11-22T10:00:00Z`,
+    /// `2026-11-22T11:00:00.5+01:00`); precision past milliseconds is dropped.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let parsed = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+        i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Self)
+    }
+
+    /// This instant moved by `millis` (saturating).
+    pub const fn plus_millis(self, millis: i64) -> Self {
+        Self(self.0.saturating_add(millis))
     }
 
     /// RFC 3339 in UTC with exactly three fractional digits.
@@ -99,6 +114,27 @@ mod tests {
             Timestamp::from_millis(0).to_rfc3339(),
             "1970-01-01T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn parses_rfc3339_with_any_offset() {
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-28T10:00:00.123Z"),
+            Some(Timestamp::from_millis(1_795_860_000_123))
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-28T11:00:00.123+01:00"),
+            Some(Timestamp::from_millis(1_795_860_000_123))
+        );
+        for bad in [
+            "",
+            "2026-11-28",
+            "2026-11-28T10:00:00",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

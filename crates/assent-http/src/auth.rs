@@ -70,27 +70,40 @@ impl FromRequest for AdminCaller {
 enum Credential {
     AdminToken,
     ApiKey,
+    /// A user token or an owner's session token: a human's credential.
+    User,
 }
 
 /// Why a bearer token that is not the `wanted` credential is refused: 403 when it is a valid
-/// credential of the other kind (a caller who mixed up their tokens learns exactly that), 401
-/// otherwise. Only failures pay for the second lookup.
+/// credential of another kind (a caller who mixed up their tokens learns exactly that), 401
+/// otherwise. Only failures pay for the extra lookups.
 fn refusal(
     store: &assent_store::Store,
     hash: &TokenHash,
     wanted: Credential,
 ) -> Result<ApiError, assent_store::StoreError> {
+    let is_admin = || store.find_admin_token(hash).map(|t| t.is_some());
+    let is_key = || store.find_api_key(hash).map(|k| k.is_some());
+    let is_user = || -> Result<bool, assent_store::StoreError> {
+        Ok(store.find_user_token(hash)?.is_some() || store.find_session(hash)?.is_some())
+    };
     Ok(match wanted {
-        Credential::AdminToken if store.find_api_key(hash)?.is_some() => {
+        Credential::AdminToken if is_key()? || is_user()? => {
             ApiError::forbidden("This credential is not an admin token.")
         }
         Credential::AdminToken => {
             ApiError::unauthenticated("The admin token is invalid or revoked.")
         }
-        Credential::ApiKey if store.find_admin_token(hash)?.is_some() => {
+        Credential::ApiKey if is_admin()? || is_user()? => {
             ApiError::forbidden("This credential is not a service API key.")
         }
         Credential::ApiKey => ApiError::unauthenticated("The API key is invalid or revoked."),
+        Credential::User if is_admin()? || is_key()? => {
+            ApiError::forbidden("This credential is not a user token.")
+        }
+        Credential::User => {
+            ApiError::unauthenticated("The user token is invalid, revoked or expired.")
+        }
     })
 }
 
@@ -221,6 +234,88 @@ impl FromRequest for ServiceCaller {
             .await?
         })
     }
+}
+
+/// A human on the ATP client API: a user token (`ut_…`) or an owner's session token as a
+/// bearer, or the session cookie (state-changing cookie requests must come from this
+/// server's own origin). A service API key or admin token is 403; anything else 401.
+#[derive(Debug, Clone)]
+pub struct UserCaller {
+    pub account: Account,
+}
+
+impl UserCaller {
+    pub fn namespace(&self) -> &str {
+        &self.account.namespace
+    }
+}
+
+impl FromRequest for UserCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        authenticate_user(req, false)
+    }
+}
+
+/// [`UserCaller`] for the streaming endpoints, which also take the token as the `token` query
+/// parameter (browsers cannot set headers on `EventSource` or WebSocket). The query string is
+/// never logged.
+#[derive(Debug, Clone)]
+pub struct StreamUser(pub UserCaller);
+
+impl FromRequest for StreamUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = authenticate_user(req, true);
+        Box::pin(async move { user.await.map(StreamUser) })
+    }
+}
+
+/// The `token` query parameter, if there is one.
+fn query_token(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(name, _)| name == "token")
+        .map(|(_, value)| value.into_owned())
+        .filter(|value| !value.is_empty())
+}
+
+fn authenticate_user(
+    req: &HttpRequest,
+    query: bool,
+) -> Pin<Box<dyn Future<Output = Result<UserCaller, ApiError>>>> {
+    let state = state(req);
+    let token = match bearer_token(req) {
+        Some(token) => Ok(Some(token.to_owned())),
+        None => match req.cookie(SESSION_COOKIE) {
+            Some(cookie) => state
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|s| check_same_origin(req, &s.settings))
+                .map(|()| Some(cookie.value().to_owned())),
+            None => Ok(query.then(|| query_token(req)).flatten()),
+        },
+    };
+    Box::pin(async move {
+        let token = token?.ok_or_else(|| ApiError::unauthenticated("A user token is required."))?;
+        let hash = TokenHash::of(&token);
+        let store = state?.store.clone();
+        web::block(move || {
+            if let Some(account) = store.find_user_token(&hash)? {
+                return Ok(UserCaller { account });
+            }
+            if let Some(session) = store.find_session(&hash)? {
+                return Ok(UserCaller {
+                    account: session.account,
+                });
+            }
+            Err(refusal(&store, &hash, Credential::User)?)
+        })
+        .await?
+    })
 }
 
 #[cfg(test)]

@@ -8,10 +8,12 @@
 
 pub mod auth;
 pub mod error;
+pub mod feed;
 pub mod json;
 pub mod nonces;
 pub mod openapi;
 pub mod pagination;
+pub mod rate_limit;
 mod request_context;
 pub mod routes;
 mod server;

@@ -40,13 +40,21 @@ pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
     }
 }
 
-/// Starts serving on `listener`. The returned [`Server`] runs when awaited (or spawned); stop
-/// it through its handle. Signals are left to the caller, which owns the process.
+/// Starts serving on `listener`, and the change feed that pushes notifications to open client
+/// connections (an embedder using [`app_config`] alone spawns `state.feed.run(…)` itself).
+/// The returned [`Server`] runs when awaited (or spawned); stop it through its handle. Signals
+/// are left to the caller, which owns the process. Call it inside an actix or tokio runtime.
 pub fn start(
     state: AppState,
     listener: TcpListener,
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
+    actix_web::rt::spawn(
+        state
+            .feed
+            .clone()
+            .run(state.store.clone(), state.settings.feed_poll),
+    );
     let config = app_config(state);
     let server = HttpServer::new(move || {
         App::new()

@@ -7,7 +7,9 @@ use assent_core::WebhookUrlPolicy;
 use assent_store::Store;
 use url::Url;
 
+use crate::feed::ChangeFeed;
 use crate::nonces::NonceBatcher;
+use crate::rate_limit::{ConnectionLimit, RateLimiter, RateLimits};
 use crate::throttle::LoginThrottle;
 
 /// Distinct agent certificates remembered as verified (32 bytes each): far more agents than
@@ -34,6 +36,15 @@ pub struct HttpSettings {
     pub secret_grace: Duration,
     /// How long a claim stays pending before it expires.
     pub claim_ttl: Duration,
+    /// The ATP rate limits (enforced unless `rate_limits` is off).
+    pub rate: RateLimits,
+    /// How often the client streams (SSE, WebSocket) send a heartbeat.
+    pub stream_heartbeat: Duration,
+    /// A WebSocket that sends nothing for this long is closed.
+    pub stream_idle_timeout: Duration,
+    /// How often the change feed looks for other replicas' changes (this process's own
+    /// wake it at once).
+    pub feed_poll: Duration,
 }
 
 /// Per-namespace and per-service limits; generous by default.
@@ -66,6 +77,10 @@ impl Default for HttpSettings {
             rate_limits: true,
             secret_grace: Duration::from_secs(24 * 3600),
             claim_ttl: Duration::from_secs(24 * 3600),
+            rate: RateLimits::default(),
+            stream_heartbeat: Duration::from_secs(30),
+            stream_idle_timeout: Duration::from_secs(60),
+            feed_poll: Duration::from_millis(500),
         }
     }
 }
@@ -82,17 +97,29 @@ pub struct AppState {
     pub certificate_proofs: Arc<ProofCache>,
     /// Consumes signed requests' nonces in shared transactions.
     pub nonces: Arc<NonceBatcher>,
+    /// Counts requests against the ATP rate limits.
+    pub limiter: Arc<RateLimiter>,
+    /// Open WebSocket connections per user.
+    pub websockets: Arc<ConnectionLimit>,
+    /// Open Server-Sent Events connections per user.
+    pub event_streams: Arc<ConnectionLimit>,
+    /// Pushes notification changes to open client connections.
+    pub feed: Arc<ChangeFeed>,
 }
 
 impl AppState {
     pub fn new(store: Store, secret_key: SecretKey, settings: HttpSettings) -> Self {
         Self {
+            limiter: Arc::new(RateLimiter::new(settings.rate, settings.rate_limits)),
             store,
             secret_key,
             settings,
             login_throttle: Arc::new(LoginThrottle::default()),
             certificate_proofs: Arc::new(ProofCache::new(CERTIFICATE_PROOFS_KEPT)),
             nonces: Arc::default(),
+            websockets: Arc::default(),
+            event_streams: Arc::default(),
+            feed: Arc::default(),
         }
     }
 }

@@ -174,6 +174,8 @@ pub struct Store {
     sqlite_writer: Arc<Mutex<()>>,
     /// Wakes the delivery engine after a commit that wrote deliveries.
     pub(crate) waker: crate::outbox::WakerSlot,
+    /// Wakes the notification change feed after a commit that recorded changes.
+    pub(crate) change_waker: crate::outbox::WakerSlot,
 }
 
 impl Store {
@@ -207,6 +209,7 @@ impl Store {
             backend,
             sqlite_writer: Arc::default(),
             waker: crate::outbox::WakerSlot::default(),
+            change_waker: crate::outbox::WakerSlot::default(),
         })
     }
 

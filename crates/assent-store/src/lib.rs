@@ -9,11 +9,13 @@ mod accounts;
 mod admin_tokens;
 mod api_keys;
 mod audit;
+mod changes;
 mod claims;
 mod db;
 mod deliveries;
 mod error;
 mod nonces;
+mod notifications;
 pub mod outbox;
 mod schema;
 mod services;
@@ -27,12 +29,14 @@ pub use accounts::{Account, NewAccount};
 pub use admin_tokens::AdminToken;
 pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
 pub use audit::{Actor, AuditRecord};
+pub use changes::{Change, ChangeKind};
 pub use claims::{ClaimRow, DecideError, NewClaim, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{
     Attempt, Claimed, DeliveryRecord, EndpointHealth, Next, Outcome, WebhookChanges,
 };
 pub use error::{Quota, StoreError};
+pub use notifications::{NotificationQuery, NotificationRow, Party, Response, TransitionError};
 pub use outbox::{Emitted, NewEvent, Outbox};
 pub use services::{NewService, RegisterError, ServiceChanges};
 pub use sessions::Session;

@@ -35,10 +35,12 @@ pub struct Emitted {
     pub delivery_ids: Vec<String>,
 }
 
-/// Collects what a transaction emits, so the engine is woken only after it commits.
+/// Collects what a transaction emits, so the delivery engine (for deliveries) and the change
+/// feed (for notification changes) are woken only after it commits.
 #[derive(Debug, Default)]
 pub struct Outbox {
     emitted: usize,
+    changes: usize,
 }
 
 impl Outbox {
@@ -89,6 +91,11 @@ impl Outbox {
             delivery_ids,
         })
     }
+
+    /// Notes that the transaction recorded a notification change.
+    pub(crate) fn changed(&mut self) {
+        self.changes += 1;
+    }
 }
 
 pub(crate) fn insert_delivery(
@@ -137,8 +144,9 @@ impl WakerSlot {
 
 impl Store {
     /// A write transaction that may emit events: `f` gets the connection and the outbox. After
-    /// a commit that wrote deliveries, the delivery engine of this process is woken. Every
-    /// write path that emits events goes through here.
+    /// a commit that wrote deliveries, the delivery engine of this process is woken; after one
+    /// that recorded notification changes, the change feed. Every write path that emits events
+    /// or changes goes through here.
     pub fn write_with_outbox<T, E>(
         &self,
         f: impl FnOnce(&mut AnyConnection, &mut Outbox) -> Result<T, E>,
@@ -150,6 +158,9 @@ impl Store {
         let value = self.write(|conn| f(conn, &mut outbox))?;
         if outbox.emitted > 0 {
             self.wake_delivery();
+        }
+        if outbox.changes > 0 {
+            self.change_waker.wake();
         }
         Ok(value)
     }

@@ -184,6 +184,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        namespace -> Text,
+        service_id -> Text,
+        service_slug -> Text,
+        service_name -> Text,
+        service_icon -> Nullable<Text>,
+        project -> Nullable<Text>,
+        context -> Text,
+        actions -> Text,
+        status -> Text,
+        sent_at -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deadline -> Nullable<BigInt>,
+        status_reason -> Nullable<Text>,
+        response -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notification_changes (seq) {
+        seq -> BigInt,
+        namespace -> Text,
+        notification_id -> Text,
+        kind -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> services (service_id));
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(deliveries -> events (event_id));
@@ -207,4 +239,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     nonces,
     claims,
     claim_history,
+    notifications,
+    notification_changes,
 );

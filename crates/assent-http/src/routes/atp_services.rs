@@ -1,7 +1,7 @@
 //! ATP service registration: `POST /api/v1/services` (admin token).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use assent_auth::{MintedToken, Secret, TokenKind, random};
 use assent_core::{AtpRegistrationInput, EndpointFormat, EventType, FieldError, RegistrationError};
 use assent_store::{Actor, NewApiKey, NewService, NewWebhookEndpoint, RegisterError};
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::auth::{AdminCaller, ServiceCaller};
 use crate::error::{ApiError, code, sentence};
 use crate::json::JsonBody;
+use crate::rate_limit::Operation;
 use crate::state::AppState;
 
 pub const INVALID_CALLBACK_URL: &str = "INVALID_CALLBACK_URL";
@@ -102,12 +103,21 @@ impl From<RegisterServiceRequest> for AtpRegistrationInput {
         (status = 409, description = "`SERVICE_ALREADY_EXISTS`, or `SERVICE_LIMIT_REACHED` when \
             the namespace has its quota of services", body = crate::openapi::AtpError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = crate::openapi::AtpError),
+        (status = 429, description = "`RATE_LIMIT_EXCEEDED` (10 an hour per address), with \
+            `Retry-After`", body = crate::openapi::AtpError),
     ))]
 pub async fn register(
+    req: HttpRequest,
     admin: AdminCaller,
     state: web::Data<AppState>,
     body: JsonBody<RegisterServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // Per connecting address (a forwarded-for header could name any address).
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    state.limiter.check(Operation::Registration, &ip)?;
     let input = AtpRegistrationInput::from(body.into_inner());
     let registration = input
         .validate(state.settings.webhook_policy)

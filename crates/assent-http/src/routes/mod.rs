@@ -7,9 +7,12 @@ pub mod atp_services;
 pub mod audit;
 pub mod auth;
 pub mod claims;
+pub mod client;
 pub mod deliveries;
 pub mod health;
+pub mod notifications;
 pub mod services;
+pub mod streams;
 
 /// Registers every route. Unknown paths and wrong methods become enveloped 404/405 errors in
 /// the request-context middleware.
@@ -20,6 +23,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/openapi.json").route(web::get().to(crate::openapi::document)))
         .service(web::resource("/api/v1/services").route(web::post().to(atp_services::register)))
         .service(web::resource("/api/v1/services/me").route(web::get().to(atp_services::me)))
+        .service(
+            web::resource("/api/v1/notifications").route(web::post().to(notifications::create)),
+        )
+        .service(
+            web::resource("/api/v1/notifications/{id}")
+                .route(web::get().to(notifications::get))
+                .route(web::patch().to(notifications::invalidate)),
+        )
+        .service(web::resource("/api/v1/client/notifications").route(web::get().to(client::list)))
+        .service(
+            web::resource("/api/v1/client/notifications/{id}").route(web::get().to(client::get)),
+        )
+        .service(
+            web::resource("/api/v1/client/notifications/{id}/acknowledge")
+                .route(web::post().to(client::acknowledge)),
+        )
+        .service(web::resource("/api/v1/client/respond").route(web::post().to(client::respond)))
+        .service(web::resource("/api/v1/client/events").route(web::get().to(streams::events)))
+        .service(web::resource("/api/v1/client/stream").route(web::get().to(streams::stream)))
         .service(web::resource("/v1/auth/signup").route(web::post().to(auth::signup)))
         .service(web::resource("/v1/auth/login").route(web::post().to(auth::login)))
         .service(web::resource("/v1/auth/logout").route(web::post().to(auth::logout)))

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use assent_auth::{MintedToken, SecretKey, TokenKind};
+use assent_http::rate_limit::Rate;
 use assent_http::{AppState, HttpSettings, ServerOptions};
 use assent_store::NewAccount;
 use assent_store::testing::{Engine, TestDatabase};
@@ -71,6 +72,16 @@ impl TestServer {
         db.store.create_admin_token(&admin.hash, "tests").unwrap();
 
         let mut settings = HttpSettings::default();
+        // Tests register and send far more than ATP's limits allow a minute; tests of the
+        // limits themselves set them low again.
+        settings.rate = assent_http::rate_limit::RateLimits {
+            registration: Rate::per_minute(100_000),
+            submission: Rate::per_minute(100_000),
+            status_update: Rate::per_minute(100_000),
+            polling: Rate::per_minute(100_000),
+            response: Rate::per_minute(100_000),
+            ..Default::default()
+        };
         configure(&mut settings);
         let secret_key = SecretKey::generate();
         let state = AppState::new(db.store.clone(), secret_key.clone(), settings);

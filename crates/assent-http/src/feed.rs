@@ -1,0 +1,220 @@
+//! The change feed: pushes notification changes to the open client connections (SSE and
+//! WebSocket) of their namespace.
+//!
+//! One task per process tails the change log of the database ([`assent_store::Change`]), so
+//! a change made on any replica reaches connections on every replica. A commit in this process
+//! wakes the task at once; otherwise it polls. A `notification` pushed to at least one
+//! connection moves that notification from `created` to `delivered`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use assent_store::{Change, ChangeKind, Store};
+use tokio::sync::{Notify, mpsc};
+
+/// Changes read per round.
+const BATCH: i64 = 500;
+/// Changes a connection may have queued before it counts as stalled and is dropped (its
+/// client reconnects and resumes from its last event id).
+const CONNECTION_QUEUE: usize = 1024;
+
+/// Registered connections, by namespace.
+#[derive(Debug, Default)]
+pub struct ChangeFeed {
+    subscribers: Mutex<HashMap<String, Vec<(u64, mpsc::Sender<Arc<Change>>)>>>,
+    next_id: AtomicU64,
+    wake: Notify,
+}
+
+/// One connection's stream of changes; unregisters when dropped.
+#[derive(Debug)]
+pub struct Subscription {
+    pub changes: mpsc::Receiver<Arc<Change>>,
+    feed: Arc<ChangeFeed>,
+    namespace: String,
+    id: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut subscribers = self
+            .feed
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(list) = subscribers.get_mut(&self.namespace) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                subscribers.remove(&self.namespace);
+            }
+        }
+    }
+}
+
+impl ChangeFeed {
+    /// Registers a connection of `namespace`; changes recorded from now on reach it.
+    pub fn subscribe(self: &Arc<Self>, namespace: &str) -> Subscription {
+        let (sender, receiver) = mpsc::channel(CONNECTION_QUEUE);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(namespace.to_owned())
+            .or_default()
+            .push((id, sender));
+        Subscription {
+            changes: receiver,
+            feed: Arc::clone(self),
+            namespace: namespace.to_owned(),
+            id,
+        }
+    }
+
+    /// Runs the feed on `store` until the process ends: wakes on this process's commits (the
+    /// store's change waker) and every `poll` for other replicas' changes.
+    pub async fn run(self: Arc<Self>, store: Store, poll: Duration) {
+        let waker = Arc::clone(&self);
+        store.set_change_waker(Arc::new(move || waker.wake.notify_one()));
+        let mut last = loop {
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.latest_change()).await {
+                Ok(Ok(seq)) => break seq,
+                Ok(Err(e)) => tracing::warn!(error = %e, "change feed cannot start; retrying"),
+                Err(e) => tracing::error!(error = %e, "change feed start panicked"),
+            }
+            tokio::time::sleep(poll).await;
+        };
+        loop {
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+            loop {
+                let read_from = last;
+                let store_for_read = store.clone();
+                let changes = match tokio::task::spawn_blocking(move || {
+                    store_for_read.changes_after(None, read_from, BATCH)
+                })
+                .await
+                {
+                    Ok(Ok(changes)) => changes,
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "change feed cannot read; retrying");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "change feed read panicked");
+                        break;
+                    }
+                };
+                let Some(newest) = changes.last().map(|c| c.seq) else {
+                    break;
+                };
+                last = newest;
+                let full = changes.len() >= usize::try_from(BATCH).unwrap_or(usize::MAX);
+                let delivered = self.dispatch(changes);
+                if !delivered.is_empty() {
+                    let store = store.clone();
+                    match tokio::task::spawn_blocking(move || store.mark_delivered(&delivered))
+                        .await
+                    {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "cannot mark notifications delivered")
+                        }
+                        Err(e) => tracing::error!(error = %e, "marking delivered panicked"),
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Hands each change to its namespace's connections. Returns the notifications that
+    /// reached at least one connection as new (`notification` changes).
+    fn dispatch(&self, changes: Vec<Change>) -> Vec<String> {
+        let mut subscribers = self
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut delivered = Vec::new();
+        for change in changes {
+            let Some(list) = subscribers.get_mut(&change.namespace) else {
+                continue;
+            };
+            let change = Arc::new(change);
+            // A full or closed queue drops that connection: a stalled client reconnects and
+            // resumes rather than holding memory without bound.
+            list.retain(|(_, sender)| sender.try_send(Arc::clone(&change)).is_ok());
+            if !list.is_empty() && change.kind == ChangeKind::Notification {
+                delivered.push(change.notification_id.clone());
+            }
+        }
+        subscribers.retain(|_, list| !list.is_empty());
+        delivered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn change(seq: i64, namespace: &str, kind: ChangeKind) -> Change {
+        Change {
+            seq,
+            namespace: namespace.to_owned(),
+            notification_id: format!("n{seq}"),
+            kind,
+            payload: json!({}),
+        }
+    }
+
+    #[test]
+    fn changes_reach_only_their_namespace_and_unsubscribe_on_drop() {
+        let feed = Arc::new(ChangeFeed::default());
+        let mut ada = feed.subscribe("ada");
+        let mut ada_too = feed.subscribe("ada");
+        let mut grace = feed.subscribe("grace");
+        let delivered = feed.dispatch(vec![
+            change(1, "ada", ChangeKind::Notification),
+            change(2, "ada", ChangeKind::StatusUpdate),
+            change(3, "nobody", ChangeKind::Notification),
+        ]);
+        assert_eq!(delivered, ["n1"]);
+        for sub in [&mut ada, &mut ada_too] {
+            assert_eq!(sub.changes.try_recv().unwrap().seq, 1);
+            assert_eq!(sub.changes.try_recv().unwrap().seq, 2);
+        }
+        assert!(grace.changes.try_recv().is_err());
+        drop(ada);
+        drop(ada_too);
+        assert!(
+            feed.dispatch(vec![change(4, "ada", ChangeKind::Notification)])
+                .is_empty()
+        );
+        assert!(!feed.subscribers.lock().unwrap().contains_key("ada"));
+    }
+
+    #[test]
+    fn a_stalled_connection_is_dropped() {
+        let feed = Arc::new(ChangeFeed::default());
+        let mut stalled = feed.subscribe("ada");
+        let changes: Vec<Change> = (0..=i64::try_from(CONNECTION_QUEUE).unwrap())
+            .map(|seq| change(seq, "ada", ChangeKind::StatusUpdate))
+            .collect();
+        feed.dispatch(changes);
+        assert!(!feed.subscribers.lock().unwrap().contains_key("ada"));
+        // What was queued can still be read; then the stream ends.
+        let mut read = 0;
+        while stalled.changes.try_recv().is_ok() {
+            read += 1;
+        }
+        assert_eq!(read, CONNECTION_QUEUE);
+    }
+}

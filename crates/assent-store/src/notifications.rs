@@ -1,0 +1,530 @@
+//! ATP notifications: creation, the compare-and-set moves of their lifecycle, expiry, and the
+//! listings of the client API.
+//!
+//! Every state change writes, in its own transaction, a row of `notification_changes` (what
+//! the user's open clients are pushed; see [`crate::changes`]) and, for a response, the
+//! `notification.responded` event through the outbox.
+
+use assent_core::notification::{Action, NotificationStatus, PROTOCOL_VERSION};
+use assent_core::{EventType, Timestamp};
+use diesel::prelude::*;
+use serde_json::{Map, Value, json};
+
+use crate::AnyConnection;
+use crate::changes::{self, ChangeKind};
+use crate::db::Store;
+use crate::error::{StoreError, is_unique_violation};
+use crate::outbox::{NewEvent, Outbox};
+use crate::schema::notifications;
+
+/// A notification as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = notifications)]
+pub struct NotificationRow {
+    pub id: String,
+    pub namespace: String,
+    pub service_id: String,
+    pub service_slug: String,
+    pub service_name: String,
+    pub service_icon: Option<String>,
+    pub project: Option<String>,
+    pub context: String,
+    pub actions: String,
+    pub status: String,
+    pub sent_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deadline: Option<i64>,
+    pub status_reason: Option<String>,
+    /// Once answered: the ATP webhook payload (`notification_id`, `action_id`,
+    /// `response_data`, `responded_at`, `responder`).
+    pub response: Option<String>,
+}
+
+impl NotificationRow {
+    pub fn status(&self) -> NotificationStatus {
+        // The CHECK constraint allows only known states.
+        NotificationStatus::parse(&self.status).unwrap_or(NotificationStatus::Expired)
+    }
+
+    /// Whether its deadline has passed at `now`.
+    pub fn is_past_deadline(&self, now: i64) -> bool {
+        self.deadline.is_some_and(|d| d <= now)
+    }
+
+    pub fn actions(&self) -> Vec<Action> {
+        serde_json::from_str(&self.actions).unwrap_or_default()
+    }
+
+    pub fn action(&self, id: &str) -> Option<Action> {
+        self.actions().into_iter().find(|a| a.id == id)
+    }
+
+    /// The ATP notification object (with the extensions `created_at`, `updated_at`,
+    /// `response` once answered and `status_reason` once invalidated).
+    pub fn to_json(&self) -> Value {
+        let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+        let mut service = Map::new();
+        service.insert("id".into(), self.service_slug.clone().into());
+        service.insert("name".into(), self.service_name.clone().into());
+        if let Some(icon) = &self.service_icon {
+            service.insert("icon".into(), icon.clone().into());
+        }
+        let mut object = Map::new();
+        object.insert("id".into(), self.id.clone().into());
+        object.insert("version".into(), PROTOCOL_VERSION.into());
+        object.insert(
+            "timestamp".into(),
+            json!(Timestamp::from_millis(self.sent_at)),
+        );
+        if let Some(deadline) = self.deadline {
+            object.insert("deadline".into(), json!(Timestamp::from_millis(deadline)));
+        }
+        object.insert("service".into(), Value::Object(service));
+        object.insert("context".into(), parse(&self.context));
+        object.insert("actions".into(), parse(&self.actions));
+        object.insert("status".into(), self.status.clone().into());
+        object.insert(
+            "created_at".into(),
+            json!(Timestamp::from_millis(self.created_at)),
+        );
+        object.insert(
+            "updated_at".into(),
+            json!(Timestamp::from_millis(self.updated_at)),
+        );
+        if let Some(response) = &self.response {
+            object.insert("response".into(), parse(response));
+        }
+        if let Some(reason) = &self.status_reason {
+            object.insert("status_reason".into(), reason.clone().into());
+        }
+        Value::Object(object)
+    }
+
+    /// What a `status_update` tells clients.
+    fn status_update(&self) -> Value {
+        let mut update = json!({
+            "notification_id": self.id,
+            "status": self.status,
+            "updated_at": Timestamp::from_millis(self.updated_at),
+        });
+        if let (Some(reason), Some(object)) = (&self.status_reason, update.as_object_mut()) {
+            object.insert("reason".into(), reason.clone().into());
+        }
+        update
+    }
+}
+
+/// A user's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub action_id: String,
+    pub data: Value,
+    /// The account that answered.
+    pub responder_id: String,
+}
+
+/// Why a move of a notification's lifecycle did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error("no such notification")]
+    NotFound,
+    /// It belongs to another service (service side) or another namespace (client side).
+    #[error("the notification belongs to someone else")]
+    NotOwner,
+    /// It is not in a state the move starts from; carries the state it is in (a pending one
+    /// past its deadline is expired on the way).
+    #[error("the notification is {}", .0.status)]
+    Conflict(Box<NotificationRow>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for TransitionError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Whose view a read or a move is made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party<'a> {
+    /// The service that sent it (by service id).
+    Service(&'a str),
+    /// The owner of the namespace it is addressed to.
+    Namespace(&'a str),
+}
+
+impl Party<'_> {
+    fn owns(self, row: &NotificationRow) -> bool {
+        match self {
+            Self::Service(id) => row.service_id == id,
+            Self::Namespace(ns) => row.namespace == ns,
+        }
+    }
+}
+
+/// The filters of a client listing.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationQuery {
+    /// Any of these states; empty for all.
+    pub statuses: Vec<NotificationStatus>,
+    /// A service slug (the ATP `service_id`).
+    pub service: Option<String>,
+    pub project: Option<String>,
+    pub oldest_first: bool,
+    /// Rows after this `(created_at, id)` in the listing's order.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Stores a new notification (status `created`) and its change. `Conflict` when its id
+    /// is taken.
+    pub fn create_notification(
+        &self,
+        row: &NotificationRow,
+    ) -> Result<NotificationRow, StoreError> {
+        self.write_with_outbox(|conn, outbox| {
+            diesel::insert_into(notifications::table)
+                .values(row)
+                .execute(conn)
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict("notification")
+                    } else {
+                        StoreError::Database(e)
+                    }
+                })?;
+            changes::record(
+                conn,
+                outbox,
+                &row.namespace,
+                &row.id,
+                ChangeKind::Notification,
+                &row.to_json(),
+            )?;
+            Ok(row.clone())
+        })
+    }
+
+    /// A notification as `party` may see it: `NotFound`, `NotOwner`, or the row (a pending one
+    /// past its deadline is expired on the way, so no read shows a stale pending state).
+    pub fn get_notification(
+        &self,
+        party: Party<'_>,
+        id: &str,
+    ) -> Result<NotificationRow, TransitionError> {
+        let now = Timestamp::now().as_millis();
+        let row = self
+            .read(|conn| find(conn, id))?
+            .ok_or(TransitionError::NotFound)?;
+        if !party.owns(&row) {
+            return Err(TransitionError::NotOwner);
+        }
+        if row.status().is_pending() && row.is_past_deadline(now) {
+            let expired = self.write_with_outbox(|conn, outbox| match find(conn, id)? {
+                Some(row) => expire_if_due(conn, outbox, row, now),
+                None => Err(StoreError::NotFound),
+            })?;
+            return Ok(expired);
+        }
+        Ok(row)
+    }
+
+    /// Moves a notification to `to` if, and only if, it is in a state that move starts from
+    /// and (except for expiry) its deadline has not passed: of concurrent movers exactly one
+    /// wins; the others get `Conflict`. `reason` is kept for an invalidation; `response` is
+    /// required for `Responded` and emits `notification.responded`.
+    pub fn move_notification(
+        &self,
+        party: Party<'_>,
+        id: &str,
+        to: NotificationStatus,
+        reason: Option<&str>,
+        response: Option<&Response>,
+    ) -> Result<NotificationRow, TransitionError> {
+        let now = Timestamp::now().as_millis();
+        // The outer result commits (an expiry found on the way is kept); the inner one is
+        // the caller's answer.
+        self.write_with_outbox(|conn, outbox| {
+            let Some(row) = find(conn, id)? else {
+                return Ok(Err(TransitionError::NotFound));
+            };
+            if !party.owns(&row) {
+                return Ok(Err(TransitionError::NotOwner));
+            }
+            let row = expire_if_due(conn, outbox, row, now)?;
+            if !to.reachable_from().contains(&row.status()) {
+                return Ok(Err(TransitionError::Conflict(Box::new(row))));
+            }
+            let id = row.id.clone();
+            Ok(
+                match transition(conn, outbox, row, to, reason, response, now)? {
+                    Some(moved) => Ok(moved),
+                    None => Err(match find(conn, &id)? {
+                        Some(current) => TransitionError::Conflict(Box::new(current)),
+                        None => TransitionError::NotFound,
+                    }),
+                },
+            )
+        })
+        .map_err(TransitionError::Store)?
+    }
+
+    /// Marks `created` notifications as `delivered` (a client of their user received them),
+    /// each with its status update. Returns those moved; others are left as they are.
+    pub fn mark_delivered(&self, ids: &[String]) -> Result<Vec<NotificationRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Timestamp::now().as_millis();
+        self.write_with_outbox(|conn, outbox| {
+            let rows: Vec<NotificationRow> = notifications::table
+                .filter(notifications::id.eq_any(ids))
+                .filter(notifications::status.eq(NotificationStatus::Created.as_str()))
+                .select(NotificationRow::as_select())
+                .load(conn)?;
+            let mut moved = Vec::with_capacity(rows.len());
+            for row in rows {
+                if row.is_past_deadline(now) {
+                    continue;
+                }
+                let delivered = transition(
+                    conn,
+                    outbox,
+                    row,
+                    NotificationStatus::Delivered,
+                    None,
+                    None,
+                    now,
+                )?;
+                moved.extend(delivered);
+            }
+            Ok(moved)
+        })
+    }
+
+    /// One page of a namespace's notifications and how many match in all. Due ones are
+    /// expired first, so `pending` means pending and not past its deadline.
+    pub fn list_notifications(
+        &self,
+        namespace: &str,
+        query: &NotificationQuery,
+    ) -> Result<(Vec<NotificationRow>, i64), StoreError> {
+        self.expire_due_notifications_of(Some(namespace), Timestamp::now(), 1000)?;
+        self.read(|conn| {
+            let filtered = || {
+                let mut q = notifications::table
+                    .filter(notifications::namespace.eq(namespace))
+                    .into_boxed();
+                if !query.statuses.is_empty() {
+                    let names: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
+                    q = q.filter(notifications::status.eq_any(names));
+                }
+                if let Some(service) = &query.service {
+                    q = q.filter(notifications::service_slug.eq(service.clone()));
+                }
+                if let Some(project) = &query.project {
+                    q = q.filter(notifications::project.eq(project.clone()));
+                }
+                q
+            };
+            let total: i64 = filtered().count().get_result(conn)?;
+            let mut page = filtered();
+            if let Some((at, id)) = &query.after {
+                page = if query.oldest_first {
+                    page.filter(
+                        notifications::created_at
+                            .gt(*at)
+                            .or(notifications::created_at
+                                .eq(*at)
+                                .and(notifications::id.gt(id.clone()))),
+                    )
+                } else {
+                    page.filter(
+                        notifications::created_at
+                            .lt(*at)
+                            .or(notifications::created_at
+                                .eq(*at)
+                                .and(notifications::id.lt(id.clone()))),
+                    )
+                };
+            }
+            page = if query.oldest_first {
+                page.order((notifications::created_at.asc(), notifications::id.asc()))
+            } else {
+                page.order((notifications::created_at.desc(), notifications::id.desc()))
+            };
+            let rows = page
+                .limit(query.limit)
+                .select(NotificationRow::as_select())
+                .load(conn)?;
+            Ok((rows, total))
+        })
+    }
+
+    /// A namespace's notifications that await a response, oldest first: what a client that
+    /// connects is sent first.
+    pub fn pending_notifications(
+        &self,
+        namespace: &str,
+        limit: i64,
+    ) -> Result<Vec<NotificationRow>, StoreError> {
+        let query = NotificationQuery {
+            statuses: NotificationStatus::PENDING.to_vec(),
+            oldest_first: true,
+            limit,
+            ..NotificationQuery::default()
+        };
+        Ok(self.list_notifications(namespace, &query)?.0)
+    }
+
+    /// Expires up to `limit` pending notifications past their deadline, each with its status
+    /// update. Returns how many. Run periodically by the server, and before listings.
+    pub fn expire_due_notifications(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<usize, StoreError> {
+        self.expire_due_notifications_of(None, now, limit)
+    }
+
+    fn expire_due_notifications_of(
+        &self,
+        namespace: Option<&str>,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<usize, StoreError> {
+        let now = now.as_millis();
+        let due = |conn: &mut AnyConnection| -> Result<Vec<NotificationRow>, StoreError> {
+            let pending: Vec<&str> = NotificationStatus::PENDING
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
+            let mut q = notifications::table
+                .filter(notifications::status.eq_any(pending))
+                .filter(notifications::deadline.le(now))
+                .into_boxed();
+            if let Some(namespace) = namespace {
+                q = q.filter(notifications::namespace.eq(namespace));
+            }
+            Ok(q.limit(limit)
+                .select(NotificationRow::as_select())
+                .load(conn)?)
+        };
+        // A read first: the common case has nothing due and takes no write lock.
+        if self.read(due)?.is_empty() {
+            return Ok(0);
+        }
+        self.write_with_outbox(|conn, outbox| {
+            let rows = due(conn)?;
+            let count = rows.len();
+            for row in rows {
+                expire_if_due(conn, outbox, row, now)?;
+            }
+            Ok(count)
+        })
+    }
+}
+
+fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<NotificationRow>, StoreError> {
+    Ok(notifications::table
+        .find(id)
+        .select(NotificationRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Expires `row` when it is pending and past its deadline; returns it as it then stands.
+fn expire_if_due(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    row: NotificationRow,
+    now: i64,
+) -> Result<NotificationRow, StoreError> {
+    if !(row.status().is_pending() && row.is_past_deadline(now)) {
+        return Ok(row);
+    }
+    let id = row.id.clone();
+    match transition(
+        conn,
+        outbox,
+        row,
+        NotificationStatus::Expired,
+        None,
+        None,
+        now,
+    )? {
+        Some(expired) => Ok(expired),
+        // Another transaction moved it first: report it as it now stands.
+        None => find(conn, &id)?.ok_or(StoreError::NotFound),
+    }
+}
+
+/// Writes a move the caller has checked, guarded by the states it starts from, with its
+/// change and, for a response, its event. `None` when a concurrent transaction moved the
+/// notification first (possible on PostgreSQL between the caller's read and this update).
+fn transition(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    row: NotificationRow,
+    to: NotificationStatus,
+    reason: Option<&str>,
+    response: Option<&Response>,
+    now: i64,
+) -> Result<Option<NotificationRow>, StoreError> {
+    let from: Vec<&str> = to.reachable_from().iter().map(|s| s.as_str()).collect();
+    // What the service's callback receives, and what reads show as `response`.
+    let response = response.map(|r| {
+        json!({
+            "notification_id": row.id,
+            "action_id": r.action_id,
+            "response_data": r.data,
+            "responded_at": Timestamp::from_millis(now),
+            "responder": { "id": r.responder_id, "type": "human" },
+        })
+        .to_string()
+    });
+    let changed = diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(&row.id))
+            .filter(notifications::status.eq_any(from)),
+    )
+    .set((
+        notifications::status.eq(to.as_str()),
+        notifications::updated_at.eq(now),
+        notifications::status_reason.eq(reason.or(row.status_reason.as_deref())),
+        notifications::response.eq(response.as_deref().or(row.response.as_deref())),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    let moved = NotificationRow {
+        status: to.as_str().to_owned(),
+        updated_at: now,
+        status_reason: reason.map(str::to_owned).or(row.status_reason.clone()),
+        response: response.clone().or(row.response.clone()),
+        ..row
+    };
+    changes::record(
+        conn,
+        outbox,
+        &moved.namespace,
+        &moved.id,
+        ChangeKind::StatusUpdate,
+        &moved.status_update(),
+    )?;
+    if let Some(payload) = response {
+        let event = NewEvent {
+            id: assent_auth::random::id("evt_"),
+            service_id: moved.service_id.clone(),
+            namespace: moved.namespace.clone(),
+            event_type: EventType::NotificationResponded,
+            payload,
+        };
+        outbox.emit(conn, &event, None)?;
+    }
+    Ok(Some(moved))
+}

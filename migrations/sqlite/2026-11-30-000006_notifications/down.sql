@@ -1,0 +1,2 @@
+DROP TABLE notification_changes;
+DROP TABLE notifications;

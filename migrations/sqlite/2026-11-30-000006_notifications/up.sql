@@ -1,0 +1,38 @@
+-- ATP notifications: a service asks the owner of its namespace to choose among actions.
+-- The service is copied as it was at submission (slug, name, icon), so a notification stays
+-- readable after its service is renamed or deleted.
+CREATE TABLE notifications (
+    id TEXT PRIMARY KEY NOT NULL,        -- a UUID, the service's own or generated
+    namespace TEXT NOT NULL,             -- whose owner decides
+    service_id TEXT NOT NULL,            -- no foreign key: a deleted service's notifications stay
+    service_slug TEXT NOT NULL,          -- the ATP service_id
+    service_name TEXT NOT NULL,
+    service_icon TEXT,
+    project TEXT,                        -- context.project, for the project filter
+    context TEXT NOT NULL,               -- JSON object: title, description, metadata, attachments
+    actions TEXT NOT NULL,               -- JSON array of validated actions
+    status TEXT NOT NULL CHECK (status IN ('created', 'delivered', 'acknowledged', 'responded', 'completed', 'expired', 'invalidated')),
+    sent_at BIGINT NOT NULL,             -- the notification's `timestamp`
+    created_at BIGINT NOT NULL,          -- when the server stored it; orders every listing
+    updated_at BIGINT NOT NULL,
+    deadline BIGINT,                     -- no deadline: it never expires on its own
+    status_reason TEXT,                  -- why it was invalidated
+    response TEXT                        -- JSON, once answered: the ATP webhook payload
+);
+CREATE INDEX notifications_namespace_created ON notifications (namespace, created_at);
+CREATE INDEX notifications_pending_deadline ON notifications (deadline)
+    WHERE status IN ('created', 'delivered', 'acknowledged') AND deadline IS NOT NULL;
+
+-- Every change a user's open clients must hear of (a new notification, a status update), in
+-- commit order: the source of Server-Sent Events ids, of resuming with Last-Event-ID, and of
+-- pushes on every replica. Rows are purged after a retention period.
+CREATE TABLE notification_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    namespace TEXT NOT NULL,
+    notification_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('notification', 'status_update')),
+    payload TEXT NOT NULL,               -- the JSON pushed to clients
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX notification_changes_namespace ON notification_changes (namespace, seq);
+CREATE INDEX notification_changes_created ON notification_changes (created_at);
