@@ -68,6 +68,7 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
             .context("cannot build the webhook client")?;
     let upkeep_store = store.clone();
     let state = AppState::new(store, secret_key, settings);
+    let feed = state.feed.clone();
     let mut options = ServerOptions::default();
     if let Some(workers) = config.workers {
         options.workers = workers;
@@ -89,6 +90,9 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         let upkeep = actix_web::rt::spawn(maintenance(upkeep_store, delivery_stopped));
         shutdown_signal().await?;
         tracing::info!("shutting down: finishing in-flight requests and delivery attempts");
+        // Open client streams end now (their clients reconnect), or they would hold the
+        // graceful stop for its whole timeout.
+        feed.close_all();
         handle.stop(true).await;
         // In-flight attempts finish and are recorded; nothing new is claimed.
         let _ = stop_delivery.send(true);

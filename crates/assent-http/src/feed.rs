@@ -20,10 +20,13 @@ const BATCH: i64 = 500;
 /// client reconnects and resumes from its last event id).
 const CONNECTION_QUEUE: usize = 1024;
 
+/// One registered connection: its number and where its changes go.
+type Subscriber = (u64, mpsc::Sender<Arc<Change>>);
+
 /// Registered connections, by namespace.
 #[derive(Debug, Default)]
 pub struct ChangeFeed {
-    subscribers: Mutex<HashMap<String, Vec<(u64, mpsc::Sender<Arc<Change>>)>>>,
+    subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
     next_id: AtomicU64,
     wake: Notify,
 }
@@ -70,6 +73,16 @@ impl ChangeFeed {
             namespace: namespace.to_owned(),
             id,
         }
+    }
+
+    /// Ends every registered connection's stream (SSE ends its response, WebSocket closes
+    /// with 1013 "try again"), so a server shutting down is not held open by long-lived
+    /// connections and their clients reconnect elsewhere.
+    pub fn close_all(&self) {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Runs the feed on `store` until the process ends: wakes on this process's commits (the
@@ -199,6 +212,12 @@ mod tests {
                 .is_empty()
         );
         assert!(!feed.subscribers.lock().unwrap().contains_key("ada"));
+        let mut open = feed.subscribe("ada");
+        feed.close_all();
+        assert!(matches!(
+            open.changes.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
     }
 
     #[test]

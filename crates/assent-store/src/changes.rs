@@ -4,9 +4,11 @@
 //! last number it saw (`Last-Event-ID`).
 //!
 //! Numbers must become visible in order, or a reader that has seen 12 would skip an 11 that
-//! commits later. SQLite has one writer at a time; on PostgreSQL each writer takes a
-//! transaction-scoped advisory lock before numbering, so notification writes commit one at a
-//! time there too (the price of exact resumption; they are a small share of all writes).
+//! commits later. SQLite has one writer at a time; on PostgreSQL every transaction that may
+//! record changes takes a transaction-scoped advisory lock first ([`Store::write_changes`]),
+//! so notification writes commit one at a time there too (the price of exact resumption; they
+//! are a small share of all writes). Taking it first, before any row lock, is what keeps two
+//! transactions that each move several notifications from deadlocking.
 
 use assent_core::Timestamp;
 use diesel::connection::SimpleConnection;
@@ -20,7 +22,7 @@ use crate::outbox::Outbox;
 use crate::schema::notification_changes;
 
 /// The advisory lock key that orders change numbers on PostgreSQL ("changes" in ASCII).
-const CHANGES_LOCK: i64 = 0x6368_616e_6765_73;
+const CHANGES_LOCK: i64 = 0x0063_6861_6e67_6573;
 
 /// What a client is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,7 +85,8 @@ impl TryFrom<ChangeRow> for Change {
     }
 }
 
-/// Records a change in the caller's transaction; the change waker runs after it commits.
+/// Records a change in a [`Store::write_changes`] transaction; the change waker runs after it
+/// commits.
 pub(crate) fn record(
     conn: &mut AnyConnection,
     outbox: &mut Outbox,
@@ -92,9 +95,6 @@ pub(crate) fn record(
     kind: ChangeKind,
     payload: &Value,
 ) -> Result<(), StoreError> {
-    if let AnyConnection::Postgresql(pg) = conn {
-        pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({CHANGES_LOCK})"))?;
-    }
     diesel::insert_into(notification_changes::table)
         .values((
             notification_changes::namespace.eq(namespace),
@@ -109,6 +109,24 @@ pub(crate) fn record(
 }
 
 impl Store {
+    /// A write transaction that may record changes (and emit events): on PostgreSQL it first
+    /// takes the lock that orders change numbers. Every write path of notifications goes
+    /// through here.
+    pub(crate) fn write_changes<T, E>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection, &mut Outbox) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        self.write_with_outbox(|conn, outbox| {
+            if let AnyConnection::Postgresql(pg) = conn {
+                pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({CHANGES_LOCK})"))?;
+            }
+            f(conn, outbox)
+        })
+    }
+
     /// Changes numbered after `after`, in order, at most `limit`; of one namespace, or of all.
     pub fn changes_after(
         &self,

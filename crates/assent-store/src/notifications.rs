@@ -185,7 +185,7 @@ impl Store {
         &self,
         row: &NotificationRow,
     ) -> Result<NotificationRow, StoreError> {
-        self.write_with_outbox(|conn, outbox| {
+        self.write_changes(|conn, outbox| {
             diesel::insert_into(notifications::table)
                 .values(row)
                 .execute(conn)
@@ -223,7 +223,7 @@ impl Store {
             return Err(TransitionError::NotOwner);
         }
         if row.status().is_pending() && row.is_past_deadline(now) {
-            let expired = self.write_with_outbox(|conn, outbox| match find(conn, id)? {
+            let expired = self.write_changes(|conn, outbox| match find(conn, id)? {
                 Some(row) => expire_if_due(conn, outbox, row, now),
                 None => Err(StoreError::NotFound),
             })?;
@@ -247,7 +247,7 @@ impl Store {
         let now = Timestamp::now().as_millis();
         // The outer result commits (an expiry found on the way is kept); the inner one is
         // the caller's answer.
-        self.write_with_outbox(|conn, outbox| {
+        self.write_changes(|conn, outbox| {
             let Some(row) = find(conn, id)? else {
                 return Ok(Err(TransitionError::NotFound));
             };
@@ -279,7 +279,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = Timestamp::now().as_millis();
-        self.write_with_outbox(|conn, outbox| {
+        self.write_changes(|conn, outbox| {
             let rows: Vec<NotificationRow> = notifications::table
                 .filter(notifications::id.eq_any(ids))
                 .filter(notifications::status.eq(NotificationStatus::Created.as_str()))
@@ -417,7 +417,7 @@ impl Store {
         if self.read(due)?.is_empty() {
             return Ok(0);
         }
-        self.write_with_outbox(|conn, outbox| {
+        self.write_changes(|conn, outbox| {
             let rows = due(conn)?;
             let count = rows.len();
             for row in rows {

@@ -371,7 +371,8 @@ impl Connection {
                         covered = change.seq;
                         self.session.text(frame(change.kind.as_str(), &change.payload)).await
                     }
-                    None => break Some(close(CloseCode::Again, "the connection fell behind; reconnect")),
+                    // The feed let go of it: it fell behind, or the server is stopping.
+                    None => break Some(close(CloseCode::Again, "reconnect")),
                 },
                 _ = tick.tick() => self.session.text(frame("heartbeat", &heartbeat())).await,
                 _ = idle_check.tick() => {
