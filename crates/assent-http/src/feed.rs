@@ -20,8 +20,15 @@ const BATCH: i64 = 500;
 /// client reconnects and resumes from its last event id).
 const CONNECTION_QUEUE: usize = 1024;
 
-/// One registered connection: its number and where its changes go.
-type Subscriber = (u64, mpsc::Sender<Arc<Change>>);
+/// One registered connection.
+#[derive(Debug)]
+struct Subscriber {
+    id: u64,
+    changes: mpsc::Sender<Arc<Change>>,
+    /// Whether it shows new notifications to its user (an SSE client may ask for status
+    /// updates only): only then does a push count as a delivery.
+    shows_notifications: bool,
+}
 
 /// Registered connections, by namespace.
 #[derive(Debug, Default)]
@@ -48,7 +55,7 @@ impl Drop for Subscription {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(list) = subscribers.get_mut(&self.namespace) {
-            list.retain(|(id, _)| *id != self.id);
+            list.retain(|subscriber| subscriber.id != self.id);
             if list.is_empty() {
                 subscribers.remove(&self.namespace);
             }
@@ -58,7 +65,8 @@ impl Drop for Subscription {
 
 impl ChangeFeed {
     /// Registers a connection of `namespace`; changes recorded from now on reach it.
-    pub fn subscribe(self: &Arc<Self>, namespace: &str) -> Subscription {
+    /// `shows_notifications` says whether it passes `notification` changes on to its user.
+    pub fn subscribe(self: &Arc<Self>, namespace: &str, shows_notifications: bool) -> Subscription {
         let (sender, receiver) = mpsc::channel(CONNECTION_QUEUE);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.subscribers
@@ -66,7 +74,11 @@ impl ChangeFeed {
             .unwrap_or_else(PoisonError::into_inner)
             .entry(namespace.to_owned())
             .or_default()
-            .push((id, sender));
+            .push(Subscriber {
+                id,
+                changes: sender,
+                shows_notifications,
+            });
         Subscription {
             changes: receiver,
             feed: Arc::clone(self),
@@ -162,8 +174,13 @@ impl ChangeFeed {
             let change = Arc::new(change);
             // A full or closed queue drops that connection: a stalled client reconnects and
             // resumes rather than holding memory without bound.
-            list.retain(|(_, sender)| sender.try_send(Arc::clone(&change)).is_ok());
-            if !list.is_empty() && change.kind == ChangeKind::Notification {
+            let mut shown = false;
+            list.retain(|subscriber| {
+                let accepted = subscriber.changes.try_send(Arc::clone(&change)).is_ok();
+                shown |= accepted && subscriber.shows_notifications;
+                accepted
+            });
+            if shown && change.kind == ChangeKind::Notification {
                 delivered.push(change.notification_id.clone());
             }
         }
@@ -191,9 +208,9 @@ mod tests {
     #[test]
     fn changes_reach_only_their_namespace_and_unsubscribe_on_drop() {
         let feed = Arc::new(ChangeFeed::default());
-        let mut ada = feed.subscribe("ada");
-        let mut ada_too = feed.subscribe("ada");
-        let mut grace = feed.subscribe("grace");
+        let mut ada = feed.subscribe("ada", true);
+        let mut ada_too = feed.subscribe("ada", true);
+        let mut grace = feed.subscribe("grace", true);
         let delivered = feed.dispatch(vec![
             change(1, "ada", ChangeKind::Notification),
             change(2, "ada", ChangeKind::StatusUpdate),
@@ -212,7 +229,7 @@ mod tests {
                 .is_empty()
         );
         assert!(!feed.subscribers.lock().unwrap().contains_key("ada"));
-        let mut open = feed.subscribe("ada");
+        let mut open = feed.subscribe("ada", true);
         feed.close_all();
         assert!(matches!(
             open.changes.try_recv(),
@@ -221,9 +238,21 @@ mod tests {
     }
 
     #[test]
+    fn only_a_connection_that_shows_notifications_delivers_them() {
+        let feed = Arc::new(ChangeFeed::default());
+        let mut updates_only = feed.subscribe("ada", false);
+        let delivered = feed.dispatch(vec![change(1, "ada", ChangeKind::Notification)]);
+        assert!(delivered.is_empty());
+        assert_eq!(updates_only.changes.try_recv().unwrap().seq, 1);
+        let _shows = feed.subscribe("ada", true);
+        let delivered = feed.dispatch(vec![change(2, "ada", ChangeKind::Notification)]);
+        assert_eq!(delivered, ["n2"]);
+    }
+
+    #[test]
     fn a_stalled_connection_is_dropped() {
         let feed = Arc::new(ChangeFeed::default());
-        let mut stalled = feed.subscribe("ada");
+        let mut stalled = feed.subscribe("ada", true);
         let changes: Vec<Change> = (0..=i64::try_from(CONNECTION_QUEUE).unwrap())
             .map(|seq| change(seq, "ada", ChangeKind::StatusUpdate))
             .collect();

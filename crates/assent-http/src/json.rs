@@ -91,6 +91,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body must be a JSON object.",
         ));
     }
+    if has_escaped_nul(bytes) {
+        return Err(ApiError::bad_request(
+            code::INVALID_PARAMETER,
+            "Text may not contain the NUL character (\\u0000).",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -123,6 +129,24 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     Ok(value)
+}
+
+/// Whether a JSON text holds the escape `\u0000` (a raw NUL is not valid JSON at all). No
+/// text this server stores may hold NUL: PostgreSQL refuses it.
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1..i + 6) == Some(b"u0000") {
+                return true;
+            }
+            // Skip the escaped character, so `\\u0000` (a backslash, then text) is not NUL.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// For `Option<Option<T>>` fields with `#[serde(default, deserialize_with = "present")]`:
@@ -184,6 +208,14 @@ mod tests {
             e.to_body(crate::Dialect::Atp, "r")["details"]["field"],
             "nested.count"
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_but_escaped_backslashes_are_not() {
+        let e = parse::<serde_json::Value>(br#"{"name": "a\u0000b"}"#).unwrap_err();
+        assert_eq!(e.code(), code::INVALID_PARAMETER);
+        assert!(parse::<serde_json::Value>(br#"{"name": "a\\u0000b"}"#).is_ok());
+        assert!(parse::<serde_json::Value>(br#"{"name": "a\u0001b"}"#).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
-use crate::error::{ApiError, Dialect};
+use crate::error::{ApiError, Dialect, code};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -47,8 +47,20 @@ pub async fn request_context(
     );
     let started = Instant::now();
 
-    let response = next.call(req).instrument(span.clone()).await?;
-    let mut response = render_error(response.map_into_boxed_body(), dialect, &request_id);
+    let response = if has_nul(req.uri().path()) || has_nul(req.query_string()) {
+        // No text this server stores or looks up may hold NUL (PostgreSQL refuses it).
+        let error = ApiError::bad_request(
+            code::INVALID_PARAMETER,
+            "The path and query may not contain the NUL character (%00).",
+        );
+        req.into_response(error.to_response(dialect, &request_id))
+    } else {
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body()
+    };
+    let mut response = render_error(response, dialect, &request_id);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -99,9 +111,26 @@ fn render_error(
     response.into_response(rendered)
 }
 
+/// Whether percent-encoded (or raw) text holds a NUL character.
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+        || text
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_encoded_nul_characters() {
+        assert!(has_nul("/v1/services/%00"));
+        assert!(has_nul("a=1&b=x%00y"));
+        assert!(!has_nul("/v1/services/abc%20d"));
+        assert!(!has_nul("a=%2500"));
+    }
 
     #[test]
     fn request_ids_from_callers_are_echoed_only_when_sane() {

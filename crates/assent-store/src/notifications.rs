@@ -5,7 +5,7 @@
 //! the user's open clients are pushed; see [`crate::changes`]) and, for a response, the
 //! `notification.responded` event through the outbox.
 
-use assent_core::notification::{Action, NotificationStatus, PROTOCOL_VERSION};
+use assent_core::notification::{Action, NotificationStatus, PROTOCOL_VERSION, parse_uuid};
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
 use serde_json::{Map, Value, json};
@@ -428,7 +428,10 @@ impl Store {
     }
 }
 
+/// The notification with this id; a UUID is matched in any letter case, as it is stored
+/// lowercased.
 fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<NotificationRow>, StoreError> {
+    let id = parse_uuid(id).unwrap_or_else(|| id.to_owned());
     Ok(notifications::table
         .find(id)
         .select(NotificationRow::as_select())

@@ -43,9 +43,14 @@ struct Opening {
 
 /// The opening of a connection of `namespace` that saw changes up to `resume` (if it says):
 /// the changes since then when they are all still kept, else every notification awaiting an
-/// answer, each under the newest change number. Call after subscribing, so nothing committed
-/// in between is lost.
-fn opening(store: &Store, namespace: &str, resume: Option<i64>) -> Result<Opening, StoreError> {
+/// answer, each under the newest change number. New notifications it `shows` are now
+/// delivered. Call after subscribing, so nothing committed in between is lost.
+fn opening(
+    store: &Store,
+    namespace: &str,
+    resume: Option<i64>,
+    shows: bool,
+) -> Result<Opening, StoreError> {
     let latest = store.latest_change()?;
     if let Some(last) = resume {
         let complete = store
@@ -63,7 +68,9 @@ fn opening(store: &Store, namespace: &str, resume: Option<i64>) -> Result<Openin
                     }
                     frames.push((change.seq, change.kind, change.payload));
                 }
-                store.mark_delivered(&new)?;
+                if shows {
+                    store.mark_delivered(&new)?;
+                }
                 return Ok(Opening { frames, covered });
             }
         }
@@ -78,7 +85,9 @@ fn opening(store: &Store, namespace: &str, resume: Option<i64>) -> Result<Openin
         .iter()
         .map(|n| (latest, ChangeKind::Notification, n.to_json()))
         .collect();
-    store.mark_delivered(&created)?;
+    if shows {
+        store.mark_delivered(&created)?;
+    }
     Ok(Opening {
         frames,
         covered: latest,
@@ -189,9 +198,10 @@ pub async fn events(
         state.settings.rate_limits,
     )?;
     let namespace = user.namespace().to_owned();
-    let subscription = state.feed.subscribe(&namespace);
+    let shows = types.contains(&ChangeKind::Notification);
+    let subscription = state.feed.subscribe(&namespace, shows);
     let store = state.store.clone();
-    let opening = web::block(move || opening(&store, &namespace, resume)).await??;
+    let opening = web::block(move || opening(&store, &namespace, resume, shows)).await??;
     tracing::debug!(client_id = ?query.client_id, "event stream opened");
 
     let (sender, receiver) = mpsc::channel::<Bytes>(64);
@@ -237,6 +247,8 @@ pub async fn events(
                     None => return,
                 },
                 _ = tick.tick() => sse_event(None, "heartbeat", &heartbeat()),
+                // The response was dropped (the client went away): free the place now.
+                () = sender.closed() => return,
             };
             if sender.send(frame).await.is_err() {
                 return;
@@ -301,10 +313,10 @@ pub async fn stream(
         )
     })?;
     let namespace = user.namespace().to_owned();
-    let subscription = state.feed.subscribe(&namespace);
+    let subscription = state.feed.subscribe(&namespace, true);
     let store = state.store.clone();
     let opening_namespace = namespace.clone();
-    let opening = web::block(move || opening(&store, &opening_namespace, None)).await??;
+    let opening = web::block(move || opening(&store, &opening_namespace, None, true)).await??;
     tracing::debug!(client_id = ?query.client_id, "websocket opened");
     let messages = messages
         .max_frame_size(MAX_MESSAGE_BYTES)
