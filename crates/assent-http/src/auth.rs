@@ -133,17 +133,7 @@ impl FromRequest for Owner {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = state(req);
-        let token = match bearer_token(req) {
-            Some(token) => Ok(Some(token.to_owned())),
-            None => match req.cookie(SESSION_COOKIE) {
-                Some(cookie) => state
-                    .as_ref()
-                    .map_err(Clone::clone)
-                    .and_then(|s| check_same_origin(req, &s.settings))
-                    .map(|()| Some(cookie.value().to_owned())),
-                None => Ok(None),
-            },
-        };
+        let token = presented_token(req, &state);
         Box::pin(async move {
             let token = token?.ok_or_else(|| ApiError::unauthenticated("Log in first."))?;
             let hash = TokenHash::of(&token);
@@ -158,6 +148,23 @@ impl FromRequest for Owner {
             })
         })
     }
+}
+
+/// The token a human presents: a bearer token, else the session cookie (refused for a
+/// state-changing request from another origin), else none.
+fn presented_token(
+    req: &HttpRequest,
+    state: &Result<web::Data<AppState>, ApiError>,
+) -> Result<Option<String>, ApiError> {
+    if let Some(token) = bearer_token(req) {
+        return Ok(Some(token.to_owned()));
+    }
+    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let state = state.as_ref().map_err(Clone::clone)?;
+    check_same_origin(req, &state.settings)?;
+    Ok(Some(cookie.value().to_owned()))
 }
 
 /// Refuses a state-changing, cookie-authenticated request unless its `Origin` (or, lacking
@@ -288,17 +295,8 @@ fn authenticate_user(
     query: bool,
 ) -> Pin<Box<dyn Future<Output = Result<UserCaller, ApiError>>>> {
     let state = state(req);
-    let token = match bearer_token(req) {
-        Some(token) => Ok(Some(token.to_owned())),
-        None => match req.cookie(SESSION_COOKIE) {
-            Some(cookie) => state
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|s| check_same_origin(req, &s.settings))
-                .map(|()| Some(cookie.value().to_owned())),
-            None => Ok(query.then(|| query_token(req)).flatten()),
-        },
-    };
+    let token = presented_token(req, &state)
+        .map(|token| token.or_else(|| query.then(|| query_token(req)).flatten()));
     Box::pin(async move {
         let token = token?.ok_or_else(|| ApiError::unauthenticated("A user token is required."))?;
         let hash = TokenHash::of(&token);
