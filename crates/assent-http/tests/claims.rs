@@ -4,58 +4,17 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use assent_auth::rfc9421::{AgentKey, RequestToSign};
 use assent_delivery::{Engine as Delivery, EngineConfig};
 use assent_store::testing::Engine;
-use common::{Reply, TestServer};
+use common::{Hook, Receiver, Reply, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// A webhook as received: its signature header and its body.
-type Received = (String, Vec<u8>);
-
-#[derive(Clone, Default)]
-struct Receiver(Arc<Mutex<Vec<Received>>>);
-
-impl Receiver {
-    fn start(&self) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/events", listener.local_addr().unwrap());
-        let this = self.clone();
-        let server = HttpServer::new(move || {
-            let this = this.clone();
-            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let signature = req
-                    .headers()
-                    .get("x-sigilum-signature")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                this.0.lock().unwrap().push((signature, body.to_vec()));
-                async { HttpResponse::Ok().finish() }
-            }))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        actix_web::rt::spawn(server);
-        url
-    }
-
-    fn events(&self) -> Vec<Value> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, body)| serde_json::from_slice(body).unwrap())
-            .collect()
-    }
+fn events(receiver: &Receiver) -> Vec<Value> {
+    receiver.hooks().iter().map(Hook::json).collect()
 }
 
 /// An agent key certified for a namespace.
@@ -165,7 +124,7 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
     let service_id = server.create_service(&session, "gateway").await;
     let api_key = server.create_api_key(&session, &service_id).await;
     let receiver = Receiver::default();
-    let url = receiver.start();
+    let url = receiver.start("/events");
     let hook = server
         .call(
             Method::POST,
@@ -227,7 +186,7 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
 
     // Delivery order is not promised; waiting for the first event makes the sequence certain.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while receiver.events().is_empty() {
+    while events(&receiver).is_empty() {
         assert!(
             Instant::now() < deadline,
             "request.submitted did not arrive"
@@ -264,15 +223,15 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
     assert!(answer["approved_at"].is_string());
 
     let deadline = Instant::now() + Duration::from_secs(15);
-    while receiver.events().len() < 2 {
+    while events(&receiver).len() < 2 {
         assert!(
             Instant::now() < deadline,
             "webhooks did not arrive: {:?}",
-            receiver.events()
+            events(&receiver)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let events = receiver.events();
+    let events = events(&receiver);
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -282,9 +241,13 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
     assert_eq!(events[1]["data"]["agent_key"], agent.key.did_key());
     assert_eq!(events[1]["data"]["public_key"], agent.key.public_key());
     assert_eq!(events[1]["data"]["service"], "gateway");
-    for (signature, body) in receiver.0.lock().unwrap().iter() {
+    for hook in receiver.hooks() {
         assent_signing::Verifier::default()
-            .verify_now(secret.as_bytes(), signature, body)
+            .verify_now(
+                secret.as_bytes(),
+                hook.header("x-sigilum-signature"),
+                &hook.body,
+            )
             .expect("a valid signature");
     }
 

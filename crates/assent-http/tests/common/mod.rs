@@ -71,16 +71,19 @@ impl TestServer {
         let admin = MintedToken::new(TokenKind::Admin);
         db.store.create_admin_token(&admin.hash, "tests").unwrap();
 
-        let mut settings = HttpSettings::default();
         // Tests register and send far more than ATP's limits allow a minute; tests of the
         // limits themselves set them low again.
-        settings.rate = assent_http::rate_limit::RateLimits {
-            registration: Rate::per_minute(100_000),
-            submission: Rate::per_minute(100_000),
-            status_update: Rate::per_minute(100_000),
-            polling: Rate::per_minute(100_000),
-            response: Rate::per_minute(100_000),
-            ..Default::default()
+        let generous = Rate::per_minute(100_000);
+        let mut settings = HttpSettings {
+            rate: assent_http::rate_limit::RateLimits {
+                registration: generous,
+                submission: generous,
+                status_update: generous,
+                polling: generous,
+                response: generous,
+                ..Default::default()
+            },
+            ..HttpSettings::default()
         };
         configure(&mut settings);
         let secret_key = SecretKey::generate();
@@ -198,6 +201,67 @@ impl TestServer {
 
     pub async fn stop(self) {
         self.handle.stop(true).await;
+    }
+}
+
+/// A webhook as received: its headers (names lowercased) and its raw body.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Hook {
+    /// A header's value, or `""`.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON webhook body")
+    }
+}
+
+/// A real webhook receiver on a random local port that answers 200 and records every request.
+#[derive(Clone, Default)]
+pub struct Receiver(std::sync::Arc<std::sync::Mutex<Vec<Hook>>>);
+
+impl Receiver {
+    /// Starts it on the current runtime; returns its URL (`http://127.0.0.1:<port><path>`).
+    pub fn start(&self, path: &str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}{path}", listener.local_addr().unwrap());
+        let this = self.clone();
+        let server = actix_web::HttpServer::new(move || {
+            let this = this.clone();
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                    let headers = req
+                        .headers()
+                        .iter()
+                        .filter_map(|(name, value)| {
+                            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                        })
+                        .collect();
+                    this.0.lock().unwrap().push(Hook {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    async { actix_web::HttpResponse::Ok().finish() }
+                },
+            ))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        actix_web::rt::spawn(server);
+        url
+    }
+
+    /// Everything received so far, in order of arrival.
+    pub fn hooks(&self) -> Vec<Hook> {
+        self.0.lock().unwrap().clone()
     }
 }
 
