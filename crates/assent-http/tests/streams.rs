@@ -1271,7 +1271,68 @@ async fn a_created_notification_becomes_delivered_once_pushed_to_an_open_stream(
     assert_eq!(listed.body["status"], "delivered");
 }
 
+/// Two replicas on one database: a notification sent to one, and answered on it, reaches a
+/// stream open on the other (its change feed finds other replicas' changes by polling).
+async fn changes_made_on_another_replica_reach_open_streams(engine: Engine) {
+    let Setup {
+        server,
+        api_key,
+        user,
+    } = setup(engine, |s| s.feed_poll = Duration::from_millis(100)).await;
+    // The second replica: its own pool, feed and HTTP server on the same database.
+    let store = assent_store::Store::connect(&server.db.url, &assent_store::PoolOptions::default())
+        .expect("a second pool on the same database");
+    let state =
+        assent_http::AppState::new(store, server.secret_key.clone(), HttpSettings::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    let options = assent_http::ServerOptions {
+        workers: 1,
+        shutdown_timeout: Duration::from_secs(1),
+    };
+    let replica = assent_http::start(state, listener, &options).unwrap();
+    let replica_handle = replica.handle();
+    actix_web::rt::spawn(replica);
+
+    let mut events = sse(&server, "", Some(&user), Resume::No).await;
+    events.until_heartbeat().await;
+    let sent = server
+        .client
+        .post(format!("{other}/api/v1/notifications"))
+        .bearer_auth(&api_key)
+        .json(&simple("from the other replica"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    let id = sent.json::<Value>().await.unwrap()["notification_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    events
+        .until("the other replica's notification", |e| {
+            e.is("notification", &id)
+        })
+        .await;
+    let answered = server
+        .client
+        .post(format!("{other}/api/v1/client/respond"))
+        .bearer_auth(&user)
+        .json(&json!({ "notification_id": id, "action_id": "go" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    events
+        .until("the other replica's answer", |e| {
+            e.is_update(&id, "responded")
+        })
+        .await;
+    replica_handle.stop(true).await;
+}
+
 on_both_engines!(
+    changes_made_on_another_replica_reach_open_streams,
     the_atp_tutorial_runs_end_to_end_over_both_streams_to_a_signed_webhook,
     sse_opens_with_the_pending_notifications_and_resumes_after_the_last_event_id,
     sse_filters_by_type_sends_heartbeats_and_takes_the_token_in_the_query,
