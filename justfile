@@ -22,7 +22,7 @@ lint:
 openapi:
     cargo run --quiet -p assent -- openapi > docs/openapi.json
 
-# Measure an endpoint: just bench health | register
+# Measure an endpoint: just bench health | register | verify | deliveries | notify | respond
 bench scenario="health" *args:
     cargo build --release -p assent -p assent-bench
     target/release/assent-bench --scenario {{scenario}} {{args}}

@@ -8,6 +8,7 @@ use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use crate::load;
+use crate::scenario;
 use crate::server;
 
 /// One API call (signup hashes a password).
@@ -65,6 +66,64 @@ impl Api {
             )
             .await?;
         string_at(&service, "/id")
+    }
+
+    /// Registers an ATP service named `name` in `namespace` with the admin token
+    /// (`POST /api/v1/services`), its callback at `callback_url`; returns the service id (its
+    /// slug) and its API key.
+    pub async fn register_atp_service(
+        &self,
+        admin_token: &str,
+        namespace: &str,
+        name: &str,
+        callback_url: &str,
+    ) -> Result<(String, String)> {
+        let registered = self
+            .post(
+                "/api/v1/services",
+                Some(admin_token),
+                json!({
+                    "name": name,
+                    "description": "assent-bench ATP service",
+                    "callback_url": callback_url,
+                    "webhook_secret": scenario::WEBHOOK_SECRET,
+                    "namespace": namespace,
+                }),
+                StatusCode::CREATED,
+            )
+            .await?;
+        Ok((
+            string_at(&registered, "/service_id")?,
+            string_at(&registered, "/api_key")?,
+        ))
+    }
+
+    /// Creates a user token for the ATP client endpoints with the owner's session
+    /// (`POST /v1/auth/tokens`); returns the token.
+    pub async fn create_user_token(&self, session: &str, name: &str) -> Result<String> {
+        let created = self
+            .post(
+                "/v1/auth/tokens",
+                Some(session),
+                json!({"name": name}),
+                StatusCode::CREATED,
+            )
+            .await?;
+        string_at(&created, "/token")
+    }
+
+    /// Sends [`scenario::notification`] titled `title` with a service's API key; returns the
+    /// notification's id.
+    pub async fn notify(&self, api_key: &str, title: &str) -> Result<String> {
+        let created = self
+            .post(
+                "/api/v1/notifications",
+                Some(api_key),
+                scenario::notification(title),
+                StatusCode::CREATED,
+            )
+            .await?;
+        string_at(&created, "/notification_id")
     }
 
     /// POSTs JSON and expects `expected` with a JSON body.

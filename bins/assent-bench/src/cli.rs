@@ -14,7 +14,8 @@ pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
 
 /// Starts the `assent` server, drives concurrent keep-alive connections at one endpoint for a
 /// fixed time and prints requests/s and latency percentiles; or, with `--scenario deliveries`,
-/// measures webhook delivery into a receiver of its own. `--scenario verify` signs every
+/// measures webhook delivery into a receiver of its own, and with `--scenario respond` the time
+/// from a user's ATP response to its service's webhook. `--scenario verify` signs every
 /// request (mostly before the load starts) and reports what signing costs. A measuring tool,
 /// not a test.
 #[derive(Debug, Parser)]
@@ -24,17 +25,19 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Scenario::Health)]
     pub scenario: Scenario,
 
-    /// Concurrent keep-alive connections, one task each (not used by `deliveries`).
+    /// Concurrent keep-alive connections, one task each (not used by `deliveries` and
+    /// `respond`).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub connections: u32,
 
     /// How long to measure, e.g. `10s`, `500ms`, `1m` [default: 10s]. For `deliveries`, the
     /// deadline for the enqueued events to arrive, counted from their commit [default: 60s].
+    /// Not used by `respond`.
     #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
 
     /// How long to send requests before measuring (they are not recorded); `0s` to skip (not
-    /// used by `deliveries`).
+    /// used by `deliveries` and `respond`).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub warmup: Duration,
 
@@ -78,7 +81,7 @@ pub struct Args {
     pub events: Option<u32>,
 
     /// `deliveries`: test events sent one per 20 ms for the low-load latency phase; `0` skips
-    /// the phase [default: 200].
+    /// the phase. `respond`: notifications answered one after the other [default: 200].
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub latency_samples: Option<u32>,
 
@@ -116,22 +119,37 @@ impl Args {
         if self.presigned.is_some() && self.scenario != Scenario::Verify {
             return Err("--presigned only applies to --scenario verify".into());
         }
-        let delivery_flags = [
-            ("--events", self.events.is_some()),
-            ("--latency-samples", self.latency_samples.is_some()),
+        let deliveries: &[Scenario] = &[Scenario::Deliveries];
+        let scenario_flags = [
+            ("--events", self.events.is_some(), deliveries),
+            (
+                "--latency-samples",
+                self.latency_samples.is_some(),
+                &[Scenario::Deliveries, Scenario::Respond],
+            ),
             (
                 "--delivery-concurrency",
                 self.delivery_concurrency.is_some(),
+                deliveries,
             ),
         ];
-        if self.scenario != Scenario::Deliveries {
-            if let Some((flag, _)) = delivery_flags.iter().find(|(_, given)| *given) {
-                return Err(format!("{flag} only applies to --scenario deliveries"));
+        for (flag, given, scenarios) in scenario_flags {
+            if given && !scenarios.contains(&self.scenario) {
+                let names: Vec<_> = scenarios.iter().map(|s| s.name()).collect();
+                return Err(format!(
+                    "{flag} only applies to --scenario {}",
+                    names.join(" or ")
+                ));
             }
-        } else if self.url.is_some() {
-            // The scenario configures the server (private webhooks, poll interval) and writes
-            // to its database directly.
-            return Err("--scenario deliveries starts its own server; it cannot use --url".into());
+        }
+        if self.scenario == Scenario::Respond && self.latency_samples == Some(0) {
+            return Err("--scenario respond needs --latency-samples of at least 1".into());
+        }
+        if self.scenario.needs_spawned_server() && self.url.is_some() {
+            return Err(format!(
+                "--scenario {} starts its own server; it cannot use --url",
+                self.scenario.name()
+            ));
         }
         Ok(())
     }
@@ -340,6 +358,47 @@ mod tests {
         assert_eq!(args.presigned(), 10);
         assert!(Args::try_parse_from(["assent-bench", "--presigned", "0"]).is_err());
         assert!(Args::try_parse_from(["assent-bench", "--delivery-concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn respond_takes_latency_samples_and_no_url() {
+        let args = Args::parse_from([
+            "assent-bench",
+            "--scenario",
+            "respond",
+            "--latency-samples",
+            "20",
+        ]);
+        assert!(args.check().is_ok());
+        for flags in [
+            &["--latency-samples", "0"][..],
+            &["--events", "10"],
+            &["--delivery-concurrency", "8"],
+            &["--url", "http://127.0.0.1:8080"],
+        ] {
+            let args = Args::parse_from(
+                ["assent-bench", "--scenario", "respond"]
+                    .iter()
+                    .chain(flags),
+            );
+            assert!(args.check().is_err(), "{flags:?}");
+        }
+        let args = Args::parse_from([
+            "assent-bench",
+            "--scenario",
+            "notify",
+            "--latency-samples",
+            "20",
+        ]);
+        assert!(args.check().is_err());
+        let args = Args::parse_from([
+            "assent-bench",
+            "--scenario",
+            "notify",
+            "--url",
+            "http://127.0.0.1:8080",
+        ]);
+        assert!(args.check().is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use reqwest::{Client, RequestBuilder, StatusCode, redirect};
 use tokio::task::JoinSet;
 use tokio::time::{self, Instant};
 
-use crate::scenario::{Load, RequestSpec, ScenarioContext};
+use crate::scenario::{Auth, Load, RequestSpec, ScenarioContext};
 use crate::server::ServerGuard;
 use crate::stats::Recording;
 use crate::verify::{self, VerifyLoad};
@@ -41,7 +41,8 @@ pub struct LoadPlan {
 /// Where each connection's requests come from.
 #[derive(Debug, Clone)]
 pub enum Requests {
-    /// `health`, `register`: [`Load::request`] describes each one; any 2xx is a success.
+    /// `health`, `register`, `notify`: [`Load::request`] describes each one; any 2xx is a
+    /// success.
     Described(Load, Arc<ScenarioContext>),
     /// `verify`: signed requests (mostly signed before the load); a success is a 200 that
     /// says `"authorized": true`.
@@ -175,7 +176,10 @@ async fn connection(worker: Worker) -> Recording {
         let (request, check) = match &worker.requests {
             Requests::Described(load, context) => {
                 let spec = load.request(context, worker.index, sequence);
-                (build(&worker.client, &worker.target, spec), Check::Success)
+                (
+                    build(&worker.client, &worker.target, context, spec),
+                    Check::Success,
+                )
             }
             Requests::Verify(verify) => match verify.request(&worker.client) {
                 Ok(request) => (request, Check::Authorized),
@@ -218,11 +222,19 @@ async fn connection(worker: Worker) -> Recording {
     recording
 }
 
-fn build(client: &Client, target: &Target, spec: RequestSpec) -> RequestBuilder {
+fn build(
+    client: &Client,
+    target: &Target,
+    context: &ScenarioContext,
+    spec: RequestSpec,
+) -> RequestBuilder {
     let mut request = client.request(spec.method, format!("{}{}", target.base, spec.path));
-    if spec.admin_auth
-        && let Some(token) = &target.admin_token
-    {
+    let token = match spec.auth {
+        Auth::None => None,
+        Auth::Admin => target.admin_token.as_ref(),
+        Auth::Service => context.service_key.as_ref(),
+    };
+    if let Some(token) = token {
         request = request.bearer_auth(token);
     }
     if let Some(body) = spec.body {
@@ -240,7 +252,8 @@ async fn exchange(request: RequestBuilder) -> reqwest::Result<(StatusCode, impl 
     Ok((status, body))
 }
 
-fn micros(latency: Duration) -> u64 {
+/// A latency in whole microseconds, as recordings hold them.
+pub fn micros(latency: Duration) -> u64 {
     u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)
 }
 

@@ -8,13 +8,19 @@
 //! latency of single deliveries, into a receiver inside the bench (see `deliveries`).
 //! `--scenario verify` sets up an approved agent over the API and loads `GET /v1/verify` with
 //! signed requests (see `verify`).
+//! `--scenario notify` registers an ATP service over the API and loads
+//! `POST /api/v1/notifications` with its API key (see `atp`); `--scenario respond` measures,
+//! one notification at a time, from a user's `POST /api/v1/client/respond` to the receipt of
+//! the signed `notification.responded` webhook (see `respond`).
 
 mod api;
+mod atp;
 mod cli;
 mod deliveries;
 mod load;
 mod receiver;
 mod report;
+mod respond;
 mod scenario;
 mod server;
 mod stats;
@@ -31,10 +37,11 @@ use clap::{CommandFactory, Parser};
 use tokio::runtime::Runtime;
 
 use crate::cli::Args;
-use crate::deliveries::{DeliveryFigures, DeliveryPlan};
+use crate::deliveries::DeliveryPlan;
 use crate::load::{LoadPlan, Requests, Target};
-use crate::report::{DeliveryReport, Figures, Report};
-use crate::scenario::{Scenario, ScenarioContext};
+use crate::report::{DeliveryReport, Figures, Report, RespondReport};
+use crate::respond::RespondPlan;
+use crate::scenario::{Load, Scenario, ScenarioContext};
 use crate::server::{ServerConfig, ServerGuard};
 use crate::stats::Recording;
 use crate::verify::SigningFigures;
@@ -46,7 +53,7 @@ const READY_TIMEOUT_EXTERNAL: Duration = Duration::from_secs(5);
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
 /// `register`: services one namespace may hold, far above what a run registers.
 const REGISTER_SERVICE_QUOTA: u32 = 1_000_000_000;
-/// `deliveries`: defaults of its flags.
+/// `deliveries` (and `respond`'s samples): defaults of its flags.
 const DEFAULT_EVENTS: u32 = 20_000;
 const DEFAULT_LATENCY_SAMPLES: u32 = 200;
 const DEFAULT_DELIVERY_CONCURRENCY: u32 = 64;
@@ -125,14 +132,17 @@ fn run(args: &Args) -> Result<Verdict> {
         .context("starting the tokio runtime")?;
     let verdict = match args.scenario {
         Scenario::Deliveries => run_deliveries(args, setup, &runtime),
-        Scenario::Health | Scenario::Register | Scenario::Verify => run_load(args, setup, &runtime),
+        Scenario::Respond => run_respond(args, setup, &runtime),
+        Scenario::Health | Scenario::Register | Scenario::Verify | Scenario::Notify => {
+            run_load(args, setup, &runtime)
+        }
     };
     // A bulk enqueue abandoned at its deadline must not hold the process.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     verdict
 }
 
-/// `health`, `register` and `verify`: N connections for a fixed time.
+/// `health`, `register`, `verify` and `notify`: N connections for a fixed time.
 fn run_load(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let Setup {
         target,
@@ -179,15 +189,7 @@ fn run_load(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
 
 /// `deliveries`: a backlog's throughput, then single deliveries at low load.
 fn run_deliveries(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
-    let Setup {
-        target,
-        description,
-        backend,
-        server,
-    } = setup;
-    let Some(mut server) = server else {
-        bail!("--scenario deliveries needs a server it starts itself");
-    };
+    let (mut server, target, description, backend) = spawned(args, setup)?;
     let database_url = match (&args.database_url, server.data_dir()) {
         (Some(url), _) => url.clone(),
         (None, Some(dir)) => format!("sqlite://{}", dir.join("assent.db").display()),
@@ -195,29 +197,22 @@ fn run_deliveries(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdic
     };
     let plan = DeliveryPlan {
         events: args.events.unwrap_or(DEFAULT_EVENTS),
-        latency_samples: args.latency_samples.unwrap_or(DEFAULT_LATENCY_SAMPLES),
+        latency_samples: latency_samples(args),
         deadline: args.duration(),
         database_url,
         run_id: run_id(),
     };
-    let outcome = runtime.block_on(interruptible(measure_deliveries(
-        &plan,
+    let outcome = runtime.block_on(interruptible(measure_spawned(
         &target,
         &mut server,
+        deliveries::run(&plan, &target),
     )));
     let (figures, rss_idle_mb, rss_end_mb) = match outcome {
         Ok(measured) => measured,
         Err(e) => return Err(with_server_log(e, Some(server))),
     };
     // A backlog that did not drain is explained, if at all, by the server's log: keep it.
-    let kept_log = if figures.complete() {
-        if let Err(e) = server.stop() {
-            return Err(with_server_log(e, Some(server)));
-        }
-        None
-    } else {
-        Some(server.keep_log())
-    };
+    let kept_log = stop_or_keep_log(server, figures.complete())?;
     let report = DeliveryReport {
         target: description,
         backend,
@@ -229,15 +224,83 @@ fn run_deliveries(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdic
         rss_end_mb,
     };
     print_report(args.json, &report.human(), &report.json());
-    Ok(match kept_log {
+    Ok(verdict_after(
+        kept_log,
+        "not every enqueued delivery arrived before the deadline (--duration)",
+    ))
+}
+
+/// `respond`: notifications answered one after the other, each timed to its webhook.
+fn run_respond(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
+    let (mut server, target, description, backend) = spawned(args, setup)?;
+    let plan = RespondPlan {
+        samples: latency_samples(args),
+        run_id: run_id(),
+    };
+    let outcome = runtime.block_on(interruptible(measure_spawned(
+        &target,
+        &mut server,
+        respond::run(&plan, &target),
+    )));
+    let (figures, rss_idle_mb, rss_end_mb) = match outcome {
+        Ok(measured) => measured,
+        Err(e) => return Err(with_server_log(e, Some(server))),
+    };
+    // A webhook that never came is explained, if at all, by the server's log: keep it.
+    let kept_log = stop_or_keep_log(server, figures.complete())?;
+    let report = RespondReport {
+        target: description,
+        backend,
+        cpus: cpus(),
+        figures,
+        rss_idle_mb,
+        rss_end_mb,
+    };
+    print_report(args.json, &report.human(), &report.json());
+    Ok(verdict_after(
+        kept_log,
+        "a notification.responded webhook did not arrive in time",
+    ))
+}
+
+/// The server of a scenario that must have started it, with the rest of the setup.
+fn spawned(args: &Args, setup: Setup) -> Result<(ServerGuard, Arc<Target>, String, &'static str)> {
+    let Setup {
+        target,
+        description,
+        backend,
+        server,
+    } = setup;
+    let Some(server) = server else {
+        bail!(
+            "--scenario {} needs a server it starts itself",
+            args.scenario.name()
+        );
+    };
+    Ok((server, target, description, backend))
+}
+
+/// After a complete run, stops the server; after an incomplete one, keeps its log and returns
+/// a note saying where it is.
+fn stop_or_keep_log(mut server: ServerGuard, complete: bool) -> Result<Option<String>> {
+    if !complete {
+        return Ok(Some(server.keep_log()));
+    }
+    match server.stop() {
+        Ok(()) => Ok(None),
+        Err(e) => Err(with_server_log(e, Some(server))),
+    }
+}
+
+/// Measured, or (with the kept log's note printed) unusable for `why`.
+fn verdict_after(kept_log: Option<String>, why: &'static str) -> Verdict {
+    match kept_log {
         None => Verdict::Measured,
         Some(note) => {
             eprintln!("{note}");
-            Verdict::Unusable(
-                "not every enqueued delivery arrived before the deadline (--duration)",
-            )
+            Verdict::Unusable(why)
         }
-    })
+    }
 }
 
 /// The human block on stdout, or with `--json` on stderr with the JSON line on stdout.
@@ -257,6 +320,10 @@ fn cpus() -> usize {
 fn delivery_concurrency(args: &Args) -> u32 {
     args.delivery_concurrency
         .unwrap_or(DEFAULT_DELIVERY_CONCURRENCY)
+}
+
+fn latency_samples(args: &Args) -> u32 {
+    args.latency_samples.unwrap_or(DEFAULT_LATENCY_SAMPLES)
 }
 
 /// Settings the scenario needs from the spawned server, which `base` will reach.
@@ -285,6 +352,10 @@ fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
         // The signed `@target-uri` is rebuilt from the public URL: exactly what the bench
         // calls, whatever the Host header or a proxy header says.
         Scenario::Verify => vec![("ASSENT_PUBLIC_URL", base.to_owned())],
+        // One service, whose callback is never called.
+        Scenario::Notify => Vec::new(),
+        // The callback is the receiver, plain http on loopback.
+        Scenario::Respond => vec![("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned())],
     }
 }
 
@@ -377,9 +448,15 @@ async fn measure(
     }
     let (requests, verify) = match args.scenario.load() {
         Some(load) => {
+            let run_id = run_id();
+            let service_key = match load {
+                Load::Notify => Some(notify_service(&target, &run_id).await?),
+                Load::Health | Load::Register => None,
+            };
             let context = ScenarioContext {
-                run_id: run_id(),
+                run_id,
                 namespace: args.namespace.clone(),
+                service_key,
             };
             (Requests::Described(load, Arc::new(context)), None)
         }
@@ -426,12 +503,24 @@ async fn measure(
     })
 }
 
-/// Readiness, idle memory, both delivery phases, and memory at the end.
-async fn measure_deliveries(
-    plan: &DeliveryPlan,
+/// `notify`: registers the ATP service over the API; returns its API key.
+async fn notify_service(target: &Target, run_id: &str) -> Result<String> {
+    let api = api::Api::new(&target.base)?;
+    let service = atp::set_up(&api, target, run_id, scenario::PLACEHOLDER_CALLBACK).await?;
+    eprintln!(
+        "notify: registered the ATP service `{}` of `{}` over the API",
+        service.service_id, service.namespace
+    );
+    Ok(service.api_key)
+}
+
+/// Readiness and idle memory, then `work` (both `deliveries` phases, or the `respond`
+/// samples), then memory at the end.
+async fn measure_spawned<T>(
     target: &Target,
     server: &mut ServerGuard,
-) -> Result<(DeliveryFigures, Option<f64>, Option<f64>)> {
+    work: impl Future<Output = Result<T>>,
+) -> Result<(T, Option<f64>, Option<f64>)> {
     load::wait_ready(target, Some(&mut *server), READY_TIMEOUT_SPAWNED).await?;
     let rss_idle_mb = server.rss_mb();
     eprintln!(
@@ -439,9 +528,9 @@ async fn measure_deliveries(
         server.pid(),
         rss_idle_mb.unwrap_or(f64::NAN)
     );
-    let figures = deliveries::run(plan, target).await?;
+    let figures = work.await?;
     let rss_end_mb = server.rss_mb();
-    // A server that died mid-run would otherwise show up only as missing deliveries.
+    // A server that died mid-run would otherwise show up only as missing webhooks.
     if let Some(status) = server.exit_status()? {
         bail!("the server exited during the run ({status})");
     }

@@ -1,7 +1,10 @@
-//! The webhook receiver of the `deliveries` scenario: a minimal HTTP/1.1 server on loopback
-//! that answers every request `200 OK` at once and records, per delivery id, when it first
-//! arrived. It parses only what it needs (the request head and a `Content-Length` body), keeps
-//! connections alive when the client wants to, and bounds everything it reads.
+//! The webhook receiver of the `deliveries` and `respond` scenarios: a minimal HTTP/1.1 server
+//! on loopback that answers every request `200 OK` at once and records, per delivery, when it
+//! first arrived. A delivery is named by its `X-Sigilum-Delivery-Id` (Sigilum format) or, for an
+//! ATP webhook (`X-ATP-Request-ID`), by the `notification_id` in its body: a notification has
+//! one `notification.responded`. It parses only what it needs (the request head and a
+//! `Content-Length` body), keeps connections alive when the client wants to, and bounds
+//! everything it reads. It does not check signatures.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -16,6 +19,8 @@ use tokio::task::{JoinHandle, JoinSet};
 
 /// The header that names a delivery; the same on every retry of it.
 pub const DELIVERY_ID_HEADER: &str = "x-sigilum-delivery-id";
+/// The header that names a delivery in the ATP format, and so marks an ATP webhook.
+pub const ATP_REQUEST_ID_HEADER: &str = "x-atp-request-id";
 /// A request head larger than this is refused (the server's are well under 1 KiB).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// A body larger than this is refused (bench payloads are a few hundred bytes).
@@ -35,6 +40,7 @@ pub struct Head {
     pub head_len: usize,
     pub content_length: u64,
     pub delivery_id: Option<String>,
+    pub atp_request_id: Option<String>,
     /// The client asked to close after this request (or speaks HTTP/1.0 without keep-alive).
     pub close: bool,
 }
@@ -96,6 +102,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
 
     let mut content_length: Option<u64> = None;
     let mut delivery_id = None;
+    let mut atp_request_id = None;
     let mut close = false;
     let mut keep_alive = false;
     for line in lines {
@@ -123,6 +130,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
             }
         } else if name.eq_ignore_ascii_case(DELIVERY_ID_HEADER) && !value.is_empty() {
             delivery_id = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case(ATP_REQUEST_ID_HEADER) && !value.is_empty() {
+            atp_request_id = Some(value.to_owned());
         }
     }
     let content_length = content_length.unwrap_or(0);
@@ -135,20 +144,38 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
         head_len,
         content_length,
         delivery_id,
+        atp_request_id,
         close: close || (http10 && !keep_alive),
     }))
+}
+
+impl Head {
+    /// What names the delivery in the log: the Sigilum delivery id, or an ATP webhook's
+    /// `notification_id` read from `body`; `None` for any other request.
+    pub fn delivery_key(&self, body: &[u8]) -> Option<String> {
+        if let Some(id) = &self.delivery_id {
+            return Some(id.clone());
+        }
+        self.atp_request_id.as_ref()?;
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()?
+            .get("notification_id")?
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+    }
 }
 
 /// Everything the receiver saw.
 #[derive(Debug, Default)]
 pub struct Log {
-    /// The first receipt of each delivery id.
+    /// The first receipt of each delivery (see [`Head::delivery_key`]).
     first: HashMap<String, Instant>,
-    /// Requests whose delivery id had been received before.
+    /// Requests for a delivery received before.
     pub duplicates: u64,
     /// Every complete request, duplicates and id-less ones included.
     pub requests: u64,
-    /// Requests without a delivery id header (not counted as deliveries).
+    /// Requests that name no delivery (not counted as deliveries).
     pub without_id: u64,
     /// Connections closed because of a malformed or oversized request.
     pub malformed: u64,
@@ -158,10 +185,10 @@ pub struct Log {
 }
 
 impl Log {
-    /// Records one request received at `at`.
-    pub fn record(&mut self, delivery_id: Option<String>, at: Instant) {
+    /// Records one request for `delivery` (its key) received at `at`.
+    pub fn record(&mut self, delivery: Option<String>, at: Instant) {
         self.requests += 1;
-        let Some(id) = delivery_id else {
+        let Some(id) = delivery else {
             self.without_id += 1;
             return;
         };
@@ -174,14 +201,15 @@ impl Log {
         self.last_new_receipt = Some(at);
     }
 
-    /// Distinct delivery ids received.
+    /// Distinct deliveries received.
     pub fn distinct(&self) -> usize {
         self.first.len()
     }
 
-    /// When `delivery_id` first arrived.
-    pub fn received_at(&self, delivery_id: &str) -> Option<Instant> {
-        self.first.get(delivery_id).copied()
+    /// When the delivery keyed `delivery` (a delivery id, or an ATP notification id) first
+    /// arrived.
+    pub fn received_at(&self, delivery: &str) -> Option<Instant> {
+        self.first.get(delivery).copied()
     }
 }
 
@@ -312,9 +340,10 @@ async fn exchange_all(
             }
         }
         let received = Instant::now();
+        let delivery = head.delivery_key(&buf[head.head_len..total]);
         log.lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .record(head.delivery_id, received);
+            .record(delivery, received);
         tx.send_modify(|n| *n += 1);
         buf.drain(..total);
         tokio::time::timeout(IDLE_TIMEOUT, stream.write_all(OK_RESPONSE))
@@ -357,6 +386,67 @@ mod tests {
         );
         assert!(!head.close);
         assert_eq!(&DELIVERY.as_bytes()[head.head_len..], b"{}");
+    }
+
+    const ATP_BODY: &str = r#"{"notification_id":"0b7c2a52-0000-4000-8000-000000000001","action_id":"pick","response_data":"b"}"#;
+
+    fn atp_webhook(body: &str) -> String {
+        format!(
+            "POST /hook HTTP/1.1\r\n\
+             content-type: application/json\r\n\
+             X-ATP-Signature: t=1700000000,v1=00\r\n\
+             X-ATP-Request-ID: dlv_atp\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[test]
+    fn a_sigilum_delivery_is_keyed_by_its_delivery_id() {
+        let head = parse_head(DELIVERY.as_bytes())
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(
+            head.delivery_key(b"{}").as_deref(),
+            Some("dlv_0123456789abcdef01234567")
+        );
+    }
+
+    #[test]
+    fn an_atp_webhook_is_keyed_by_its_notification_id() {
+        let raw = atp_webhook(ATP_BODY);
+        let head = parse_head(raw.as_bytes())
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(head.atp_request_id.as_deref(), Some("dlv_atp"));
+        assert_eq!(head.delivery_id, None);
+        let body = &raw.as_bytes()[head.head_len..];
+        assert_eq!(
+            head.delivery_key(body).as_deref(),
+            Some("0b7c2a52-0000-4000-8000-000000000001")
+        );
+        for bad in [
+            &b"not json"[..],
+            b"{}",
+            br#"{"notification_id":""}"#,
+            br#"{"notification_id":7}"#,
+        ] {
+            assert_eq!(
+                head.delivery_key(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_alone_names_no_delivery() {
+        let raw = "POST /hook HTTP/1.1\r\ncontent-length: 2\r\n\r\n";
+        let head = parse_head(raw.as_bytes())
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(head.delivery_key(ATP_BODY.as_bytes()), None);
     }
 
     #[test]
@@ -518,6 +608,27 @@ mod tests {
         receiver.with_log(|log| {
             assert_eq!(log.distinct(), 2);
             assert_eq!(log.duplicates, 1);
+        });
+    }
+
+    #[tokio::test]
+    async fn the_receiver_records_an_atp_webhook_by_notification_id() {
+        let receiver = Receiver::start().await.expect("starts");
+        let mut stream = TcpStream::connect(receiver.addr()).await.expect("connects");
+        stream
+            .write_all(atp_webhook(ATP_BODY).as_bytes())
+            .await
+            .expect("writes");
+        let mut answer = vec![0; OK_RESPONSE.len()];
+        stream.read_exact(&mut answer).await.expect("an answer");
+        assert_eq!(answer, OK_RESPONSE);
+        // Recorded before the answer is written.
+        receiver.with_log(|log| {
+            assert!(
+                log.received_at("0b7c2a52-0000-4000-8000-000000000001")
+                    .is_some()
+            );
+            assert_eq!((log.requests, log.without_id), (1, 0));
         });
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::deliveries::{DeliveryFigures, LATENCY_INTERVAL, POLL_INTERVAL};
+use crate::respond::{RespondFigures, WARMUP_SAMPLES};
 use crate::scenario::Scenario;
 use crate::stats::{Percentiles, Recording};
 use crate::verify::SigningFigures;
@@ -89,16 +90,7 @@ impl Report {
         );
         line(
             "latency",
-            match self.figures.latency {
-                Some(p) => format!(
-                    "p50 {} ms | p90 {} ms | p99 {} ms | max {} ms",
-                    ms(p.p50),
-                    ms(p.p90),
-                    ms(p.p99),
-                    ms(p.max)
-                ),
-                None => "n/a (no successful requests)".to_owned(),
-            },
+            percentiles_text(self.figures.latency.as_ref(), "no successful requests"),
         );
         line("errors", self.errors_text());
         for (key, sample) in &self.figures.error_samples {
@@ -156,8 +148,6 @@ impl Report {
 
     /// One JSON object; times in milliseconds, memory in MiB, `null` where not measured.
     pub fn json(&self) -> Value {
-        let latency =
-            |pick: fn(&Percentiles) -> u64| self.figures.latency.as_ref().map(|p| ms_f64(pick(p)));
         let mut line = json!({
             "scenario": self.scenario.name(),
             "connections": self.connections,
@@ -167,15 +157,12 @@ impl Report {
             "cpus": self.cpus,
             "requests": self.figures.requests,
             "rps": round_to(self.rps(), 1),
-            "p50_ms": latency(|p| p.p50),
-            "p90_ms": latency(|p| p.p90),
-            "p99_ms": latency(|p| p.p99),
-            "max_ms": latency(|p| p.max),
             "errors": self.figures.errors,
             "unfinished": self.figures.unfinished,
             "rss_idle_mb": self.rss_idle_mb.map(|mb| round_to(mb, 1)),
             "rss_end_mb": self.rss_end_mb.map(|mb| round_to(mb, 1)),
         });
+        insert_percentiles(&mut line, "", self.figures.latency.as_ref());
         if let (Some(signing), Some(fields)) = (&self.signing, line.as_object_mut()) {
             let micros = |d: Duration| round_to(d.as_secs_f64() * 1e6, 1);
             let inline_us = (signing.inline > 0).then(|| {
@@ -300,16 +287,10 @@ impl DeliveryReport {
         line("duplicates", f.duplicates.to_string());
         line(
             "latency",
-            match f.latency {
-                Some(p) => format!(
-                    "p50 {} ms | p90 {} ms | p99 {} ms | max {} ms",
-                    ms(p.p50),
-                    ms(p.p90),
-                    ms(p.p99),
-                    ms(p.max)
-                ),
-                None => "n/a (no test event arrived, or the phase was skipped)".to_owned(),
-            },
+            percentiles_text(
+                f.latency.as_ref(),
+                "no test event arrived, or the phase was skipped",
+            ),
         );
         if f.latency_sent > 0 {
             line(
@@ -351,9 +332,8 @@ impl DeliveryReport {
     /// One JSON object; times in milliseconds, memory in MiB, `null` where not measured.
     pub fn json(&self) -> Value {
         let f = &self.figures;
-        let latency = |pick: fn(&Percentiles) -> u64| f.latency.as_ref().map(|p| ms_f64(pick(p)));
         let millis = |d: Option<Duration>| d.map(|d| round_to(d.as_secs_f64() * 1000.0, 1));
-        json!({
+        let mut line = json!({
             "scenario": Scenario::Deliveries.name(),
             "backend": self.backend,
             "cpus": self.cpus,
@@ -368,13 +348,142 @@ impl DeliveryReport {
             "duplicates": f.duplicates,
             "latency_samples": f.latency_sent,
             "latency_lost": f.latency_lost,
-            "latency_p50_ms": latency(|p| p.p50),
-            "latency_p90_ms": latency(|p| p.p90),
-            "latency_p99_ms": latency(|p| p.p99),
-            "latency_max_ms": latency(|p| p.max),
             "rss_idle_mb": self.rss_idle_mb.map(|mb| round_to(mb, 1)),
             "rss_end_mb": self.rss_end_mb.map(|mb| round_to(mb, 1)),
-        })
+        });
+        insert_percentiles(&mut line, "latency_", f.latency.as_ref());
+        line
+    }
+}
+
+/// Everything printed about a `respond` run.
+#[derive(Debug)]
+pub struct RespondReport {
+    pub target: String,
+    pub backend: &'static str,
+    pub cpus: usize,
+    pub figures: RespondFigures,
+    pub rss_idle_mb: Option<f64>,
+    pub rss_end_mb: Option<f64>,
+}
+
+impl RespondReport {
+    pub fn human(&self) -> String {
+        let f = &self.figures;
+        let mut out = String::new();
+        let mut line = |label: &str, text: String| {
+            let _ = writeln!(out, "{label:<11}{text}");
+        };
+        line(
+            "scenario",
+            format!(
+                "respond: {} notifications answered one after the other, at most one per {} ms, \
+                 after {WARMUP_SAMPLES} unrecorded",
+                f.samples,
+                LATENCY_INTERVAL.as_millis()
+            ),
+        );
+        line(
+            "target",
+            format!(
+                "{}; {} CPUs shared by the server and the bench (client and receiver)",
+                self.target, self.cpus
+            ),
+        );
+        line(
+            "webhook",
+            percentiles_text(f.webhook.as_ref(), "no webhook arrived"),
+        );
+        line(
+            "",
+            format!(
+                "{} of {} arrived; from just before POST /api/v1/client/respond to the receipt of \
+                 its notification.responded webhook",
+                f.received, f.samples
+            ),
+        );
+        line(
+            "respond",
+            percentiles_text(f.call.as_ref(), "no call was recorded"),
+        );
+        line(
+            "",
+            "the call alone, to the last byte of its answer".to_owned(),
+        );
+        if f.lost {
+            line(
+                "lost",
+                "a webhook did not arrive in time; the run stopped there".to_owned(),
+            );
+        }
+        line("duplicates", f.duplicates.to_string());
+        if f.unexpected > 0 {
+            line(
+                "unexpected",
+                format!(
+                    "{} requests without a notification id or malformed",
+                    f.unexpected
+                ),
+            );
+        }
+        line(
+            "rss",
+            format!(
+                "idle {}, end {}",
+                mib_text(self.rss_idle_mb),
+                mib_text(self.rss_end_mb)
+            ),
+        );
+        out
+    }
+
+    /// One JSON object; times in milliseconds, memory in MiB, `null` where not measured.
+    pub fn json(&self) -> Value {
+        let f = &self.figures;
+        let mut line = json!({
+            "scenario": Scenario::Respond.name(),
+            "backend": self.backend,
+            "cpus": self.cpus,
+            "samples": f.samples,
+            "received": f.received,
+            "complete": f.complete(),
+            "duplicates": f.duplicates,
+            "unexpected": f.unexpected,
+            "rss_idle_mb": self.rss_idle_mb.map(|mb| round_to(mb, 1)),
+            "rss_end_mb": self.rss_end_mb.map(|mb| round_to(mb, 1)),
+        });
+        insert_percentiles(&mut line, "webhook_", f.webhook.as_ref());
+        insert_percentiles(&mut line, "respond_", f.call.as_ref());
+        line
+    }
+}
+
+/// `p50 … ms | p90 … | p99 … | max …`, or `n/a (<why>)`.
+fn percentiles_text(latency: Option<&Percentiles>, why_none: &str) -> String {
+    match latency {
+        Some(p) => format!(
+            "p50 {} ms | p90 {} ms | p99 {} ms | max {} ms",
+            ms(p.p50),
+            ms(p.p90),
+            ms(p.p99),
+            ms(p.max)
+        ),
+        None => format!("n/a ({why_none})"),
+    }
+}
+
+/// Adds `<prefix>p50_ms`, `<prefix>p90_ms`, `<prefix>p99_ms` and `<prefix>max_ms` to a JSON
+/// object, `null` when nothing was measured.
+fn insert_percentiles(line: &mut Value, prefix: &str, latency: Option<&Percentiles>) {
+    let Some(fields) = line.as_object_mut() else {
+        return;
+    };
+    let values = latency.map(|p| [p.p50, p.p90, p.p99, p.max]);
+    for (i, name) in ["p50", "p90", "p99", "max"].into_iter().enumerate() {
+        fields.insert(
+            format!("{prefix}{name}_ms"),
+            json!(values.map(|v| ms_f64(v[i]))),
+        );
     }
 }
 
@@ -541,5 +650,59 @@ mod tests {
         assert!(report.json()["p50_ms"].is_null());
         assert!(report.human().contains("no successful requests"));
         assert!(report.human().contains("errors     none"));
+    }
+
+    fn respond_report(figures: RespondFigures) -> RespondReport {
+        RespondReport {
+            target: "http://127.0.0.1:1 (spawned, postgres)".to_owned(),
+            backend: "postgres",
+            cpus: 2,
+            figures,
+            rss_idle_mb: Some(17.0),
+            rss_end_mb: Some(21.04),
+        }
+    }
+
+    #[test]
+    fn respond_json_has_both_latencies() {
+        let report = respond_report(RespondFigures {
+            samples: 3,
+            received: 3,
+            lost: false,
+            webhook: Percentiles::compute(&mut [3_000, 2_500, 9_000]),
+            call: Percentiles::compute(&mut [1_000, 1_200, 4_000]),
+            duplicates: 0,
+            unexpected: 0,
+        });
+        let json = report.json();
+        assert_eq!(json["scenario"], "respond");
+        assert_eq!(json["backend"], "postgres");
+        assert_eq!(json["samples"], 3);
+        assert_eq!(json["complete"], true);
+        assert_eq!(json["webhook_p50_ms"], 3.0);
+        assert_eq!(json["webhook_max_ms"], 9.0);
+        assert_eq!(json["respond_p50_ms"], 1.2);
+        assert_eq!(json["respond_p99_ms"], 4.0);
+        assert_eq!(json["rss_end_mb"], 21.0);
+        let human = report.human();
+        assert!(human.contains("webhook    p50 3.000 ms"), "{human}");
+        assert!(human.contains("respond    p50 1.200 ms"), "{human}");
+        assert!(human.contains("3 of 3 arrived"), "{human}");
+        assert!(!human.contains("lost"), "{human}");
+    }
+
+    #[test]
+    fn a_lost_respond_webhook_is_reported() {
+        let report = respond_report(RespondFigures {
+            samples: 200,
+            received: 7,
+            lost: true,
+            ..RespondFigures::default()
+        });
+        assert_eq!(report.json()["complete"], false);
+        assert!(report.json()["webhook_p50_ms"].is_null());
+        let human = report.human();
+        assert!(human.contains("7 of 200 arrived"), "{human}");
+        assert!(human.contains("did not arrive in time"), "{human}");
     }
 }

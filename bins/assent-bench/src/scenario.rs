@@ -1,8 +1,9 @@
 //! Scenarios. A load scenario is what each connection sends: to add one, add a variant to
 //! [`Scenario`] and [`Load`] and its arm in [`Load::request`] (and in
 //! [`Scenario::needs_admin_token`] if it authenticates). `verify` is a load whose requests are
-//! signed, so `crate::verify` makes them rather than [`Load::request`]; `deliveries` is not a
-//! load of requests; it is run by `crate::deliveries`.
+//! signed, so `crate::verify` makes them rather than [`Load::request`]; `deliveries` and
+//! `respond` are not loads of requests; they are run by `crate::deliveries` and
+//! `crate::respond`. `notify` is a load whose service `crate::atp` registers first.
 
 use std::time::Duration;
 
@@ -23,6 +24,14 @@ pub enum Scenario {
     /// with its own nonce: two Ed25519 verifications, a nonce write transaction and a read (two
     /// indexed lookups) per request.
     Verify,
+    /// `POST /api/v1/notifications` with an ATP service's API key, a unique title per request
+    /// (one simple and one choice action): validation, a key lookup and one write transaction
+    /// (the notification and its change-log entry) per request.
+    Notify,
+    /// Respond-to-webhook latency: one notification after the other is created and answered
+    /// (`POST /api/v1/client/respond`, user token), timed until the signed
+    /// `notification.responded` webhook reaches a receiver inside the bench.
+    Respond,
 }
 
 /// The scenarios that are a load of requests on N connections.
@@ -30,6 +39,17 @@ pub enum Scenario {
 pub enum Load {
     Health,
     Register,
+    Notify,
+}
+
+/// Whose bearer token a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    /// The admin token.
+    Admin,
+    /// The API key of the run's ATP service ([`ScenarioContext::service_key`]).
+    Service,
 }
 
 /// One request, described independently of the HTTP client so it can be unit-tested.
@@ -38,8 +58,7 @@ pub struct RequestSpec {
     pub method: Method,
     pub path: &'static str,
     pub body: Option<Value>,
-    /// Send `Authorization: Bearer <admin token>`.
-    pub admin_auth: bool,
+    pub auth: Auth,
 }
 
 /// What stays the same across all requests of one run.
@@ -48,7 +67,19 @@ pub struct ScenarioContext {
     /// Makes names unique across runs against the same (reused) database.
     pub run_id: String,
     pub namespace: String,
+    /// `notify`: the API key of the service registered for the run.
+    pub service_key: Option<String>,
 }
+
+/// The callback of services that never receive a webhook in the run: nothing is resolved or
+/// called at registration time.
+pub const PLACEHOLDER_CALLBACK: &str = "https://bench.example.com/hook";
+/// The webhook secret of every service the bench registers (16 to 256 characters).
+pub const WEBHOOK_SECRET: &str = "bench-webhook-secret-0123456789";
+/// The actions of every notification the bench sends, and the answer `respond` gives.
+pub const SIMPLE_ACTION: &str = "approve";
+pub const CHOICE_ACTION: &str = "pick";
+pub const CHOICE_ANSWER: &str = "b";
 
 impl Scenario {
     pub fn name(self) -> &'static str {
@@ -57,6 +88,8 @@ impl Scenario {
             Self::Register => "register",
             Self::Deliveries => "deliveries",
             Self::Verify => "verify",
+            Self::Notify => "notify",
+            Self::Respond => "respond",
         }
     }
 
@@ -64,24 +97,37 @@ impl Scenario {
         match self {
             // verify authenticates by signature, with keys the scenario makes itself.
             Self::Health | Self::Deliveries | Self::Verify => false,
-            Self::Register => true,
+            // notify and respond register their ATP service.
+            Self::Register | Self::Notify | Self::Respond => true,
+        }
+    }
+
+    /// Whether the scenario must start the server itself (it cannot use `--url`): it
+    /// configures the server (private webhooks to its receiver) or writes to its database.
+    pub fn needs_spawned_server(self) -> bool {
+        match self {
+            Self::Deliveries | Self::Respond => true,
+            Self::Health | Self::Register | Self::Verify | Self::Notify => false,
         }
     }
 
     /// The load of described requests this scenario drives, or `None` for `verify` (signed
-    /// requests, from `crate::verify`) and `deliveries` (not a load).
+    /// requests, from `crate::verify`), `deliveries` and `respond` (not loads).
     pub fn load(self) -> Option<Load> {
         match self {
             Self::Health => Some(Load::Health),
             Self::Register => Some(Load::Register),
-            Self::Deliveries | Self::Verify => None,
+            Self::Notify => Some(Load::Notify),
+            Self::Deliveries | Self::Verify | Self::Respond => None,
         }
     }
 
-    /// How long `--duration` is when not given.
+    /// How long `--duration` is when not given (`respond` does not use it).
     pub fn default_duration(self) -> Duration {
         match self {
-            Self::Health | Self::Register | Self::Verify => Duration::from_secs(10),
+            Self::Health | Self::Register | Self::Verify | Self::Notify | Self::Respond => {
+                Duration::from_secs(10)
+            }
             Self::Deliveries => Duration::from_secs(60),
         }
     }
@@ -95,7 +141,7 @@ impl Load {
                 method: Method::GET,
                 path: "/health",
                 body: None,
-                admin_auth: false,
+                auth: Auth::None,
             },
             Self::Register => RequestSpec {
                 method: Method::POST,
@@ -104,15 +150,46 @@ impl Load {
                     // The same name twice is a 409, so every request gets its own.
                     "name": format!("bench-{}-{connection}-{sequence}", ctx.run_id),
                     "description": "assent-bench registration load",
-                    // Nothing is resolved or called at registration time.
-                    "callback_url": "https://bench.example.com/hook",
-                    "webhook_secret": "bench-webhook-secret-0123456789",
+                    "callback_url": PLACEHOLDER_CALLBACK,
+                    "webhook_secret": WEBHOOK_SECRET,
                     "namespace": ctx.namespace,
                 })),
-                admin_auth: true,
+                auth: Auth::Admin,
+            },
+            Self::Notify => RequestSpec {
+                method: Method::POST,
+                path: "/api/v1/notifications",
+                body: Some(notification(&format!(
+                    "bench {} {connection}-{sequence}",
+                    ctx.run_id
+                ))),
+                auth: Auth::Service,
             },
         }
     }
+}
+
+/// A small valid ATP notification titled `title` (at most 200 characters): one simple and one
+/// choice action, no deadline; the server picks its id.
+pub fn notification(title: &str) -> Value {
+    json!({
+        "context": {
+            "title": title,
+            "description": "assent-bench notification load",
+        },
+        "actions": [
+            {"id": SIMPLE_ACTION, "label": "Approve", "response_type": "simple"},
+            {
+                "id": CHOICE_ACTION,
+                "label": "Strategy",
+                "response_type": "choice",
+                "options": [
+                    {"value": "a", "label": "Rebase"},
+                    {"value": CHOICE_ANSWER, "label": "Squash"},
+                ],
+            },
+        ],
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +202,7 @@ mod tests {
         ScenarioContext {
             run_id: "18f3a2b4c5d".to_owned(),
             namespace: "bench".to_owned(),
+            service_key: Some("sk_live_bench".to_owned()),
         }
     }
 
@@ -136,16 +214,34 @@ mod tests {
             .expect("register bodies have a name")
     }
 
+    fn title_of(spec: &RequestSpec) -> String {
+        spec.body
+            .as_ref()
+            .and_then(|b| b.pointer("/context/title"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .expect("notifications have a title")
+    }
+
     #[test]
-    fn verify_and_deliveries_are_not_described_loads() {
+    fn verify_deliveries_and_respond_are_not_described_loads() {
         assert_eq!(Scenario::Health.load(), Some(Load::Health));
         assert_eq!(Scenario::Register.load(), Some(Load::Register));
+        assert_eq!(Scenario::Notify.load(), Some(Load::Notify));
         assert_eq!(Scenario::Deliveries.load(), None);
         assert_eq!(Scenario::Verify.load(), None);
+        assert_eq!(Scenario::Respond.load(), None);
         assert!(!Scenario::Deliveries.needs_admin_token());
         assert!(!Scenario::Verify.needs_admin_token());
+        assert!(Scenario::Notify.needs_admin_token());
+        assert!(Scenario::Respond.needs_admin_token());
+        assert!(Scenario::Respond.needs_spawned_server());
+        assert!(!Scenario::Notify.needs_spawned_server());
         assert_eq!(Scenario::Verify.name(), "verify");
+        assert_eq!(Scenario::Notify.name(), "notify");
+        assert_eq!(Scenario::Respond.name(), "respond");
         assert_eq!(Scenario::Verify.default_duration(), Duration::from_secs(10));
+        assert_eq!(Scenario::Notify.default_duration(), Duration::from_secs(10));
     }
 
     #[test]
@@ -153,7 +249,8 @@ mod tests {
         let spec = Load::Health.request(&ctx(), 3, 7);
         assert_eq!(spec.method, Method::GET);
         assert_eq!(spec.path, "/health");
-        assert!(spec.body.is_none() && !spec.admin_auth);
+        assert!(spec.body.is_none());
+        assert_eq!(spec.auth, Auth::None);
     }
 
     #[test]
@@ -178,10 +275,56 @@ mod tests {
     #[test]
     fn register_uses_the_namespace_and_admin_auth() {
         let spec = Load::Register.request(&ctx(), 0, 0);
-        assert!(spec.admin_auth);
+        assert_eq!(spec.auth, Auth::Admin);
         assert_eq!(
             spec.body.as_ref().map(|b| b["namespace"].clone()),
             Some(json!("bench"))
         );
+    }
+
+    #[test]
+    fn notify_posts_a_notification_with_the_service_key() {
+        let spec = Load::Notify.request(&ctx(), 2, 5);
+        assert_eq!(spec.method, Method::POST);
+        assert_eq!(spec.path, "/api/v1/notifications");
+        assert_eq!(spec.auth, Auth::Service);
+        let body = spec.body.expect("a body");
+        // No id: the server generates one, so requests never collide on it.
+        assert!(body.get("id").is_none());
+        assert!(body["context"]["description"].is_string());
+        let actions = body["actions"].as_array().expect("an array of actions");
+        let types: Vec<_> = actions
+            .iter()
+            .map(|a| (a["id"].as_str(), a["response_type"].as_str()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                (Some(SIMPLE_ACTION), Some("simple")),
+                (Some(CHOICE_ACTION), Some("choice"))
+            ]
+        );
+        // `respond` answers with an option the choice action offers.
+        let values: Vec<_> = actions[1]["options"]
+            .as_array()
+            .expect("options")
+            .iter()
+            .map(|o| o["value"].as_str())
+            .collect();
+        assert!(values.contains(&Some(CHOICE_ANSWER)), "{values:?}");
+    }
+
+    #[test]
+    fn notify_titles_are_unique_and_short_enough() {
+        let mut seen = HashSet::new();
+        for connection in [0, 1, 10, 11] {
+            for sequence in [0, 1, 10, 11, 111] {
+                let title = title_of(&Load::Notify.request(&ctx(), connection, sequence));
+                assert!(seen.insert(title.clone()), "duplicate {title}");
+            }
+        }
+        // The server refuses titles over 200 characters.
+        let longest = title_of(&Load::Notify.request(&ctx(), 9_999, u64::MAX));
+        assert!(longest.chars().count() <= 200, "{longest}");
     }
 }
