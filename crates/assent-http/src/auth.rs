@@ -207,6 +207,9 @@ pub struct ServiceCaller {
     pub namespace: String,
     /// The ATP `service_id`.
     pub slug: String,
+    /// The service's display name and icon, as notifications show them.
+    pub name: String,
+    pub icon: Option<String>,
 }
 
 impl FromRequest for ServiceCaller {
@@ -236,6 +239,8 @@ impl FromRequest for ServiceCaller {
                     service_id: owner.service_id,
                     namespace: owner.namespace,
                     slug: owner.slug,
+                    name: owner.service_name,
+                    icon: owner.service_icon,
                 })
             })
             .await?

@@ -116,6 +116,19 @@ impl ChangeFeed {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(poll) => {}
             }
+            // With no connection open there is no one to hand changes to: skip to the newest.
+            // The number is read before the check, so a connection that registers after it
+            // finds everything since in its own opening.
+            if !self.has_subscribers() {
+                let store = store.clone();
+                if let Ok(Ok(newest)) =
+                    tokio::task::spawn_blocking(move || store.latest_change()).await
+                    && !self.has_subscribers()
+                {
+                    last = last.max(newest);
+                    continue;
+                }
+            }
             loop {
                 let read_from = last;
                 let store_for_read = store.clone();
@@ -157,6 +170,14 @@ impl ChangeFeed {
                 }
             }
         }
+    }
+
+    fn has_subscribers(&self) -> bool {
+        !self
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
     }
 
     /// Hands each change to its namespace's connections. Returns the notifications that

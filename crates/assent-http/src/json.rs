@@ -91,12 +91,6 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body must be a JSON object.",
         ));
     }
-    if has_escaped_nul(bytes) {
-        return Err(ApiError::bad_request(
-            code::INVALID_PARAMETER,
-            "Text may not contain the NUL character (\\u0000).",
-        ));
-    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -128,6 +122,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body has trailing characters after the JSON value.",
         )
     })?;
+    if has_escaped_nul(bytes) {
+        return Err(ApiError::bad_request(
+            code::INVALID_PARAMETER,
+            "Text may not contain the NUL character (\\u0000).",
+        ));
+    }
     Ok(value)
 }
 

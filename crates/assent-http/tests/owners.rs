@@ -647,10 +647,18 @@ async fn key_revocation_takes_effect_on_the_next_request(engine: Engine) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // A session is a valid credential of another kind (CONTRACT §2): 403, like the admin token.
     let reply = server
         .call(Method::GET, "/api/v1/services/me", &session, None)
         .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.body,
+        reply.atp_error(
+            "AUTH_INSUFFICIENT_PERMISSIONS",
+            "This credential is not a service API key."
+        )
+    );
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
 }
 
 async fn secrets_appear_only_in_the_response_that_creates_them(engine: Engine) {

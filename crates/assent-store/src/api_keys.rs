@@ -38,7 +38,28 @@ pub struct ApiKeyOwner {
     pub service_id: String,
     pub namespace: String,
     pub slug: String,
+    pub service_name: String,
+    pub service_icon: Option<String>,
     pub last_used_at: Option<Timestamp>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+struct OwnerRow {
+    #[diesel(select_expression = api_keys::id)]
+    key_id: String,
+    #[diesel(select_expression = services::id)]
+    service_id: String,
+    #[diesel(select_expression = services::namespace)]
+    namespace: String,
+    #[diesel(select_expression = services::slug)]
+    slug: String,
+    #[diesel(select_expression = services::name)]
+    service_name: String,
+    #[diesel(select_expression = services::icon_url)]
+    service_icon: Option<String>,
+    #[diesel(select_expression = api_keys::last_used_at)]
+    last_used_at: Option<i64>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -64,31 +85,29 @@ impl From<ApiKeyRow> for ApiKey {
 }
 
 impl Store {
-    /// The service behind an active (unrevoked) key, if any.
+    /// The service behind an active (unrevoked) key, if any: the check behind every service
+    /// call, so one indexed join.
     pub fn find_api_key(&self, hash: &TokenHash) -> Result<Option<ApiKeyOwner>, StoreError> {
         self.read(|conn| {
             Ok(api_keys::table
                 .inner_join(services::table)
                 .filter(api_keys::key_hash.eq(hash.as_str()))
                 .filter(api_keys::revoked_at.is_null())
-                .select((
-                    api_keys::id,
-                    services::id,
-                    services::namespace,
-                    services::slug,
-                    api_keys::last_used_at,
-                ))
-                .first::<(String, String, String, String, Option<i64>)>(conn)
-                .optional()?
-                .map(
-                    |(key_id, service_id, namespace, slug, last_used_at)| ApiKeyOwner {
-                        key_id,
-                        service_id,
-                        namespace,
-                        slug,
-                        last_used_at: last_used_at.map(Timestamp::from_millis),
-                    },
-                ))
+                .select(OwnerRow::as_select())
+                // `load`, not `first`: no bound LIMIT, so SQLite reuses the prepared statement
+                // (the key hash is unique: one row at most).
+                .load::<OwnerRow>(conn)?
+                .into_iter()
+                .next()
+                .map(|row| ApiKeyOwner {
+                    key_id: row.key_id,
+                    service_id: row.service_id,
+                    namespace: row.namespace,
+                    slug: row.slug,
+                    service_name: row.service_name,
+                    service_icon: row.service_icon,
+                    last_used_at: row.last_used_at.map(Timestamp::from_millis),
+                }))
         })
     }
 

@@ -157,7 +157,7 @@ impl Store {
         self.read(|conn| {
             Ok(notification_changes::table
                 .select(diesel::dsl::max(notification_changes::seq))
-                .first::<Option<i64>>(conn)?
+                .get_result::<Option<i64>>(conn)?
                 .unwrap_or(0))
         })
     }
@@ -168,7 +168,7 @@ impl Store {
         self.read(|conn| {
             Ok(notification_changes::table
                 .select(diesel::dsl::min(notification_changes::seq))
-                .first::<Option<i64>>(conn)?)
+                .get_result::<Option<i64>>(conn)?)
         })
     }
 

@@ -93,46 +93,37 @@ pub async fn create(
         .check(Operation::Submission, &caller.service_id)?;
     let now = Timestamp::now();
     let input = validate_notification(&body.into_inner(), now).map_err(notification_error)?;
+    let id = input.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let row = NotificationRow {
+        id,
+        namespace: caller.namespace,
+        service_id: caller.service_id,
+        service_slug: caller.slug,
+        service_name: caller.name,
+        service_icon: caller.icon,
+        project: input.project,
+        context: Value::Object(input.context).to_string(),
+        actions: serde_json::to_string(&input.actions).unwrap_or_else(|_| "[]".into()),
+        status: NotificationStatus::Created.as_str().to_owned(),
+        sent_at: input.timestamp.as_millis(),
+        created_at: now.as_millis(),
+        updated_at: now.as_millis(),
+        deadline: input.deadline.map(Timestamp::as_millis),
+        status_reason: None,
+        response: None,
+    };
     let store = state.store.clone();
-    let row = web::block(move || {
-        let service = store
-            .get_service(&caller.service_id)?
-            .ok_or(StoreError::NotFound)?;
-        let id = input.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let row = NotificationRow {
-            id,
-            namespace: service.namespace,
-            service_id: service.id,
-            service_slug: service.slug,
-            service_name: service.name,
-            service_icon: service.icon_url,
-            project: input.project,
-            context: Value::Object(input.context).to_string(),
-            actions: serde_json::to_string(&input.actions).unwrap_or_else(|_| "[]".into()),
-            status: NotificationStatus::Created.as_str().to_owned(),
-            sent_at: input.timestamp.as_millis(),
-            created_at: now.as_millis(),
-            updated_at: now.as_millis(),
-            deadline: input.deadline.map(Timestamp::as_millis),
-            status_reason: None,
-            response: None,
-        };
-        store.create_notification(&row)
-    })
-    .await?
-    .map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            NOTIFICATION_ALREADY_EXISTS,
-            "A notification with this id already exists.",
-        )
-        .with_detail("field", "id"),
-        // The key authenticated a moment ago; its service is gone (deleted meanwhile).
-        StoreError::NotFound => {
-            ApiError::unauthenticated("The API key's service no longer exists.")
-        }
-        other => ApiError::from(other),
-    })?;
+    let row = web::block(move || store.create_notification(&row))
+        .await?
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                NOTIFICATION_ALREADY_EXISTS,
+                "A notification with this id already exists.",
+            )
+            .with_detail("field", "id"),
+            other => ApiError::from(other),
+        })?;
     Ok(HttpResponse::Created().json(NotificationCreated {
         notification_id: row.id,
         status: row.status,
