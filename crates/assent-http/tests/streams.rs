@@ -1331,7 +1331,57 @@ async fn changes_made_on_another_replica_reach_open_streams(engine: Engine) {
     replica_handle.stop(true).await;
 }
 
+/// The dashboard's stream: the owner's session (here as a bearer; browsers send the cookie)
+/// hears `changed` for each new or changed notification of the namespace, and nothing of
+/// another namespace's; a user token is not a session.
+async fn the_dashboard_hears_every_change_of_its_namespace(engine: Engine) {
+    let Setup {
+        server,
+        api_key,
+        user,
+    } = setup(engine, |_| {}).await;
+    let login = server
+        .send(
+            server
+                .client
+                .post(server.url("/v1/auth/login"))
+                .json(&json!({ "email": "ada@example.com", "password": common::PASSWORD })),
+        )
+        .await;
+    let session = login.body["session"]["token"].as_str().unwrap().to_owned();
+    let open = |token: String| {
+        let request = server
+            .client
+            .get(server.url("/dashboard/events"))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(open(user.clone()).await.status(), StatusCode::UNAUTHORIZED);
+    let response = open(session).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut events = Sse {
+        response,
+        buffer: Vec::new(),
+        retry: None,
+    };
+    server.signup("grace").await;
+    let grace = register(&server, "Grace Tool", "grace", "https://grace.dev/hook").await;
+    notify(&server, &grace, simple("for another inbox")).await;
+    let id = notify(&server, &api_key, simple("for the inbox")).await;
+    let (changed, skipped) = events.until("a change", |e| e.event == "changed").await;
+    assert!(
+        skipped.iter().all(|e| e.event == "heartbeat"),
+        "{skipped:?}"
+    );
+    assert_eq!(changed.data, json!({ "kind": "notification", "id": id }));
+    let (delivered, _) = events
+        .until("the next change", |e| e.event == "changed")
+        .await;
+    assert_eq!(delivered.data, json!({ "kind": "status_update", "id": id }));
+}
+
 on_both_engines!(
+    the_dashboard_hears_every_change_of_its_namespace,
     changes_made_on_another_replica_reach_open_streams,
     the_atp_tutorial_runs_end_to_end_over_both_streams_to_a_signed_webhook,
     sse_opens_with_the_pending_notifications_and_resumes_after_the_last_event_id,

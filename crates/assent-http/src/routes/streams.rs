@@ -13,16 +13,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use assent_core::Timestamp;
 use assent_core::notification::NotificationStatus;
-use assent_store::{ChangeKind, Store, StoreError};
+use assent_store::{Change, ChangeKind, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use utoipa::IntoParams;
 
-use crate::auth::StreamUser;
+use crate::auth::{Owner, StreamUser};
 use crate::error::{ApiError, code};
 use crate::feed::Subscription;
 use crate::openapi::AtpError;
+use crate::rate_limit::ConnectionPermit;
 use crate::routes::client::acknowledge_notification;
 use crate::state::AppState;
 
@@ -204,30 +205,47 @@ pub async fn events(
     let opening = web::block(move || opening(&store, &namespace, resume, shows)).await??;
     tracing::debug!(client_id = ?query.client_id, "event stream opened");
 
+    let frames = opening
+        .frames
+        .into_iter()
+        .filter(|(_, kind, _)| types.contains(kind))
+        .map(|(id, kind, payload)| sse_event(Some(id), kind.as_str(), &payload))
+        .collect();
+    Ok(sse_response(
+        permit,
+        subscription,
+        opening.covered,
+        frames,
+        state.settings.stream_heartbeat,
+        move |change| {
+            types
+                .contains(&change.kind)
+                .then(|| sse_event(Some(change.seq), change.kind.as_str(), &change.payload))
+        },
+    ))
+}
+
+/// An event stream: `opening` first, then every live change numbered after `covered` that
+/// `render` turns into an event, with heartbeats between. It ends when the client goes away
+/// or the feed lets go of the subscription (the connection's place is given back then).
+fn sse_response(
+    permit: ConnectionPermit,
+    mut subscription: Subscription,
+    mut covered: i64,
+    opening: Vec<Bytes>,
+    heartbeat_every: std::time::Duration,
+    render: impl Fn(&Change) -> Option<Bytes> + 'static,
+) -> HttpResponse {
     let (sender, receiver) = mpsc::channel::<Bytes>(64);
-    let heartbeat_every = state.settings.stream_heartbeat;
     actix_web::rt::spawn(async move {
         let _permit = permit;
-        let mut subscription = subscription;
         // Tells EventSource how soon to reconnect after a drop.
-        if sender
-            .send(Bytes::from_static(b"retry: 3000\n\n"))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        for (id, kind, payload) in opening.frames {
-            if types.contains(&kind)
-                && sender
-                    .send(sse_event(Some(id), kind.as_str(), &payload))
-                    .await
-                    .is_err()
-            {
+        let retry = std::iter::once(Bytes::from_static(b"retry: 3000\n\n"));
+        for frame in retry.chain(opening) {
+            if sender.send(frame).await.is_err() {
                 return;
             }
         }
-        let mut covered = opening.covered;
         let mut tick = tokio::time::interval_at(
             tokio::time::Instant::now() + heartbeat_every,
             heartbeat_every,
@@ -238,12 +256,13 @@ pub async fn events(
                     Some(change) if change.seq <= covered => continue,
                     Some(change) => {
                         covered = change.seq;
-                        if !types.contains(&change.kind) {
-                            continue;
+                        match render(&change) {
+                            Some(frame) => frame,
+                            None => continue,
                         }
-                        sse_event(Some(change.seq), change.kind.as_str(), &change.payload)
                     }
-                    // Dropped by the feed as stalled: end, and the client resumes.
+                    // Dropped by the feed (stalled, or the server is stopping): end, and the
+                    // client resumes.
                     None => return,
                 },
                 _ = tick.tick() => sse_event(None, "heartbeat", &heartbeat()),
@@ -261,11 +280,40 @@ pub async fn events(
             .await
             .map(|bytes| (Ok::<_, Infallible>(bytes), receiver))
     });
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-cache")))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body))
+        .streaming(body)
+}
+
+/// The dashboard's live updates (owner session): a `changed` event (`{kind, id}`) whenever
+/// a notification of the owner's namespace is created or changes, so the inbox page can
+/// refresh its list. Counted against the same per-user limit as the ATP event streams.
+pub async fn dashboard_events(
+    owner: Owner,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let permit = state.event_streams.acquire(
+        &owner.account.id,
+        state.settings.rate.sse_per_user,
+        state.settings.rate_limits,
+    )?;
+    let subscription = state.feed.subscribe(owner.namespace(), true);
+    let store = state.store.clone();
+    // Live changes only: the page was rendered from the current state.
+    let covered = web::block(move || store.latest_change()).await??;
+    Ok(sse_response(
+        permit,
+        subscription,
+        covered,
+        Vec::new(),
+        state.settings.stream_heartbeat,
+        |change| {
+            let data = json!({ "kind": change.kind.as_str(), "id": change.notification_id });
+            Some(sse_event(Some(change.seq), "changed", &data))
+        },
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
