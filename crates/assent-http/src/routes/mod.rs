@@ -42,9 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/client/respond").route(web::post().to(client::respond)))
         .service(web::resource("/api/v1/client/events").route(web::get().to(streams::events)))
         .service(web::resource("/api/v1/client/stream").route(web::get().to(streams::stream)))
-        .service(
-            web::resource("/dashboard/events").route(web::get().to(streams::dashboard_events)),
-        )
+        .service(web::resource("/dashboard/events").route(web::get().to(streams::dashboard_events)))
         .service(web::resource("/v1/auth/signup").route(web::post().to(auth::signup)))
         .service(web::resource("/v1/auth/login").route(web::post().to(auth::login)))
         .service(web::resource("/v1/auth/logout").route(web::post().to(auth::logout)))
