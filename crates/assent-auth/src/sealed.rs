@@ -10,11 +10,18 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, KeyInit as _, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use crate::random;
 use crate::secret::Secret;
 
 const VERSION: &str = "v1.";
+/// Prefixes the purpose a MAC key is derived for, so derived keys never meet other uses.
+const MAC_KEY_LABEL: &str = "assent mac key v1:";
+
+type HmacSha256 = Hmac<Sha256>;
 const NONCE_LEN: usize = 24;
 
 /// The server's 256-bit key for sealing secrets. `Debug` is redacted.
@@ -71,6 +78,28 @@ impl SecretKey {
         format!("{VERSION}{}", URL_SAFE_NO_PAD.encode(blob))
     }
 
+    /// A MAC (HMAC-SHA256, lowercase hex) of `message` under a key derived from this one for
+    /// `purpose` alone: tags made for one purpose say nothing about another, and neither
+    /// the key nor the derived key ever leaves this type.
+    pub fn mac(&self, purpose: &str, message: &str) -> String {
+        let mut derive = keyed(&self.0);
+        derive.update(MAC_KEY_LABEL.as_bytes());
+        derive.update(purpose.as_bytes());
+        let derived = derive.finalize().into_bytes();
+        let mut mac = keyed(&derived);
+        mac.update(message.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `tag` is [`SecretKey::mac`] of `message` for `purpose`, compared in constant
+    /// time.
+    pub fn verify_mac(&self, purpose: &str, message: &str, tag: &str) -> bool {
+        self.mac(purpose, message)
+            .as_bytes()
+            .ct_eq(tag.as_bytes())
+            .into()
+    }
+
     /// Decrypts a value sealed for `row_id`.
     pub fn open(&self, sealed: &str, row_id: &str) -> Result<Secret, SealError> {
         let encoded = sealed.strip_prefix(VERSION).ok_or(SealError::Malformed)?;
@@ -93,6 +122,11 @@ impl SecretKey {
             .map(Secret::new)
             .map_err(|_| SealError::Malformed)
     }
+}
+
+fn keyed(key: &[u8]) -> HmacSha256 {
+    // HMAC takes keys of any length, so this never fails.
+    HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key"))
 }
 
 impl fmt::Debug for SecretKey {
@@ -149,6 +183,23 @@ mod tests {
         let key = SecretKey::generate();
         let s = Secret::new("x");
         assert_ne!(key.seal(&s, "wh_1"), key.seal(&s, "wh_1"));
+    }
+
+    #[test]
+    fn macs_depend_on_key_purpose_and_message() {
+        let key = SecretKey::generate();
+        let tag = key.mac("csrf", "sid_1");
+        assert_eq!(tag.len(), 64);
+        assert_eq!(tag, key.mac("csrf", "sid_1"));
+        assert!(key.verify_mac("csrf", "sid_1", &tag));
+        assert!(!key.verify_mac("csrf", "sid_2", &tag));
+        assert!(!key.verify_mac("other", "sid_1", &tag));
+        assert!(!key.verify_mac("csrf", "sid_1", &tag[..63]));
+        assert!(!key.verify_mac("csrf", "sid_1", ""));
+        assert!(!SecretKey::generate().verify_mac("csrf", "sid_1", &tag));
+        // Not a plain HMAC under the key itself: the key is derived for the purpose.
+        let plain = keyed(&key.0).chain_update(b"sid_1").finalize().into_bytes();
+        assert_ne!(tag, hex::encode(plain));
     }
 
     #[test]

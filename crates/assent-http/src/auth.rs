@@ -170,7 +170,10 @@ fn presented_token(
 /// Refuses a state-changing, cookie-authenticated request unless its `Origin` (or, lacking
 /// one, its `Referer`) is this server's origin: the configured public URL's, else the one the
 /// request was addressed to.
-fn check_same_origin(req: &HttpRequest, settings: &HttpSettings) -> Result<(), ApiError> {
+pub(crate) fn check_same_origin(
+    req: &HttpRequest,
+    settings: &HttpSettings,
+) -> Result<(), ApiError> {
     if req.method().is_safe() {
         return Ok(());
     }

@@ -7,6 +7,7 @@
 //! means a bug or an outage, is logged with its cause, and shows the caller nothing internal.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod feed;
 pub mod json;

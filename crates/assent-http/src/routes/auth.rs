@@ -107,9 +107,23 @@ pub async fn signup(
         email: body.email,
         namespace: body.namespace,
         password: body.password,
-    }
-    .validate()
-    .map_err(|e| ApiError::validation(&e))?;
+    };
+    let (account, grant) = create_account(&state, signup).await?;
+    Ok(logged_in(
+        StatusCode::CREATED,
+        &state.settings,
+        account,
+        grant,
+    ))
+}
+
+/// Validates a signup, creates the account and opens its first session (the API's signup
+/// and the dashboard's).
+pub(crate) async fn create_account(
+    state: &AppState,
+    signup: SignupInput,
+) -> Result<(Account, SessionGrant), ApiError> {
+    let signup = signup.validate().map_err(|e| ApiError::validation(&e))?;
     let store = state.store.clone();
     let ttl = state.settings.session_ttl;
     let (account, grant) = web::block(move || {
@@ -137,12 +151,7 @@ pub async fn signup(
     })
     .await??;
     tracing::info!(namespace = %account.namespace, "account created");
-    Ok(logged_in(
-        StatusCode::CREATED,
-        &state.settings,
-        account,
-        grant,
-    ))
+    Ok((account, grant))
 }
 
 /// Log in with email and password.
@@ -163,13 +172,25 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let email = body.email.unwrap_or_default().trim().to_lowercase();
+    let (account, grant) = authenticate(&req, &state, body.email, body.password).await?;
+    Ok(logged_in(StatusCode::OK, &state.settings, account, grant))
+}
+
+/// Checks an email and a password under the failed-login throttle and opens a session (the
+/// API's login and the dashboard's). 400 for a missing field, 401 `INVALID_CREDENTIALS`, 429.
+pub(crate) async fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+    email: Option<String>,
+    password: Option<String>,
+) -> Result<(Account, SessionGrant), ApiError> {
+    let email = email.unwrap_or_default().trim().to_lowercase();
     if email.is_empty() {
         return Err(ApiError::validation(&FieldError::Missing {
             field: "email",
         }));
     }
-    let Some(password) = body.password.filter(|p| !p.is_empty()) else {
+    let Some(password) = password.filter(|p| !p.is_empty()) else {
         return Err(ApiError::validation(&FieldError::Missing {
             field: "password",
         }));
@@ -211,7 +232,7 @@ pub async fn login(
             if let Some(t) = &throttle {
                 t.record_success(&email);
             }
-            Ok(logged_in(StatusCode::OK, &state.settings, account, grant))
+            Ok((account, grant))
         }
         None => {
             if let Some(t) = &throttle {
@@ -237,9 +258,9 @@ pub async fn login(
 pub async fn logout(owner: Owner, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     web::block(move || store.delete_session(&owner.session_id)).await??;
-    let mut removal = session_cookie(&state.settings, String::new(), Duration::ZERO);
-    removal.make_removal();
-    Ok(HttpResponse::NoContent().cookie(removal).finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(session_cookie_removal(&state.settings))
+        .finish())
 }
 
 /// The logged-in owner.
@@ -414,7 +435,19 @@ fn logged_in(
         })
 }
 
-fn session_cookie(settings: &HttpSettings, token: String, max_age: Duration) -> Cookie<'static> {
+/// The `assent_session` cookie that clears the session cookie (logging out).
+pub(crate) fn session_cookie_removal(settings: &HttpSettings) -> Cookie<'static> {
+    let mut removal = session_cookie(settings, String::new(), Duration::ZERO);
+    removal.make_removal();
+    removal
+}
+
+/// The `assent_session` cookie carrying `token` for `max_age`.
+pub(crate) fn session_cookie(
+    settings: &HttpSettings,
+    token: String,
+    max_age: Duration,
+) -> Cookie<'static> {
     let secure = settings
         .public_url
         .as_ref()

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use assent_core::Timestamp;
 use assent_core::notification::{NotificationStatus, ResponseError, parse_status_filter};
-use assent_store::{NotificationQuery, NotificationRow, Party, Response, TransitionError};
+use assent_store::{Account, NotificationQuery, NotificationRow, Party, Response, TransitionError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -308,9 +308,28 @@ pub async fn respond(
     let notification_id = required_string(&body, "notification_id")?;
     let action_id = required_string(&body, "action_id")?;
     let data = body.get("response_data").cloned();
+    let row = record_response(&state, &user.account, notification_id, &action_id, data).await?;
+    Ok(HttpResponse::Ok().json(Responded {
+        notification_id: row.id,
+        action_id,
+        status: row.status,
+        responded_at: Timestamp::from_millis(row.updated_at),
+    }))
+}
 
+/// Checks an answer against its notification and records it, exactly once: the notification
+/// must be the namespace's and pending, the action one of its own, and the data fit the
+/// action's response type and constraints (`None` is allowed for `simple` only). Shared by
+/// `POST /api/v1/client/respond` and the dashboard.
+pub async fn record_response(
+    state: &AppState,
+    account: &Account,
+    notification_id: String,
+    action_id: &str,
+    data: Option<Value>,
+) -> Result<NotificationRow, ApiError> {
     let store = state.store.clone();
-    let namespace = user.namespace().to_owned();
+    let namespace = account.namespace.clone();
     let lookup = notification_id.clone();
     let row = web::block(move || store.get_notification(Party::Namespace(&namespace), &lookup))
         .await?
@@ -319,7 +338,7 @@ pub async fn respond(
     if !row.status().is_pending() {
         return Err(state_conflict(&row));
     }
-    let action = row.action(&action_id).ok_or_else(|| {
+    let action = row.action(action_id).ok_or_else(|| {
         ApiError::bad_request(
             INVALID_ACTION_ID,
             format!("The notification has no action `{action_id}`."),
@@ -357,11 +376,11 @@ pub async fn respond(
 
     let store = state.store.clone();
     let response = Response {
-        action_id: action_id.clone(),
+        action_id: action_id.to_owned(),
         data,
-        responder_id: user.account.id.clone(),
+        responder_id: account.id.clone(),
     };
-    let namespace = user.namespace().to_owned();
+    let namespace = account.namespace.clone();
     let row = web::block(move || {
         store.move_notification(
             Party::Namespace(&namespace),
@@ -373,10 +392,5 @@ pub async fn respond(
     })
     .await?
     .map_err(|e| transition_error(e, NOTIFICATION_ACCESS_DENIED))?;
-    Ok(HttpResponse::Ok().json(Responded {
-        notification_id: row.id,
-        action_id,
-        status: row.status,
-        responded_at: Timestamp::from_millis(row.updated_at),
-    }))
+    Ok(row)
 }

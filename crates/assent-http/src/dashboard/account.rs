@@ -1,0 +1,160 @@
+//! Sign up, log in, log out: the API's account and session code behind plain HTML forms.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::RETRY_AFTER;
+use actix_web::{HttpRequest, HttpResponse, web};
+use assent_core::SignupInput;
+
+use super::views::{LoginPage, SignupPage};
+use super::{Failure, Form, check_csrf, error_page, finish, html, logged_in, message, visitor};
+use crate::auth::check_same_origin;
+use crate::error::ApiError;
+use crate::routes::auth::{
+    SessionGrant, authenticate, create_account, session_cookie, session_cookie_removal,
+};
+use crate::state::AppState;
+
+pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    finish(
+        async {
+            if visitor(&req, &state).await?.is_some() {
+                return Ok(super::see_other("/dashboard"));
+            }
+            Ok(html(
+                StatusCode::OK,
+                &LoginPage {
+                    nav: None,
+                    email: String::new(),
+                    error: None,
+                },
+            ))
+        }
+        .await,
+    )
+}
+
+pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    if let Err(refused) = same_origin(&req, &state) {
+        return *refused.0;
+    }
+    let form = Form::parse(&body);
+    let email = form.get("email").unwrap_or_default().to_owned();
+    let password = form.get("password").map(str::to_owned);
+    match authenticate(&req, &state, Some(email.clone()), password).await {
+        Ok((_, grant)) => started(&state, grant),
+        Err(e) => refused(
+            &e,
+            &LoginPage {
+                nav: None,
+                email,
+                error: Some(message(&e)),
+            },
+        ),
+    }
+}
+
+pub async fn signup_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    finish(
+        async {
+            if visitor(&req, &state).await?.is_some() {
+                return Ok(super::see_other("/dashboard"));
+            }
+            Ok(html(
+                StatusCode::OK,
+                &SignupPage {
+                    nav: None,
+                    email: String::new(),
+                    namespace: String::new(),
+                    error: None,
+                },
+            ))
+        }
+        .await,
+    )
+}
+
+pub async fn signup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(refused) = same_origin(&req, &state) {
+        return *refused.0;
+    }
+    let form = Form::parse(&body);
+    let field = |name: &str| form.get(name).map(str::to_owned);
+    let signup = SignupInput {
+        email: field("email"),
+        namespace: field("namespace"),
+        password: field("password"),
+    };
+    match create_account(&state, signup).await {
+        Ok((_, grant)) => started(&state, grant),
+        Err(e) => refused(
+            &e,
+            &SignupPage {
+                nav: None,
+                email: field("email").unwrap_or_default(),
+                namespace: field("namespace").unwrap_or_default(),
+                error: Some(message(&e)),
+            },
+        ),
+    }
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            check_csrf(&state, &visitor, &Form::parse(&body))?;
+            let store = state.store.clone();
+            web::block(move || store.delete_session(&visitor.session_id)).await??;
+            Ok::<_, Failure>(
+                HttpResponse::SeeOther()
+                    .insert_header((actix_web::http::header::LOCATION, "/dashboard/login"))
+                    .cookie(session_cookie_removal(&state.settings))
+                    .finish(),
+            )
+        }
+        .await,
+    )
+}
+
+/// The forms without a session must come from this server's own pages (the API's check).
+fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), Failure> {
+    check_same_origin(req, &state.settings).map_err(|_| {
+        Failure::new(error_page(
+            StatusCode::FORBIDDEN,
+            "This form could not be verified",
+            "It did not come from this site's own pages. Open the page here and try again.",
+            None,
+        ))
+    })
+}
+
+/// Logged in: the session cookie, and on to the inbox.
+fn started(state: &AppState, grant: SessionGrant) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, "/dashboard"))
+        .cookie(session_cookie(
+            &state.settings,
+            grant.token,
+            state.settings.session_ttl,
+        ))
+        .finish()
+}
+
+/// The form again, with the error's status and message (and `Retry-After` on a 429).
+fn refused(e: &ApiError, page: &impl askama::Template) -> HttpResponse {
+    let mut response = html(e.status(), page);
+    if let Some(seconds) = e.retry_after()
+        && let Ok(value) = seconds.to_string().parse()
+    {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}

@@ -1,0 +1,275 @@
+//! The owner's dashboard: server-rendered HTML pages under `/dashboard` (askama templates in
+//! `templates/`, autoescaped), a small stylesheet and a small script.
+//!
+//! Every action is a plain form post that answers with a redirect (303) or the page again
+//! with a readable message; the script only refreshes the inbox live. Sessions are the API's
+//! (`assent_session` cookie, created and checked by the same code). Every form of a logged-in
+//! owner carries a CSRF token, an HMAC of the session id under a key derived from the
+//! server's secret; the login and signup forms, which have no session yet, are held to the
+//! API's same-origin check instead. Every response carries a strict Content-Security-Policy
+//! and refuses framing and caching.
+
+mod account;
+mod decide;
+mod views;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, X_FRAME_OPTIONS,
+};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use assent_auth::TokenHash;
+use assent_store::{Account, StoreError};
+
+use crate::auth::SESSION_COOKIE;
+use crate::error::{ApiError, Dialect};
+use crate::state::AppState;
+
+/// The policy of every dashboard response: scripts and styles from this server only (no
+/// inline ones), forms posting to this server only, no framing.
+pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self' https: data:; connect-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
+
+/// What the CSRF tokens' key is derived for.
+const CSRF_PURPOSE: &str = "dashboard csrf";
+
+const STYLESHEET: &str = include_str!("static/app.css");
+const SCRIPT: &str = include_str!("static/app.js");
+
+/// Registers the dashboard's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/dashboard")
+            .wrap(
+                DefaultHeaders::new()
+                    .add((CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE))
+                    .add((X_FRAME_OPTIONS, "DENY"))
+                    .add((REFERRER_POLICY, "no-referrer"))
+                    .add((CACHE_CONTROL, "no-store")),
+            )
+            .route("", web::get().to(decide::inbox))
+            .route("/inbox/items", web::get().to(decide::inbox_items))
+            .route("/history", web::get().to(decide::history))
+            .service(
+                web::resource("/signup")
+                    .route(web::get().to(account::signup_form))
+                    .route(web::post().to(account::signup)),
+            )
+            .service(
+                web::resource("/login")
+                    .route(web::get().to(account::login_form))
+                    .route(web::post().to(account::login)),
+            )
+            .route("/logout", web::post().to(account::logout))
+            .route("/claims/{id}/{decision}", web::post().to(decide::decide))
+            .route(
+                "/notifications/{id}/respond",
+                web::post().to(decide::respond),
+            )
+            .route("/static/app.css", web::get().to(stylesheet))
+            .route("/static/app.js", web::get().to(script)),
+    );
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(STYLESHEET)
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(SCRIPT)
+}
+
+/// A logged-in owner, with the CSRF token of their session.
+#[derive(Debug, Clone)]
+struct Visitor {
+    account: Account,
+    session_id: String,
+    csrf: String,
+}
+
+impl Visitor {
+    fn nav(&self, current: &'static str) -> views::Nav {
+        views::Nav {
+            namespace: self.account.namespace.clone(),
+            email: self.account.email.clone(),
+            csrf: self.csrf.clone(),
+            current,
+        }
+    }
+}
+
+/// The owner whose session cookie this request carries, if it is live.
+async fn visitor(req: &HttpRequest, state: &AppState) -> Result<Option<Visitor>, Failure> {
+    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = TokenHash::of(cookie.value());
+    let store = state.store.clone();
+    let session = web::block(move || store.find_session(&hash)).await??;
+    Ok(session.map(|session| Visitor {
+        csrf: state.secret_key.mac(CSRF_PURPOSE, &session.id),
+        account: session.account,
+        session_id: session.id,
+    }))
+}
+
+/// The logged-in owner, or a redirect to the login page.
+async fn logged_in(req: &HttpRequest, state: &AppState) -> Result<Visitor, Failure> {
+    visitor(req, state)
+        .await?
+        .ok_or_else(|| Failure::new(see_other("/dashboard/login")))
+}
+
+/// Refuses (403) a form whose `csrf` field is not the token of the visitor's session.
+fn check_csrf(state: &AppState, visitor: &Visitor, form: &Form) -> Result<(), Failure> {
+    let valid = form.get("csrf").is_some_and(|token| {
+        state
+            .secret_key
+            .verify_mac(CSRF_PURPOSE, &visitor.session_id, token)
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(Failure::new(error_page(
+            StatusCode::FORBIDDEN,
+            "This form could not be verified",
+            "It may come from another site, or from a page older than your session. \
+             Reload the page and try again.",
+            Some(visitor.nav("")),
+        )))
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`), keeping repeated fields.
+#[derive(Debug, Default)]
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn parse(body: &[u8]) -> Self {
+        Self(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The first value of `name`.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// A page that answers instead of the one asked for: an error page or a redirect.
+#[derive(Debug)]
+struct Failure(Box<HttpResponse>);
+
+impl Failure {
+    fn new(response: HttpResponse) -> Self {
+        Self(Box::new(response))
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        let title = match e.status() {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "This did not work",
+        };
+        Self::new(error_page(e.status(), title, &message(&e), None))
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<actix_web::error::BlockingError> for Failure {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// The answer of a handler whose work may stop at a [`Failure`].
+fn finish(result: Result<HttpResponse, Failure>) -> HttpResponse {
+    result.unwrap_or_else(|failure| *failure.0)
+}
+
+/// An [`ApiError`]'s message for humans.
+fn message(e: &ApiError) -> String {
+    e.to_body(Dialect::Atp, "")["message"]
+        .as_str()
+        .unwrap_or("This did not work.")
+        .to_owned()
+}
+
+/// A page, or a bare 500 if the template fails (it cannot fail on valid data).
+fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "a dashboard template failed to render");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("An internal error occurred; it has been logged.")
+        }
+    }
+}
+
+fn see_other(location: &'static str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish()
+}
+
+fn error_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    nav: Option<views::Nav>,
+) -> HttpResponse {
+    html(
+        status,
+        &views::ErrorPage {
+            nav,
+            status: status.as_u16(),
+            title: title.to_owned(),
+            message: message.to_owned(),
+        },
+    )
+}
+
+fn not_found(visitor: &Visitor) -> Failure {
+    Failure::new(error_page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such request in your namespace. It may have been removed, or the link \
+         is wrong.",
+        Some(visitor.nav("")),
+    ))
+}

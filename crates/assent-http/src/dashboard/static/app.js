@@ -1,0 +1,50 @@
+// assent dashboard: live updates of the inbox, nothing else. Without this script every page
+// still works by plain form posts and reloads.
+(function () {
+  "use strict";
+  var list = document.getElementById("inbox-items");
+  if (!list || typeof EventSource === "undefined") {
+    return;
+  }
+  var source = list.getAttribute("data-source");
+  var busy = false;
+  var again = false;
+
+  function refresh() {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    fetch(source, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) {
+        if (!response.ok || response.redirected) {
+          throw new Error("not logged in");
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        // Keep a form the owner is filling in: refresh once they are done.
+        var active = document.activeElement;
+        if (active && active !== document.body && list.contains(active) &&
+            active.tagName !== "BUTTON") {
+          again = true;
+          return;
+        }
+        list.innerHTML = html;
+      })
+      .catch(function () {
+        events.close();
+      })
+      .then(function () {
+        busy = false;
+        if (again) {
+          again = false;
+          window.setTimeout(refresh, 1000);
+        }
+      });
+  }
+
+  var events = new EventSource("/dashboard/events");
+  events.addEventListener("changed", refresh);
+})();
