@@ -202,7 +202,7 @@ impl ChangeFeed {
                 accepted
             });
             if shown && change.kind == ChangeKind::Notification {
-                delivered.push(change.notification_id.clone());
+                delivered.push(change.subject_id.clone());
             }
         }
         subscribers.retain(|_, list| !list.is_empty());
@@ -220,7 +220,7 @@ mod tests {
         Change {
             seq,
             namespace: namespace.to_owned(),
-            notification_id: format!("n{seq}"),
+            subject_id: format!("n{seq}"),
             kind,
             payload: json!({}),
         }

@@ -1269,7 +1269,7 @@ async fn reading_notifications_marks_created_ones_delivered(engine: Engine) {
         .unwrap()
         .into_iter()
         .filter(|c| c.kind == ChangeKind::StatusUpdate)
-        .map(|c| (c.notification_id, c.payload["status"].clone()))
+        .map(|c| (c.subject_id, c.payload["status"].clone()))
         .collect();
     assert_eq!(
         updates,

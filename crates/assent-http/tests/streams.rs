@@ -1378,6 +1378,45 @@ async fn the_dashboard_hears_every_change_of_its_namespace(engine: Engine) {
         .until("the next change", |e| e.event == "changed")
         .await;
     assert_eq!(delivered.data, json!({ "kind": "status_update", "id": id }));
+
+    // Claims reach the dashboard, never an ATP client.
+    let mut atp = sse(&server, "", Some(&user), Resume::No).await;
+    let service = server.db.store.list_services("ada").unwrap().remove(0);
+    let submitted = server
+        .db
+        .store
+        .submit_claim(
+            &assent_store::NewClaim {
+                namespace: "ada".into(),
+                service_id: service.id,
+                service_slug: service.slug,
+                public_key: "ed25519:AAAA".into(),
+                agent_key: "did:key:z6MkTest".into(),
+                agent_ip: None,
+                subject: None,
+                agent_id: None,
+                agent_name: Some("Bot".into()),
+            },
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let assent_store::Submitted::Created(claim) = submitted else {
+        panic!("a new claim")
+    };
+    let (changed, _) = events.until("the claim", |e| e.event == "changed").await;
+    assert_eq!(changed.data, json!({ "kind": "claim", "id": claim.id }));
+    let after = notify(&server, &api_key, simple("after the claim")).await;
+    let (_, before) = atp
+        .until("the notification after the claim", |e| {
+            e.is("notification", &after)
+        })
+        .await;
+    assert!(
+        before
+            .iter()
+            .all(|e| ["heartbeat", "notification", "status_update"].contains(&e.event.as_str())),
+        "{before:?}"
+    );
 }
 
 on_both_engines!(

@@ -1,13 +1,14 @@
-//! The change log of notifications: every new notification and every status update, numbered
-//! in commit order, written in the transaction of the change. Open client connections (SSE,
-//! WebSocket) are fed from it on every replica, and a client that reconnects resumes from the
-//! last number it saw (`Last-Event-ID`).
+//! The change log of decision requests: every new notification, every notification status
+//! update and every new state of a claim, numbered in commit order, written in the
+//! transaction of the change. Open client connections (SSE, WebSocket, the dashboard) are fed
+//! from it on every replica, and a client that reconnects resumes from the last number it saw
+//! (`Last-Event-ID`).
 //!
 //! Numbers must become visible in order, or a reader that has seen 12 would skip an 11 that
 //! commits later. SQLite has one writer at a time; on PostgreSQL every transaction that may
 //! record changes takes a transaction-scoped advisory lock first ([`Store::write_changes`]),
-//! so notification writes commit one at a time there too (the price of exact resumption; they
-//! are a small share of all writes). Taking it first, before any row lock, is what keeps two
+//! so notification and claim writes commit one at a time there too (the price of exact
+//! resumption; they are a small share of all writes). Taking it first, before any row lock, is what keeps two
 //! transactions that each move several notifications from deadlocking.
 
 use assent_core::Timestamp;
@@ -19,7 +20,7 @@ use crate::AnyConnection;
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::outbox::Outbox;
-use crate::schema::notification_changes;
+use crate::schema::changes;
 
 /// The advisory lock key that orders change numbers on PostgreSQL ("changes" in ASCII).
 const CHANGES_LOCK: i64 = 0x0063_6861_6e67_6573;
@@ -31,16 +32,23 @@ pub enum ChangeKind {
     Notification,
     /// A notification's status changed: `{notification_id, status, updated_at, reason?}`.
     StatusUpdate,
+    /// A claim was submitted or changed state: `{claim_id, status, updated_at}`. Not part of
+    /// ATP: only the owner's dashboard hears it.
+    Claim,
 }
 
 impl ChangeKind {
-    pub const ALL: [Self; 2] = [Self::Notification, Self::StatusUpdate];
+    pub const ALL: [Self; 3] = [Self::Notification, Self::StatusUpdate, Self::Claim];
+
+    /// What the ATP client streams carry.
+    pub const ATP: [Self; 2] = [Self::Notification, Self::StatusUpdate];
 
     /// The event name on both streams.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Notification => "notification",
             Self::StatusUpdate => "status_update",
+            Self::Claim => "claim",
         }
     }
 
@@ -54,17 +62,18 @@ impl ChangeKind {
 pub struct Change {
     pub seq: i64,
     pub namespace: String,
-    pub notification_id: String,
+    /// The notification or claim it concerns.
+    pub subject_id: String,
     pub kind: ChangeKind,
     pub payload: Value,
 }
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = notification_changes)]
+#[diesel(table_name = changes)]
 struct ChangeRow {
     seq: i64,
     namespace: String,
-    notification_id: String,
+    subject_id: String,
     kind: String,
     payload: String,
 }
@@ -76,7 +85,7 @@ impl TryFrom<ChangeRow> for Change {
         Ok(Self {
             seq: row.seq,
             namespace: row.namespace,
-            notification_id: row.notification_id,
+            subject_id: row.subject_id,
             kind: ChangeKind::parse(&row.kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("change kind {}", row.kind)))?,
             payload: serde_json::from_str(&row.payload)
@@ -91,17 +100,17 @@ pub(crate) fn record(
     conn: &mut AnyConnection,
     outbox: &mut Outbox,
     namespace: &str,
-    notification_id: &str,
+    subject_id: &str,
     kind: ChangeKind,
     payload: &Value,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(notification_changes::table)
+    diesel::insert_into(changes::table)
         .values((
-            notification_changes::namespace.eq(namespace),
-            notification_changes::notification_id.eq(notification_id),
-            notification_changes::kind.eq(kind.as_str()),
-            notification_changes::payload.eq(payload.to_string()),
-            notification_changes::created_at.eq(Timestamp::now().as_millis()),
+            changes::namespace.eq(namespace),
+            changes::subject_id.eq(subject_id),
+            changes::kind.eq(kind.as_str()),
+            changes::payload.eq(payload.to_string()),
+            changes::created_at.eq(Timestamp::now().as_millis()),
         ))
         .execute(conn)?;
     outbox.changed();
@@ -110,8 +119,8 @@ pub(crate) fn record(
 
 impl Store {
     /// A write transaction that may record changes (and emit events): on PostgreSQL it first
-    /// takes the lock that orders change numbers. Every write path of notifications goes
-    /// through here.
+    /// takes the lock that orders change numbers. Every write path of notifications and claims
+    /// goes through here.
     pub(crate) fn write_changes<T, E>(
         &self,
         f: impl FnOnce(&mut AnyConnection, &mut Outbox) -> Result<T, E>,
@@ -135,14 +144,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Change>, StoreError> {
         self.read(|conn| {
-            let mut query = notification_changes::table
-                .filter(notification_changes::seq.gt(after))
-                .into_boxed();
+            let mut query = changes::table.filter(changes::seq.gt(after)).into_boxed();
             if let Some(namespace) = namespace {
-                query = query.filter(notification_changes::namespace.eq(namespace));
+                query = query.filter(changes::namespace.eq(namespace));
             }
             query
-                .order(notification_changes::seq.asc())
+                .order(changes::seq.asc())
                 .limit(limit)
                 .select(ChangeRow::as_select())
                 .load(conn)?
@@ -155,8 +162,8 @@ impl Store {
     /// The number of the newest change (0 when there is none).
     pub fn latest_change(&self) -> Result<i64, StoreError> {
         self.read(|conn| {
-            Ok(notification_changes::table
-                .select(diesel::dsl::max(notification_changes::seq))
+            Ok(changes::table
+                .select(diesel::dsl::max(changes::seq))
                 .get_result::<Option<i64>>(conn)?
                 .unwrap_or(0))
         })
@@ -166,8 +173,8 @@ impl Store {
     /// resumes from before it has missed changes and is sent the current state instead.
     pub fn oldest_change(&self) -> Result<Option<i64>, StoreError> {
         self.read(|conn| {
-            Ok(notification_changes::table
-                .select(diesel::dsl::min(notification_changes::seq))
+            Ok(changes::table
+                .select(diesel::dsl::min(changes::seq))
                 .get_result::<Option<i64>>(conn)?)
         })
     }
@@ -175,11 +182,10 @@ impl Store {
     /// Deletes changes recorded before `before`. Returns how many.
     pub fn purge_changes(&self, before: Timestamp) -> Result<usize, StoreError> {
         self.write(|conn| {
-            Ok(diesel::delete(
-                notification_changes::table
-                    .filter(notification_changes::created_at.lt(before.as_millis())),
+            Ok(
+                diesel::delete(changes::table.filter(changes::created_at.lt(before.as_millis())))
+                    .execute(conn)?,
             )
-            .execute(conn)?)
         })
     }
 

@@ -1,6 +1,6 @@
 //! Claims: submission (idempotent while a claim is live), compare-and-set decisions, expiry,
 //! and the lookups behind verification. Every state change writes its `request.*` event through
-//! the outbox in the same transaction.
+//! the outbox, and its change (for the owner's dashboard), in the same transaction.
 
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::AnyConnection;
 use crate::audit::{self, Actor, AuditEntry};
+use crate::changes::{self, ChangeKind};
 use crate::db::Store;
 use crate::error::{StoreError, conflict_as};
 use crate::outbox::{NewEvent, Outbox};
@@ -100,7 +101,7 @@ impl Store {
     fn submit_claim_once(&self, new: &NewClaim, ttl: Duration) -> Result<Submitted, StoreError> {
         let now = Timestamp::now().as_millis();
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        self.write_with_outbox(|conn, outbox| {
+        self.write_changes(|conn, outbox| {
             let existing: Option<ClaimRow> = claims::table
                 .filter(claims::namespace.eq(&new.namespace))
                 .filter(claims::service_id.eq(&new.service_id))
@@ -169,7 +170,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<ClaimRow, DecideError> {
         let now = Timestamp::now().as_millis();
-        self.write_with_outbox(|conn, outbox| {
+        self.write_changes(|conn, outbox| {
             let mut guarded = diesel::update(
                 claims::table
                     .filter(claims::id.eq(claim_id))
@@ -232,7 +233,7 @@ impl Store {
         let claim = self.read(|conn| find(conn, namespace, claim_id))?;
         match claim {
             Some(claim) if claim.status() == ClaimStatus::Pending && claim.expires_at <= now => {
-                self.write_with_outbox(|conn, outbox| {
+                self.write_changes(|conn, outbox| {
                     // Re-read under the write lock: a decision may have won meanwhile.
                     match find(conn, namespace, claim_id)? {
                         Some(c) if c.status() == ClaimStatus::Pending && c.expires_at <= now => {
@@ -312,7 +313,7 @@ impl Store {
         if due.is_empty() {
             return Ok(0);
         }
-        self.write_with_outbox(|conn, outbox| {
+        self.write_changes(|conn, outbox| {
             let rows: Vec<ClaimRow> = claims::table
                 .filter(claims::id.eq_any(&due))
                 .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
@@ -462,5 +463,18 @@ fn emit(
         payload: payload.to_string(),
     };
     outbox.emit(conn, &event, None)?;
+    let change = json!({
+        "claim_id": claim.id,
+        "status": claim.status,
+        "updated_at": Timestamp::from_millis(claim.updated_at),
+    });
+    changes::record(
+        conn,
+        outbox,
+        &claim.namespace,
+        &claim.id,
+        ChangeKind::Claim,
+        &change,
+    )?;
     Ok(())
 }

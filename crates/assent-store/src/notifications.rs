@@ -1,7 +1,7 @@
 //! ATP notifications: creation, the compare-and-set moves of their lifecycle, expiry, and the
 //! listings of the client API.
 //!
-//! Every state change writes, in its own transaction, a row of `notification_changes` (what
+//! Every state change writes, in its own transaction, a row of `changes` (what
 //! the user's open clients are pushed; see [`crate::changes`]) and, for a response, the
 //! `notification.responded` event through the outbox.
 

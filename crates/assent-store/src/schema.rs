@@ -206,10 +206,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    notification_changes (seq) {
+    changes (seq) {
         seq -> BigInt,
         namespace -> Text,
-        notification_id -> Text,
+        subject_id -> Text,
         kind -> Text,
         payload -> Text,
         created_at -> BigInt,
@@ -240,5 +240,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     claims,
     claim_history,
     notifications,
-    notification_changes,
+    changes,
 );

@@ -8,7 +8,8 @@ use assent_core::claim::{ClaimStatus, Decision};
 use assent_core::{EndpointFormat, EventType, Timestamp};
 use assent_store::testing::{Engine, TestDatabase};
 use assent_store::{
-    Actor, DecideError, NewAccount, NewClaim, NewService, NewWebhookEndpoint, Store, Submitted,
+    Actor, ChangeKind, DecideError, NewAccount, NewClaim, NewService, NewWebhookEndpoint, Store,
+    Submitted,
 };
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -448,7 +449,55 @@ fn concurrent_first_submissions_make_one_claim(engine: Engine) {
     assert_eq!(f.events(), ["request.submitted"]);
 }
 
+/// The owner's dashboard hears of claims through the change log: one `claim` change per new
+/// state, in the claim's namespace only, and none for a refused decision.
+fn every_new_state_of_a_claim_is_one_change_of_its_namespace(engine: Engine) {
+    let f = fixture(engine);
+    let claim = created(f.store().submit_claim(&f.claim("k1"), DAY).expect("submit"));
+    assert!(
+        f.store()
+            .decide_claim("ada", &claim.id, Decision::Revoke, &Actor::Cli)
+            .is_err()
+    );
+    f.store()
+        .decide_claim("ada", &claim.id, Decision::Approve, &Actor::Cli)
+        .expect("approve");
+    f.store()
+        .decide_claim("ada", &claim.id, Decision::Revoke, &Actor::Cli)
+        .expect("revoke");
+    let changes = f
+        .store()
+        .changes_after(Some("ada"), 0, 100)
+        .expect("changes");
+    let seen: Vec<(ChangeKind, &str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c.kind,
+                c.subject_id.as_str(),
+                c.payload["status"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (ChangeKind::Claim, claim.id.as_str(), "pending"),
+            (ChangeKind::Claim, claim.id.as_str(), "approved"),
+            (ChangeKind::Claim, claim.id.as_str(), "revoked"),
+        ]
+    );
+    assert_eq!(changes[0].payload["claim_id"], claim.id.as_str());
+    assert!(
+        f.store()
+            .changes_after(Some("grace"), 0, 100)
+            .expect("changes")
+            .is_empty()
+    );
+}
+
 assent_store::on_both_engines!(
+    every_new_state_of_a_claim_is_one_change_of_its_namespace,
     listings_expire_only_what_they_could_show,
     concurrent_first_submissions_make_one_claim,
     submission_is_idempotent_while_live_and_fresh_afterwards,

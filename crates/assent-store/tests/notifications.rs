@@ -225,7 +225,7 @@ impl Fixture {
             .collect()
     }
 
-    /// Every change, of every namespace, as `(notification_id, kind, status)`.
+    /// Every change, of every namespace, as `(subject_id, kind, status)`.
     fn changes(&self) -> Vec<(String, ChangeKind, String)> {
         self.store()
             .changes_after(None, 0, 1000)
@@ -233,7 +233,7 @@ impl Fixture {
             .into_iter()
             .map(|c| {
                 let status = c.payload["status"].as_str().unwrap_or_default().to_owned();
-                (c.notification_id, c.kind, status)
+                (c.subject_id, c.kind, status)
             })
             .collect()
     }
@@ -815,7 +815,7 @@ fn notifications_past_their_deadline_are_expired_on_read_on_listing_and_by_the_s
         .store()
         .changes_after(Some("grace"), 0, 100)
         .expect("grace");
-    assert!(grace.iter().any(|c| c.notification_id == swept_grace.id
+    assert!(grace.iter().any(|c| c.subject_id == swept_grace.id
         && c.kind == ChangeKind::StatusUpdate
         && c.payload["status"] == "expired"));
 }
@@ -1075,7 +1075,7 @@ fn every_creation_and_move_is_one_numbered_change_of_its_namespace(engine: Engin
     let all = store.changes_after(None, 0, 100).expect("all");
     let summary: Vec<(&str, &str, ChangeKind)> = all
         .iter()
-        .map(|c| (c.namespace.as_str(), c.notification_id.as_str(), c.kind))
+        .map(|c| (c.namespace.as_str(), c.subject_id.as_str(), c.kind))
         .collect();
     assert_eq!(
         summary,
@@ -1166,7 +1166,7 @@ fn every_creation_and_move_is_one_numbered_change_of_its_namespace(engine: Engin
     assert_eq!(store.purge_changes(cut).expect("purge"), all.len());
     let kept = store.changes_after(None, 0, 100).expect("kept");
     assert_eq!(kept.len(), 1);
-    assert_eq!(kept[0].notification_id, after_cut.id);
+    assert_eq!(kept[0].subject_id, after_cut.id);
     assert!(kept[0].seq > all[5].seq, "numbers are never reused");
     assert_eq!(store.oldest_change().expect("oldest"), Some(kept[0].seq));
     assert_eq!(store.latest_change().expect("latest"), kept[0].seq);

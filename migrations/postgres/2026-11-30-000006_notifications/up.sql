@@ -23,16 +23,17 @@ CREATE INDEX notifications_namespace_created ON notifications (namespace, create
 CREATE INDEX notifications_pending_deadline ON notifications (deadline)
     WHERE status IN ('created', 'delivered', 'acknowledged') AND deadline IS NOT NULL;
 
--- Every change a user's open clients must hear of (a new notification, a status update), in
--- commit order: the source of Server-Sent Events ids, of resuming with Last-Event-ID, and of
--- pushes on every replica. Rows are purged after a retention period.
-CREATE TABLE notification_changes (
+-- Every change an owner's open clients must hear of (a new notification, a notification's
+-- status update, a claim's new state), in commit order: the source of Server-Sent Events ids,
+-- of resuming with Last-Event-ID, and of pushes on every replica. Rows are purged after a
+-- retention period.
+CREATE TABLE changes (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     namespace TEXT NOT NULL,
-    notification_id TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('notification', 'status_update')),
+    subject_id TEXT NOT NULL,            -- the notification or claim it concerns
+    kind TEXT NOT NULL CHECK (kind IN ('notification', 'status_update', 'claim')),
     payload TEXT NOT NULL,               -- the JSON pushed to clients
     created_at BIGINT NOT NULL
 );
-CREATE INDEX notification_changes_namespace ON notification_changes (namespace, seq);
-CREATE INDEX notification_changes_created ON notification_changes (created_at);
+CREATE INDEX changes_namespace ON changes (namespace, seq);
+CREATE INDEX changes_created ON changes (created_at);

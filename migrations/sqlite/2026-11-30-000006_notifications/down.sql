@@ -1,2 +1,2 @@
-DROP TABLE notification_changes;
+DROP TABLE changes;
 DROP TABLE notifications;

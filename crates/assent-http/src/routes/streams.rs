@@ -65,7 +65,7 @@ fn opening(
                 let mut new = Vec::new();
                 for change in changes {
                     if change.kind == ChangeKind::Notification {
-                        new.push(change.notification_id.clone());
+                        new.push(change.subject_id.clone());
                     }
                     frames.push((change.seq, change.kind, change.payload));
                 }
@@ -139,11 +139,12 @@ fn parse_resume(req: &HttpRequest, query: &EventsQuery) -> Result<Option<i64>, A
 
 fn parse_types(text: Option<&str>) -> Result<Vec<ChangeKind>, ApiError> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
-        return Ok(ChangeKind::ALL.to_vec());
+        return Ok(ChangeKind::ATP.to_vec());
     };
     text.split(',')
         .map(|name| {
-            ChangeKind::parse(name.trim()).ok_or_else(|| {
+            let kind = ChangeKind::parse(name.trim()).filter(|k| ChangeKind::ATP.contains(k));
+            kind.ok_or_else(|| {
                 invalid(
                     "types",
                     "The types must be `notification`, `status_update` or both, comma-separated.",
@@ -288,8 +289,8 @@ fn sse_response(
 }
 
 /// The dashboard's live updates (owner session): a `changed` event (`{kind, id}`) whenever
-/// a notification of the owner's namespace is created or changes, so the inbox page can
-/// refresh its list. Counted against the same per-user limit as the ATP event streams.
+/// a notification or claim of the owner's namespace is created or changes, so the inbox page
+/// can refresh its list. Counted against the same per-user limit as the ATP event streams.
 pub async fn dashboard_events(
     owner: Owner,
     state: web::Data<AppState>,
@@ -310,7 +311,7 @@ pub async fn dashboard_events(
         Vec::new(),
         state.settings.stream_heartbeat,
         |change| {
-            let data = json!({ "kind": change.kind.as_str(), "id": change.notification_id });
+            let data = json!({ "kind": change.kind.as_str(), "id": change.subject_id });
             Some(sse_event(Some(change.seq), "changed", &data))
         },
     ))
@@ -429,6 +430,9 @@ impl Connection {
                     Some(change) if change.seq <= covered => continue,
                     Some(change) => {
                         covered = change.seq;
+                        if !ChangeKind::ATP.contains(&change.kind) {
+                            continue;
+                        }
                         self.session.text(frame(change.kind.as_str(), &change.payload)).await
                     }
                     // The feed let go of it: it fell behind, or the server is stopping.
