@@ -7,7 +7,6 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use assent_auth::rfc9421::{AgentKey, RequestToSign};
-use assent_delivery::{Engine as Delivery, EngineConfig};
 use assent_store::testing::Engine;
 use common::{Hook, Receiver, Reply, TestServer};
 use reqwest::{Method, StatusCode};
@@ -134,17 +133,7 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
         )
         .await;
     let secret = hook.body["secret"].as_str().unwrap().to_owned();
-    let config = EngineConfig {
-        poll_interval: Duration::from_millis(50),
-        policy: assent_core::WebhookUrlPolicy {
-            allow_private: true,
-        },
-        ..EngineConfig::default()
-    };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let delivery = Delivery::new(server.db.store.clone(), server.secret_key.clone(), config)
-        .unwrap()
-        .spawn(stopped);
+    let (stop, delivery) = server.start_delivery();
 
     let agent = Agent::new("lin");
     let submitted = signed(

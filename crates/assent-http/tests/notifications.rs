@@ -14,7 +14,7 @@ use assent_core::notification::parse_uuid;
 use assent_http::rate_limit::Rate;
 use assent_store::ChangeKind;
 use assent_store::testing::Engine;
-use common::{PASSWORD, Reply, TestServer, seed_registration};
+use common::{Reply, TestServer, seed_registration};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -52,21 +52,11 @@ impl World {
         hopper["name"] = json!("Hopper Bot");
         let other_key = registered_key(&server, &hopper).await;
 
-        let login = server
-            .send(
-                server
-                    .client
-                    .post(server.url("/v1/auth/login"))
-                    .json(&json!({ "email": "ada@example.com", "password": PASSWORD })),
-            )
-            .await;
-        assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
-        let session = login.body["session"]["token"].as_str().unwrap().to_owned();
-        let ada_id = login.body["user"]["id"].as_str().unwrap().to_owned();
-        let token = user_token(&server, &session).await;
+        let (session, ada_id) = server.login("ada@example.com").await;
+        let token = server.user_token(&session, "phone").await;
 
         let grace_session = server.signup("grace").await;
-        let grace_token = user_token(&server, &grace_session).await;
+        let grace_token = server.user_token(&grace_session, "phone").await;
         let mut grace_service = seed_registration();
         grace_service["namespace"] = json!("grace");
         let grace_key = registered_key(&server, &grace_service).await;
@@ -187,23 +177,6 @@ async fn registered_key(server: &TestServer, body: &Value) -> String {
     let reply = server.register(body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     reply.body["api_key"].as_str().unwrap().to_owned()
-}
-
-/// A user token made with the owner's session.
-async fn user_token(server: &TestServer, session: &str) -> String {
-    let reply = server
-        .call(
-            Method::POST,
-            "/v1/auth/tokens",
-            session,
-            Some(json!({ "name": "phone" })),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    assert_eq!(reply.body["name"], "phone");
-    let token = reply.body["token"].as_str().unwrap().to_owned();
-    assert!(token.starts_with("ut_"), "{token}");
-    token
 }
 
 /// The smallest valid notification: one simple action.

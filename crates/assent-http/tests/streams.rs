@@ -7,7 +7,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use assent_delivery::{Engine as Delivery, EngineConfig};
 use assent_http::HttpSettings;
 use assent_store::testing::Engine;
 use awc::error::{WsClientError, WsProtocolError};
@@ -72,31 +71,8 @@ async fn register(server: &TestServer, name: &str, namespace: &str, callback: &s
 
 /// Logs in and makes a user token; returns it and the account's id.
 async fn user_token(server: &TestServer, email: &str) -> (String, String) {
-    let login = server
-        .send(
-            server
-                .client
-                .post(server.url("/v1/auth/login"))
-                .json(&json!({ "email": email, "password": common::PASSWORD })),
-        )
-        .await;
-    assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
-    let session = login.body["session"]["token"].as_str().unwrap().to_owned();
-    let account_id = login.body["user"]["id"].as_str().unwrap().to_owned();
-    (token_of_session(server, &session).await, account_id)
-}
-
-async fn token_of_session(server: &TestServer, session: &str) -> String {
-    let reply = server
-        .call(
-            Method::POST,
-            "/v1/auth/tokens",
-            session,
-            Some(json!({ "name": "streams" })),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    reply.body["token"].as_str().unwrap().to_owned()
+    let (session, account_id) = server.login(email).await;
+    (server.user_token(&session, "streams").await, account_id)
 }
 
 fn simple(title: &str) -> Value {
@@ -512,17 +488,7 @@ async fn the_atp_tutorial_runs_end_to_end_over_both_streams_to_a_signed_webhook(
     let callback = receiver.start("/atp/webhook");
     let api_key = register(&server, "Lovelace IDE", "ada", &callback).await;
     let (user, account_id) = user_token(&server, "ada@example.com").await;
-    let config = EngineConfig {
-        poll_interval: Duration::from_millis(50),
-        policy: assent_core::WebhookUrlPolicy {
-            allow_private: true,
-        },
-        ..EngineConfig::default()
-    };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let delivery = Delivery::new(server.db.store.clone(), server.secret_key.clone(), config)
-        .unwrap()
-        .spawn(stopped);
+    let (stop, delivery) = server.start_delivery();
 
     let mut events = sse(&server, "", Some(&user), Resume::No).await;
     let mut socket = ws(&server, &user).await;
@@ -893,7 +859,7 @@ async fn sse_allows_only_so_many_open_streams_per_user(engine: Engine) {
     assert_eq!(body["code"], "RATE_LIMIT_EXCEEDED");
     // Another user has streams of their own.
     let grace = server.signup("grace").await;
-    let grace = token_of_session(&server, &grace).await;
+    let grace = server.user_token(&grace, "streams").await;
     let mut theirs = sse(&server, "", Some(&grace), Resume::No).await;
     assert_eq!(theirs.event().await.event, "heartbeat");
     // The ones open still work.
@@ -1176,7 +1142,7 @@ async fn a_websocket_sees_invalidations_and_only_its_own_namespace(engine: Engin
         ..
     } = setup(engine, |_| {}).await;
     let grace = server.signup("grace").await;
-    let grace_user = token_of_session(&server, &grace).await;
+    let grace_user = server.user_token(&grace, "streams").await;
     let theirs = register(&server, "Grace Tools", "grace", "https://grace.dev/atp").await;
     let mut socket = ws(&server, &user).await;
     let mut grace_socket = ws(&server, &grace_user).await;

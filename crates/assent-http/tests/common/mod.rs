@@ -181,6 +181,61 @@ impl TestServer {
         reply.body["key"].as_str().unwrap().to_owned()
     }
 
+    /// Logs `email` in with the harness's password; returns the session token and the
+    /// account's id.
+    pub async fn login(&self, email: &str) -> (String, String) {
+        let body = json!({ "email": email, "password": PASSWORD });
+        let reply = self
+            .send(self.client.post(self.url("/v1/auth/login")).json(&body))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        (
+            reply.body["session"]["token"].as_str().unwrap().to_owned(),
+            reply.body["user"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Makes a user token (`ut_…`, for the ATP client API) named `name` with an owner's
+    /// session; returns it.
+    pub async fn user_token(&self, session: &str, name: &str) -> String {
+        let reply = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/auth/tokens",
+                session,
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        assert_eq!(reply.body["name"], name);
+        let token = reply.body["token"].as_str().unwrap().to_owned();
+        assert!(token.starts_with("ut_"), "{token}");
+        token
+    }
+
+    /// Runs the real delivery engine on this server's database (polling every 50 ms, private
+    /// targets allowed, for a local receiver). Send `true` on the sender to stop it, then
+    /// await the handle.
+    pub fn start_delivery(
+        &self,
+    ) -> (
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let config = assent_delivery::EngineConfig {
+            poll_interval: Duration::from_millis(50),
+            policy: assent_core::WebhookUrlPolicy {
+                allow_private: true,
+            },
+            ..assent_delivery::EngineConfig::default()
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let engine =
+            assent_delivery::Engine::new(self.db.store.clone(), self.secret_key.clone(), config)
+                .expect("the delivery engine starts");
+        (stop, engine.spawn(stopped))
+    }
+
     /// A request with a session (or any) bearer token.
     pub async fn call(
         &self,
