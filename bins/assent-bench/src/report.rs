@@ -403,6 +403,16 @@ impl RespondReport {
             ),
         );
         line(
+            "push",
+            percentiles_text(f.push.as_ref(), "no notification was pushed"),
+        );
+        line(
+            "",
+            "from just before POST /api/v1/notifications to its event on the user's open \
+             event stream"
+                .to_owned(),
+        );
+        line(
             "respond",
             percentiles_text(f.call.as_ref(), "no call was recorded"),
         );
@@ -454,6 +464,7 @@ impl RespondReport {
         });
         insert_percentiles(&mut line, "webhook_", f.webhook.as_ref());
         insert_percentiles(&mut line, "respond_", f.call.as_ref());
+        insert_percentiles(&mut line, "push_", f.push.as_ref());
         line
     }
 }
@@ -671,6 +682,7 @@ mod tests {
             lost: false,
             webhook: Percentiles::compute(&mut [3_000, 2_500, 9_000]),
             call: Percentiles::compute(&mut [1_000, 1_200, 4_000]),
+            push: Percentiles::compute(&mut [800, 900, 2_000]),
             duplicates: 0,
             unexpected: 0,
         });
@@ -683,6 +695,7 @@ mod tests {
         assert_eq!(json["webhook_max_ms"], 9.0);
         assert_eq!(json["respond_p50_ms"], 1.2);
         assert_eq!(json["respond_p99_ms"], 4.0);
+        assert_eq!(json["push_p50_ms"], 0.9);
         assert_eq!(json["rss_end_mb"], 21.0);
         let human = report.human();
         assert!(human.contains("webhook    p50 3.000 ms"), "{human}");

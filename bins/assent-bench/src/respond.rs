@@ -11,9 +11,15 @@
 //!    The call's own latency (to the last byte of its answer) is recorded too; the webhook
 //!    may arrive before the answer does.
 //!
+//! 3. Meanwhile the user holds an event stream open (`GET /api/v1/client/events`), and each
+//!    sample also records the push: from just before the notification is created
+//!    (`POST /api/v1/notifications`) to the arrival of its `notification` event on the stream.
+//!
 //! The first [`WARMUP_SAMPLES`] are not recorded. A webhook that does not arrive within
 //! [`RECEIPT_TIMEOUT`] ends the run (the figures then say so).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -23,7 +29,7 @@ use serde_json::{Value, json};
 use crate::api::Api;
 use crate::atp;
 use crate::deliveries::LATENCY_INTERVAL;
-use crate::load::{Target, micros};
+use crate::load::{self, Target, micros};
 use crate::receiver::Receiver;
 use crate::scenario::{CHOICE_ACTION, CHOICE_ANSWER};
 use crate::stats::Percentiles;
@@ -55,6 +61,9 @@ pub struct RespondFigures {
     pub webhook: Option<Percentiles>,
     /// The respond call alone, in microseconds.
     pub call: Option<Percentiles>,
+    /// From just before creating a notification to its event on the user's open stream, in
+    /// microseconds.
+    pub push: Option<Percentiles>,
     /// Requests for a notification whose webhook had already arrived, over the whole run.
     pub duplicates: u64,
     /// Requests without a notification id (or a delivery id), and malformed ones.
@@ -95,15 +104,39 @@ pub async fn run(plan: &RespondPlan, target: &Target) -> Result<RespondFigures> 
         LATENCY_INTERVAL.as_millis()
     );
 
+    let pushes = Pushes::default();
+    let stream = tokio::spawn(pushes.clone().listen(
+        api.url("/api/v1/client/events?types=notification"),
+        user_token.clone(),
+    ));
+    // The stream is open once its first bytes (the retry hint) arrived.
+    let opened = tokio::time::Instant::now() + RECEIPT_TIMEOUT;
+    while !pushes.opened() && tokio::time::Instant::now() < opened && !stream.is_finished() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if !pushes.opened() {
+        bail!("the user's event stream did not open");
+    }
+
     let mut ticks = tokio::time::interval(LATENCY_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut webhook_us = Vec::with_capacity(plan.samples as usize);
     let mut call_us = Vec::with_capacity(plan.samples as usize);
+    let mut push_us = Vec::with_capacity(plan.samples as usize);
     let mut lost = false;
     for n in 0..WARMUP_SAMPLES + plan.samples {
         ticks.tick().await;
         let title = format!("bench respond {} {n}", plan.run_id);
+        let created = Instant::now();
         let notification_id = api.notify(&service.api_key, &title).await?;
+        let Some(pushed) = pushes.wait_for(&notification_id).await else {
+            eprintln!(
+                "notification {notification_id} did not reach the open event stream within \
+                 {RECEIPT_TIMEOUT:?}; stopping"
+            );
+            lost = true;
+            break;
+        };
         let (call, receipt) = sample(&api, &receiver, &user_token, &notification_id).await?;
         let Some(receipt) = receipt else {
             eprintln!(
@@ -114,6 +147,7 @@ pub async fn run(plan: &RespondPlan, target: &Target) -> Result<RespondFigures> 
             break;
         };
         if n >= WARMUP_SAMPLES {
+            push_us.push(micros(pushed.saturating_duration_since(created)));
             call_us.push(micros(call));
             webhook_us.push(micros(receipt));
         }
@@ -124,13 +158,77 @@ pub async fn run(plan: &RespondPlan, target: &Target) -> Result<RespondFigures> 
         lost,
         webhook: Percentiles::compute(&mut webhook_us),
         call: Percentiles::compute(&mut call_us),
+        push: Percentiles::compute(&mut push_us),
         ..RespondFigures::default()
     };
+    stream.abort();
     receiver.with_log(|log| {
         figures.duplicates = log.duplicates;
         figures.unexpected = log.without_id + log.malformed;
     });
     Ok(figures)
+}
+
+/// When each notification reached the user's open event stream, by notification id.
+#[derive(Debug, Clone, Default)]
+struct Pushes(Arc<Mutex<(bool, HashMap<String, Instant>)>>);
+
+impl Pushes {
+    fn opened(&self) -> bool {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
+    /// Reads the stream until it ends, noting when each `notification` event arrived.
+    async fn listen(self, url: String, token: String) -> Result<()> {
+        let client = load::client(None)?;
+        let mut response = client.get(url).bearer_auth(token).send().await?;
+        if !response.status().is_success() {
+            bail!("GET /api/v1/client/events answered {}", response.status());
+        }
+        let mut buffer = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            let now = Instant::now();
+            buffer.extend_from_slice(&chunk);
+            let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            seen.0 = true;
+            while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+                let event: Vec<u8> = buffer.drain(..end + 2).collect();
+                for id in notification_ids(&event) {
+                    seen.1.entry(id).or_insert(now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// When `notification_id` arrived on the stream, waiting for it up to
+    /// [`RECEIPT_TIMEOUT`].
+    async fn wait_for(&self, notification_id: &str) -> Option<Instant> {
+        let deadline = Instant::now() + RECEIPT_TIMEOUT;
+        loop {
+            let arrived = self
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .1
+                .get(notification_id)
+                .copied();
+            if arrived.is_some() || Instant::now() >= deadline {
+                return arrived;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+}
+
+/// The ids of the notifications in one server-sent event (its `data:` lines).
+fn notification_ids(event: &[u8]) -> Vec<String> {
+    event
+        .split(|b| *b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"data: "))
+        .filter_map(|data| serde_json::from_slice::<Value>(data).ok())
+        .filter_map(|value| value["id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Answers `notification_id` and waits for its webhook: the call's latency, and the time
@@ -188,6 +286,14 @@ mod tests {
                 .is_some_and(|options| options.iter().any(|o| o["value"] == body["response_data"])),
             "{offered}"
         );
+    }
+
+    #[test]
+    fn notification_events_name_their_notification() {
+        let event = b"id: 7\nevent: notification\ndata: {\"id\":\"n1\",\"status\":\"created\"}\n\n";
+        assert_eq!(notification_ids(event), ["n1"]);
+        assert!(notification_ids(b"retry: 3000\n\n").is_empty());
+        assert!(notification_ids(b"event: heartbeat\ndata: {\"timestamp\":\"t\"}\n\n").is_empty());
     }
 
     #[test]
