@@ -10,138 +10,12 @@ use std::time::Duration;
 use assent_core::claim::ClaimStatus;
 use assent_store::testing::Engine;
 use assent_store::{NewClaim, Submitted};
-use common::{PASSWORD, TestServer, seed_registration};
+use common::{
+    Browser, PASSWORD, Page, TestServer, XSS_ATTRIBUTE, XSS_SCRIPT, assert_security_headers,
+    seed_registration,
+};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
-
-const XSS_SCRIPT: &str = "<script>alert(1)</script>";
-const XSS_ATTRIBUTE: &str = "\"><img src=x onerror=alert(1)>";
-
-/// A response, read whole as text.
-#[derive(Debug)]
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    /// The `assent_session` cookie this response sets, whole (`assent_session=…; Path=/; …`).
-    fn session_cookie(&self) -> Option<&str> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("assent_session="))
-    }
-
-    /// The page's CSRF token (every form of a page carries the same one).
-    fn csrf(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = self.text.find(marker).expect("a form with a CSRF token") + marker.len();
-        let end = start + self.text[start..].find('"').unwrap();
-        self.text[start..end].to_owned()
-    }
-
-    fn assert_redirect(&self, to: &str) {
-        assert_eq!(
-            (self.status, self.location()),
-            (StatusCode::SEE_OTHER, to),
-            "{}",
-            self.text
-        );
-    }
-}
-
-/// A browser without JavaScript: no redirects followed, the session cookie carried by hand,
-/// and the page's own origin on every form post.
-struct Browser<'a> {
-    server: &'a TestServer,
-    client: reqwest::Client,
-    cookie: Option<String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(server: &'a TestServer) -> Self {
-        Self {
-            server,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: None,
-        }
-    }
-
-    async fn send(&mut self, mut request: reqwest::RequestBuilder) -> Page {
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
-        let response = request.send().await.unwrap();
-        let page = Page {
-            status: response.status(),
-            headers: response.headers().clone(),
-            text: response.text().await.unwrap(),
-        };
-        if let Some(set) = page.session_cookie() {
-            let pair = set.split(';').next().unwrap().trim();
-            self.cookie = (pair != "assent_session=").then(|| pair.to_owned());
-        }
-        page
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let request = self.client.get(self.server.url(path));
-        self.send(request).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body: String = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let request = self
-            .client
-            .post(self.server.url(path))
-            .header("origin", &self.server.base)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        self.send(request).await
-    }
-
-    /// Logs in through the form as `email`.
-    async fn login(&mut self, email: &str) -> &mut Self {
-        let page = self
-            .post(
-                "/dashboard/login",
-                &[("email", email), ("password", PASSWORD)],
-            )
-            .await;
-        page.assert_redirect("/dashboard");
-        self
-    }
-
-    /// The inbox's CSRF token.
-    async fn csrf(&mut self) -> String {
-        let page = self.get("/dashboard").await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-        page.csrf()
-    }
-}
 
 /// Registers the seed service in `ada` and returns its API key.
 async fn lovelace(server: &TestServer) -> String {
@@ -224,18 +98,6 @@ fn simple_notification(title: &str) -> Value {
             { "id": "no", "label": "Leave it", "response_type": "simple" },
         ],
     })
-}
-
-fn assert_security_headers(page: &Page, what: &str) {
-    assert_eq!(
-        page.header("content-security-policy"),
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        "{what}"
-    );
-    assert_eq!(page.header("x-frame-options"), "DENY", "{what}");
-    assert_eq!(page.header("referrer-policy"), "no-referrer", "{what}");
-    assert_eq!(page.header("cache-control"), "no-store", "{what}");
 }
 
 async fn signup_and_login_set_the_cookie_and_redirect(engine: Engine) {

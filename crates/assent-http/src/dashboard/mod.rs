@@ -2,15 +2,16 @@
 //! `templates/`, autoescaped), a small stylesheet and a small script.
 //!
 //! Every action is a plain form post that answers with a redirect (303) or the page again
-//! with a readable message; the script only refreshes the inbox live. Sessions are the API's
-//! (`assent_session` cookie, created and checked by the same code). Every form of a logged-in
-//! owner carries a CSRF token, an HMAC of the session id under a key derived from the
-//! server's secret; the login and signup forms, which have no session yet, are held to the
-//! API's same-origin check instead. Every response carries a strict Content-Security-Policy
-//! and refuses framing and caching.
+//! with a readable message; the script only refreshes the inbox live and adds copy buttons to
+//! secrets shown once. Sessions are the API's (`assent_session` cookie, created and checked by
+//! the same code). Every form of a logged-in owner carries a CSRF token, an HMAC of the session
+//! id under a key derived from the server's secret; the login and signup forms, which have no
+//! session yet, are held to the API's same-origin check instead. Every response carries a
+//! strict Content-Security-Policy and refuses framing and caching.
 
 mod account;
 mod decide;
+mod manage;
 mod views;
 
 use actix_web::http::StatusCode;
@@ -21,9 +22,9 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use assent_auth::TokenHash;
-use assent_store::{Account, StoreError};
+use assent_store::{Account, Actor, StoreError};
 
-use crate::auth::SESSION_COOKIE;
+use crate::auth::{Owner, SESSION_COOKIE};
 use crate::error::{ApiError, Dialect};
 use crate::state::AppState;
 
@@ -69,6 +70,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/notifications/{id}/respond",
                 web::post().to(decide::respond),
             )
+            .service(
+                web::resource("/services")
+                    .route(web::get().to(manage::services))
+                    .route(web::post().to(manage::create_service)),
+            )
+            .service(
+                web::resource("/services/{id}")
+                    .route(web::get().to(manage::service))
+                    .route(web::post().to(manage::update_service)),
+            )
+            .route(
+                "/services/{id}/delete",
+                web::post().to(manage::delete_service),
+            )
+            .route("/services/{id}/keys", web::post().to(manage::create_key))
+            .route(
+                "/services/{id}/keys/{key_id}/revoke",
+                web::post().to(manage::revoke_key),
+            )
+            .service(
+                web::resource("/tokens")
+                    .route(web::get().to(manage::tokens))
+                    .route(web::post().to(manage::create_token)),
+            )
+            .route("/tokens/{id}/revoke", web::post().to(manage::revoke_token))
+            .route("/audit", web::get().to(manage::audit))
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/static/app.js", web::get().to(script)),
     );
@@ -102,6 +129,18 @@ impl Visitor {
             csrf: self.csrf.clone(),
             current,
         }
+    }
+
+    /// The visitor as the JSON API's [`Owner`], for the rules both share.
+    fn owner(&self) -> Owner {
+        Owner {
+            account: self.account.clone(),
+            session_id: self.session_id.clone(),
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::Account(self.account.id.clone())
     }
 }
 
@@ -241,9 +280,9 @@ fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     }
 }
 
-fn see_other(location: &'static str) -> HttpResponse {
+fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
+        .insert_header((LOCATION, location.to_owned()))
         .finish()
 }
 
@@ -265,11 +304,19 @@ fn error_page(
 }
 
 fn not_found(visitor: &Visitor) -> Failure {
+    missing(
+        visitor,
+        "There is no such request in your namespace. It may have been removed, or the link \
+         is wrong.",
+    )
+}
+
+/// A 404 page saying what is missing.
+fn missing(visitor: &Visitor, message: &str) -> Failure {
     Failure::new(error_page(
         StatusCode::NOT_FOUND,
         "Not found",
-        "There is no such request in your namespace. It may have been removed, or the link \
-         is wrong.",
+        message,
         Some(visitor.nav("")),
     ))
 }

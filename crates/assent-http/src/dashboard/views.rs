@@ -17,7 +17,7 @@ pub(super) struct Nav {
     pub namespace: String,
     pub email: String,
     pub csrf: String,
-    /// `inbox`, `history`, or empty.
+    /// `inbox`, `history`, `services`, `tokens`, `audit`, or empty.
     pub current: &'static str,
 }
 
@@ -66,6 +66,152 @@ pub(super) struct HistoryPage {
     pub items: Vec<Item>,
 }
 
+#[derive(Debug, Template)]
+#[template(path = "services.html")]
+pub(super) struct ServicesPage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub services: Vec<ServiceItem>,
+    /// The create form's values, kept on an error.
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct ServiceItem {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created: When,
+}
+
+impl From<assent_core::Service> for ServiceItem {
+    fn from(s: assent_core::Service) -> Self {
+        Self {
+            created: When::at(s.created_at.as_millis()),
+            id: s.id,
+            slug: s.slug,
+            name: s.name,
+            description: s.description,
+        }
+    }
+}
+
+#[derive(Debug, Template)]
+#[template(path = "service.html")]
+pub(super) struct ServicePage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub service: ServiceItem,
+    /// The edit form's values (the service's own, or those submitted on an error).
+    pub name: String,
+    pub description: String,
+    pub error: Option<String>,
+    pub keys: Vec<Credential>,
+    pub key_name: String,
+    pub key_error: Option<String>,
+    /// A key just created, shown this once.
+    pub new_key: Option<Secret>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "tokens.html")]
+pub(super) struct TokensPage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub tokens: Vec<Credential>,
+    pub name: String,
+    pub error: Option<String>,
+    /// A token just created, shown this once.
+    pub new_token: Option<Secret>,
+}
+
+/// An API key or user token as listed: never the secret itself.
+#[derive(Debug)]
+pub(super) struct Credential {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created: When,
+    pub last_used: Option<When>,
+}
+
+impl From<assent_store::ApiKey> for Credential {
+    fn from(k: assent_store::ApiKey) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created: When::at(k.created_at.as_millis()),
+            last_used: k.last_used_at.map(|t| When::at(t.as_millis())),
+        }
+    }
+}
+
+impl From<assent_store::UserToken> for Credential {
+    fn from(t: assent_store::UserToken) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            created: When::at(t.created_at.as_millis()),
+            last_used: t.last_used_at.map(|t| When::at(t.as_millis())),
+        }
+    }
+}
+
+/// A secret just minted, with its name.
+#[derive(Debug)]
+pub(super) struct Secret {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "audit.html")]
+pub(super) struct AuditPage {
+    pub nav: Option<Nav>,
+    pub entries: Vec<AuditItem>,
+    /// Whether this is a later page (it links back to the first).
+    pub later: bool,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct AuditItem {
+    pub at: When,
+    /// `You` for the visitor's own account, else the stored actor.
+    pub actor: String,
+    pub action: String,
+    pub target_id: String,
+    /// Compact JSON; empty for no details.
+    pub details: String,
+}
+
+impl AuditItem {
+    pub fn new(r: assent_store::AuditRecord, own_actor: &str) -> Self {
+        let empty = r.details.is_null() || r.details.as_object().is_some_and(Map::is_empty);
+        Self {
+            at: When::at(r.created_at.as_millis()),
+            actor: if r.actor == own_actor {
+                "You".to_owned()
+            } else {
+                r.actor
+            },
+            action: r.action,
+            target_id: r.target_id,
+            details: if empty {
+                String::new()
+            } else {
+                r.details.to_string()
+            },
+        }
+    }
+}
+
 /// One entry of a list: a claim or a notification.
 #[derive(Debug)]
 pub(super) enum Item {
@@ -95,7 +241,7 @@ pub(super) struct When {
 }
 
 impl When {
-    fn at(millis: i64) -> Self {
+    pub fn at(millis: i64) -> Self {
         let iso = Timestamp::from_millis(millis).to_rfc3339();
         let text = format!(
             "{} UTC",

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use assent_core::Timestamp;
+use assent_store::AuditRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -55,15 +56,13 @@ pub async fn list(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let limit = pagination::limit(query.limit.as_deref())?;
-    let before = query
-        .cursor
-        .map(|raw| raw.parse::<i64>().map_err(|_| pagination::bad_cursor()))
-        .transpose()?;
-    let store = state.store.clone();
-    let mut records =
-        web::block(move || store.list_audit_log(owner.namespace(), limit + 1, before)).await??;
-    let next_cursor = pagination::finish(&mut records, limit, |r| r.seq.to_string());
+    let (records, next_cursor) = audit_page(
+        &state,
+        owner.namespace().to_owned(),
+        query.limit.as_deref(),
+        query.cursor,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(AuditPage {
         entries: records
             .into_iter()
@@ -78,4 +77,24 @@ pub async fn list(
             .collect(),
         next_cursor,
     }))
+}
+
+/// One page of a namespace's audit log, newest first, and the cursor of the next page: the
+/// rules of `GET /v1/audit-log` (`limit` 1 to 200, default 50; the cursor a `seq`), shared
+/// with the dashboard.
+pub(crate) async fn audit_page(
+    state: &AppState,
+    namespace: String,
+    limit: Option<&str>,
+    cursor: Option<String>,
+) -> Result<(Vec<AuditRecord>, Option<String>), ApiError> {
+    let limit = pagination::limit(limit)?;
+    let before = cursor
+        .map(|raw| raw.parse::<i64>().map_err(|_| pagination::bad_cursor()))
+        .transpose()?;
+    let store = state.store.clone();
+    let mut records =
+        web::block(move || store.list_audit_log(&namespace, limit + 1, before)).await??;
+    let next_cursor = pagination::finish(&mut records, limit, |r| r.seq.to_string());
+    Ok((records, next_cursor))
 }

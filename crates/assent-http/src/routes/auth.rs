@@ -339,7 +339,20 @@ pub async fn create_token(
     state: web::Data<AppState>,
     body: OptionalJsonBody<CreateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = optional_name(body.into_inner().and_then(|b| b.name))?;
+    let name = body.into_inner().and_then(|b| b.name);
+    let created = mint_user_token(&state, &owner, name).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Mints a user token named `name` (`default` if absent) for the owner: the rules of
+/// `POST /v1/auth/tokens`, shared with the dashboard. The answer holds the token itself, to
+/// show once.
+pub(crate) async fn mint_user_token(
+    state: &AppState,
+    owner: &Owner,
+    name: Option<String>,
+) -> Result<CreatedUserToken, ApiError> {
+    let name = optional_name(name)?;
     let minted = MintedToken::new(TokenKind::User);
     let new = NewUserToken {
         id: random::id("tok_"),
@@ -348,16 +361,16 @@ pub async fn create_token(
         hash: minted.hash.clone(),
     };
     let store = state.store.clone();
+    let account = owner.account.clone();
     let actor = owner.actor();
-    let created =
-        web::block(move || store.create_user_token(&owner.account, &new, &actor)).await??;
-    Ok(HttpResponse::Created().json(CreatedUserToken {
+    let created = web::block(move || store.create_user_token(&account, &new, &actor)).await??;
+    Ok(CreatedUserToken {
         id: created.id,
         name: created.name,
         token: minted.plaintext.expose().to_owned(),
         prefix: created.prefix,
         created_at: created.created_at,
-    }))
+    })
 }
 
 /// The owner's active user tokens, newest first.

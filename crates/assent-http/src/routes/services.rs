@@ -119,13 +119,24 @@ pub async fn create(
     body: JsonBody<CreateServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let fields = ServiceInput {
+    let input = ServiceInput {
         slug: body.slug,
         name: body.name,
         description: body.description,
-    }
-    .validate()
-    .map_err(|e| ApiError::validation(&e))?;
+    };
+    let created = create_owned_service(&state, &owner, input).await?;
+    Ok(HttpResponse::Created().json(ServiceView::from(created)))
+}
+
+/// Validates `input` and creates the service in the owner's namespace: the rules of
+/// `POST /v1/services` (`VALIDATION_ERROR`, `SERVICE_ALREADY_EXISTS`, `SERVICE_LIMIT_REACHED`),
+/// shared with the dashboard.
+pub(crate) async fn create_owned_service(
+    state: &AppState,
+    owner: &Owner,
+    input: ServiceInput,
+) -> Result<Service, ApiError> {
+    let fields = input.validate().map_err(|e| ApiError::validation(&e))?;
     let new = NewService {
         namespace: owner.namespace().to_owned(),
         slug: fields.slug.into_string(),
@@ -136,7 +147,7 @@ pub async fn create(
     let store = state.store.clone();
     let max = state.settings.quotas.services_per_namespace;
     let actor = owner.actor();
-    let created = web::block(move || store.create_service(new, &actor, max))
+    web::block(move || store.create_service(new, &actor, max))
         .await?
         .map_err(|e| match e {
             StoreError::Conflict(_) => ApiError::new(
@@ -145,8 +156,7 @@ pub async fn create(
                 "A service with this slug already exists in your namespace.",
             ),
             other => other.into(),
-        })?;
-    Ok(HttpResponse::Created().json(ServiceView::from(created)))
+        })
 }
 
 /// One of the owner's services.
@@ -188,7 +198,23 @@ pub async fn update(
     body: JsonBody<UpdateServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let name = match body.name {
+    let changes = service_changes(body.name, body.description)?;
+    let store = state.store.clone();
+    let actor = owner.actor();
+    let service =
+        web::block(move || store.update_service(owner.namespace(), &service_id, changes, &actor))
+            .await??;
+    Ok(HttpResponse::Ok().json(ServiceView::from(service)))
+}
+
+/// The changes of a service's name (`None`: unchanged) and description (`None`: unchanged,
+/// `Some(None)` or an empty string: cleared), checked: the rules of `PATCH /v1/services/{id}`,
+/// shared with the dashboard.
+pub(crate) fn service_changes(
+    name: Option<Option<String>>,
+    description: Option<Option<String>>,
+) -> Result<ServiceChanges, ApiError> {
+    let name = match name {
         None => None,
         Some(name) => {
             let name = assent_core::field::required("name", name.as_deref())
@@ -197,8 +223,7 @@ pub async fn update(
             Some(name)
         }
     };
-    let description = body
-        .description
+    let description = description
         .map(|d| {
             assent_core::field::optional(d.as_deref())
                 .map(assent_core::service::service_description)
@@ -212,13 +237,7 @@ pub async fn update(
             "or `description` must be given: there is nothing to change",
         )));
     }
-    let changes = ServiceChanges { name, description };
-    let store = state.store.clone();
-    let actor = owner.actor();
-    let service =
-        web::block(move || store.update_service(owner.namespace(), &service_id, changes, &actor))
-            .await??;
-    Ok(HttpResponse::Ok().json(ServiceView::from(service)))
+    Ok(ServiceChanges { name, description })
 }
 
 /// Delete a service with its API keys and webhooks. This cannot be undone.
@@ -327,7 +346,21 @@ pub async fn create_key(
     service_id: web::Path<String>,
     body: OptionalJsonBody<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = optional_name(body.into_inner().and_then(|b| b.name))?;
+    let name = body.into_inner().and_then(|b| b.name);
+    let created = mint_api_key(&state, &owner, service_id.into_inner(), name).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Mints an API key named `name` (`default` if absent) for a service of the owner's: the rules
+/// of `POST /v1/services/{id}/keys` (`VALIDATION_ERROR`, `NOT_FOUND`, `KEY_LIMIT_REACHED`),
+/// shared with the dashboard. The answer holds the key itself, to show once.
+pub(crate) async fn mint_api_key(
+    state: &AppState,
+    owner: &Owner,
+    service_id: String,
+    name: Option<String>,
+) -> Result<CreatedApiKey, ApiError> {
+    let name = optional_name(name)?;
     let minted = MintedToken::new(TokenKind::ApiKey);
     let new = NewApiKey {
         id: random::id("key_"),
@@ -337,17 +370,18 @@ pub async fn create_key(
     };
     let store = state.store.clone();
     let max = state.settings.quotas.keys_per_service;
+    let namespace = owner.namespace().to_owned();
     let actor = owner.actor();
     let created =
-        web::block(move || store.create_api_key(owner.namespace(), &service_id, &new, &actor, max))
+        web::block(move || store.create_api_key(&namespace, &service_id, &new, &actor, max))
             .await??;
-    Ok(HttpResponse::Created().json(CreatedApiKey {
+    Ok(CreatedApiKey {
         key: minted.plaintext.expose().to_owned(),
         id: created.id,
         prefix: created.prefix,
         name: created.name,
         created_at: created.created_at,
-    }))
+    })
 }
 
 /// Revoke an API key: it stops working on the very next request.

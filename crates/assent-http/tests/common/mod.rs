@@ -16,7 +16,7 @@ use assent_http::{AppState, HttpSettings, ServerOptions};
 use assent_store::NewAccount;
 use assent_store::testing::{Engine, TestDatabase};
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
 pub struct TestServer {
@@ -318,6 +318,148 @@ impl Receiver {
     pub fn hooks(&self) -> Vec<Hook> {
         self.0.lock().unwrap().clone()
     }
+}
+
+/// Hostile text, to check that pages escape it.
+pub const XSS_SCRIPT: &str = "<script>alert(1)</script>";
+pub const XSS_ATTRIBUTE: &str = "\"><img src=x onerror=alert(1)>";
+
+/// A response, read whole as text.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Page {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The `assent_session` cookie this response sets, whole (`assent_session=…; Path=/; …`).
+    pub fn session_cookie(&self) -> Option<&str> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("assent_session="))
+    }
+
+    /// The page's CSRF token (every form of a page carries the same one).
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.text.find(marker).expect("a form with a CSRF token") + marker.len();
+        let end = start + self.text[start..].find('"').unwrap();
+        self.text[start..end].to_owned()
+    }
+
+    pub fn assert_redirect(&self, to: &str) {
+        assert_eq!(
+            (self.status, self.location()),
+            (StatusCode::SEE_OTHER, to),
+            "{}",
+            self.text
+        );
+    }
+}
+
+/// A browser without JavaScript: no redirects followed, the session cookie carried by hand,
+/// and the page's own origin on every form post.
+pub struct Browser<'a> {
+    pub server: &'a TestServer,
+    pub client: reqwest::Client,
+    pub cookie: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(server: &'a TestServer) -> Self {
+        Self {
+            server,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    pub async fn send(&mut self, mut request: reqwest::RequestBuilder) -> Page {
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        let page = Page {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.unwrap(),
+        };
+        if let Some(set) = page.session_cookie() {
+            let pair = set.split(';').next().unwrap().trim();
+            self.cookie = (pair != "assent_session=").then(|| pair.to_owned());
+        }
+        page
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let request = self.client.get(self.server.url(path));
+        self.send(request).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let request = self
+            .client
+            .post(self.server.url(path))
+            .header("origin", &self.server.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(request).await
+    }
+
+    /// Logs in through the form as `email`.
+    pub async fn login(&mut self, email: &str) -> &mut Self {
+        let page = self
+            .post(
+                "/dashboard/login",
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        page.assert_redirect("/dashboard");
+        self
+    }
+
+    /// The inbox's CSRF token.
+    pub async fn csrf(&mut self) -> String {
+        let page = self.get("/dashboard").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        page.csrf()
+    }
+}
+
+/// The dashboard's security headers.
+pub fn assert_security_headers(page: &Page, what: &str) {
+    assert_eq!(
+        page.header("content-security-policy"),
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "{what}"
+    );
+    assert_eq!(page.header("x-frame-options"), "DENY", "{what}");
+    assert_eq!(page.header("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(page.header("cache-control"), "no-store", "{what}");
 }
 
 /// The password of every account the harness makes.

@@ -1,5 +1,30 @@
-// assent dashboard: live updates of the inbox, nothing else. Without this script every page
-// still works by plain form posts and reloads.
+// assent dashboard: live updates of the inbox, and copy buttons. Without this script every
+// page still works by plain form posts and reloads.
+
+// A button with `data-copy` copies the text of the element whose id it names; it stays hidden
+// where the clipboard is not available.
+(function () {
+  "use strict";
+  if (!navigator.clipboard) {
+    return;
+  }
+  var buttons = document.querySelectorAll("button[data-copy]");
+  Array.prototype.forEach.call(buttons, function (button) {
+    var target = document.getElementById(button.getAttribute("data-copy"));
+    if (!target) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(target.textContent).then(function () {
+        button.textContent = "Copied";
+      }, function () {
+        button.textContent = "Copy failed: select the text";
+      });
+    });
+  });
+})();
+
 (function () {
   "use strict";
   var list = document.getElementById("inbox-items");

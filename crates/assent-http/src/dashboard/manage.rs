@@ -1,0 +1,418 @@
+//! Managing the namespace: services (create, edit, delete), their API keys (create, shown
+//! once; revoke), the owner's user tokens (create, shown once; revoke) and the audit log. The
+//! rules are the JSON API's own functions; a refused form is shown again with the message.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use assent_core::ServiceInput;
+
+use super::views::{
+    AuditItem, AuditPage, Credential, Secret, ServiceItem, ServicePage, ServicesPage, TokensPage,
+};
+use super::{Failure, Form, Visitor, check_csrf, finish, html, logged_in, message, see_other};
+use crate::error::ApiError;
+use crate::routes::audit::audit_page;
+use crate::routes::auth::mint_user_token;
+use crate::routes::services::{create_owned_service, mint_api_key, service_changes};
+use crate::state::AppState;
+
+/// Audit entries per page.
+const AUDIT_PAGE_SIZE: &str = "50";
+
+const NO_SUCH_SERVICE: &str = "There is no such service in your namespace. It may have been \
+    deleted, or the link is wrong.";
+
+/// `GET /dashboard/services`.
+pub async fn services(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            let page = services_page(&state, &visitor, &Form::default(), None).await?;
+            Ok(html(StatusCode::OK, &page))
+        }
+        .await,
+    )
+}
+
+/// `POST /dashboard/services`: `POST /v1/services` from a form; on to the new service's page.
+pub async fn create_service(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            let form = Form::parse(&body);
+            check_csrf(&state, &visitor, &form)?;
+            let field = |name: &str| form.get(name).map(str::to_owned);
+            let input = ServiceInput {
+                slug: field("slug"),
+                name: field("name"),
+                description: field("description"),
+            };
+            match create_owned_service(&state, &visitor.owner(), input).await {
+                Ok(service) => Ok(see_other(&format!("/dashboard/services/{}", service.id))),
+                Err(e) => {
+                    let error = refusal(e)?;
+                    let page = services_page(&state, &visitor, &form, Some(error.1)).await?;
+                    Ok(html(error.0, &page))
+                }
+            }
+        }
+        .await,
+    )
+}
+
+/// `GET /dashboard/services/{id}`.
+pub async fn service(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            let page = service_page(&state, &visitor, id.into_inner()).await?;
+            Ok(html(StatusCode::OK, &page))
+        }
+        .await,
+    )
+}
+
+/// `POST /dashboard/services/{id}`: a new name and description (`PATCH /v1/services/{id}`).
+pub async fn update_service(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            let form = Form::parse(&body);
+            check_csrf(&state, &visitor, &form)?;
+            let id = id.into_inner();
+            let name = form.get("name").unwrap_or_default().to_owned();
+            let description = form.get("description").unwrap_or_default().to_owned();
+            let updated =
+                match service_changes(Some(Some(name.clone())), Some(Some(description.clone()))) {
+                    Ok(changes) => {
+                        let store = state.store.clone();
+                        let namespace = visitor.account.namespace.clone();
+                        let actor = visitor.actor();
+                        let service_id = id.clone();
+                        web::block(move || {
+                            store.update_service(&namespace, &service_id, changes, &actor)
+                        })
+                        .await?
+                        .map_err(ApiError::from)
+                    }
+                    Err(e) => Err(e),
+                };
+            match updated {
+                Ok(_) => Ok(see_other(&format!("/dashboard/services/{id}"))),
+                Err(e) => {
+                    let (status, error) = refusal_of_service(&visitor, e)?;
+                    let mut page = service_page(&state, &visitor, id).await?;
+                    page.name = name;
+                    page.description = description;
+                    page.error = Some(error);
+                    Ok(html(status, &page))
+                }
+            }
+        }
+        .await,
+    )
+}
+
+/// `POST /dashboard/services/{id}/delete`: the service, its keys and webhooks, for good.
+pub async fn delete_service(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            check_csrf(&state, &visitor, &Form::parse(&body))?;
+            let store = state.store.clone();
+            let namespace = visitor.account.namespace.clone();
+            let actor = visitor.actor();
+            web::block(move || store.delete_service(&namespace, &id, &actor))
+                .await?
+                .map_err(|e| service_failure(&visitor, e.into()))?;
+            Ok(see_other("/dashboard/services"))
+        }
+        .await,
+    )
+}
+
+/// `POST /dashboard/services/{id}/keys`: a new key, shown on the page this once.
+pub async fn create_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            let form = Form::parse(&body);
+            check_csrf(&state, &visitor, &form)?;
+            let id = id.into_inner();
+            let name = form.get("name").map(str::to_owned);
+            match mint_api_key(&state, &visitor.owner(), id.clone(), name.clone()).await {
+                Ok(created) => {
+                    let mut page = service_page(&state, &visitor, id).await?;
+                    page.new_key = Some(Secret {
+                        name: created.name,
+                        value: created.key,
+                    });
+                    Ok(html(StatusCode::OK, &page))
+                }
+                Err(e) => {
+                    let (status, error) = refusal_of_service(&visitor, e)?;
+                    let mut page = service_page(&state, &visitor, id).await?;
+                    page.key_name = name.unwrap_or_default();
+                    page.key_error = Some(error);
+                    Ok(html(status, &page))
+                }
+            }
+        }
+        .await,
+    )
+}
+
+/// `POST /dashboard/services/{id}/keys/{key_id}/revoke`.
+pub async fn revoke_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            check_csrf(&state, &visitor, &Form::parse(&body))?;
+            let (service_id, key_id) = path.into_inner();
+            let store = state.store.clone();
+            let namespace = visitor.account.namespace.clone();
+            let actor = visitor.actor();
+            let id = service_id.clone();
+            web::block(move || store.revoke_api_key(&namespace, &id, &key_id, &actor))
+                .await?
+                .map_err(|e| match e {
+                    assent_store::StoreError::NotFound => super::missing(
+                        &visitor,
+                        "There is no such active key of a service of yours. It may have been \
+                         revoked already.",
+                    ),
+                    other => other.into(),
+                })?;
+            Ok(see_other(&format!("/dashboard/services/{service_id}")))
+        }
+        .await,
+    )
+}
+
+/// `GET /dashboard/tokens`.
+pub async fn tokens(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            let page = tokens_page(&state, &visitor).await?;
+            Ok(html(StatusCode::OK, &page))
+        }
+        .await,
+    )
+}
+
+/// `POST /dashboard/tokens`: a new user token, shown on the page this once.
+pub async fn create_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            let form = Form::parse(&body);
+            check_csrf(&state, &visitor, &form)?;
+            let name = form.get("name").map(str::to_owned);
+            match mint_user_token(&state, &visitor.owner(), name.clone()).await {
+                Ok(created) => {
+                    let mut page = tokens_page(&state, &visitor).await?;
+                    page.new_token = Some(Secret {
+                        name: created.name,
+                        value: created.token,
+                    });
+                    Ok(html(StatusCode::OK, &page))
+                }
+                Err(e) => {
+                    let (status, error) = refusal(e)?;
+                    let mut page = tokens_page(&state, &visitor).await?;
+                    page.name = name.unwrap_or_default();
+                    page.error = Some(error);
+                    Ok(html(status, &page))
+                }
+            }
+        }
+        .await,
+    )
+}
+
+/// `POST /dashboard/tokens/{id}/revoke`.
+pub async fn revoke_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            check_csrf(&state, &visitor, &Form::parse(&body))?;
+            let store = state.store.clone();
+            let account = visitor.account.clone();
+            let actor = visitor.actor();
+            web::block(move || store.revoke_user_token(&account, &id, &actor))
+                .await?
+                .map_err(|e| match e {
+                    assent_store::StoreError::NotFound => super::missing(
+                        &visitor,
+                        "There is no such active token of yours. It may have been revoked \
+                         already.",
+                    ),
+                    other => other.into(),
+                })?;
+            Ok(see_other("/dashboard/tokens"))
+        }
+        .await,
+    )
+}
+
+/// `GET /dashboard/audit[?cursor=…]`: one page of the audit log, newest first.
+pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    finish(
+        async {
+            let visitor = logged_in(&req, &state).await?;
+            let query = Form::parse(req.query_string().as_bytes());
+            let cursor = query.get("cursor").map(str::to_owned);
+            let later = cursor.is_some();
+            let (records, next_cursor) = audit_page(
+                &state,
+                visitor.account.namespace.clone(),
+                Some(AUDIT_PAGE_SIZE),
+                cursor,
+            )
+            .await?;
+            let own = visitor.actor().to_string();
+            Ok(html(
+                StatusCode::OK,
+                &AuditPage {
+                    nav: Some(visitor.nav("audit")),
+                    entries: records
+                        .into_iter()
+                        .map(|r| AuditItem::new(r, &own))
+                        .collect(),
+                    later,
+                    next_cursor,
+                },
+            ))
+        }
+        .await,
+    )
+}
+
+async fn services_page(
+    state: &AppState,
+    visitor: &Visitor,
+    form: &Form,
+    error: Option<String>,
+) -> Result<ServicesPage, Failure> {
+    let store = state.store.clone();
+    let namespace = visitor.account.namespace.clone();
+    let services = web::block(move || store.list_services(&namespace)).await??;
+    let field = |name: &str| form.get(name).unwrap_or_default().to_owned();
+    Ok(ServicesPage {
+        nav: Some(visitor.nav("services")),
+        csrf: visitor.csrf.clone(),
+        services: services.into_iter().map(ServiceItem::from).collect(),
+        slug: field("slug"),
+        name: field("name"),
+        description: field("description"),
+        error,
+    })
+}
+
+/// A service's page with its keys; a 404 page for a service not of the visitor's namespace.
+async fn service_page(
+    state: &AppState,
+    visitor: &Visitor,
+    id: String,
+) -> Result<ServicePage, Failure> {
+    let store = state.store.clone();
+    let namespace = visitor.account.namespace.clone();
+    let (service, keys) = web::block(move || {
+        let service = store.get_owned_service(&namespace, &id)?;
+        let keys = store.list_api_keys(&namespace, &id)?;
+        Ok::<_, assent_store::StoreError>((service, keys))
+    })
+    .await?
+    .map_err(|e| service_failure(visitor, e.into()))?;
+    Ok(ServicePage {
+        nav: Some(visitor.nav("services")),
+        csrf: visitor.csrf.clone(),
+        name: service.name.clone(),
+        description: service.description.clone().unwrap_or_default(),
+        service: ServiceItem::from(service),
+        error: None,
+        keys: keys.into_iter().map(Credential::from).collect(),
+        key_name: String::new(),
+        key_error: None,
+        new_key: None,
+    })
+}
+
+async fn tokens_page(state: &AppState, visitor: &Visitor) -> Result<TokensPage, Failure> {
+    let store = state.store.clone();
+    let account_id = visitor.account.id.clone();
+    let tokens = web::block(move || store.list_user_tokens(&account_id)).await??;
+    Ok(TokensPage {
+        nav: Some(visitor.nav("tokens")),
+        csrf: visitor.csrf.clone(),
+        tokens: tokens.into_iter().map(Credential::from).collect(),
+        name: String::new(),
+        error: None,
+        new_token: None,
+    })
+}
+
+/// A refusal to show on the form (its status and message); a server error is a page of its own.
+fn refusal(e: ApiError) -> Result<(StatusCode, String), Failure> {
+    if e.status().is_server_error() {
+        Err(e.into())
+    } else {
+        Ok((e.status(), message(&e)))
+    }
+}
+
+/// As [`refusal`], but a missing service is the 404 page.
+fn refusal_of_service(visitor: &Visitor, e: ApiError) -> Result<(StatusCode, String), Failure> {
+    if e.status() == StatusCode::NOT_FOUND {
+        Err(super::missing(visitor, NO_SUCH_SERVICE))
+    } else {
+        refusal(e)
+    }
+}
+
+/// A failed service lookup or change: the 404 page for a missing service, else the error.
+fn service_failure(visitor: &Visitor, e: ApiError) -> Failure {
+    if e.status() == StatusCode::NOT_FOUND {
+        super::missing(visitor, NO_SUCH_SERVICE)
+    } else {
+        e.into()
+    }
+}
