@@ -467,11 +467,20 @@ async fn the_inbox_shows_pending_requests_escaped(engine: Engine) {
     // Newer than the claim (timestamps are in milliseconds).
     tokio::time::sleep(Duration::from_millis(5)).await;
     let note = notify(&server, &api_key, body).await;
+    assert_eq!(
+        notification(&server, &api_key, &note).await["status"],
+        "created"
+    );
 
     let mut browser = Browser::new(&server);
     browser.login("ada@example.com").await;
     let inbox = browser.get("/dashboard").await;
     assert_eq!(inbox.status, StatusCode::OK);
+    // The owner has seen it: delivered, as when a client app lists it.
+    assert_eq!(
+        notification(&server, &api_key, &note).await["status"],
+        "delivered"
+    );
     let html = &inbox.text;
     for raw in [
         "<script>alert(1)</script>",
@@ -946,12 +955,12 @@ async fn forms_without_a_valid_csrf_token_are_refused(engine: Engine) {
         let page = ada.post("/dashboard/logout", fields).await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{fields:?}");
     }
-    // Nothing changed; the session is still live.
+    // Nothing changed (the notification is delivered, by the inbox page the token came from,
+    // and unanswered); the session is still live.
     assert_eq!(claim_status(&server, &claim_id), ClaimStatus::Pending);
-    assert_eq!(
-        notification(&server, &api_key, &note).await["status"],
-        "created"
-    );
+    let unanswered = notification(&server, &api_key, &note).await;
+    assert_eq!(unanswered["status"], "delivered");
+    assert!(unanswered.get("response").is_none(), "{unanswered}");
     assert_eq!(ada.get("/dashboard").await.status, StatusCode::OK);
     // A token does not live in any URL.
     let inbox = ada.get("/dashboard").await;

@@ -299,6 +299,8 @@ fn inbox_items_of(store: &Store, namespace: &str) -> Result<Vec<Item>, StoreErro
         ..NotificationQuery::default()
     };
     let (notifications, _) = store.list_notifications(namespace, &query)?;
+    // The owner now sees them: they are delivered, as when a client app lists them.
+    let notifications = crate::routes::client::deliver(store, notifications)?;
     sorted(store, namespace, claims, notifications, false)
 }
 

@@ -120,8 +120,8 @@ impl ListQuery {
 }
 
 /// Notifications that reached a client are `delivered`: marks the `created` ones of `rows`
-/// and returns the rows as they now stand.
-fn deliver(
+/// and returns the rows as they now stand. The dashboard's inbox is such a client too.
+pub(crate) fn deliver(
     store: &assent_store::Store,
     mut rows: Vec<NotificationRow>,
 ) -> Result<Vec<NotificationRow>, assent_store::StoreError> {
