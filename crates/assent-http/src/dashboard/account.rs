@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use assent_core::SignupInput;
 
 use super::views::{LoginPage, SignupPage};
-use super::{Failure, Form, check_csrf, error_page, finish, html, logged_in, message, visitor};
+use super::{Failure, Form, error_page, finish, html, message, posted, visitor};
 use crate::auth::check_same_origin;
 use crate::error::ApiError;
 use crate::routes::auth::{
@@ -109,8 +109,7 @@ pub async fn logout(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            check_csrf(&state, &visitor, &Form::parse(&body))?;
+            let (visitor, _) = posted(&req, &state, &body).await?;
             let store = state.store.clone();
             web::block(move || store.delete_session(&visitor.session_id)).await??;
             Ok::<_, Failure>(

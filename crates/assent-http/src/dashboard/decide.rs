@@ -14,7 +14,9 @@ use assent_store::{
 use serde_json::Value;
 
 use super::views::{ClaimView, HistoryPage, InboxPage, Item, NotificationView};
-use super::{Failure, Form, Visitor, check_csrf, finish, html, logged_in, message, not_found};
+use super::{
+    Failure, Form, Visitor, check_csrf, finish, html, logged_in, message, not_found, posted,
+};
 use crate::rate_limit::Operation;
 use crate::routes::client::record_response;
 use crate::routes::notifications::{NOTIFICATION_ACCESS_DENIED, NOTIFICATION_NOT_FOUND};
@@ -143,9 +145,7 @@ pub async fn respond(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            let form = Form::parse(&body);
-            check_csrf(&state, &visitor, &form)?;
+            let (visitor, form) = posted(&req, &state, &body).await?;
             let refuse = |status: StatusCode, notice: String| {
                 show(&state, &visitor, Origin::Inbox, status, Some(notice))
             };

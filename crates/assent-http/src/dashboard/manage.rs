@@ -9,7 +9,7 @@ use assent_core::ServiceInput;
 use super::views::{
     AuditItem, AuditPage, Credential, Secret, ServiceItem, ServicePage, ServicesPage, TokensPage,
 };
-use super::{Failure, Form, Visitor, check_csrf, finish, html, logged_in, message, see_other};
+use super::{Failure, Form, Visitor, finish, html, logged_in, message, posted, see_other};
 use crate::error::ApiError;
 use crate::routes::audit::audit_page;
 use crate::routes::auth::mint_user_token;
@@ -42,9 +42,7 @@ pub async fn create_service(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            let form = Form::parse(&body);
-            check_csrf(&state, &visitor, &form)?;
+            let (visitor, form) = posted(&req, &state, &body).await?;
             let field = |name: &str| form.get(name).map(str::to_owned);
             let input = ServiceInput {
                 slug: field("slug"),
@@ -89,9 +87,7 @@ pub async fn update_service(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            let form = Form::parse(&body);
-            check_csrf(&state, &visitor, &form)?;
+            let (visitor, form) = posted(&req, &state, &body).await?;
             let id = id.into_inner();
             let name = form.get("name").unwrap_or_default().to_owned();
             let description = form.get("description").unwrap_or_default().to_owned();
@@ -135,8 +131,7 @@ pub async fn delete_service(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            check_csrf(&state, &visitor, &Form::parse(&body))?;
+            let (visitor, _) = posted(&req, &state, &body).await?;
             let store = state.store.clone();
             let namespace = visitor.account.namespace.clone();
             let actor = visitor.actor();
@@ -158,9 +153,7 @@ pub async fn create_key(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            let form = Form::parse(&body);
-            check_csrf(&state, &visitor, &form)?;
+            let (visitor, form) = posted(&req, &state, &body).await?;
             let id = id.into_inner();
             let name = form.get("name").map(str::to_owned);
             match mint_api_key(&state, &visitor.owner(), id.clone(), name.clone()).await {
@@ -194,8 +187,7 @@ pub async fn revoke_key(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            check_csrf(&state, &visitor, &Form::parse(&body))?;
+            let (visitor, _) = posted(&req, &state, &body).await?;
             let (service_id, key_id) = path.into_inner();
             let store = state.store.clone();
             let namespace = visitor.account.namespace.clone();
@@ -237,9 +229,7 @@ pub async fn create_token(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            let form = Form::parse(&body);
-            check_csrf(&state, &visitor, &form)?;
+            let (visitor, form) = posted(&req, &state, &body).await?;
             let name = form.get("name").map(str::to_owned);
             match mint_user_token(&state, &visitor.owner(), name.clone()).await {
                 Ok(created) => {
@@ -272,8 +262,7 @@ pub async fn revoke_token(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
-            check_csrf(&state, &visitor, &Form::parse(&body))?;
+            let (visitor, _) = posted(&req, &state, &body).await?;
             let store = state.store.clone();
             let account = visitor.account.clone();
             let actor = visitor.actor();

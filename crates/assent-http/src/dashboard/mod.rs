@@ -166,6 +166,19 @@ async fn logged_in(req: &HttpRequest, state: &AppState) -> Result<Visitor, Failu
         .ok_or_else(|| Failure::new(see_other("/dashboard/login")))
 }
 
+/// A form posted by a logged-in owner, its CSRF token checked: the start of every
+/// state-changing dashboard handler.
+async fn posted(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Visitor, Form), Failure> {
+    let visitor = logged_in(req, state).await?;
+    let form = Form::parse(body);
+    check_csrf(state, &visitor, &form)?;
+    Ok((visitor, form))
+}
+
 /// Refuses (403) a form whose `csrf` field is not the token of the visitor's session.
 fn check_csrf(state: &AppState, visitor: &Visitor, form: &Form) -> Result<(), Failure> {
     let valid = form.get("csrf").is_some_and(|token| {
