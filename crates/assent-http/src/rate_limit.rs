@@ -5,7 +5,6 @@
 //! database write per request; behind N replicas a caller may reach N times a limit.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -35,12 +34,6 @@ impl Rate {
         let count = count.trim().parse().ok().filter(|n| *n > 0)?;
         let period = parse_duration(period).filter(|p| !p.is_zero())?;
         Some(Self { count, period })
-    }
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}s", self.count, self.period.as_secs_f64())
     }
 }
 
@@ -117,10 +110,6 @@ impl RateLimiter {
             enabled,
             windows: Mutex::default(),
         }
-    }
-
-    pub fn limits(&self) -> &RateLimits {
-        &self.limits
     }
 
     /// Counts one request of `caller`; 429 when its window is used up.
