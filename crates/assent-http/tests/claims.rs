@@ -4,95 +4,15 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use assent_auth::rfc9421::{AgentKey, RequestToSign};
 use assent_store::testing::Engine;
-use common::{Hook, Receiver, Reply, TestServer};
+use common::{Agent, Hook, Receiver, TestServer, claim_body, signed};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 fn events(receiver: &Receiver) -> Vec<Value> {
     receiver.hooks().iter().map(Hook::json).collect()
-}
-
-/// An agent key certified for a namespace.
-struct Agent {
-    key: AgentKey,
-    namespace: String,
-    cert: String,
-}
-
-impl Agent {
-    fn new(namespace: &str) -> Self {
-        let key = AgentKey::from_seed(&assent_auth::random::bytes::<32>());
-        let cert = key.certificate(namespace, "2026-11-22T00:00:00Z", None);
-        Self {
-            key,
-            namespace: namespace.to_owned(),
-            cert,
-        }
-    }
-
-    fn headers(&self, method: &str, url: &str, body: &[u8]) -> Vec<(String, String)> {
-        let created = i64::try_from(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-        .unwrap();
-        let nonce = assent_auth::random::id("n-");
-        self.key
-            .sign(&RequestToSign {
-                method,
-                target_uri: url,
-                body,
-                namespace: &self.namespace,
-                subject: "customer-42",
-                certificate: &self.cert,
-                created,
-                nonce: &nonce,
-            })
-            .unwrap()
-    }
-}
-
-async fn signed(
-    server: &TestServer,
-    agent: &Agent,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-    api_key: Option<&str>,
-) -> Reply {
-    let url = server.url(path);
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let mut request = server.client.request(method.clone(), &url);
-    for (name, value) in agent.headers(method.as_str(), &url, &bytes) {
-        request = request.header(name, value);
-    }
-    if let Some(key) = api_key {
-        request = request.bearer_auth(key);
-    }
-    if !bytes.is_empty() {
-        request = request
-            .header("content-type", "application/json")
-            .body(bytes);
-    }
-    server.send(request).await
-}
-
-fn claim_body(agent: &Agent, service: &str) -> Value {
-    json!({
-        "namespace": agent.namespace,
-        "public_key": agent.key.public_key(),
-        "service": service,
-        "nonce": assent_auth::random::id("body-"),
-        "subject": "customer-42",
-        "agent_name": "Support bot",
-        "agent_ip": "203.0.113.7",
-    })
 }
 
 async fn verify(server: &TestServer, agent: &Agent, service: &str) -> Value {

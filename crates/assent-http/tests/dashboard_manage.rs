@@ -6,50 +6,10 @@ mod common;
 
 use assent_store::testing::Engine;
 use common::{
-    Browser, PASSWORD, Page, TestServer, XSS_ATTRIBUTE, XSS_SCRIPT, assert_security_headers,
+    Browser, Page, TestServer, XSS_ATTRIBUTE, XSS_SCRIPT, assert_security_headers, between,
+    create_service, shown_secret, signup,
 };
 use reqwest::{Method, StatusCode};
-
-/// The text between `start` and the next `end` after it.
-fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("{start} in {text}"))
-        + start.len();
-    let to = from + text[from..].find(end).expect("the end marker");
-    &text[from..to]
-}
-
-/// The secret shown once on a page.
-fn shown_secret(page: &Page) -> String {
-    between(&page.text, "<code id=\"new-secret\">", "</code>").to_owned()
-}
-
-/// Creates a service from the form; returns its id.
-async fn create_service(
-    browser: &mut Browser<'_>,
-    slug: &str,
-    name: &str,
-    description: &str,
-) -> String {
-    let csrf = browser.get("/dashboard/services").await.csrf();
-    let page = browser
-        .post(
-            "/dashboard/services",
-            &[
-                ("csrf", &csrf),
-                ("slug", slug),
-                ("name", name),
-                ("description", description),
-            ],
-        )
-        .await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text);
-    page.location()
-        .strip_prefix("/dashboard/services/")
-        .expect("on to the service's page")
-        .to_owned()
-}
 
 /// Creates an API key named `name` from the service's page; returns the page that shows it.
 async fn create_key(browser: &mut Browser<'_>, service_id: &str, name: &str) -> Page {
@@ -74,21 +34,6 @@ fn revoke_id(page: &Page, base: &str) -> String {
 
 async fn status_with(server: &TestServer, path: &str, token: &str) -> StatusCode {
     server.call(Method::GET, path, token, None).await.status
-}
-
-async fn signup(browser: &mut Browser<'_>, namespace: &str) {
-    let email = format!("{namespace}@example.com");
-    browser
-        .post(
-            "/dashboard/signup",
-            &[
-                ("email", &email),
-                ("namespace", namespace),
-                ("password", PASSWORD),
-            ],
-        )
-        .await
-        .assert_redirect("/dashboard");
 }
 
 async fn services_are_created_edited_and_deleted(engine: Engine) {

@@ -4,10 +4,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use assent_core::ServiceInput;
+use assent_core::{EventType, ServiceInput};
 
 use super::views::{
-    AuditItem, AuditPage, Credential, Secret, ServiceItem, ServicePage, ServicesPage, TokensPage,
+    AuditItem, AuditPage, Credential, EventChoice, Secret, ServiceItem, ServicePage, ServicesPage,
+    TokensPage, WebhookItem,
 };
 use super::{Failure, Form, Visitor, finish, html, logged_in, message, posted, see_other};
 use crate::error::ApiError;
@@ -19,7 +20,7 @@ use crate::state::AppState;
 /// Audit entries per page.
 const AUDIT_PAGE_SIZE: &str = "50";
 
-const NO_SUCH_SERVICE: &str = "There is no such service in your namespace. It may have been \
+pub(super) const NO_SUCH_SERVICE: &str = "There is no such service in your namespace. It may have been \
     deleted, or the link is wrong.";
 
 /// `GET /dashboard/services`.
@@ -109,7 +110,7 @@ pub async fn update_service(
             match updated {
                 Ok(_) => Ok(see_other(&format!("/dashboard/services/{id}"))),
                 Err(e) => {
-                    let (status, error) = refusal_of_service(&visitor, e)?;
+                    let (status, error) = refusal_of(&visitor, e, NO_SUCH_SERVICE)?;
                     let mut page = service_page(&state, &visitor, id).await?;
                     page.name = name;
                     page.description = description;
@@ -137,7 +138,7 @@ pub async fn delete_service(
             let actor = visitor.actor();
             web::block(move || store.delete_service(&namespace, &id, &actor))
                 .await?
-                .map_err(|e| service_failure(&visitor, e.into()))?;
+                .map_err(|e| failure_of(&visitor, e.into(), NO_SUCH_SERVICE))?;
             Ok(see_other("/dashboard/services"))
         }
         .await,
@@ -166,7 +167,7 @@ pub async fn create_key(
                     Ok(html(StatusCode::OK, &page))
                 }
                 Err(e) => {
-                    let (status, error) = refusal_of_service(&visitor, e)?;
+                    let (status, error) = refusal_of(&visitor, e, NO_SUCH_SERVICE)?;
                     let mut page = service_page(&state, &visitor, id).await?;
                     page.key_name = name.unwrap_or_default();
                     page.key_error = Some(error);
@@ -337,20 +338,21 @@ async fn services_page(
 }
 
 /// A service's page with its keys; a 404 page for a service not of the visitor's namespace.
-async fn service_page(
+pub(super) async fn service_page(
     state: &AppState,
     visitor: &Visitor,
     id: String,
 ) -> Result<ServicePage, Failure> {
     let store = state.store.clone();
     let namespace = visitor.account.namespace.clone();
-    let (service, keys) = web::block(move || {
+    let (service, keys, webhooks) = web::block(move || {
         let service = store.get_owned_service(&namespace, &id)?;
         let keys = store.list_api_keys(&namespace, &id)?;
-        Ok::<_, assent_store::StoreError>((service, keys))
+        let webhooks = store.list_owned_webhook_endpoints(&namespace, &id)?;
+        Ok::<_, assent_store::StoreError>((service, keys, webhooks))
     })
     .await?
-    .map_err(|e| service_failure(visitor, e.into()))?;
+    .map_err(|e| failure_of(visitor, e.into(), NO_SUCH_SERVICE))?;
     Ok(ServicePage {
         nav: Some(visitor.nav("services")),
         csrf: visitor.csrf.clone(),
@@ -362,6 +364,10 @@ async fn service_page(
         key_name: String::new(),
         key_error: None,
         new_key: None,
+        webhooks: webhooks.into_iter().map(WebhookItem::from).collect(),
+        webhook_url: String::new(),
+        webhook_events: EventChoice::all(&EventType::REQUEST_EVENTS.map(EventType::as_str)),
+        webhook_error: None,
     })
 }
 
@@ -380,7 +386,7 @@ async fn tokens_page(state: &AppState, visitor: &Visitor) -> Result<TokensPage, 
 }
 
 /// A refusal to show on the form (its status and message); a server error is a page of its own.
-fn refusal(e: ApiError) -> Result<(StatusCode, String), Failure> {
+pub(super) fn refusal(e: ApiError) -> Result<(StatusCode, String), Failure> {
     if e.status().is_server_error() {
         Err(e.into())
     } else {
@@ -388,19 +394,24 @@ fn refusal(e: ApiError) -> Result<(StatusCode, String), Failure> {
     }
 }
 
-/// As [`refusal`], but a missing service is the 404 page.
-fn refusal_of_service(visitor: &Visitor, e: ApiError) -> Result<(StatusCode, String), Failure> {
+/// As [`refusal`], but a missing service or webhook is the 404 page, saying `missing`.
+pub(super) fn refusal_of(
+    visitor: &Visitor,
+    e: ApiError,
+    missing: &str,
+) -> Result<(StatusCode, String), Failure> {
     if e.status() == StatusCode::NOT_FOUND {
-        Err(super::missing(visitor, NO_SUCH_SERVICE))
+        Err(super::missing(visitor, missing))
     } else {
         refusal(e)
     }
 }
 
-/// A failed service lookup or change: the 404 page for a missing service, else the error.
-fn service_failure(visitor: &Visitor, e: ApiError) -> Failure {
+/// A failed change that has no form to show again: the 404 page saying `missing` for a
+/// missing service or webhook, else the error's page.
+pub(super) fn failure_of(visitor: &Visitor, e: ApiError, missing: &str) -> Failure {
     if e.status() == StatusCode::NOT_FOUND {
-        super::missing(visitor, NO_SUCH_SERVICE)
+        super::missing(visitor, missing)
     } else {
         e.into()
     }

@@ -13,6 +13,7 @@ mod account;
 mod decide;
 mod manage;
 mod views;
+mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
@@ -48,7 +49,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 DefaultHeaders::new()
                     .add((CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE))
                     .add((X_FRAME_OPTIONS, "DENY"))
-                    .add((REFERRER_POLICY, "no-referrer"))
+                    // Not `no-referrer`: under it Chromium posts forms with `Origin: null`,
+                    // which the same-origin check must refuse. Other sites get no Referer.
+                    .add((REFERRER_POLICY, "same-origin"))
                     .add((CACHE_CONTROL, "no-store")),
             )
             .route("", web::get().to(decide::inbox))
@@ -88,6 +91,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/services/{id}/keys/{key_id}/revoke",
                 web::post().to(manage::revoke_key),
+            )
+            .route("/services/{id}/webhooks", web::post().to(webhooks::create))
+            .service(
+                web::resource("/services/{id}/webhooks/{webhook_id}")
+                    .route(web::get().to(webhooks::show))
+                    .route(web::post().to(webhooks::update)),
+            )
+            .route(
+                "/services/{id}/webhooks/{webhook_id}/{switch:enable|disable}",
+                web::post().to(webhooks::set_enabled),
+            )
+            .route(
+                "/services/{id}/webhooks/{webhook_id}/rotate",
+                web::post().to(webhooks::rotate_secret),
+            )
+            .route(
+                "/services/{id}/webhooks/{webhook_id}/test",
+                web::post().to(webhooks::test),
+            )
+            .route(
+                "/services/{id}/webhooks/{webhook_id}/delete",
+                web::post().to(webhooks::delete),
+            )
+            .route(
+                "/services/{id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+                web::post().to(webhooks::retry),
             )
             .service(
                 web::resource("/tokens")

@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use assent_core::Timestamp;
 use assent_core::claim::ClaimStatus;
 use assent_core::notification::{Action, ResponseType};
+use assent_core::{EndpointFormat, EventType, Timestamp};
 use assent_store::{ClaimRow, NotificationRow};
 use serde_json::{Map, Value};
+
+use crate::routes::deliveries::DeliveryView;
 
 /// The layout's header for a logged-in owner.
 #[derive(Debug, Clone)]
@@ -115,6 +117,180 @@ pub(super) struct ServicePage {
     pub key_error: Option<String>,
     /// A key just created, shown this once.
     pub new_key: Option<Secret>,
+    pub webhooks: Vec<WebhookItem>,
+    /// The add-a-webhook form's values (kept on an error).
+    pub webhook_url: String,
+    pub webhook_events: Vec<EventChoice>,
+    pub webhook_error: Option<String>,
+}
+
+/// A webhook as listed and shown: never its secret.
+#[derive(Debug)]
+pub(super) struct WebhookItem {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<&'static str>,
+    /// An ATP service's callback: it receives `notification.responded` only.
+    pub atp: bool,
+    pub enabled: bool,
+    /// Why it is disabled, in words; empty while enabled.
+    pub disabled_because: &'static str,
+    pub disabled_at: Option<When>,
+    pub created: When,
+}
+
+impl From<assent_store::WebhookEndpoint> for WebhookItem {
+    fn from(e: assent_store::WebhookEndpoint) -> Self {
+        let disabled_because = match (e.enabled, e.disabled_reason.as_deref()) {
+            (true, _) => "",
+            (false, Some("gone")) => "its receiver answered 410 Gone",
+            (false, Some("failing")) => "every delivery failed for too long",
+            (false, _) => "it was disabled by hand",
+        };
+        Self {
+            id: e.id,
+            url: e.url,
+            events: e.events.iter().map(|t| t.as_str()).collect(),
+            atp: e.format == EndpointFormat::Atp,
+            enabled: e.enabled,
+            disabled_because,
+            disabled_at: e.disabled_at.map(|t| When::at(t.as_millis())),
+            created: When::at(e.created_at.as_millis()),
+        }
+    }
+}
+
+/// One checkbox of a webhook's events.
+#[derive(Debug)]
+pub(super) struct EventChoice {
+    pub name: &'static str,
+    pub checked: bool,
+}
+
+impl EventChoice {
+    /// Every event a webhook can subscribe to, checked when in `chosen`.
+    pub fn all(chosen: &[&str]) -> Vec<Self> {
+        EventType::REQUEST_EVENTS
+            .iter()
+            .map(|t| Self {
+                name: t.as_str(),
+                checked: chosen.contains(&t.as_str()),
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Template)]
+#[template(path = "webhook.html")]
+pub(super) struct WebhookPage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub service: ServiceItem,
+    pub webhook: WebhookItem,
+    /// A secret just made (the webhook created, or its secret rotated), shown this once.
+    pub new_secret: Option<Secret>,
+    /// Until when the previous secret still signs, after a rotation.
+    pub previous_until: Option<When>,
+    /// What the last action did.
+    pub notice: Option<String>,
+    /// Why the last action was refused.
+    pub error: Option<String>,
+    /// The edit form's values.
+    pub url: String,
+    pub events: Vec<EventChoice>,
+    pub log: DeliveryLog,
+}
+
+/// One page of a webhook's delivery log.
+#[derive(Debug)]
+pub(super) struct DeliveryLog {
+    pub deliveries: Vec<DeliveryItem>,
+    /// The status shown (`""` for all), and the filter links.
+    pub status: String,
+    pub filters: Vec<Filter>,
+    /// Whether this is a later page (it links back to the first).
+    pub later: bool,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct Filter {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+impl Filter {
+    pub fn all(current: &str) -> Vec<Self> {
+        [
+            ("", "All"),
+            ("pending", "Pending"),
+            ("succeeded", "Succeeded"),
+            ("failed", "Failed"),
+            ("exhausted", "Exhausted"),
+            ("skipped", "Skipped"),
+        ]
+        .into_iter()
+        .map(|(value, label)| Self {
+            value,
+            label,
+            current: value == current,
+        })
+        .collect()
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct DeliveryItem {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: &'static str,
+    pub attempt_count: u32,
+    pub next_attempt: Option<When>,
+    pub last_error: Option<String>,
+    pub created: When,
+    pub completed: Option<When>,
+    pub attempts: Vec<AttemptItem>,
+}
+
+#[derive(Debug)]
+pub(super) struct AttemptItem {
+    pub at: When,
+    /// The receiver's status code, or `no answer` when none came back.
+    pub outcome: String,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+    pub response_body: String,
+}
+
+impl From<DeliveryView> for DeliveryItem {
+    fn from(d: DeliveryView) -> Self {
+        Self {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status,
+            attempt_count: d.attempt_count,
+            next_attempt: d.next_attempt_at.map(|t| When::at(t.as_millis())),
+            last_error: d.last_error,
+            created: When::at(d.created_at.as_millis()),
+            completed: d.completed_at.map(|t| When::at(t.as_millis())),
+            attempts: d
+                .attempts
+                .into_iter()
+                .map(|a| AttemptItem {
+                    at: When::at(a.attempted_at.as_millis()),
+                    outcome: a
+                        .status_code
+                        .map_or_else(|| "no answer".to_owned(), |c| c.to_string()),
+                    duration_ms: a.duration_ms,
+                    error: a.error,
+                    response_body: a.response_body,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Template)]

@@ -6,18 +6,18 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use assent_auth::{random, webhook_secret};
 use assent_core::delivery::DeliveryStatus;
-use assent_core::{FieldError, Timestamp, outbound, request_subscription};
+use assent_core::{FieldError, Timestamp};
 use assent_store::{DeliveryRecord, StoreError, WebhookChanges};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Owner;
-use crate::error::{ApiError, sentence};
+use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::openapi::SigilumError;
 use crate::pagination;
-use crate::routes::services::{INVALID_EVENT_TYPE, INVALID_WEBHOOK_URL, WebhookView};
+use crate::routes::services::{INVALID_EVENT_TYPE, WebhookView, webhook_events, webhook_url};
 use crate::state::AppState;
 
 pub const WEBHOOK_DISABLED: &str = "WEBHOOK_DISABLED";
@@ -120,7 +120,18 @@ pub async fn list(
     query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
-    let query = query.into_inner();
+    let page = delivery_page(&state, &owner, service_id, webhook_id, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One page of the delivery log of a webhook of the owner's, newest first.
+pub(crate) async fn delivery_page(
+    state: &AppState,
+    owner: &Owner,
+    service_id: String,
+    webhook_id: String,
+    query: DeliveryQuery,
+) -> Result<DeliveryPage, ApiError> {
     let status = query
         .status
         .map(|s| {
@@ -135,9 +146,10 @@ pub async fn list(
     let limit = pagination::limit(query.limit.as_deref())?;
     let before = query.cursor.map(|c| parse_cursor(&c)).transpose()?;
     let store = state.store.clone();
+    let namespace = owner.namespace().to_owned();
     let mut page = web::block(move || {
         store.list_deliveries(
-            owner.namespace(),
+            &namespace,
             &service_id,
             &webhook_id,
             status,
@@ -149,10 +161,10 @@ pub async fn list(
     let next_cursor = pagination::finish(&mut page, limit, |d| {
         format!("{}.{}", d.created_at.as_millis(), d.id)
     });
-    Ok(HttpResponse::Ok().json(DeliveryPage {
+    Ok(DeliveryPage {
         deliveries: page.into_iter().map(DeliveryView::from).collect(),
         next_cursor,
-    }))
+    })
 }
 
 fn parse_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
@@ -183,19 +195,25 @@ pub async fn retry(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id, delivery_id) = path.into_inner();
-    let store = state.store.clone();
-    let actor = owner.actor();
-    let record = web::block(move || {
-        store.retry_delivery(
-            owner.namespace(),
-            &service_id,
-            &webhook_id,
-            &delivery_id,
-            &actor,
-        )
-    })
-    .await??;
+    let record = retry_delivery(&state, &owner, service_id, webhook_id, delivery_id).await?;
     Ok(HttpResponse::Accepted().json(DeliveryView::from(record)))
+}
+
+/// Queues a delivery of the owner's again, now.
+pub(crate) async fn retry_delivery(
+    state: &AppState,
+    owner: &Owner,
+    service_id: String,
+    webhook_id: String,
+    delivery_id: String,
+) -> Result<DeliveryRecord, ApiError> {
+    let store = state.store.clone();
+    let namespace = owner.namespace().to_owned();
+    let actor = owner.actor();
+    Ok(web::block(move || {
+        store.retry_delivery(&namespace, &service_id, &webhook_id, &delivery_id, &actor)
+    })
+    .await??)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -224,10 +242,22 @@ pub async fn test(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
+    let sent = send_test(&state, &owner, service_id, webhook_id).await?;
+    Ok(HttpResponse::Accepted().json(sent))
+}
+
+/// Queues a signed `webhook.test` event for one webhook of the owner's (409 while disabled).
+pub(crate) async fn send_test(
+    state: &AppState,
+    owner: &Owner,
+    service_id: String,
+    webhook_id: String,
+) -> Result<TestSent, ApiError> {
     let store = state.store.clone();
+    let namespace = owner.namespace().to_owned();
     let event_id = random::id("evt_");
     let sent = web::block(move || {
-        let service = store.get_owned_service(owner.namespace(), &service_id)?;
+        let service = store.get_owned_service(&namespace, &service_id)?;
         let payload = json!({
             "event": "webhook.test",
             "timestamp": Timestamp::now(),
@@ -240,7 +270,7 @@ pub async fn test(
             },
         });
         store.emit_test_event(
-            owner.namespace(),
+            &namespace,
             &service_id,
             &webhook_id,
             &event_id,
@@ -256,10 +286,10 @@ pub async fn test(
         ),
         other => other.into(),
     })?;
-    Ok(HttpResponse::Accepted().json(TestSent {
+    Ok(TestSent {
         event_id: sent.event_id,
         delivery_id: sent.delivery_ids.into_iter().next().unwrap_or_default(),
-    }))
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -292,22 +322,35 @@ pub async fn rotate_secret(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
+    let rotated = rotate(&state, &owner, service_id, webhook_id).await?;
+    Ok(HttpResponse::Ok().json(rotated))
+}
+
+/// Gives a webhook of the owner's a new secret (returned this once); the old one keeps
+/// signing beside it for the grace period.
+pub(crate) async fn rotate(
+    state: &AppState,
+    owner: &Owner,
+    service_id: String,
+    webhook_id: String,
+) -> Result<RotatedSecret, ApiError> {
     let secret = webhook_secret();
     let sealed = state.secret_key.seal(&secret, &webhook_id);
     let grace_ms = i64::try_from(state.settings.secret_grace.as_millis()).unwrap_or(i64::MAX);
     let until = Timestamp::from_millis(Timestamp::now().as_millis().saturating_add(grace_ms));
     let store = state.store.clone();
+    let namespace = owner.namespace().to_owned();
     let actor = owner.actor();
     let id = webhook_id.clone();
     web::block(move || {
-        store.rotate_webhook_secret(owner.namespace(), &service_id, &id, &sealed, until, &actor)
+        store.rotate_webhook_secret(&namespace, &service_id, &id, &sealed, until, &actor)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(RotatedSecret {
+    Ok(RotatedSecret {
         id: webhook_id,
         secret: secret.expose().to_owned(),
         previous_secret_expires_at: until,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -357,7 +400,18 @@ pub async fn update(
     body: JsonBody<UpdateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
-    let body = body.into_inner();
+    let updated = change_webhook(&state, &owner, service_id, webhook_id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+/// Changes a webhook of the owner's: its url, its events, or whether it is enabled.
+pub(crate) async fn change_webhook(
+    state: &AppState,
+    owner: &Owner,
+    service_id: String,
+    webhook_id: String,
+    body: UpdateWebhookRequest,
+) -> Result<UpdatedWebhook, ApiError> {
     if body.url.is_none() && body.events.is_none() && body.enabled.is_none() {
         return Err(ApiError::validation(&FieldError::invalid(
             "url",
@@ -366,26 +420,11 @@ pub async fn update(
     }
     let url = body
         .url
-        .map(|raw| {
-            outbound::check_webhook_url(&raw, state.settings.webhook_policy)
-                .map(|u| u.to_string())
-                .map_err(|why| {
-                    ApiError::bad_request(INVALID_WEBHOOK_URL, sentence(&format!("the url {why}")))
-                        .with_detail("field", "url")
-                })
-        })
+        .map(|raw| webhook_url(state, &raw).map(|u| u.to_string()))
         .transpose()?;
     let events = body
         .events
-        .map(|names| {
-            request_subscription(Some(names)).map_err(|name| {
-                ApiError::bad_request(
-                    INVALID_EVENT_TYPE,
-                    format!("`{name}` is not an event a webhook can subscribe to."),
-                )
-                .with_detail("field", "events")
-            })
-        })
+        .map(|names| webhook_events(Some(names)))
         .transpose()?;
     let changes = WebhookChanges {
         url,
@@ -394,15 +433,10 @@ pub async fn update(
         replay: body.replay,
     };
     let store = state.store.clone();
+    let namespace = owner.namespace().to_owned();
     let actor = owner.actor();
     let (endpoint, missed) = web::block(move || {
-        store.update_webhook_endpoint(
-            owner.namespace(),
-            &service_id,
-            &webhook_id,
-            &changes,
-            &actor,
-        )
+        store.update_webhook_endpoint(&namespace, &service_id, &webhook_id, &changes, &actor)
     })
     .await?
     .map_err(|e| match e {
@@ -413,8 +447,8 @@ pub async fn update(
         .with_detail("field", "events"),
         other => other.into(),
     })?;
-    Ok(HttpResponse::Ok().json(UpdatedWebhook {
+    Ok(UpdatedWebhook {
         webhook: WebhookView::from(endpoint),
         missed_events: missed,
-    }))
+    })
 }

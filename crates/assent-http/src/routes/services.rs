@@ -520,23 +520,30 @@ pub async fn create_webhook(
     body: JsonBody<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let url = assent_core::field::required("url", body.url.as_deref())
+    let created = add_webhook(
+        &state,
+        &owner,
+        service_id.into_inner(),
+        body.url,
+        body.events,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Adds a webhook to a service of the owner's, its url checked and its signing secret
+/// generated (returned this once); for the JSON API and the dashboard alike.
+pub(crate) async fn add_webhook(
+    state: &AppState,
+    owner: &Owner,
+    service_id: String,
+    url: Option<String>,
+    events: Option<Vec<String>>,
+) -> Result<CreatedWebhook, ApiError> {
+    let url = assent_core::field::required("url", url.as_deref())
         .map_err(|e| ApiError::validation(&e))?;
-    let url = outbound::check_webhook_url(&url, state.settings.webhook_policy).map_err(|why| {
-        ApiError::bad_request(INVALID_WEBHOOK_URL, sentence(&format!("the url {why}")))
-            .with_detail("field", "url")
-    })?;
-    let events = request_subscription(body.events).map_err(|name| {
-        let message = if name.is_empty() {
-            "`events` must name at least one event.".to_owned()
-        } else {
-            format!(
-                "`{name}` is not an event a webhook can subscribe to; use request.submitted, \
-                 request.approved, request.rejected, request.revoked or request.expired."
-            )
-        };
-        ApiError::bad_request(INVALID_EVENT_TYPE, message).with_detail("field", "events")
-    })?;
+    let url = webhook_url(state, &url)?;
+    let events = webhook_events(events)?;
 
     let id = random::id("wh_");
     let secret = webhook_secret();
@@ -549,17 +556,42 @@ pub async fn create_webhook(
     };
     let store = state.store.clone();
     let max = state.settings.quotas.webhooks_per_service;
+    let namespace = owner.namespace().to_owned();
     let actor = owner.actor();
     let created = web::block(move || {
-        store.create_webhook_endpoint(owner.namespace(), &service_id, &endpoint, &actor, max)
+        store.create_webhook_endpoint(&namespace, &service_id, &endpoint, &actor, max)
     })
     .await??;
-    Ok(HttpResponse::Created().json(CreatedWebhook {
+    Ok(CreatedWebhook {
         id: created.id,
         url: created.url,
         events: created.events,
         secret: secret.expose().to_owned(),
-    }))
+    })
+}
+
+/// A webhook's target, checked against the server's policy (400 `INVALID_WEBHOOK_URL`).
+pub(crate) fn webhook_url(state: &AppState, raw: &str) -> Result<url::Url, ApiError> {
+    outbound::check_webhook_url(raw, state.settings.webhook_policy).map_err(|why| {
+        ApiError::bad_request(INVALID_WEBHOOK_URL, sentence(&format!("the url {why}")))
+            .with_detail("field", "url")
+    })
+}
+
+/// The events a webhook subscribes to, every `request.*` one when `None` (400
+/// `INVALID_EVENT_TYPE` for none, or for one it cannot subscribe to).
+pub(crate) fn webhook_events(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
+    request_subscription(names).map_err(|name| {
+        let message = if name.is_empty() {
+            "`events` must name at least one event.".to_owned()
+        } else {
+            format!(
+                "`{name}` is not an event a webhook can subscribe to; use request.submitted, \
+                 request.approved, request.rejected, request.revoked or request.expired."
+            )
+        };
+        ApiError::bad_request(INVALID_EVENT_TYPE, message).with_detail("field", "events")
+    })
 }
 
 /// Delete a webhook: no further events are delivered to it.

@@ -7,16 +7,17 @@
 )]
 
 use std::net::TcpListener;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::ServerHandle;
+use assent_auth::rfc9421::{AgentKey, RequestToSign};
 use assent_auth::{MintedToken, SecretKey, TokenKind};
 use assent_http::rate_limit::Rate;
 use assent_http::{AppState, HttpSettings, ServerOptions};
 use assent_store::NewAccount;
 use assent_store::testing::{Engine, TestDatabase};
-use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 pub struct TestServer {
@@ -458,7 +459,7 @@ pub fn assert_security_headers(page: &Page, what: &str) {
         "{what}"
     );
     assert_eq!(page.header("x-frame-options"), "DENY", "{what}");
-    assert_eq!(page.header("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(page.header("referrer-policy"), "same-origin", "{what}");
     assert_eq!(page.header("cache-control"), "no-store", "{what}");
 }
 
@@ -487,4 +488,142 @@ macro_rules! on_both_engines {
             $( #[actix_web::test] async fn $name() { super::$name(assent_store::testing::Engine::Postgres).await } )+
         }
     };
+}
+
+/// An agent key certified for a namespace.
+pub struct Agent {
+    pub key: AgentKey,
+    pub namespace: String,
+    pub cert: String,
+}
+
+impl Agent {
+    pub fn new(namespace: &str) -> Self {
+        let key = AgentKey::from_seed(&assent_auth::random::bytes::<32>());
+        let cert = key.certificate(namespace, "2026-11-22T00:00:00Z", None);
+        Self {
+            key,
+            namespace: namespace.to_owned(),
+            cert,
+        }
+    }
+
+    pub fn headers(&self, method: &str, url: &str, body: &[u8]) -> Vec<(String, String)> {
+        let created = i64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap();
+        let nonce = assent_auth::random::id("n-");
+        self.key
+            .sign(&RequestToSign {
+                method,
+                target_uri: url,
+                body,
+                namespace: &self.namespace,
+                subject: "customer-42",
+                certificate: &self.cert,
+                created,
+                nonce: &nonce,
+            })
+            .unwrap()
+    }
+}
+
+/// A request signed by `agent` (RFC 9421), with `api_key` as bearer when given.
+pub async fn signed(
+    server: &TestServer,
+    agent: &Agent,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    api_key: Option<&str>,
+) -> Reply {
+    let url = server.url(path);
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let mut request = server.client.request(method.clone(), &url);
+    for (name, value) in agent.headers(method.as_str(), &url, &bytes) {
+        request = request.header(name, value);
+    }
+    if let Some(key) = api_key {
+        request = request.bearer_auth(key);
+    }
+    if !bytes.is_empty() {
+        request = request
+            .header("content-type", "application/json")
+            .body(bytes);
+    }
+    server.send(request).await
+}
+
+/// A claim request of `agent` for `service`, with a fresh body nonce.
+pub fn claim_body(agent: &Agent, service: &str) -> Value {
+    json!({
+        "namespace": agent.namespace,
+        "public_key": agent.key.public_key(),
+        "service": service,
+        "nonce": assent_auth::random::id("body-"),
+        "subject": "customer-42",
+        "agent_name": "Support bot",
+        "agent_ip": "203.0.113.7",
+    })
+}
+
+/// The text between `start` and the next `end` after it.
+pub fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {text}"))
+        + start.len();
+    let to = from + text[from..].find(end).expect("the end marker");
+    &text[from..to]
+}
+
+/// The secret shown once on a page.
+pub fn shown_secret(page: &Page) -> String {
+    between(&page.text, "<code id=\"new-secret\">", "</code>").to_owned()
+}
+
+/// Creates a service from the form; returns its id.
+pub async fn create_service(
+    browser: &mut Browser<'_>,
+    slug: &str,
+    name: &str,
+    description: &str,
+) -> String {
+    let csrf = browser.get("/dashboard/services").await.csrf();
+    let page = browser
+        .post(
+            "/dashboard/services",
+            &[
+                ("csrf", &csrf),
+                ("slug", slug),
+                ("name", name),
+                ("description", description),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text);
+    page.location()
+        .strip_prefix("/dashboard/services/")
+        .expect("on to the service's page")
+        .to_owned()
+}
+
+/// Signs `namespace` up from the dashboard's form (`<namespace>@example.com`).
+pub async fn signup(browser: &mut Browser<'_>, namespace: &str) {
+    let email = format!("{namespace}@example.com");
+    browser
+        .post(
+            "/dashboard/signup",
+            &[
+                ("email", &email),
+                ("namespace", namespace),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+        .assert_redirect("/dashboard");
 }
