@@ -4,8 +4,9 @@
 serve *args:
     cargo run -p assent -- serve {{args}}
 
-# Run every test (SQLite and the local PostgreSQL).
+# Run every test (SQLite, the local PostgreSQL, and the dashboard in Chromium).
 test:
+    .ci/install-browser
     cargo test --workspace
 
 # What CI runs: fmt, clippy, architecture, OpenAPI, tests.

@@ -1,0 +1,643 @@
+//! The dashboard in a real browser: Debian's Chromium driven through ChromeDriver (WebDriver),
+//! against a real server, the real delivery engine and a real webhook receiver, on SQLite and
+//! PostgreSQL. An owner signs up, creates a service, an API key and a webhook; an agent submits
+//! a signed claim and the service a notification through the API; both appear in the open inbox
+//! without a reload; the owner approves the claim with the keyboard and answers the
+//! notification; the webhook's delivery log shows `request.approved` delivered; the owner
+//! revokes the agent and the API key. The same inbox is then checked on a phone-sized screen.
+//!
+//! Chromium and ChromeDriver come from Debian (`.ci/install-browser`); a missing one fails the
+//! test, saying so. Screenshots are written to `$CARGO_TARGET_TMPDIR/screenshots/`.
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assent_store::testing::Engine;
+use common::{Agent, Hook, Receiver, TestServer, XSS_ATTRIBUTE, XSS_SCRIPT, claim_body, signed};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long a page may take to show what the test waits for.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A ChromeDriver process on a free local port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Self {
+        for program in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(program).exists(),
+                "{program} is missing: the browser tests need Debian's chromium and \
+                 chromium-driver; run .ci/install-browser"
+            );
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < PATIENCE, "chromedriver never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A new headless Chromium window of `width` × `height` CSS pixels; a phone-sized one
+    /// (narrower than a desktop window can be) is an emulated device of that size.
+    async fn open(&self, width: u32, height: u32) -> Client {
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-extensions",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--force-device-scale-factor=1",
+                format!("--window-size={width},{height}"),
+            ],
+        });
+        if width < 500 {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1, "touch": true },
+            });
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".to_owned(), options);
+        ClientBuilder::rustls()
+            .expect("a WebDriver client")
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The browser tab of one test, with the server it talks to.
+struct Tab<'a> {
+    client: Client,
+    server: &'a TestServer,
+    engine: Engine,
+}
+
+impl Tab<'_> {
+    async fn goto(&self, path: &str) {
+        self.client.goto(&self.server.url(path)).await.unwrap();
+    }
+
+    /// The element `css`, waiting for it to appear; a failure shows the page it was not on
+    /// (and saves its screenshot as `failure`).
+    async fn find(&self, css: &str) -> Element {
+        match self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                let url = self.client.current_url().await.unwrap();
+                let text = self.text("body").await;
+                let shot = self.screenshot("failure").await;
+                panic!(
+                    "{css} never appeared ({e}) on {url} ({}):\n{text}",
+                    shot.display()
+                )
+            }
+        }
+    }
+
+    /// The text of `css`; found again if the live inbox replaced it meanwhile.
+    async fn text(&self, css: &str) -> String {
+        loop {
+            match Box::pin(self.find(css)).await.text().await {
+                Err(e) if e.is_stale_element_reference() => {}
+                done => return done.unwrap(),
+            }
+        }
+    }
+
+    /// Types `value` into the field `css`, clearing it first.
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Clicks `css`, then waits for the page it leads to to show `next`.
+    async fn click(&self, css: &str, next: &str) {
+        loop {
+            match self.find(css).await.click().await {
+                Err(e) if e.is_stale_element_reference() => {}
+                done => break done.unwrap(),
+            }
+        }
+        self.find(next).await;
+    }
+
+    /// Evaluates a script's `return` value.
+    async fn eval(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Reloads the page until `css` is on it (for what arrives in the background).
+    async fn reload_until(&self, css: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            if let Ok(found) = self.client.find(Locator::Css(css)).await {
+                return found;
+            }
+            if started.elapsed() > PATIENCE {
+                return self.find(css).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.client.refresh().await.unwrap();
+        }
+    }
+
+    /// Saves a screenshot of the window as `<engine>-<name>.png`.
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}-{name}.png", self.engine));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Presses Tab until the focused element matches `css`; fails after `limit` presses.
+    async fn tab_to(&self, css: &str, limit: usize) {
+        let body = self.find("body").await;
+        for _ in 0..limit {
+            body.send_keys(&Key::Tab.to_string()).await.unwrap();
+            let focused = self.client.active_element().await.unwrap();
+            let matches = self
+                .client
+                .execute(
+                    "return arguments[0].matches(arguments[1]);",
+                    vec![serde_json::to_value(&focused).unwrap(), json!(css)],
+                )
+                .await
+                .unwrap();
+            if matches == json!(true) {
+                return;
+            }
+        }
+        panic!("{css} was not reached with {limit} presses of Tab");
+    }
+}
+
+fn events_of(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .hooks()
+        .iter()
+        .map(Hook::json)
+        .map(|event| event["event"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn wait_for_event(receiver: &Receiver, event: &str) {
+    let started = Instant::now();
+    while !events_of(receiver).iter().any(|e| e == event) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{event} never arrived: {:?}",
+            events_of(receiver)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends a notification over ATP with the service's API key; returns its id.
+async fn notify(server: &TestServer, api_key: &str, body: &Value) -> String {
+    let reply = server
+        .send(
+            server
+                .client
+                .post(server.url("/api/v1/notifications"))
+                .bearer_auth(api_key)
+                .json(body),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    reply.body["notification_id"].as_str().unwrap().to_owned()
+}
+
+async fn verify(server: &TestServer, agent: &Agent, service: &str) -> Value {
+    let key: String =
+        url::form_urlencoded::byte_serialize(agent.key.public_key().as_bytes()).collect();
+    let path = format!(
+        "/v1/verify?namespace={}&public_key={key}&service={service}",
+        agent.namespace
+    );
+    let reply = signed(server, agent, Method::GET, &path, None, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    reply.body
+}
+
+async fn an_owner_decides_in_the_browser(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
+    let receiver = Receiver::default();
+    let receiver_url = receiver.start("/assent/events");
+    let (stop, delivery) = server.start_delivery();
+    let driver = Driver::start();
+    let tab = Tab {
+        client: driver.open(1280, 1000).await,
+        server: &server,
+        engine,
+    };
+
+    // Sign up: the empty inbox says what will appear there.
+    tab.goto("/dashboard/signup").await;
+    tab.fill("#email", "grace@example.com").await;
+    tab.fill("#namespace", "grace").await;
+    tab.fill("#password", "correct horse battery").await;
+    tab.click("form.stack button[type=submit]", "#inbox-items .empty")
+        .await;
+    assert!(
+        tab.text("#inbox-items")
+            .await
+            .contains("Nothing is waiting"),
+        "the empty state"
+    );
+
+    // A service, its API key (shown once), and a webhook to the receiver.
+    tab.goto("/dashboard/services").await;
+    tab.fill("#slug", "deploy-bot").await;
+    tab.fill("#name", "Deploy bot").await;
+    tab.fill("#description", "Ships releases when a human says so.")
+        .await;
+    tab.click("form.stack button[type=submit]", "#keys-title")
+        .await;
+    let service_path = tab.client.current_url().await.unwrap().path().to_owned();
+    let service_id = service_path.rsplit('/').next().unwrap().to_owned();
+    tab.fill("#key-name", "production").await;
+    tab.click(
+        "form[action$='/keys'] button[type=submit]",
+        "code#new-secret",
+    )
+    .await;
+    let api_key = tab.text("code#new-secret").await;
+    assert!(api_key.starts_with("sk_live_"), "{api_key}");
+    tab.screenshot("api-key").await;
+    tab.fill("#webhook-url", &receiver_url).await;
+    tab.click(
+        "form[action$='/webhooks'] button[type=submit]",
+        "code#new-secret",
+    )
+    .await;
+    let secret = tab.text("code#new-secret").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    tab.goto(&service_path).await;
+    let webhook_path = tab
+        .find(".webhooks a")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a link to the webhook's page");
+    assert!(
+        !tab.client.source().await.unwrap().contains(&api_key),
+        "the key is shown once"
+    );
+
+    // The inbox is open; a claim and a notification arrive through the API.
+    tab.goto("/dashboard").await;
+    tab.find("#inbox-items .empty").await;
+    // A reload would lose this marker: it proves the items arrive live.
+    tab.eval("window.assentMarker = 'still here'; return null;")
+        .await;
+    let agent = Agent::new("grace");
+    let mut claim = claim_body(&agent, "deploy-bot");
+    claim["agent_name"] = json!("Release agent");
+    let submitted = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim),
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(
+        submitted.status,
+        StatusCode::CREATED,
+        "{:?}",
+        submitted.body
+    );
+    let claim_id = submitted.body["claim_id"].as_str().unwrap().to_owned();
+    let note_id = notify(
+        &server,
+        &api_key,
+        &json!({
+            "context": {
+                "title": "Ship release 2.4 to production?",
+                "description": "All checks passed on staging. 14 commits since 2.3.",
+                "metadata": { "release": "2.4.0", "commits": 14 },
+            },
+            "actions": [
+                { "id": "ship", "label": "Ship it", "response_type": "choice",
+                  "options": [
+                      { "value": "now", "label": "Now" },
+                      { "value": "tonight", "label": "Tonight at 22:00" },
+                  ] },
+                { "id": "hold", "label": "Hold the release", "response_type": "simple" },
+            ],
+        }),
+    )
+    .await;
+    tab.find(&format!("[id='claim-{claim_id}']")).await;
+    tab.find(&format!("[id='note-{note_id}']")).await;
+    assert_eq!(
+        tab.eval("return window.assentMarker;").await,
+        json!("still here"),
+        "the inbox updated without a reload"
+    );
+    tab.screenshot("inbox").await;
+
+    // Hostile text from a service renders as text: no element comes from it.
+    let hostile = notify(
+        &server,
+        &api_key,
+        &json!({
+            "context": {
+                "title": format!("Title {XSS_SCRIPT}"),
+                "description": format!("Description {XSS_ATTRIBUTE}"),
+            },
+            "actions": [{ "id": "dismiss", "label": "Dismiss", "response_type": "simple" }],
+        }),
+    )
+    .await;
+    let title = tab.text(&format!("[id='note-{hostile}']")).await;
+    assert_eq!(title, format!("Title {XSS_SCRIPT}"));
+    assert_eq!(
+        tab.eval(
+            "return document.querySelectorAll('#inbox-items script, #inbox-items img').length;"
+        )
+        .await,
+        json!(0),
+        "no element came from the service's text"
+    );
+    tab.click(
+        &format!("[aria-labelledby='note-{hostile}'] button[type=submit]"),
+        "#inbox-items",
+    )
+    .await;
+
+    // Approve with the keyboard: Tab to the claim's Approve button, press Enter.
+    let approve = format!("form[action='/dashboard/claims/{claim_id}/approve'] button");
+    tab.tab_to(&approve, 60).await;
+    tab.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while tab.client.find(Locator::Css(&approve)).await.is_ok() {
+        assert!(started.elapsed() < PATIENCE, "the claim stayed pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        verify(&server, &agent, "deploy-bot").await["authorized"],
+        json!(true)
+    );
+
+    // Answer the notification: choose "Tonight", send.
+    let answer = format!("[aria-labelledby='note-{note_id}'] form.answer-1");
+    tab.find(&format!("{answer} input[value='tonight']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    tab.find(&format!("{answer} button[type=submit]"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let status = server
+            .send(
+                server
+                    .client
+                    .get(server.url(&format!("/api/v1/notifications/{note_id}")))
+                    .bearer_auth(&api_key),
+            )
+            .await;
+        if status.body["status"] == "responded" {
+            assert_eq!(status.body["response"]["action_id"], "ship");
+            assert_eq!(status.body["response"]["response_data"], "tonight");
+            break;
+        }
+        assert!(started.elapsed() < PATIENCE, "{:?}", status.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tab.find("#inbox-items .empty").await;
+
+    // The history shows both decisions.
+    tab.goto("/dashboard/history").await;
+    tab.find(&format!(
+        "[aria-labelledby='claim-{claim_id}'] .status-approved"
+    ))
+    .await;
+    assert!(
+        tab.text(&format!("[aria-labelledby='note-{note_id}']"))
+            .await
+            .contains("Tonight")
+    );
+
+    // The webhook's log shows request.approved delivered, with its attempt.
+    wait_for_event(&receiver, "request.approved").await;
+    tab.goto(&webhook_path).await;
+    let delivered = tab.reload_until(".delivery .status-succeeded ~ code").await;
+    assert!(
+        ["request.approved", "request.submitted"]
+            .contains(&delivered.text().await.unwrap().as_str())
+    );
+    let log = tab.text(".deliveries").await;
+    assert!(log.contains("request.approved"), "{log}");
+    assert!(log.contains("request.submitted"), "{log}");
+    tab.find(".delivery details summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert!(tab.text(".delivery .attempts").await.contains("200"));
+    tab.screenshot("deliveries").await;
+
+    // Retry the newest delivery from its button: the receiver gets it again.
+    let before = receiver.hooks().len();
+    tab.click(".delivery form button[type=submit]", ".deliveries")
+        .await;
+    let started = Instant::now();
+    while receiver.hooks().len() <= before {
+        assert!(started.elapsed() < PATIENCE, "the retry never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Revoke the agent from the history, then the API key from the service's page.
+    tab.goto("/dashboard/history").await;
+    tab.click(
+        &format!("form[action='/dashboard/claims/{claim_id}/revoke'] button"),
+        &format!("[aria-labelledby='claim-{claim_id}'] .status-revoked"),
+    )
+    .await;
+    assert_eq!(
+        verify(&server, &agent, "deploy-bot").await["authorized"],
+        json!(false)
+    );
+    wait_for_event(&receiver, "request.revoked").await;
+    tab.goto(&service_path).await;
+    tab.click(
+        &format!("form[action^='/dashboard/services/{service_id}/keys/'] button"),
+        "#keys-title",
+    )
+    .await;
+    tab.find("#keys-title ~ .empty").await;
+    let refused = server
+        .send(
+            server
+                .client
+                .get(server.url(&format!("/api/v1/notifications/{note_id}")))
+                .bearer_auth(&api_key),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "the key is revoked"
+    );
+
+    tab.client.close().await.unwrap();
+    let _ = stop.send(true);
+    delivery.await.unwrap();
+    server.stop().await;
+}
+
+/// On a phone-sized screen the inbox fits the width (no sideways scrolling) and its buttons
+/// are large enough to tap; the skip link is the first stop of the keyboard.
+async fn the_inbox_fits_a_phone(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let session = server.signup("hopper").await;
+    let service_id = server.create_service(&session, "mail-triage").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let agent = Agent::new("hopper");
+    let mut claim = claim_body(&agent, "mail-triage");
+    claim["agent_name"] = json!("An agent with a rather long name that must wrap on a phone");
+    let submitted = signed(
+        &server,
+        &agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim),
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(
+        submitted.status,
+        StatusCode::CREATED,
+        "{:?}",
+        submitted.body
+    );
+    notify(
+        &server,
+        &api_key,
+        &json!({
+            "context": {
+                "title": "Reply to the customer about invoice 4711?",
+                "description": "The customer asks why invoice 4711 was charged twice.",
+            },
+            "actions": [
+                { "id": "reply", "label": "Send the drafted reply", "response_type": "binary",
+                  "options": { "true_label": "Send", "false_label": "Don't send" } },
+                { "id": "note", "label": "Answer in your own words", "response_type": "text" },
+            ],
+        }),
+    )
+    .await;
+
+    let driver = Driver::start();
+    let tab = Tab {
+        client: driver.open(390, 844).await,
+        server: &server,
+        engine,
+    };
+    tab.goto("/dashboard/login").await;
+    tab.fill("#email", "hopper@example.com").await;
+    tab.fill("#password", common::PASSWORD).await;
+    tab.click("form.stack button[type=submit]", "#inbox-items .claim")
+        .await;
+    let widths = tab
+        .eval("return [document.documentElement.scrollWidth, window.innerWidth];")
+        .await;
+    let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(inner <= 400, "a phone-sized window: {inner}");
+    assert!(scroll <= inner, "no sideways scrolling: {scroll} > {inner}");
+    let smallest = tab
+        .eval(
+            "return Math.min(...Array.from(document.querySelectorAll('#inbox-items button'))\
+             .map(b => b.getBoundingClientRect().height));",
+        )
+        .await;
+    assert!(
+        smallest.as_f64().unwrap() >= 40.0,
+        "buttons are tall enough to tap: {smallest}"
+    );
+    tab.screenshot("inbox-phone").await;
+
+    // The first Tab reaches the skip link, and following it moves focus to the content.
+    tab.tab_to("a.skip", 1).await;
+    tab.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    assert_eq!(
+        tab.eval("return document.activeElement.id;").await,
+        json!("main")
+    );
+    tab.client.close().await.unwrap();
+    server.stop().await;
+}
+
+on_both_engines!(an_owner_decides_in_the_browser, the_inbox_fits_a_phone);
