@@ -201,21 +201,25 @@ impl Tab<'_> {
         path
     }
 
+    /// Whether the focused element matches `css`.
+    async fn focused_matches(&self, css: &str) -> bool {
+        let matches = self
+            .client
+            .execute(
+                "return document.activeElement.matches(arguments[0]);",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        matches == json!(true)
+    }
+
     /// Presses Tab until the focused element matches `css`; fails after `limit` presses.
     async fn tab_to(&self, css: &str, limit: usize) {
         let body = self.find("body").await;
         for _ in 0..limit {
             body.send_keys(&Key::Tab.to_string()).await.unwrap();
-            let focused = self.client.active_element().await.unwrap();
-            let matches = self
-                .client
-                .execute(
-                    "return arguments[0].matches(arguments[1]);",
-                    vec![serde_json::to_value(&focused).unwrap(), json!(css)],
-                )
-                .await
-                .unwrap();
-            if matches == json!(true) {
+            if self.focused_matches(css).await {
                 return;
             }
         }
@@ -391,7 +395,11 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     );
     tab.screenshot("inbox").await;
 
-    // Hostile text from a service renders as text: no element comes from it.
+    // Approve with the keyboard: Tab to the claim's Approve button. While it has focus, a
+    // notification with hostile text arrives: the live update keeps the focus where it was,
+    // and the text renders as text, with no element made from it.
+    let approve = format!("form[action='/dashboard/claims/{claim_id}/approve'] button");
+    tab.tab_to(&approve, 60).await;
     let hostile = notify(
         &server,
         &api_key,
@@ -414,15 +422,10 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
         json!(0),
         "no element came from the service's text"
     );
-    tab.click(
-        &format!("[aria-labelledby='note-{hostile}'] button[type=submit]"),
-        "#inbox-items",
-    )
-    .await;
-
-    // Approve with the keyboard: Tab to the claim's Approve button, press Enter.
-    let approve = format!("form[action='/dashboard/claims/{claim_id}/approve'] button");
-    tab.tab_to(&approve, 60).await;
+    assert!(
+        tab.focused_matches(&approve).await,
+        "the focus stayed on Approve across the live update"
+    );
     tab.client
         .active_element()
         .await
@@ -439,6 +442,12 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
         verify(&server, &agent, "deploy-bot").await["authorized"],
         json!(true)
     );
+
+    tab.click(
+        &format!("[aria-labelledby='note-{hostile}'] button[type=submit]"),
+        "#inbox-items",
+    )
+    .await;
 
     // Answer the notification: choose "Tonight", send.
     let answer = format!("[aria-labelledby='note-{note_id}'] form.answer-1");

@@ -49,14 +49,17 @@
         return response.text();
       })
       .then(function (html) {
-        // Keep a form the owner is filling in: refresh once they are done.
         var active = document.activeElement;
-        if (active && active !== document.body && list.contains(active) &&
-            active.tagName !== "BUTTON") {
+        var focused = active && list.contains(active) ? active : null;
+        // Keep a form the owner is filling in: refresh once they are done.
+        if (focused && focused.tagName !== "BUTTON") {
           again = true;
           return;
         }
         list.innerHTML = html;
+        if (focused) {
+          refocus(focused);
+        }
       })
       .catch(function () {
         events.close();
@@ -68,6 +71,25 @@
           window.setTimeout(refresh, 1000);
         }
       });
+  }
+
+  // A keyboard user keeps their place: focus returns to the same button of the same form in
+  // the new list, if it is still there.
+  function refocus(button) {
+    var action = button.form ? button.form.getAttribute("action") : null;
+    var forms = list.querySelectorAll("form");
+    for (var i = 0; i < forms.length; i++) {
+      if (forms[i].getAttribute("action") !== action) {
+        continue;
+      }
+      var buttons = forms[i].querySelectorAll("button");
+      for (var j = 0; j < buttons.length; j++) {
+        if (buttons[j].value === button.value && buttons[j].textContent === button.textContent) {
+          buttons[j].focus();
+          return;
+        }
+      }
+    }
   }
 
   var events = new EventSource("/dashboard/events");
