@@ -1023,6 +1023,52 @@ async fn another_owners_requests_are_not_found(engine: Engine) {
     server.stop().await;
 }
 
+/// A form's answer is shown at the address it posted to; a GET of that address (a restored
+/// tab) goes to the page the form is on. Any other address is an HTML 404 page.
+async fn addresses_of_forms_lead_to_their_pages_and_others_are_not_found(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let mut browser = Browser::new(&server);
+    for (form, page) in [
+        ("/dashboard/claims/cl_1/approve", "/dashboard"),
+        ("/dashboard/notifications/n1/respond", "/dashboard"),
+        ("/dashboard/services/s1/keys", "/dashboard/services/s1"),
+        ("/dashboard/services/s1/webhooks", "/dashboard/services/s1"),
+        (
+            "/dashboard/services/s1/webhooks/wh_1/rotate",
+            "/dashboard/services/s1/webhooks/wh_1",
+        ),
+        (
+            "/dashboard/services/s1/webhooks/wh_1/test",
+            "/dashboard/services/s1/webhooks/wh_1",
+        ),
+        (
+            "/dashboard/services/s1/webhooks/wh_1/enable",
+            "/dashboard/services/s1/webhooks/wh_1",
+        ),
+    ] {
+        browser.get(form).await.assert_redirect(page);
+    }
+    browser.login("ada@example.com").await;
+    for path in [
+        "/dashboard/nope",
+        "/dashboard/services/s1/keys/k1",
+        "/dashboard/services/s1/webhooks/wh_1/deliveries",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.text.contains("There is no such page."), "{path}");
+        assert!(
+            page.text.contains("Log out"),
+            "the logged-in layout: {path}"
+        );
+        assert_security_headers(&page, path);
+    }
+    let logged_out = Browser::new(&server).get("/dashboard/nope").await;
+    assert_eq!(logged_out.status, StatusCode::NOT_FOUND);
+    assert!(logged_out.text.contains("Sign up"), "the logged-out layout");
+    server.stop().await;
+}
+
 on_both_engines!(
     signup_and_login_set_the_cookie_and_redirect,
     failed_logins_are_throttled_on_the_form_too,
@@ -1033,4 +1079,5 @@ on_both_engines!(
     every_response_type_is_answered_from_its_form,
     forms_without_a_valid_csrf_token_are_refused,
     another_owners_requests_are_not_found,
+    addresses_of_forms_lead_to_their_pages_and_others_are_not_found,
 );

@@ -446,7 +446,7 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
     assert!(
         disabled
             .text
-            .contains("status-disabled\">Disabled</span> it was disabled by hand")
+            .contains("status-disabled\">Disabled</span> because its owner disabled it")
     );
     assert!(disabled.text.contains(&format!("action=\"{path}/enable\"")));
     assert!(!disabled.text.contains(&format!("action=\"{path}/test\"")));

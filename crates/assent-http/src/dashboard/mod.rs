@@ -126,8 +126,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tokens/{id}/revoke", web::post().to(manage::revoke_token))
             .route("/audit", web::get().to(manage::audit))
             .route("/static/app.css", web::get().to(stylesheet))
-            .route("/static/app.js", web::get().to(script)),
+            .route("/static/app.js", web::get().to(script))
+            .default_service(web::to(elsewhere)),
     );
+}
+
+/// Any other dashboard address. A form's page is shown at the address it posted to, so a GET
+/// of that address (a restored tab, the address bar) goes to the page the form came from;
+/// anything else is the 404 page.
+async fn elsewhere(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    finish(
+        async {
+            if req.method() == actix_web::http::Method::GET
+                && let Some(page) = page_of_form(req.path())
+            {
+                return Ok(see_other(&page));
+            }
+            let nav = visitor(&req, &state).await?.map(|v| v.nav(""));
+            Ok(error_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such page. The link may be wrong or out of date.",
+                nav,
+            ))
+        }
+        .await,
+    )
+}
+
+/// The page whose form posts to `path`, for the forms that answer with a page.
+fn page_of_form(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
+    match segments.as_slice() {
+        ["claims" | "notifications", _, _] => Some("/dashboard".to_owned()),
+        ["services", id, "keys" | "webhooks"] => Some(format!("/dashboard/services/{id}")),
+        [
+            "services",
+            id,
+            "webhooks",
+            webhook,
+            "enable" | "disable" | "rotate" | "test",
+        ] => Some(format!("/dashboard/services/{id}/webhooks/{webhook}")),
+        _ => None,
+    }
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -145,7 +145,7 @@ impl From<assent_store::WebhookEndpoint> for WebhookItem {
             (true, _) => "",
             (false, Some("gone")) => "its receiver answered 410 Gone",
             (false, Some("failing")) => "every delivery failed for too long",
-            (false, _) => "it was disabled by hand",
+            (false, _) => "its owner disabled it",
         };
         Self {
             id: e.id,
