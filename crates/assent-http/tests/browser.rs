@@ -248,6 +248,29 @@ async fn wait_for_event(receiver: &Receiver, event: &str) {
     }
 }
 
+/// Submits `agent`'s signed claim on `service` (through its API key) as `name`; returns its id.
+async fn submit_claim(
+    server: &TestServer,
+    agent: &Agent,
+    service: &str,
+    name: &str,
+    api_key: &str,
+) -> String {
+    let mut claim = claim_body(agent, service);
+    claim["agent_name"] = json!(name);
+    let reply = signed(
+        server,
+        agent,
+        Method::POST,
+        "/v1/claims",
+        Some(claim),
+        Some(api_key),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    reply.body["claim_id"].as_str().unwrap().to_owned()
+}
+
 /// Sends a notification over ATP with the service's API key; returns its id.
 async fn notify(server: &TestServer, api_key: &str, body: &Value) -> String {
     let reply = server
@@ -348,24 +371,7 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     tab.eval("window.assentMarker = 'still here'; return null;")
         .await;
     let agent = Agent::new("grace");
-    let mut claim = claim_body(&agent, "deploy-bot");
-    claim["agent_name"] = json!("Release agent");
-    let submitted = signed(
-        &server,
-        &agent,
-        Method::POST,
-        "/v1/claims",
-        Some(claim),
-        Some(&api_key),
-    )
-    .await;
-    assert_eq!(
-        submitted.status,
-        StatusCode::CREATED,
-        "{:?}",
-        submitted.body
-    );
-    let claim_id = submitted.body["claim_id"].as_str().unwrap().to_owned();
+    let claim_id = submit_claim(&server, &agent, "deploy-bot", "Release agent", &api_key).await;
     let note_id = notify(
         &server,
         &api_key,
@@ -568,24 +574,15 @@ async fn the_inbox_fits_a_phone(engine: Engine) {
     let session = server.signup("hopper").await;
     let service_id = server.create_service(&session, "mail-triage").await;
     let api_key = server.create_api_key(&session, &service_id).await;
-    let agent = Agent::new("hopper");
-    let mut claim = claim_body(&agent, "mail-triage");
-    claim["agent_name"] = json!("An agent with a rather long name that must wrap on a phone");
-    let submitted = signed(
+    let long_name = "An agent with a rather long name that must wrap on a phone";
+    submit_claim(
         &server,
-        &agent,
-        Method::POST,
-        "/v1/claims",
-        Some(claim),
-        Some(&api_key),
+        &Agent::new("hopper"),
+        "mail-triage",
+        long_name,
+        &api_key,
     )
     .await;
-    assert_eq!(
-        submitted.status,
-        StatusCode::CREATED,
-        "{:?}",
-        submitted.body
-    );
     notify(
         &server,
         &api_key,
