@@ -4,7 +4,7 @@
 //! a signed claim and the service a notification through the API; both appear in the open inbox
 //! without a reload; the owner approves the claim with the keyboard and answers the
 //! notification; the webhook's delivery log shows `request.approved` delivered; the owner
-//! revokes the agent and the API key. The same inbox is then checked on a phone-sized screen.
+//! revokes the agent and the API key. Every page is then checked on a phone-sized screen.
 //!
 //! Chromium and ChromeDriver come from Debian (`.ci/install-browser`); a missing one fails the
 //! test, saying so. Screenshots are written to `$CARGO_TARGET_TMPDIR/screenshots/`.
@@ -199,6 +199,28 @@ impl Tab<'_> {
         let path = dir.join(format!("{}-{name}.png", self.engine));
         std::fs::write(&path, png).unwrap();
         path
+    }
+
+    /// The page fits the window's width (nothing to scroll sideways), and its buttons, but for
+    /// the small quiet ones (log out, copy), are tall enough to tap.
+    async fn assert_fits_a_phone(&self, what: &str) {
+        let sizes = self
+            .eval(
+                "return [document.documentElement.scrollWidth, window.innerWidth, \
+                 Math.min(...Array.from(document.querySelectorAll('main button:not(.quiet)'))\
+                 .map(b => b.getBoundingClientRect().height))];",
+            )
+            .await;
+        let (scroll, inner) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
+        assert!(inner <= 400, "a phone-sized window: {inner}");
+        assert!(
+            scroll <= inner,
+            "{what}: sideways scrolling, {scroll} > {inner}"
+        );
+        // No button at all gives Infinity, which JSON carries as null.
+        if let Some(smallest) = sizes[2].as_f64() {
+            assert!(smallest >= 40.0, "{what}: a button {smallest} px tall");
+        }
     }
 
     /// Whether the focused element matches `css`.
@@ -567,9 +589,9 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     server.stop().await;
 }
 
-/// On a phone-sized screen the inbox fits the width (no sideways scrolling) and its buttons
+/// On a phone-sized screen every page fits the width (no sideways scrolling) and its buttons
 /// are large enough to tap; the skip link is the first stop of the keyboard.
-async fn the_inbox_fits_a_phone(engine: Engine) {
+async fn every_page_fits_a_phone(engine: Engine) {
     let server = TestServer::start(engine).await;
     let session = server.signup("hopper").await;
     let service_id = server.create_service(&session, "mail-triage").await;
@@ -606,27 +628,15 @@ async fn the_inbox_fits_a_phone(engine: Engine) {
         server: &server,
         engine,
     };
-    tab.goto("/dashboard/login").await;
+    for page in ["/dashboard/signup", "/dashboard/login"] {
+        tab.goto(page).await;
+        tab.assert_fits_a_phone(page).await;
+    }
     tab.fill("#email", "hopper@example.com").await;
     tab.fill("#password", common::PASSWORD).await;
     tab.click("form.stack button[type=submit]", "#inbox-items .claim")
         .await;
-    let widths = tab
-        .eval("return [document.documentElement.scrollWidth, window.innerWidth];")
-        .await;
-    let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
-    assert!(inner <= 400, "a phone-sized window: {inner}");
-    assert!(scroll <= inner, "no sideways scrolling: {scroll} > {inner}");
-    let smallest = tab
-        .eval(
-            "return Math.min(...Array.from(document.querySelectorAll('#inbox-items button'))\
-             .map(b => b.getBoundingClientRect().height));",
-        )
-        .await;
-    assert!(
-        smallest.as_f64().unwrap() >= 40.0,
-        "buttons are tall enough to tap: {smallest}"
-    );
+    tab.assert_fits_a_phone("the inbox").await;
     tab.screenshot("inbox-phone").await;
 
     // The first Tab reaches the skip link, and following it moves focus to the content.
@@ -642,8 +652,53 @@ async fn the_inbox_fits_a_phone(engine: Engine) {
         tab.eval("return document.activeElement.id;").await,
         json!("main")
     );
+
+    // Every other page, each with something on it: a webhook with a delivery in its log
+    // (nothing delivers here, so it stays pending), a user token, audit entries, history.
+    tab.find(&format!("{} .decide button.primary", "#inbox-items .claim"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    tab.find("#inbox-items .notification").await;
+    let webhook = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/webhooks"),
+            &session,
+            Some(json!({ "url": "https://hooks.example/assent/events" })),
+        )
+        .await;
+    assert_eq!(webhook.status, StatusCode::CREATED, "{:?}", webhook.body);
+    let webhook_path = format!(
+        "/v1/services/{service_id}/webhooks/{}",
+        webhook.body["id"].as_str().unwrap()
+    );
+    let sent = server
+        .call(
+            Method::POST,
+            &format!("{webhook_path}/test"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{:?}", sent.body);
+    server.user_token(&session, "phone").await;
+    for (page, name) in [
+        ("/dashboard/history".to_owned(), "history"),
+        ("/dashboard/services".to_owned(), "services"),
+        (format!("/dashboard/services/{service_id}"), "service"),
+        (format!("/dashboard{}", &webhook_path[3..]), "webhook"),
+        ("/dashboard/tokens".to_owned(), "tokens"),
+        ("/dashboard/audit".to_owned(), "audit"),
+    ] {
+        tab.goto(&page).await;
+        tab.find("main h1").await;
+        tab.assert_fits_a_phone(&page).await;
+        tab.screenshot(&format!("{name}-phone")).await;
+    }
     tab.client.close().await.unwrap();
     server.stop().await;
 }
 
-on_both_engines!(an_owner_decides_in_the_browser, the_inbox_fits_a_phone);
+on_both_engines!(an_owner_decides_in_the_browser, every_page_fits_a_phone);
