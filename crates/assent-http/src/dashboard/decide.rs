@@ -5,18 +5,13 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
 use assent_core::claim::{ClaimStatus, Decision};
 use assent_core::notification::{Action, NotificationStatus, ResponseType};
-use assent_store::{
-    Actor, DecideError, NotificationQuery, Party, Store, StoreError, TransitionError,
-};
+use assent_store::{DecideError, NotificationQuery, Party, Store, StoreError, TransitionError};
 use serde_json::Value;
 
 use super::views::{ClaimView, HistoryPage, InboxPage, Item, NotificationView};
-use super::{
-    Failure, Form, Visitor, check_csrf, finish, html, logged_in, message, not_found, posted,
-};
+use super::{Failure, Form, Visitor, finish, html, logged_in, message, not_found, posted};
 use crate::rate_limit::Operation;
 use crate::routes::client::record_response;
 use crate::routes::notifications::{NOTIFICATION_ACCESS_DENIED, NOTIFICATION_NOT_FOUND};
@@ -53,12 +48,7 @@ pub async fn inbox_items(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
                     .body("Log in again."));
             };
             let page = inbox_page(&state, &visitor, None).await?;
-            Ok(match page.as_items().render() {
-                Ok(body) => HttpResponse::Ok()
-                    .content_type("text/html; charset=utf-8")
-                    .body(body),
-                Err(e) => return Err(Failure::from(crate::error::ApiError::internal(&e))),
-            })
+            Ok(html(StatusCode::OK, &page.as_items()))
         }
         .await,
     )
@@ -83,7 +73,7 @@ pub async fn decide(
 ) -> HttpResponse {
     finish(
         async {
-            let visitor = logged_in(&req, &state).await?;
+            let (visitor, _) = posted(&req, &state, &body).await?;
             let (claim_id, decision) = path.into_inner();
             let decision = match decision.as_str() {
                 "approve" => Decision::Approve,
@@ -91,14 +81,13 @@ pub async fn decide(
                 "revoke" => Decision::Revoke,
                 _ => return Err(not_found(&visitor)),
             };
-            check_csrf(&state, &visitor, &Form::parse(&body))?;
             let origin = match decision {
                 Decision::Revoke => Origin::History,
                 Decision::Approve | Decision::Reject => Origin::Inbox,
             };
             let store = state.store.clone();
             let namespace = visitor.account.namespace.clone();
-            let actor = Actor::Account(visitor.account.id.clone());
+            let actor = visitor.actor();
             let decided =
                 web::block(move || store.decide_claim(&namespace, &claim_id, decision, &actor))
                     .await?;

@@ -14,7 +14,7 @@ use super::{Failure, Form, Visitor, finish, html, logged_in, message, posted, se
 use crate::error::ApiError;
 use crate::routes::audit::audit_page;
 use crate::routes::auth::mint_user_token;
-use crate::routes::services::{create_owned_service, mint_api_key, service_changes};
+use crate::routes::services::{change_service, create_owned_service, mint_api_key};
 use crate::state::AppState;
 
 /// Audit entries per page.
@@ -92,21 +92,14 @@ pub async fn update_service(
             let id = id.into_inner();
             let name = form.get("name").unwrap_or_default().to_owned();
             let description = form.get("description").unwrap_or_default().to_owned();
-            let updated =
-                match service_changes(Some(Some(name.clone())), Some(Some(description.clone()))) {
-                    Ok(changes) => {
-                        let store = state.store.clone();
-                        let namespace = visitor.account.namespace.clone();
-                        let actor = visitor.actor();
-                        let service_id = id.clone();
-                        web::block(move || {
-                            store.update_service(&namespace, &service_id, changes, &actor)
-                        })
-                        .await?
-                        .map_err(ApiError::from)
-                    }
-                    Err(e) => Err(e),
-                };
+            let updated = change_service(
+                &state,
+                &visitor.owner(),
+                id.clone(),
+                Some(Some(name.clone())),
+                Some(Some(description.clone())),
+            )
+            .await;
             match updated {
                 Ok(_) => Ok(see_other(&format!("/dashboard/services/{id}"))),
                 Err(e) => {

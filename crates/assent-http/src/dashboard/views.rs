@@ -93,7 +93,7 @@ pub(super) struct ServiceItem {
 impl From<assent_core::Service> for ServiceItem {
     fn from(s: assent_core::Service) -> Self {
         Self {
-            created: When::at(s.created_at.as_millis()),
+            created: When::from(s.created_at),
             id: s.id,
             slug: s.slug,
             name: s.name,
@@ -154,8 +154,8 @@ impl From<assent_store::WebhookEndpoint> for WebhookItem {
             atp: e.format == EndpointFormat::Atp,
             enabled: e.enabled,
             disabled_because,
-            disabled_at: e.disabled_at.map(|t| When::at(t.as_millis())),
-            created: When::at(e.created_at.as_millis()),
+            disabled_at: e.disabled_at.map(When::from),
+            created: When::from(e.created_at),
         }
     }
 }
@@ -272,15 +272,15 @@ impl From<DeliveryView> for DeliveryItem {
             event_type: d.event_type,
             status: d.status,
             attempt_count: d.attempt_count,
-            next_attempt: d.next_attempt_at.map(|t| When::at(t.as_millis())),
+            next_attempt: d.next_attempt_at.map(When::from),
             last_error: d.last_error,
-            created: When::at(d.created_at.as_millis()),
-            completed: d.completed_at.map(|t| When::at(t.as_millis())),
+            created: When::from(d.created_at),
+            completed: d.completed_at.map(When::from),
             attempts: d
                 .attempts
                 .into_iter()
                 .map(|a| AttemptItem {
-                    at: When::at(a.attempted_at.as_millis()),
+                    at: When::from(a.attempted_at),
                     outcome: a
                         .status_code
                         .map_or_else(|| "no answer".to_owned(), |c| c.to_string()),
@@ -321,8 +321,8 @@ impl From<assent_store::ApiKey> for Credential {
             id: k.id,
             name: k.name,
             prefix: k.prefix,
-            created: When::at(k.created_at.as_millis()),
-            last_used: k.last_used_at.map(|t| When::at(t.as_millis())),
+            created: When::from(k.created_at),
+            last_used: k.last_used_at.map(When::from),
         }
     }
 }
@@ -333,8 +333,8 @@ impl From<assent_store::UserToken> for Credential {
             id: t.id,
             name: t.name,
             prefix: t.prefix,
-            created: When::at(t.created_at.as_millis()),
-            last_used: t.last_used_at.map(|t| When::at(t.as_millis())),
+            created: When::from(t.created_at),
+            last_used: t.last_used_at.map(When::from),
         }
     }
 }
@@ -371,7 +371,7 @@ impl AuditItem {
     pub fn new(r: assent_store::AuditRecord, own_actor: &str) -> Self {
         let empty = r.details.is_null() || r.details.as_object().is_some_and(Map::is_empty);
         Self {
-            at: When::at(r.created_at.as_millis()),
+            at: When::from(r.created_at),
             actor: if r.actor == own_actor {
                 "You".to_owned()
             } else {
@@ -416,7 +416,14 @@ pub(super) struct When {
     pub text: String,
 }
 
+impl From<Timestamp> for When {
+    fn from(at: Timestamp) -> Self {
+        Self::at(at.as_millis())
+    }
+}
+
 impl When {
+    /// The moment `millis` after the Unix epoch.
     pub fn at(millis: i64) -> Self {
         let iso = Timestamp::from_millis(millis).to_rfc3339();
         let text = format!(

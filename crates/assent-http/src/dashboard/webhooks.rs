@@ -216,9 +216,7 @@ pub async fn rotate_secret(
             .map_err(|e| failure_of(&visitor, e, NO_SUCH_WEBHOOK))?;
             let mut page =
                 webhook_page(&state, &visitor, &service_id, &webhook_id, &Form::default()).await?;
-            page.previous_until = Some(super::views::When::at(
-                rotated.previous_secret_expires_at.as_millis(),
-            ));
+            page.previous_until = Some(rotated.previous_secret_expires_at.into());
             page.new_secret = Some(Secret {
                 name: page.webhook.url.clone(),
                 value: rotated.secret,

@@ -198,19 +198,39 @@ pub async fn update(
     body: JsonBody<UpdateServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let changes = service_changes(body.name, body.description)?;
-    let store = state.store.clone();
-    let actor = owner.actor();
-    let service =
-        web::block(move || store.update_service(owner.namespace(), &service_id, changes, &actor))
-            .await??;
+    let service = change_service(
+        &state,
+        &owner,
+        service_id.into_inner(),
+        body.name,
+        body.description,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(ServiceView::from(service)))
 }
 
+/// Changes the name and description of a service of the owner's, checked by
+/// [`service_changes`]; for the JSON API and the dashboard alike.
+pub(crate) async fn change_service(
+    state: &AppState,
+    owner: &Owner,
+    service_id: String,
+    name: Option<Option<String>>,
+    description: Option<Option<String>>,
+) -> Result<Service, ApiError> {
+    let changes = service_changes(name, description)?;
+    let store = state.store.clone();
+    let namespace = owner.namespace().to_owned();
+    let actor = owner.actor();
+    Ok(
+        web::block(move || store.update_service(&namespace, &service_id, changes, &actor))
+            .await??,
+    )
+}
+
 /// The changes of a service's name (`None`: unchanged) and description (`None`: unchanged,
-/// `Some(None)` or an empty string: cleared), checked: the rules of `PATCH /v1/services/{id}`,
-/// shared with the dashboard.
-pub(crate) fn service_changes(
+/// `Some(None)` or an empty string: cleared), checked: the rules of `PATCH /v1/services/{id}`.
+fn service_changes(
     name: Option<Option<String>>,
     description: Option<Option<String>>,
 ) -> Result<ServiceChanges, ApiError> {
