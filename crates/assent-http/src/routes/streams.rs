@@ -289,8 +289,13 @@ fn sse_response(
 }
 
 /// The dashboard's live updates (owner session): a `changed` event (`{kind, id}`) whenever
-/// a notification or claim of the owner's namespace is created or changes, so the inbox page
-/// can refresh its list. Counted against the same per-user limit as the ATP event streams.
+/// a notification or claim of the owner's namespace is created or changes in a way the inbox
+/// shows, so the page can refresh its list. Counted against the same per-user limit as the
+/// ATP event streams.
+///
+/// The stream itself delivers nothing (the page's own listing marks what it shows
+/// delivered), and `delivered` and `acknowledged` are no change to the owner: all pending
+/// states look the same in the inbox, so those updates would only refresh it again.
 pub async fn dashboard_events(
     owner: Owner,
     state: web::Data<AppState>,
@@ -300,17 +305,28 @@ pub async fn dashboard_events(
         state.settings.rate.sse_per_user,
         state.settings.rate_limits,
     )?;
-    let subscription = state.feed.subscribe(owner.namespace(), true);
-    let store = state.store.clone();
-    // Live changes only: the page was rendered from the current state.
-    let covered = web::block(move || store.latest_change()).await??;
+    // Live changes only, from now: the page was rendered from the current state.
+    let subscription = state.feed.subscribe(owner.namespace(), false);
     Ok(sse_response(
         permit,
         subscription,
-        covered,
+        0,
         Vec::new(),
         state.settings.stream_heartbeat,
         |change| {
+            let status = change
+                .payload
+                .get("status")
+                .and_then(Value::as_str)
+                .and_then(NotificationStatus::parse);
+            if change.kind == ChangeKind::StatusUpdate
+                && matches!(
+                    status,
+                    Some(NotificationStatus::Delivered | NotificationStatus::Acknowledged)
+                )
+            {
+                return None;
+            }
             let data = json!({ "kind": change.kind.as_str(), "id": change.subject_id });
             Some(sse_event(Some(change.seq), "changed", &data))
         },
