@@ -321,7 +321,7 @@ pub async fn respond(
 /// must be the namespace's and pending, the action one of its own, and the data fit the
 /// action's response type and constraints (`None` is allowed for `simple` only). Shared by
 /// `POST /api/v1/client/respond` and the dashboard.
-pub async fn record_response(
+pub(crate) async fn record_response(
     state: &AppState,
     account: &Account,
     notification_id: String,
