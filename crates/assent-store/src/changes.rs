@@ -7,9 +7,10 @@
 //! Numbers must become visible in order, or a reader that has seen 12 would skip an 11 that
 //! commits later. SQLite has one writer at a time; on PostgreSQL every transaction that may
 //! record changes takes a transaction-scoped advisory lock first ([`Store::write_changes`]),
-//! so notification and claim writes commit one at a time there too (the price of exact
-//! resumption; they are a small share of all writes). Taking it first, before any row lock, is what keeps two
-//! transactions that each move several notifications from deadlocking.
+//! so notification and claim writes commit one at a time there too: the price of exact
+//! resumption, paid by every namespace's claim submissions and decisions alike (nonces,
+//! deliveries and owner changes do not take it). Taking it first, before any row lock, is
+//! what keeps two transactions that each move several notifications from deadlocking.
 
 use assent_core::Timestamp;
 use diesel::connection::SimpleConnection;
