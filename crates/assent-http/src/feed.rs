@@ -1,5 +1,5 @@
-//! The change feed: pushes notification changes to the open client connections (SSE and
-//! WebSocket) of their namespace.
+//! The change feed: pushes changes to the open connections of their namespace (ATP's SSE and
+//! WebSocket streams, the dashboard's), each connection receiving only the kinds it asked for.
 //!
 //! One task per process tails the change log of the database ([`assent_store::Change`]), so
 //! a change made on any replica reaches connections on every replica. A commit in this process
@@ -25,8 +25,11 @@ const CONNECTION_QUEUE: usize = 1024;
 struct Subscriber {
     id: u64,
     changes: mpsc::Sender<Arc<Change>>,
+    /// The kinds of change it wants; others never enter its queue.
+    kinds: Vec<ChangeKind>,
     /// Whether it shows new notifications to its user (an SSE client may ask for status
-    /// updates only): only then does a push count as a delivery.
+    /// updates only, the dashboard lists them itself): only then does a push count as a
+    /// delivery.
     shows_notifications: bool,
 }
 
@@ -64,9 +67,14 @@ impl Drop for Subscription {
 }
 
 impl ChangeFeed {
-    /// Registers a connection of `namespace`; changes recorded from now on reach it.
-    /// `shows_notifications` says whether it passes `notification` changes on to its user.
-    pub fn subscribe(self: &Arc<Self>, namespace: &str, shows_notifications: bool) -> Subscription {
+    /// Registers a connection of `namespace`; changes of `kinds` recorded from now on reach
+    /// it. `shows_notifications` says whether it passes `notification` changes on to its user.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        namespace: &str,
+        kinds: &[ChangeKind],
+        shows_notifications: bool,
+    ) -> Subscription {
         let (sender, receiver) = mpsc::channel(CONNECTION_QUEUE);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.subscribers
@@ -77,6 +85,7 @@ impl ChangeFeed {
             .push(Subscriber {
                 id,
                 changes: sender,
+                kinds: kinds.to_vec(),
                 shows_notifications,
             });
         Subscription {
@@ -197,6 +206,9 @@ impl ChangeFeed {
             // resumes rather than holding memory without bound.
             let mut shown = false;
             list.retain(|subscriber| {
+                if !subscriber.kinds.contains(&change.kind) {
+                    return true;
+                }
                 let accepted = subscriber.changes.try_send(Arc::clone(&change)).is_ok();
                 shown |= accepted && subscriber.shows_notifications;
                 accepted
@@ -229,9 +241,9 @@ mod tests {
     #[test]
     fn changes_reach_only_their_namespace_and_unsubscribe_on_drop() {
         let feed = Arc::new(ChangeFeed::default());
-        let mut ada = feed.subscribe("ada", true);
-        let mut ada_too = feed.subscribe("ada", true);
-        let mut grace = feed.subscribe("grace", true);
+        let mut ada = feed.subscribe("ada", &ChangeKind::ATP, true);
+        let mut ada_too = feed.subscribe("ada", &ChangeKind::ATP, true);
+        let mut grace = feed.subscribe("grace", &ChangeKind::ATP, true);
         let delivered = feed.dispatch(vec![
             change(1, "ada", ChangeKind::Notification),
             change(2, "ada", ChangeKind::StatusUpdate),
@@ -250,7 +262,7 @@ mod tests {
                 .is_empty()
         );
         assert!(!feed.subscribers.lock().unwrap().contains_key("ada"));
-        let mut open = feed.subscribe("ada", true);
+        let mut open = feed.subscribe("ada", &ChangeKind::ATP, true);
         feed.close_all();
         assert!(matches!(
             open.changes.try_recv(),
@@ -261,19 +273,43 @@ mod tests {
     #[test]
     fn only_a_connection_that_shows_notifications_delivers_them() {
         let feed = Arc::new(ChangeFeed::default());
-        let mut updates_only = feed.subscribe("ada", false);
+        let mut updates_only = feed.subscribe("ada", &ChangeKind::ATP, false);
         let delivered = feed.dispatch(vec![change(1, "ada", ChangeKind::Notification)]);
         assert!(delivered.is_empty());
         assert_eq!(updates_only.changes.try_recv().unwrap().seq, 1);
-        let _shows = feed.subscribe("ada", true);
+        let _shows = feed.subscribe("ada", &ChangeKind::ATP, true);
         let delivered = feed.dispatch(vec![change(2, "ada", ChangeKind::Notification)]);
         assert_eq!(delivered, ["n2"]);
     }
 
     #[test]
+    fn a_connection_receives_only_the_kinds_it_wants() {
+        let feed = Arc::new(ChangeFeed::default());
+        let mut atp = feed.subscribe("ada", &ChangeKind::ATP, true);
+        let mut updates = feed.subscribe("ada", &[ChangeKind::StatusUpdate], false);
+        let delivered = feed.dispatch(vec![
+            change(1, "ada", ChangeKind::Claim),
+            change(2, "ada", ChangeKind::Notification),
+            change(3, "ada", ChangeKind::StatusUpdate),
+        ]);
+        assert_eq!(delivered, ["n2"]);
+        assert_eq!(atp.changes.try_recv().unwrap().seq, 2);
+        assert_eq!(atp.changes.try_recv().unwrap().seq, 3);
+        assert!(atp.changes.try_recv().is_err(), "no claim");
+        assert_eq!(updates.changes.try_recv().unwrap().seq, 3);
+        assert!(updates.changes.try_recv().is_err());
+        // Claims fill no ATP queue: a connection is not dropped for changes it never wanted.
+        let claims: Vec<Change> = (10..=10 + i64::try_from(CONNECTION_QUEUE).unwrap())
+            .map(|seq| change(seq, "ada", ChangeKind::Claim))
+            .collect();
+        feed.dispatch(claims);
+        assert!(feed.subscribers.lock().unwrap().contains_key("ada"));
+    }
+
+    #[test]
     fn a_stalled_connection_is_dropped() {
         let feed = Arc::new(ChangeFeed::default());
-        let mut stalled = feed.subscribe("ada", true);
+        let mut stalled = feed.subscribe("ada", &ChangeKind::ATP, true);
         let changes: Vec<Change> = (0..=i64::try_from(CONNECTION_QUEUE).unwrap())
             .map(|seq| change(seq, "ada", ChangeKind::StatusUpdate))
             .collect();

@@ -201,7 +201,7 @@ pub async fn events(
     )?;
     let namespace = user.namespace().to_owned();
     let shows = types.contains(&ChangeKind::Notification);
-    let subscription = state.feed.subscribe(&namespace, shows);
+    let subscription = state.feed.subscribe(&namespace, &types, shows);
     let store = state.store.clone();
     let opening = web::block(move || opening(&store, &namespace, resume, shows)).await??;
     tracing::debug!(client_id = ?query.client_id, "event stream opened");
@@ -218,10 +218,12 @@ pub async fn events(
         opening.covered,
         frames,
         state.settings.stream_heartbeat,
-        move |change| {
-            types
-                .contains(&change.kind)
-                .then(|| sse_event(Some(change.seq), change.kind.as_str(), &change.payload))
+        |change| {
+            Some(sse_event(
+                Some(change.seq),
+                change.kind.as_str(),
+                &change.payload,
+            ))
         },
     ))
 }
@@ -306,7 +308,9 @@ pub async fn dashboard_events(
         state.settings.rate_limits,
     )?;
     // Live changes only, from now: the page was rendered from the current state.
-    let subscription = state.feed.subscribe(owner.namespace(), false);
+    let subscription = state
+        .feed
+        .subscribe(owner.namespace(), &ChangeKind::ALL, false);
     Ok(sse_response(
         permit,
         subscription,
@@ -378,7 +382,7 @@ pub async fn stream(
         )
     })?;
     let namespace = user.namespace().to_owned();
-    let subscription = state.feed.subscribe(&namespace, true);
+    let subscription = state.feed.subscribe(&namespace, &ChangeKind::ATP, true);
     let store = state.store.clone();
     let opening_namespace = namespace.clone();
     let opening = web::block(move || opening(&store, &opening_namespace, None, true)).await??;
@@ -446,9 +450,6 @@ impl Connection {
                     Some(change) if change.seq <= covered => continue,
                     Some(change) => {
                         covered = change.seq;
-                        if !ChangeKind::ATP.contains(&change.kind) {
-                            continue;
-                        }
                         self.session.text(frame(change.kind.as_str(), &change.payload)).await
                     }
                     // The feed let go of it: it fell behind, or the server is stopping.
