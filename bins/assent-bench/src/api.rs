@@ -82,13 +82,7 @@ impl Api {
             .post(
                 "/api/v1/services",
                 Some(admin_token),
-                json!({
-                    "name": name,
-                    "description": "assent-bench ATP service",
-                    "callback_url": callback_url,
-                    "webhook_secret": scenario::WEBHOOK_SECRET,
-                    "namespace": namespace,
-                }),
+                scenario::registration(name, "assent-bench ATP service", callback_url, namespace),
                 StatusCode::CREATED,
             )
             .await?;

@@ -124,7 +124,7 @@ pub async fn run(plan: &DeliveryPlan, target: &Target) -> Result<DeliveryFigures
     }
     receiver.with_log(|log| {
         figures.duplicates = log.duplicates;
-        figures.unexpected = log.without_id + log.malformed;
+        figures.unexpected = log.unexpected();
     });
     Ok(figures)
 }

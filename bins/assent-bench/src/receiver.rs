@@ -185,6 +185,11 @@ pub struct Log {
 }
 
 impl Log {
+    /// Requests that were not a delivery: without an id, or malformed.
+    pub fn unexpected(&self) -> u64 {
+        self.without_id + self.malformed
+    }
+
     /// Records one request for `delivery` (its key) received at `at`.
     pub fn record(&mut self, delivery: Option<String>, at: Instant) {
         self.requests += 1;

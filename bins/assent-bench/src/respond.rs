@@ -164,7 +164,7 @@ pub async fn run(plan: &RespondPlan, target: &Target) -> Result<RespondFigures> 
     stream.abort();
     receiver.with_log(|log| {
         figures.duplicates = log.duplicates;
-        figures.unexpected = log.without_id + log.malformed;
+        figures.unexpected = log.unexpected();
     });
     Ok(figures)
 }

@@ -76,6 +76,18 @@ pub struct ScenarioContext {
 pub const PLACEHOLDER_CALLBACK: &str = "https://bench.example.com/hook";
 /// The webhook secret of every service the bench registers (16 to 256 characters).
 pub const WEBHOOK_SECRET: &str = "bench-webhook-secret-0123456789";
+
+/// The body of an ATP registration (`POST /api/v1/services`) with the bench's webhook secret.
+pub fn registration(name: &str, description: &str, callback_url: &str, namespace: &str) -> Value {
+    json!({
+        "name": name,
+        "description": description,
+        "callback_url": callback_url,
+        "webhook_secret": WEBHOOK_SECRET,
+        "namespace": namespace,
+    })
+}
+
 /// The actions of every notification the bench sends, and the answer `respond` gives.
 pub const SIMPLE_ACTION: &str = "approve";
 pub const CHOICE_ACTION: &str = "pick";
@@ -146,14 +158,13 @@ impl Load {
             Self::Register => RequestSpec {
                 method: Method::POST,
                 path: "/api/v1/services",
-                body: Some(json!({
-                    // The same name twice is a 409, so every request gets its own.
-                    "name": format!("bench-{}-{connection}-{sequence}", ctx.run_id),
-                    "description": "assent-bench registration load",
-                    "callback_url": PLACEHOLDER_CALLBACK,
-                    "webhook_secret": WEBHOOK_SECRET,
-                    "namespace": ctx.namespace,
-                })),
+                // The same name twice is a 409, so every request gets its own.
+                body: Some(registration(
+                    &format!("bench-{}-{connection}-{sequence}", ctx.run_id),
+                    "assent-bench registration load",
+                    PLACEHOLDER_CALLBACK,
+                    &ctx.namespace,
+                )),
                 auth: Auth::Admin,
             },
             Self::Notify => RequestSpec {
