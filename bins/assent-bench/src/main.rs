@@ -39,7 +39,7 @@ use tokio::runtime::Runtime;
 use crate::cli::Args;
 use crate::deliveries::DeliveryPlan;
 use crate::load::{LoadPlan, Requests, Target};
-use crate::report::{DeliveryReport, Figures, Report, RespondReport};
+use crate::report::{DeliveryReport, Figures, Report, RespondReport, Run};
 use crate::respond::RespondPlan;
 use crate::scenario::{Load, Scenario, ScenarioContext};
 use crate::server::{ServerConfig, ServerGuard};
@@ -170,12 +170,14 @@ fn run_load(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
         connections: args.connections,
         warmup: args.warmup,
         duration: args.duration(),
-        target: description,
-        backend,
-        cpus: cpus(),
+        run: Run {
+            target: description,
+            backend,
+            cpus: cpus(),
+            rss_idle_mb: measured.rss_idle_mb,
+            rss_end_mb: measured.rss_end_mb,
+        },
         figures: Figures::from_recording(measured.recording),
-        rss_idle_mb: measured.rss_idle_mb,
-        rss_end_mb: measured.rss_end_mb,
         signing: measured.signing,
     };
     // With --json, stdout carries only the JSON line so it can be piped.
@@ -214,14 +216,16 @@ fn run_deliveries(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdic
     // A backlog that did not drain is explained, if at all, by the server's log: keep it.
     let kept_log = stop_or_keep_log(server, figures.complete())?;
     let report = DeliveryReport {
-        target: description,
-        backend,
-        cpus: cpus(),
+        run: Run {
+            target: description,
+            backend,
+            cpus: cpus(),
+            rss_idle_mb,
+            rss_end_mb,
+        },
         delivery_concurrency: delivery_concurrency(args),
         deadline: plan.deadline,
         figures,
-        rss_idle_mb,
-        rss_end_mb,
     };
     print_report(args.json, &report.human(), &report.json());
     Ok(verdict_after(
@@ -249,12 +253,14 @@ fn run_respond(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> 
     // A webhook that never came is explained, if at all, by the server's log: keep it.
     let kept_log = stop_or_keep_log(server, figures.complete())?;
     let report = RespondReport {
-        target: description,
-        backend,
-        cpus: cpus(),
+        run: Run {
+            target: description,
+            backend,
+            cpus: cpus(),
+            rss_idle_mb,
+            rss_end_mb,
+        },
         figures,
-        rss_idle_mb,
-        rss_end_mb,
     };
     print_report(args.json, &report.human(), &report.json());
     Ok(verdict_after(

@@ -12,6 +12,51 @@ use crate::scenario::Scenario;
 use crate::stats::{Percentiles, Recording};
 use crate::verify::SigningFigures;
 
+/// Where a run ran, as every report tells it.
+#[derive(Debug)]
+pub struct Run {
+    /// What was targeted, e.g. `http://127.0.0.1:41234 (spawned, sqlite)`.
+    pub target: String,
+    /// `sqlite`, `postgres`, `other` or `external` (a server we did not start).
+    pub backend: &'static str,
+    /// The bench and the server share these cores, which bounds the figures.
+    pub cpus: usize,
+    /// The server's resident memory before the load and at its end.
+    pub rss_idle_mb: Option<f64>,
+    pub rss_end_mb: Option<f64>,
+}
+
+impl Run {
+    /// The `target` line: the target, and who shares its cores.
+    fn target_text(&self, sharing: &str) -> String {
+        format!("{}; {} CPUs shared by {sharing}", self.target, self.cpus)
+    }
+
+    fn rss_text(&self) -> String {
+        format!(
+            "idle {}, end {}",
+            mib_text(self.rss_idle_mb),
+            mib_text(self.rss_end_mb)
+        )
+    }
+
+    /// Adds `backend`, `cpus`, `rss_idle_mb` and `rss_end_mb` to a report's JSON object.
+    fn insert_json(&self, line: &mut Value) {
+        if let Some(fields) = line.as_object_mut() {
+            fields.insert("backend".into(), json!(self.backend));
+            fields.insert("cpus".into(), json!(self.cpus));
+            fields.insert(
+                "rss_idle_mb".into(),
+                json!(self.rss_idle_mb.map(|mb| round_to(mb, 1))),
+            );
+            fields.insert(
+                "rss_end_mb".into(),
+                json!(self.rss_end_mb.map(|mb| round_to(mb, 1))),
+            );
+        }
+    }
+}
+
 /// Everything printed about a run.
 #[derive(Debug)]
 pub struct Report {
@@ -19,15 +64,8 @@ pub struct Report {
     pub connections: u32,
     pub warmup: Duration,
     pub duration: Duration,
-    /// What was targeted, e.g. `http://127.0.0.1:41234 (spawned, sqlite)`.
-    pub target: String,
-    /// `sqlite`, `postgres`, `other` or `external` (a server we did not start).
-    pub backend: &'static str,
-    /// Client and server share these cores, which bounds the figures.
-    pub cpus: usize,
+    pub run: Run,
     pub figures: Figures,
-    pub rss_idle_mb: Option<f64>,
-    pub rss_end_mb: Option<f64>,
     /// `verify`: what signing the requests cost the client.
     pub signing: Option<SigningFigures>,
 }
@@ -77,13 +115,7 @@ impl Report {
                 self.warmup.as_secs_f64()
             ),
         );
-        line(
-            "target",
-            format!(
-                "{}; {} CPUs shared by client and server",
-                self.target, self.cpus
-            ),
-        );
+        line("target", self.run.target_text("client and server"));
         line(
             "requests",
             format!("{} ok, {:.1} req/s", self.figures.requests, self.rps()),
@@ -116,14 +148,7 @@ impl Report {
                 ),
             );
         }
-        line(
-            "rss",
-            format!(
-                "idle {}, end {}",
-                mib_text(self.rss_idle_mb),
-                mib_text(self.rss_end_mb)
-            ),
-        );
+        line("rss", self.run.rss_text());
         out
     }
 
@@ -153,15 +178,12 @@ impl Report {
             "connections": self.connections,
             "duration_s": self.duration.as_secs_f64(),
             "warmup_s": self.warmup.as_secs_f64(),
-            "backend": self.backend,
-            "cpus": self.cpus,
             "requests": self.figures.requests,
             "rps": round_to(self.rps(), 1),
             "errors": self.figures.errors,
             "unfinished": self.figures.unfinished,
-            "rss_idle_mb": self.rss_idle_mb.map(|mb| round_to(mb, 1)),
-            "rss_end_mb": self.rss_end_mb.map(|mb| round_to(mb, 1)),
         });
+        self.run.insert_json(&mut line);
         insert_percentiles(&mut line, "", self.figures.latency.as_ref());
         if let (Some(signing), Some(fields)) = (&self.signing, line.as_object_mut()) {
             let micros = |d: Duration| round_to(d.as_secs_f64() * 1e6, 1);
@@ -212,16 +234,12 @@ fn signing_text(signing: &SigningFigures) -> String {
 /// Everything printed about a `deliveries` run.
 #[derive(Debug)]
 pub struct DeliveryReport {
-    pub target: String,
-    pub backend: &'static str,
-    pub cpus: usize,
+    pub run: Run,
     /// ASSENT_DELIVERY_CONCURRENCY of the server.
     pub delivery_concurrency: u32,
     /// The throughput phase's deadline.
     pub deadline: Duration,
     pub figures: DeliveryFigures,
-    pub rss_idle_mb: Option<f64>,
-    pub rss_end_mb: Option<f64>,
 }
 
 impl DeliveryReport {
@@ -240,10 +258,8 @@ impl DeliveryReport {
         );
         line(
             "target",
-            format!(
-                "{}; {} CPUs shared by the server and the bench (load and receiver)",
-                self.target, self.cpus
-            ),
+            self.run
+                .target_text("the server and the bench (load and receiver)"),
         );
         line(
             "enqueue",
@@ -318,14 +334,7 @@ impl DeliveryReport {
                 ),
             );
         }
-        line(
-            "rss",
-            format!(
-                "idle {}, end {}",
-                mib_text(self.rss_idle_mb),
-                mib_text(self.rss_end_mb)
-            ),
-        );
+        line("rss", self.run.rss_text());
         out
     }
 
@@ -335,8 +344,6 @@ impl DeliveryReport {
         let millis = |d: Option<Duration>| d.map(|d| round_to(d.as_secs_f64() * 1000.0, 1));
         let mut line = json!({
             "scenario": Scenario::Deliveries.name(),
-            "backend": self.backend,
-            "cpus": self.cpus,
             "delivery_concurrency": self.delivery_concurrency,
             "events": f.events,
             "delivered": f.delivered,
@@ -348,9 +355,8 @@ impl DeliveryReport {
             "duplicates": f.duplicates,
             "latency_samples": f.latency_sent,
             "latency_lost": f.latency_lost,
-            "rss_idle_mb": self.rss_idle_mb.map(|mb| round_to(mb, 1)),
-            "rss_end_mb": self.rss_end_mb.map(|mb| round_to(mb, 1)),
         });
+        self.run.insert_json(&mut line);
         insert_percentiles(&mut line, "latency_", f.latency.as_ref());
         line
     }
@@ -359,12 +365,8 @@ impl DeliveryReport {
 /// Everything printed about a `respond` run.
 #[derive(Debug)]
 pub struct RespondReport {
-    pub target: String,
-    pub backend: &'static str,
-    pub cpus: usize,
+    pub run: Run,
     pub figures: RespondFigures,
-    pub rss_idle_mb: Option<f64>,
-    pub rss_end_mb: Option<f64>,
 }
 
 impl RespondReport {
@@ -385,10 +387,8 @@ impl RespondReport {
         );
         line(
             "target",
-            format!(
-                "{}; {} CPUs shared by the server and the bench (client and receiver)",
-                self.target, self.cpus
-            ),
+            self.run
+                .target_text("the server and the bench (client and receiver)"),
         );
         line(
             "webhook",
@@ -436,14 +436,7 @@ impl RespondReport {
                 ),
             );
         }
-        line(
-            "rss",
-            format!(
-                "idle {}, end {}",
-                mib_text(self.rss_idle_mb),
-                mib_text(self.rss_end_mb)
-            ),
-        );
+        line("rss", self.run.rss_text());
         out
     }
 
@@ -452,16 +445,13 @@ impl RespondReport {
         let f = &self.figures;
         let mut line = json!({
             "scenario": Scenario::Respond.name(),
-            "backend": self.backend,
-            "cpus": self.cpus,
             "samples": f.samples,
             "received": f.received,
             "complete": f.complete(),
             "duplicates": f.duplicates,
             "unexpected": f.unexpected,
-            "rss_idle_mb": self.rss_idle_mb.map(|mb| round_to(mb, 1)),
-            "rss_end_mb": self.rss_end_mb.map(|mb| round_to(mb, 1)),
         });
+        self.run.insert_json(&mut line);
         insert_percentiles(&mut line, "webhook_", f.webhook.as_ref());
         insert_percentiles(&mut line, "respond_", f.call.as_ref());
         insert_percentiles(&mut line, "push_", f.push.as_ref());
@@ -525,12 +515,14 @@ mod tests {
             connections: 8,
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(4),
-            target: "http://127.0.0.1:1 (spawned, sqlite)".to_owned(),
-            backend: "sqlite",
-            cpus: 2,
+            run: Run {
+                target: "http://127.0.0.1:1 (spawned, sqlite)".to_owned(),
+                backend: "sqlite",
+                cpus: 2,
+                rss_idle_mb: Some(12.345),
+                rss_end_mb: None,
+            },
             figures: Figures::from_recording(recording),
-            rss_idle_mb: Some(12.345),
-            rss_end_mb: None,
             signing: None,
         }
     }
@@ -595,14 +587,16 @@ mod tests {
 
     fn delivery_report(figures: DeliveryFigures) -> DeliveryReport {
         DeliveryReport {
-            target: "http://127.0.0.1:1 (spawned, sqlite)".to_owned(),
-            backend: "sqlite",
-            cpus: 2,
+            run: Run {
+                target: "http://127.0.0.1:1 (spawned, sqlite)".to_owned(),
+                backend: "sqlite",
+                cpus: 2,
+                rss_idle_mb: Some(11.04),
+                rss_end_mb: Some(30.06),
+            },
             delivery_concurrency: 64,
             deadline: Duration::from_secs(60),
             figures,
-            rss_idle_mb: Some(11.04),
-            rss_end_mb: Some(30.06),
         }
     }
 
@@ -665,12 +659,14 @@ mod tests {
 
     fn respond_report(figures: RespondFigures) -> RespondReport {
         RespondReport {
-            target: "http://127.0.0.1:1 (spawned, postgres)".to_owned(),
-            backend: "postgres",
-            cpus: 2,
+            run: Run {
+                target: "http://127.0.0.1:1 (spawned, postgres)".to_owned(),
+                backend: "postgres",
+                cpus: 2,
+                rss_idle_mb: Some(17.0),
+                rss_end_mb: Some(21.04),
+            },
             figures,
-            rss_idle_mb: Some(17.0),
-            rss_end_mb: Some(21.04),
         }
     }
 
