@@ -15,22 +15,16 @@ use crate::routes::auth::{
 use crate::state::AppState;
 
 pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    finish(
-        async {
-            if visitor(&req, &state).await?.is_some() {
-                return Ok(super::see_other("/dashboard"));
-            }
-            Ok(html(
-                StatusCode::OK,
-                &LoginPage {
-                    nav: None,
-                    email: String::new(),
-                    error: None,
-                },
-            ))
-        }
-        .await,
+    for_guests(
+        &req,
+        &state,
+        &LoginPage {
+            nav: None,
+            email: String::new(),
+            error: None,
+        },
     )
+    .await
 }
 
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
@@ -54,23 +48,17 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
 }
 
 pub async fn signup_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    finish(
-        async {
-            if visitor(&req, &state).await?.is_some() {
-                return Ok(super::see_other("/dashboard"));
-            }
-            Ok(html(
-                StatusCode::OK,
-                &SignupPage {
-                    nav: None,
-                    email: String::new(),
-                    namespace: String::new(),
-                    error: None,
-                },
-            ))
-        }
-        .await,
+    for_guests(
+        &req,
+        &state,
+        &SignupPage {
+            nav: None,
+            email: String::new(),
+            namespace: String::new(),
+            error: None,
+        },
     )
+    .await
 }
 
 pub async fn signup(
@@ -118,6 +106,23 @@ pub async fn logout(
                     .cookie(session_cookie_removal(&state.settings))
                     .finish(),
             )
+        }
+        .await,
+    )
+}
+
+/// A page for visitors without a session; a logged-in owner goes on to the inbox.
+async fn for_guests(
+    req: &HttpRequest,
+    state: &AppState,
+    page: &impl askama::Template,
+) -> HttpResponse {
+    finish(
+        async {
+            if visitor(req, state).await?.is_some() {
+                return Ok(super::see_other("/dashboard"));
+            }
+            Ok(html(StatusCode::OK, page))
         }
         .await,
     )
