@@ -17,7 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assent_store::testing::Engine;
-use common::{Agent, Hook, Receiver, TestServer, XSS_ATTRIBUTE, XSS_SCRIPT, claim_body, signed};
+use common::{
+    Agent, PASSWORD, Receiver, TestServer, XSS_ATTRIBUTE, XSS_SCRIPT, claim_body, signed, verify,
+};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -249,22 +251,13 @@ impl Tab<'_> {
     }
 }
 
-fn events_of(receiver: &Receiver) -> Vec<String> {
-    receiver
-        .hooks()
-        .iter()
-        .map(Hook::json)
-        .map(|event| event["event"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 async fn wait_for_event(receiver: &Receiver, event: &str) {
     let started = Instant::now();
-    while !events_of(receiver).iter().any(|e| e == event) {
+    while !receiver.events().iter().any(|e| e["event"] == event) {
         assert!(
             started.elapsed() < PATIENCE,
             "{event} never arrived: {:?}",
-            events_of(receiver)
+            receiver.events()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -293,33 +286,6 @@ async fn submit_claim(
     reply.body["claim_id"].as_str().unwrap().to_owned()
 }
 
-/// Sends a notification over ATP with the service's API key; returns its id.
-async fn notify(server: &TestServer, api_key: &str, body: &Value) -> String {
-    let reply = server
-        .send(
-            server
-                .client
-                .post(server.url("/api/v1/notifications"))
-                .bearer_auth(api_key)
-                .json(body),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    reply.body["notification_id"].as_str().unwrap().to_owned()
-}
-
-async fn verify(server: &TestServer, agent: &Agent, service: &str) -> Value {
-    let key: String =
-        url::form_urlencoded::byte_serialize(agent.key.public_key().as_bytes()).collect();
-    let path = format!(
-        "/v1/verify?namespace={}&public_key={key}&service={service}",
-        agent.namespace
-    );
-    let reply = signed(server, agent, Method::GET, &path, None, None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    reply.body
-}
-
 async fn an_owner_decides_in_the_browser(engine: Engine) {
     let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
     let receiver = Receiver::default();
@@ -336,7 +302,7 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     tab.goto("/dashboard/signup").await;
     tab.fill("#email", "grace@example.com").await;
     tab.fill("#namespace", "grace").await;
-    tab.fill("#password", "correct horse battery").await;
+    tab.fill("#password", PASSWORD).await;
     tab.click("form.stack button[type=submit]", "#inbox-items .empty")
         .await;
     assert!(
@@ -394,26 +360,26 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
         .await;
     let agent = Agent::new("grace");
     let claim_id = submit_claim(&server, &agent, "deploy-bot", "Release agent", &api_key).await;
-    let note_id = notify(
-        &server,
-        &api_key,
-        &json!({
-            "context": {
-                "title": "Ship release 2.4 to production?",
-                "description": "All checks passed on staging. 14 commits since 2.3.",
-                "metadata": { "release": "2.4.0", "commits": 14 },
-            },
-            "actions": [
-                { "id": "ship", "label": "Ship it", "response_type": "choice",
-                  "options": [
-                      { "value": "now", "label": "Now" },
-                      { "value": "tonight", "label": "Tonight at 22:00" },
-                  ] },
-                { "id": "hold", "label": "Hold the release", "response_type": "simple" },
-            ],
-        }),
-    )
-    .await;
+    let note_id = server
+        .notify(
+            &api_key,
+            &json!({
+                "context": {
+                    "title": "Ship release 2.4 to production?",
+                    "description": "All checks passed on staging. 14 commits since 2.3.",
+                    "metadata": { "release": "2.4.0", "commits": 14 },
+                },
+                "actions": [
+                    { "id": "ship", "label": "Ship it", "response_type": "choice",
+                      "options": [
+                          { "value": "now", "label": "Now" },
+                          { "value": "tonight", "label": "Tonight at 22:00" },
+                      ] },
+                    { "id": "hold", "label": "Hold the release", "response_type": "simple" },
+                ],
+            }),
+        )
+        .await;
     tab.find(&format!("[id='claim-{claim_id}']")).await;
     tab.find(&format!("[id='note-{note_id}']")).await;
     assert_eq!(
@@ -428,18 +394,18 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     // and the text renders as text, with no element made from it.
     let approve = format!("form[action='/dashboard/claims/{claim_id}/approve'] button");
     tab.tab_to(&approve, 60).await;
-    let hostile = notify(
-        &server,
-        &api_key,
-        &json!({
-            "context": {
-                "title": format!("Title {XSS_SCRIPT}"),
-                "description": format!("Description {XSS_ATTRIBUTE}"),
-            },
-            "actions": [{ "id": "dismiss", "label": "Dismiss", "response_type": "simple" }],
-        }),
-    )
-    .await;
+    let hostile = server
+        .notify(
+            &api_key,
+            &json!({
+                "context": {
+                    "title": format!("Title {XSS_SCRIPT}"),
+                    "description": format!("Description {XSS_ATTRIBUTE}"),
+                },
+                "actions": [{ "id": "dismiss", "label": "Dismiss", "response_type": "simple" }],
+            }),
+        )
+        .await;
     let title = tab.text(&format!("[id='note-{hostile}']")).await;
     assert_eq!(title, format!("Title {XSS_SCRIPT}"));
     assert_eq!(
@@ -605,22 +571,22 @@ async fn every_page_fits_a_phone(engine: Engine) {
         &api_key,
     )
     .await;
-    notify(
-        &server,
-        &api_key,
-        &json!({
-            "context": {
-                "title": "Reply to the customer about invoice 4711?",
-                "description": "The customer asks why invoice 4711 was charged twice.",
-            },
-            "actions": [
-                { "id": "reply", "label": "Send the drafted reply", "response_type": "binary",
-                  "options": { "true_label": "Send", "false_label": "Don't send" } },
-                { "id": "note", "label": "Answer in your own words", "response_type": "text" },
-            ],
-        }),
-    )
-    .await;
+    server
+        .notify(
+            &api_key,
+            &json!({
+                "context": {
+                    "title": "Reply to the customer about invoice 4711?",
+                    "description": "The customer asks why invoice 4711 was charged twice.",
+                },
+                "actions": [
+                    { "id": "reply", "label": "Send the drafted reply", "response_type": "binary",
+                      "options": { "true_label": "Send", "false_label": "Don't send" } },
+                    { "id": "note", "label": "Answer in your own words", "response_type": "text" },
+                ],
+            }),
+        )
+        .await;
 
     let driver = Driver::start();
     let tab = Tab {

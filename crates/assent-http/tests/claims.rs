@@ -7,35 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use assent_store::testing::Engine;
-use common::{Agent, Hook, Receiver, TestServer, claim_body, signed};
+use common::{Agent, Receiver, TestServer, claim_body, signed, verify};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-
-fn events(receiver: &Receiver) -> Vec<Value> {
-    receiver.hooks().iter().map(Hook::json).collect()
-}
-
-async fn verify(server: &TestServer, agent: &Agent, service: &str) -> Value {
-    let path = format!(
-        "/v1/verify?namespace={}&public_key={}&service={service}",
-        agent.namespace,
-        url_encode(&agent.key.public_key())
-    );
-    let reply = signed(server, agent, Method::GET, &path, None, None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    reply.body
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
+use serde_json::json;
 
 async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
     let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
@@ -95,7 +69,7 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
 
     // Delivery order is not promised; waiting for the first event makes the sequence certain.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while events(&receiver).is_empty() {
+    while receiver.events().is_empty() {
         assert!(
             Instant::now() < deadline,
             "request.submitted did not arrive"
@@ -132,15 +106,15 @@ async fn an_agent_is_approved_verified_and_revoked(engine: Engine) {
     assert!(answer["approved_at"].is_string());
 
     let deadline = Instant::now() + Duration::from_secs(15);
-    while events(&receiver).len() < 2 {
+    while receiver.events().len() < 2 {
         assert!(
             Instant::now() < deadline,
             "webhooks did not arrive: {:?}",
-            events(&receiver)
+            receiver.events()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let events = events(&receiver);
+    let events = receiver.events();
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())

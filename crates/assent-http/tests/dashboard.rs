@@ -8,11 +8,11 @@ mod common;
 use std::time::Duration;
 
 use assent_core::claim::ClaimStatus;
+use assent_http::rate_limit::Rate;
 use assent_store::testing::Engine;
-use assent_store::{NewClaim, Submitted};
 use common::{
     Browser, PASSWORD, Page, TestServer, XSS_ATTRIBUTE, XSS_SCRIPT, assert_security_headers,
-    seed_registration,
+    pending_claim, seed_registration, signup,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -24,39 +24,6 @@ async fn lovelace(server: &TestServer) -> String {
     reply.body["api_key"].as_str().unwrap().to_owned()
 }
 
-/// Submits a pending claim to `ada`'s Lovelace IDE through the store, as `agent_name`.
-fn claim(server: &TestServer, agent_name: &str) -> String {
-    let service = server
-        .db
-        .store
-        .list_services("ada")
-        .unwrap()
-        .into_iter()
-        .find(|s| s.slug == "lovelace-ide")
-        .expect("the Lovelace IDE is registered");
-    let key = assent_auth::random::id("ed25519:");
-    let new = NewClaim {
-        namespace: "ada".to_owned(),
-        service_id: service.id,
-        service_slug: service.slug,
-        agent_key: format!("did:key:{key}"),
-        public_key: key,
-        agent_ip: Some("203.0.113.7".to_owned()),
-        subject: Some("customer-42".to_owned()),
-        agent_id: Some("bot-7".to_owned()),
-        agent_name: Some(agent_name.to_owned()),
-    };
-    match server
-        .db
-        .store
-        .submit_claim(&new, Duration::from_secs(3600))
-        .unwrap()
-    {
-        Submitted::Created(claim) => claim.id,
-        Submitted::Existing(claim) => panic!("a new key has no claim yet: {claim:?}"),
-    }
-}
-
 fn claim_status(server: &TestServer, id: &str) -> ClaimStatus {
     server
         .db
@@ -65,18 +32,6 @@ fn claim_status(server: &TestServer, id: &str) -> ClaimStatus {
         .unwrap()
         .expect("the claim exists")
         .status()
-}
-
-/// Sends a notification over ATP; returns its id.
-async fn notify(server: &TestServer, api_key: &str, body: Value) -> String {
-    let request = server
-        .client
-        .post(server.url("/api/v1/notifications"))
-        .bearer_auth(api_key)
-        .json(&body);
-    let reply = server.send(request).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    reply.body["notification_id"].as_str().unwrap().to_owned()
 }
 
 /// The notification as its service reads it.
@@ -105,8 +60,7 @@ async fn signup_and_login_set_the_cookie_and_redirect(engine: Engine) {
     let mut browser = Browser::new(&server);
 
     let form = browser.get("/dashboard/signup").await;
-    assert_eq!(form.status, StatusCode::OK);
-    assert!(form.text.contains("name=\"namespace\""), "{}", form.text);
+    form.assert_shows(StatusCode::OK, "name=\"namespace\"");
     assert!(form.header("content-type").starts_with("text/html"));
 
     let signed_up = browser
@@ -125,8 +79,7 @@ async fn signup_and_login_set_the_cookie_and_redirect(engine: Engine) {
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
     let inbox = browser.get("/dashboard").await;
-    assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.text);
-    assert!(inbox.text.contains("Nothing is waiting for you"));
+    inbox.assert_shows(StatusCode::OK, "Nothing is waiting for you");
     assert!(inbox.text.contains(">lin<"), "the namespace is shown");
     // The same session works on the API.
     let token = browser.cookie.clone().unwrap();
@@ -148,7 +101,7 @@ async fn signup_and_login_set_the_cookie_and_redirect(engine: Engine) {
     // Log out: the session ends on the server and the cookie is cleared.
     let csrf = inbox.csrf();
     let old_cookie = browser.cookie.clone();
-    let out = browser.post("/dashboard/logout", &[("csrf", &csrf)]).await;
+    let out = browser.submit("/dashboard/logout", &csrf).await;
     out.assert_redirect("/dashboard/login");
     assert!(
         out.session_cookie()
@@ -172,11 +125,9 @@ async fn signup_and_login_set_the_cookie_and_redirect(engine: Engine) {
             ],
         )
         .await;
-    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.text);
-    assert!(
-        wrong.text.contains("The email or the password is wrong."),
-        "{}",
-        wrong.text
+    wrong.assert_shows(
+        StatusCode::UNAUTHORIZED,
+        "The email or the password is wrong.",
     );
     assert!(wrong.text.contains("value=\"lin@example.com\""));
     assert!(wrong.session_cookie().is_none());
@@ -205,12 +156,7 @@ async fn signup_and_login_set_the_cookie_and_redirect(engine: Engine) {
             ],
         )
         .await;
-    assert_eq!(taken.status, StatusCode::CONFLICT);
-    assert!(
-        taken.text.contains("This namespace is taken."),
-        "{}",
-        taken.text
-    );
+    taken.assert_shows(StatusCode::CONFLICT, "This namespace is taken.");
     assert!(taken.session_cookie().is_none());
     let short = other
         .post(
@@ -222,8 +168,14 @@ async fn signup_and_login_set_the_cookie_and_redirect(engine: Engine) {
             ],
         )
         .await;
-    assert_eq!(short.status, StatusCode::BAD_REQUEST);
-    assert!(short.text.contains("password"), "{}", short.text);
+    short.assert_shows(StatusCode::BAD_REQUEST, "password");
+    assert!(
+        short
+            .text
+            .contains("password` must be 8 to 256 characters long"),
+        "{}",
+        short.text
+    );
     assert!(
         !short.text.contains("value=\"short\""),
         "passwords are never echoed"
@@ -254,14 +206,36 @@ async fn signup_and_login_set_the_cookie_and_redirect(engine: Engine) {
         "{}",
         no_origin.text
     );
-    assert!(
-        server
-            .db
-            .store
-            .find_login("x@example.com")
-            .unwrap()
-            .is_none()
-    );
+    // An opaque origin (a sandboxed frame, a `data:` page) is no origin of this server's.
+    for (path, body) in [
+        (
+            "/dashboard/login",
+            format!(
+                "email=lin%40example.com&password={}",
+                PASSWORD.replace(' ', "+")
+            ),
+        ),
+        (
+            "/dashboard/signup",
+            "email=y%40example.com&namespace=opaque&password=long+enough+password".to_owned(),
+        ),
+    ] {
+        let request = other
+            .client
+            .post(server.url(path))
+            .header("origin", "null")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        let null = other.send(request).await;
+        assert_eq!(null.status, StatusCode::FORBIDDEN, "{path}: {}", null.text);
+        assert!(null.session_cookie().is_none(), "{path}");
+    }
+    for email in ["x@example.com", "y@example.com"] {
+        assert!(
+            server.db.store.find_login(email).unwrap().is_none(),
+            "{email}"
+        );
+    }
     server.stop().await;
 }
 
@@ -284,12 +258,7 @@ async fn failed_logins_are_throttled_on_the_form_too(engine: Engine) {
             &[("email", "ada@example.com"), ("password", PASSWORD)],
         )
         .await;
-    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.text);
-    assert!(
-        page.text.contains("Too many failed logins"),
-        "{}",
-        page.text
-    );
+    page.assert_shows(StatusCode::TOO_MANY_REQUESTS, "Too many failed logins");
     assert!(
         page.header("retry-after")
             .parse::<u64>()
@@ -325,16 +294,17 @@ async fn not_logged_in_redirects_to_the_login_page(engine: Engine) {
     let fragment = browser.get("/dashboard/inbox/items").await;
     assert_eq!(fragment.status, StatusCode::UNAUTHORIZED);
     let login = browser.get("/dashboard/login").await;
-    assert_eq!(login.status, StatusCode::OK);
-    assert!(login.text.contains("action=\"/dashboard/login\""));
+    login.assert_shows(StatusCode::OK, "action=\"/dashboard/login\"");
     server.stop().await;
 }
 
 async fn every_dashboard_response_carries_the_security_headers(engine: Engine) {
     let server = TestServer::start(engine).await;
     let api_key = lovelace(&server).await;
-    let claim_id = claim(&server, "Support bot");
-    let note = notify(&server, &api_key, simple_notification("Deploy?")).await;
+    let claim_id = pending_claim(&server, "ada", "Support bot");
+    let note = server
+        .notify(&api_key, &simple_notification("Deploy?"))
+        .await;
     let mut browser = Browser::new(&server);
 
     let mut pages = vec![
@@ -373,7 +343,7 @@ async fn every_dashboard_response_carries_the_security_headers(engine: Engine) {
     pages.push((
         "not found",
         browser
-            .post("/dashboard/claims/cl_nope/approve", &[("csrf", &csrf)])
+            .submit("/dashboard/claims/cl_nope/approve", &csrf)
             .await,
     ));
     pages.push((
@@ -441,7 +411,7 @@ async fn every_dashboard_response_carries_the_security_headers(engine: Engine) {
 async fn the_inbox_shows_pending_requests_escaped(engine: Engine) {
     let server = TestServer::start(engine).await;
     let api_key = lovelace(&server).await;
-    let claim_id = claim(&server, &format!("Bot {XSS_SCRIPT} {XSS_ATTRIBUTE}"));
+    let claim_id = pending_claim(&server, "ada", &format!("Bot {XSS_SCRIPT} {XSS_ATTRIBUTE}"));
     let body = json!({
         "context": {
             "title": format!("Title {XSS_SCRIPT}{XSS_ATTRIBUTE}"),
@@ -466,7 +436,7 @@ async fn the_inbox_shows_pending_requests_escaped(engine: Engine) {
     });
     // Newer than the claim (timestamps are in milliseconds).
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let note = notify(&server, &api_key, body).await;
+    let note = server.notify(&api_key, &body).await;
     assert_eq!(
         notification(&server, &api_key, &note).await["status"],
         "created"
@@ -548,27 +518,21 @@ async fn the_inbox_shows_pending_requests_escaped(engine: Engine) {
 async fn claims_are_decided_from_their_forms_and_listed_in_history(engine: Engine) {
     let server = TestServer::start(engine).await;
     lovelace(&server).await;
-    let approved = claim(&server, "Support bot");
-    let rejected = claim(&server, "Scraper");
+    let approved = pending_claim(&server, "ada", "Support bot");
+    let rejected = pending_claim(&server, "ada", "Scraper");
     let mut browser = Browser::new(&server);
     browser.login("ada@example.com").await;
     let csrf = browser.csrf().await;
 
     browser
-        .post(
-            &format!("/dashboard/claims/{approved}/approve"),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/dashboard/claims/{approved}/approve"), &csrf)
         .await
         .assert_redirect("/dashboard");
     assert_eq!(claim_status(&server, &approved), ClaimStatus::Approved);
     // Apart in time, so that "most recent first" is certain.
     tokio::time::sleep(Duration::from_millis(5)).await;
     browser
-        .post(
-            &format!("/dashboard/claims/{rejected}/reject"),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/dashboard/claims/{rejected}/reject"), &csrf)
         .await
         .assert_redirect("/dashboard");
     assert_eq!(claim_status(&server, &rejected), ClaimStatus::Rejected);
@@ -582,17 +546,9 @@ async fn claims_are_decided_from_their_forms_and_listed_in_history(engine: Engin
 
     // Deciding again: the inbox, with what happened.
     let again = browser
-        .post(
-            &format!("/dashboard/claims/{approved}/reject"),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/dashboard/claims/{approved}/reject"), &csrf)
         .await;
-    assert_eq!(again.status, StatusCode::CONFLICT);
-    assert!(
-        again.text.contains("This request is already approved"),
-        "{}",
-        again.text
-    );
+    again.assert_shows(StatusCode::CONFLICT, "This request is already approved");
     assert!(again.text.contains("<h1>Inbox</h1>"));
 
     let history = browser.get("/dashboard/history").await;
@@ -608,10 +564,7 @@ async fn claims_are_decided_from_their_forms_and_listed_in_history(engine: Engin
     assert!(html.find(&format!("claim-{rejected}")) < html.find(&format!("claim-{approved}")));
 
     browser
-        .post(
-            &format!("/dashboard/claims/{approved}/revoke"),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/dashboard/claims/{approved}/revoke"), &csrf)
         .await
         .assert_redirect("/dashboard/history");
     assert_eq!(claim_status(&server, &approved), ClaimStatus::Revoked);
@@ -619,20 +572,13 @@ async fn claims_are_decided_from_their_forms_and_listed_in_history(engine: Engin
     assert!(history.text.contains("status-revoked"));
     assert!(!history.text.contains("/revoke\""));
     let twice = browser
-        .post(
-            &format!("/dashboard/claims/{approved}/revoke"),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/dashboard/claims/{approved}/revoke"), &csrf)
         .await;
-    assert_eq!(twice.status, StatusCode::CONFLICT);
-    assert!(twice.text.contains("<h1>History</h1>"));
+    twice.assert_shows(StatusCode::CONFLICT, "<h1>History</h1>");
     assert!(twice.text.contains("already revoked"), "{}", twice.text);
 
     let unknown = browser
-        .post(
-            &format!("/dashboard/claims/{approved}/bless"),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/dashboard/claims/{approved}/bless"), &csrf)
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     server.stop().await;
@@ -648,49 +594,36 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
             "actions": [action],
         })
     };
-    let simple = notify(&server, &api_key, simple_notification("Simple question")).await;
-    let binary = notify(
-        &server,
-        &api_key,
-        one(json!({
-            "id": "merge", "label": "Merge the PR?", "response_type": "binary",
-            "options": { "true_label": "Merge it", "false_label": "Keep it open" },
-        })),
-    )
-    .await;
-    let choice = notify(&server, &api_key, one(json!({
+    let simple = server
+        .notify(&api_key, &simple_notification("Simple question"))
+        .await;
+    let merge = json!({
+        "id": "merge", "label": "Merge the PR?", "response_type": "binary",
+        "options": { "true_label": "Merge it", "false_label": "Keep it open" },
+    });
+    let binary = server.notify(&api_key, &one(merge)).await;
+    let env = json!({
         "id": "env", "label": "Where to?", "response_type": "choice",
         "options": [{ "value": "staging", "label": "Staging" }, { "value": "prod", "label": "Production" }],
-    }))).await;
-    let multi = notify(
-        &server,
-        &api_key,
-        one(json!({
-            "id": "checks", "label": "Which checks?", "response_type": "multi_choice",
-            "options": [{ "value": "lint", "label": "Lint" }, { "value": "test", "label": "Tests" },
-                        { "value": "bench", "label": "Benchmarks" }],
-            "constraints": { "min_selections": 1, "max_selections": 2 },
-        })),
-    )
-    .await;
-    let text = notify(
-        &server,
-        &api_key,
-        one(json!({
-            "id": "why", "label": "Why?", "response_type": "text",
-            "constraints": { "placeholder": "A short reason", "min_length": 3, "max_length": 20 },
-        })),
-    )
-    .await;
-    let number = notify(
-        &server,
-        &api_key,
-        one(json!({
-            "id": "replicas", "label": "How many replicas?", "response_type": "number",
-            "constraints": { "min": 1, "max": 10, "integer": true },
-        })),
-    )
-    .await;
+    });
+    let choice = server.notify(&api_key, &one(env)).await;
+    let checks = json!({
+        "id": "checks", "label": "Which checks?", "response_type": "multi_choice",
+        "options": [{ "value": "lint", "label": "Lint" }, { "value": "test", "label": "Tests" },
+                    { "value": "bench", "label": "Benchmarks" }],
+        "constraints": { "min_selections": 1, "max_selections": 2 },
+    });
+    let multi = server.notify(&api_key, &one(checks)).await;
+    let why = json!({
+        "id": "why", "label": "Why?", "response_type": "text",
+        "constraints": { "placeholder": "A short reason", "min_length": 3, "max_length": 20 },
+    });
+    let text = server.notify(&api_key, &one(why)).await;
+    let replicas = json!({
+        "id": "replicas", "label": "How many replicas?", "response_type": "number",
+        "constraints": { "min": 1, "max": 10, "integer": true },
+    });
+    let number = server.notify(&api_key, &one(replicas)).await;
 
     let mut browser = Browser::new(&server);
     browser.login("ada@example.com").await;
@@ -730,11 +663,9 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
         ],
     )
     .await;
-    assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        too_many.text.contains("Choose at most 2 options."),
-        "{}",
-        too_many.text
+    too_many.assert_shows(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Choose at most 2 options.",
     );
     assert!(too_many.text.contains("<h1>Inbox</h1>"));
     let too_short = answer(
@@ -744,12 +675,7 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
         &[("action_id", "why"), ("value", "no")],
     )
     .await;
-    assert_eq!(too_short.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        too_short.text.contains("at least 3 characters"),
-        "{}",
-        too_short.text
-    );
+    too_short.assert_shows(StatusCode::UNPROCESSABLE_ENTITY, "at least 3 characters");
     let not_whole = answer(
         &mut browser,
         &csrf,
@@ -757,11 +683,9 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
         &[("action_id", "replicas"), ("value", "2.5")],
     )
     .await;
-    assert_eq!(not_whole.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        not_whole.text.contains("The number must be whole."),
-        "{}",
-        not_whole.text
+    not_whole.assert_shows(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "The number must be whole.",
     );
     let not_a_number = answer(
         &mut browser,
@@ -770,11 +694,9 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
         &[("action_id", "replicas"), ("value", "many")],
     )
     .await;
-    assert_eq!(not_a_number.status, StatusCode::BAD_REQUEST);
-    assert!(not_a_number.text.contains("Enter a number."));
+    not_a_number.assert_shows(StatusCode::BAD_REQUEST, "Enter a number.");
     let no_choice = answer(&mut browser, &csrf, &choice, &[("action_id", "env")]).await;
-    assert_eq!(no_choice.status, StatusCode::BAD_REQUEST);
-    assert!(no_choice.text.contains("Choose one of the options."));
+    no_choice.assert_shows(StatusCode::BAD_REQUEST, "Choose one of the options.");
     let not_an_option = answer(
         &mut browser,
         &csrf,
@@ -784,12 +706,7 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
     .await;
     assert_eq!(not_an_option.status, StatusCode::UNPROCESSABLE_ENTITY);
     let no_action = answer(&mut browser, &csrf, &simple, &[("action_id", "nope")]).await;
-    assert_eq!(no_action.status, StatusCode::BAD_REQUEST);
-    assert!(
-        no_action.text.contains("The notification has no action"),
-        "{}",
-        no_action.text
-    );
+    no_action.assert_shows(StatusCode::BAD_REQUEST, "The notification has no action");
     for id in [&simple, &choice, &multi, &text, &number] {
         let n = notification(&server, &api_key, id).await;
         assert_ne!(n["status"], "responded", "{n}");
@@ -841,12 +758,7 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
 
     // A second answer: already answered, whatever the form holds, and the first one stands.
     let empty = answer(&mut browser, &csrf, &choice, &[("action_id", "env")]).await;
-    assert_eq!(empty.status, StatusCode::CONFLICT);
-    assert!(
-        empty.text.contains("already been answered"),
-        "{}",
-        empty.text
-    );
+    empty.assert_shows(StatusCode::CONFLICT, "already been answered");
     let second = answer(
         &mut browser,
         &csrf,
@@ -854,13 +766,9 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
         &[("action_id", "merge"), ("value", "true")],
     )
     .await;
-    assert_eq!(second.status, StatusCode::CONFLICT);
-    assert!(
-        second
-            .text
-            .contains("The notification has already been answered."),
-        "{}",
-        second.text
+    second.assert_shows(
+        StatusCode::CONFLICT,
+        "The notification has already been answered.",
     );
     let n = notification(&server, &api_key, &binary).await;
     assert_eq!(n["response"]["response_data"], json!(false));
@@ -893,6 +801,45 @@ async fn every_response_type_is_answered_from_its_form(engine: Engine) {
     server.stop().await;
 }
 
+/// The answer form counts against the owner's response rate, as the API's answers do: over
+/// it, the inbox again with the limit's message, and nothing recorded.
+async fn answers_from_the_form_are_rate_limited(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.rate.response = Rate::per_minute(1)).await;
+    let api_key = lovelace(&server).await;
+    let first = server.notify(&api_key, &simple_notification("First")).await;
+    let second = server
+        .notify(&api_key, &simple_notification("Second"))
+        .await;
+    let mut browser = Browser::new(&server);
+    browser.login("ada@example.com").await;
+    let csrf = browser.csrf().await;
+
+    answer(&mut browser, &csrf, &first, &[("action_id", "ok")])
+        .await
+        .assert_redirect("/dashboard");
+    let limited = answer(&mut browser, &csrf, &second, &[("action_id", "ok")]).await;
+    limited.assert_shows(
+        StatusCode::TOO_MANY_REQUESTS,
+        "The rate limit of 1 requests per 60s is reached.",
+    );
+    assert!(limited.text.contains("<h1>Inbox</h1>"), "{}", limited.text);
+    assert!(
+        limited
+            .text
+            .contains(&format!("/dashboard/notifications/{second}/respond")),
+        "still waiting: {}",
+        limited.text
+    );
+    assert_eq!(
+        notification(&server, &api_key, &first).await["status"],
+        "responded"
+    );
+    let unanswered = notification(&server, &api_key, &second).await;
+    assert_ne!(unanswered["status"], "responded", "{unanswered}");
+    assert!(unanswered.get("response").is_none(), "{unanswered}");
+    server.stop().await;
+}
+
 /// Posts the answer form of notification `id`.
 async fn answer(browser: &mut Browser<'_>, csrf: &str, id: &str, fields: &[(&str, &str)]) -> Page {
     let mut form = vec![("csrf", csrf)];
@@ -905,27 +852,25 @@ async fn answer(browser: &mut Browser<'_>, csrf: &str, id: &str, fields: &[(&str
 async fn forms_without_a_valid_csrf_token_are_refused(engine: Engine) {
     let server = TestServer::start(engine).await;
     let api_key = lovelace(&server).await;
-    let claim_id = claim(&server, "Support bot");
-    let note = notify(&server, &api_key, simple_notification("Deploy?")).await;
+    let claim_id = pending_claim(&server, "ada", "Support bot");
+    let note = server
+        .notify(&api_key, &simple_notification("Deploy?"))
+        .await;
     // Another owner's token is valid for their session only.
     let mut grace = Browser::new(&server);
-    grace
-        .post(
-            "/dashboard/signup",
-            &[
-                ("email", "grace@example.com"),
-                ("namespace", "grace"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await
-        .assert_redirect("/dashboard");
+    signup(&mut grace, "grace").await;
     let graces = grace.csrf().await;
 
     let mut ada = Browser::new(&server);
     ada.login("ada@example.com").await;
     let real = ada.csrf().await;
     assert_ne!(real, graces);
+    // An approved claim, for the revoke form.
+    let approved = pending_claim(&server, "ada", "Approved bot");
+    ada.submit(&format!("/dashboard/claims/{approved}/approve"), &real)
+        .await
+        .assert_redirect("/dashboard");
+    assert_eq!(claim_status(&server, &approved), ClaimStatus::Approved);
     let mut flipped = real.clone().into_bytes();
     flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
     let flipped = String::from_utf8(flipped).unwrap();
@@ -941,6 +886,7 @@ async fn forms_without_a_valid_csrf_token_are_refused(engine: Engine) {
         for path in [
             format!("/dashboard/claims/{claim_id}/approve"),
             format!("/dashboard/claims/{claim_id}/reject"),
+            format!("/dashboard/claims/{approved}/revoke"),
         ] {
             let page = ada.post(&path, fields).await;
             assert_eq!(page.status, StatusCode::FORBIDDEN, "{path} {fields:?}");
@@ -958,6 +904,7 @@ async fn forms_without_a_valid_csrf_token_are_refused(engine: Engine) {
     // Nothing changed (the notification is delivered, by the inbox page the token came from,
     // and unanswered); the session is still live.
     assert_eq!(claim_status(&server, &claim_id), ClaimStatus::Pending);
+    assert_eq!(claim_status(&server, &approved), ClaimStatus::Approved);
     let unanswered = notification(&server, &api_key, &note).await;
     assert_eq!(unanswered["status"], "delivered");
     assert!(unanswered.get("response").is_none(), "{unanswered}");
@@ -972,30 +919,19 @@ async fn forms_without_a_valid_csrf_token_are_refused(engine: Engine) {
 async fn another_owners_requests_are_not_found(engine: Engine) {
     let server = TestServer::start(engine).await;
     let api_key = lovelace(&server).await;
-    let claim_id = claim(&server, "Support bot");
-    let note = notify(&server, &api_key, simple_notification("Deploy?")).await;
+    let claim_id = pending_claim(&server, "ada", "Support bot");
+    let note = server
+        .notify(&api_key, &simple_notification("Deploy?"))
+        .await;
 
     let mut grace = Browser::new(&server);
-    grace
-        .post(
-            "/dashboard/signup",
-            &[
-                ("email", "grace@example.com"),
-                ("namespace", "grace"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await
-        .assert_redirect("/dashboard");
+    signup(&mut grace, "grace").await;
     let inbox = grace.get("/dashboard").await;
     assert!(!inbox.text.contains(&claim_id) && !inbox.text.contains(&note));
     let csrf = inbox.csrf();
     for decision in ["approve", "reject", "revoke"] {
         let page = grace
-            .post(
-                &format!("/dashboard/claims/{claim_id}/{decision}"),
-                &[("csrf", &csrf)],
-            )
+            .submit(&format!("/dashboard/claims/{claim_id}/{decision}"), &csrf)
             .await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{decision}");
         assert!(page.text.contains("Not found"));
@@ -1048,6 +984,27 @@ async fn addresses_of_forms_lead_to_their_pages_and_others_are_not_found(engine:
     ] {
         browser.get(form).await.assert_redirect(page);
     }
+    // Whatever the ids hold, the page is one of the dashboard's, on this server. (Sent as
+    // written: reqwest's URL parser would resolve the dot segments before sending.)
+    let base = url::Url::parse(&server.base).unwrap();
+    let raw = awc::Client::builder().disable_redirects().finish();
+    for form in [
+        "/dashboard/services/%2F%2Fevil.example/keys",
+        "/dashboard/services/%5Cevil.example/webhooks",
+        "/dashboard/services/%2e%2e/webhooks/%2e%2e/test",
+    ] {
+        let response = raw.get(server.url(form)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 303, "{form}");
+        let location = response
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let to = base.join(location).unwrap();
+        assert_eq!(to.host_str(), Some("127.0.0.1"), "{form}: {location}");
+        assert!(to.path().starts_with("/dashboard"), "{form}: {location}");
+    }
     browser.login("ada@example.com").await;
     for path in [
         "/dashboard/nope",
@@ -1077,6 +1034,7 @@ on_both_engines!(
     the_inbox_shows_pending_requests_escaped,
     claims_are_decided_from_their_forms_and_listed_in_history,
     every_response_type_is_answered_from_its_form,
+    answers_from_the_form_are_rate_limited,
     forms_without_a_valid_csrf_token_are_refused,
     another_owners_requests_are_not_found,
     addresses_of_forms_lead_to_their_pages_and_others_are_not_found,

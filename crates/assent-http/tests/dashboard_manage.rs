@@ -42,8 +42,7 @@ async fn services_are_created_edited_and_deleted(engine: Engine) {
     ada.login("ada@example.com").await;
 
     let empty = ada.get("/dashboard/services").await;
-    assert_eq!(empty.status, StatusCode::OK);
-    assert!(empty.text.contains("No services yet"), "{}", empty.text);
+    empty.assert_shows(StatusCode::OK, "No services yet");
     assert!(
         empty
             .text
@@ -52,8 +51,7 @@ async fn services_are_created_edited_and_deleted(engine: Engine) {
 
     let id = create_service(&mut ada, "billing", "Billing", "Invoices and refunds").await;
     let page = ada.get(&format!("/dashboard/services/{id}")).await;
-    assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("<h1>Billing</h1>"), "{}", page.text);
+    page.assert_shows(StatusCode::OK, "<h1>Billing</h1>");
     assert!(page.text.contains("Invoices and refunds"));
     assert!(page.text.contains("No active keys"));
     let list = ada.get("/dashboard/services").await;
@@ -75,13 +73,9 @@ async fn services_are_created_edited_and_deleted(engine: Engine) {
             ],
         )
         .await;
-    assert_eq!(duplicate.status, StatusCode::CONFLICT);
-    assert!(
-        duplicate
-            .text
-            .contains("A service with this slug already exists in your namespace."),
-        "{}",
-        duplicate.text
+    duplicate.assert_shows(
+        StatusCode::CONFLICT,
+        "A service with this slug already exists in your namespace.",
     );
     assert!(duplicate.text.contains("value=\"Billing again\""));
     let bad = ada
@@ -90,8 +84,7 @@ async fn services_are_created_edited_and_deleted(engine: Engine) {
             &[("csrf", &csrf), ("slug", "Not A Slug"), ("name", "X")],
         )
         .await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.text.contains("id=\"create-error\""), "{}", bad.text);
+    bad.assert_shows(StatusCode::BAD_REQUEST, "id=\"create-error\"");
     assert_eq!(server.db.store.list_services("ada").unwrap().len(), 1);
 
     // Edit; an empty description clears it; an empty name is refused.
@@ -113,12 +106,7 @@ async fn services_are_created_edited_and_deleted(engine: Engine) {
             &[("csrf", &csrf), ("name", " "), ("description", "d")],
         )
         .await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(
-        refused.text.contains("id=\"edit-error\""),
-        "{}",
-        refused.text
-    );
+    refused.assert_shows(StatusCode::BAD_REQUEST, "id=\"edit-error\"");
     assert_eq!(
         server.db.store.get_owned_service("ada", &id).unwrap().name,
         "Billing v2"
@@ -127,14 +115,12 @@ async fn services_are_created_edited_and_deleted(engine: Engine) {
     // Delete.
     let page = ada.get(&path).await;
     assert!(page.text.contains("Delete “Billing v2” for good"));
-    ada.post(&format!("{path}/delete"), &[("csrf", &csrf)])
+    ada.submit(&format!("{path}/delete"), &csrf)
         .await
         .assert_redirect("/dashboard/services");
     assert!(server.db.store.list_services("ada").unwrap().is_empty());
     assert_eq!(ada.get(&path).await.status, StatusCode::NOT_FOUND);
-    let again = ada
-        .post(&format!("{path}/delete"), &[("csrf", &csrf)])
-        .await;
+    let again = ada.submit(&format!("{path}/delete"), &csrf).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     server.stop().await;
 }
@@ -151,8 +137,7 @@ async fn the_service_quota_is_shown_on_the_form(engine: Engine) {
             &[("csrf", &csrf), ("slug", "two"), ("name", "Two")],
         )
         .await;
-    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.text);
-    assert!(page.text.contains("id=\"create-error\""), "{}", page.text);
+    page.assert_shows(StatusCode::CONFLICT, "id=\"create-error\"");
     assert_eq!(server.db.store.list_services("ada").unwrap().len(), 1);
     server.stop().await;
 }
@@ -190,12 +175,7 @@ async fn api_keys_are_shown_once_and_revoked(engine: Engine) {
     // A bad name is refused on the form.
     let long = "x".repeat(101);
     let refused = create_key(&mut ada, &id, &long).await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(
-        refused.text.contains("id=\"key-error\""),
-        "{}",
-        refused.text
-    );
+    refused.assert_shows(StatusCode::BAD_REQUEST, "id=\"key-error\"");
     assert!(!refused.text.contains("new-secret"));
 
     // Revoked: it stops working.
@@ -227,8 +207,7 @@ async fn user_tokens_are_shown_once_and_revoked(engine: Engine) {
     ada.login("ada@example.com").await;
 
     let empty = ada.get("/dashboard/tokens").await;
-    assert_eq!(empty.status, StatusCode::OK);
-    assert!(empty.text.contains("No active tokens"));
+    empty.assert_shows(StatusCode::OK, "No active tokens");
 
     let created = create_token(&mut ada, "phone").await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.text);
@@ -364,18 +343,76 @@ async fn the_audit_log_lists_the_actions_newest_first_by_pages(engine: Engine) {
     server.stop().await;
 }
 
+/// What `ada` made from the forms: service `billing` ("Billing"), one API key of it and one
+/// user token.
+struct Made {
+    id: String,
+    path: String,
+    key: String,
+    key_id: String,
+    token: String,
+    token_id: String,
+}
+
+async fn make_service_key_and_token(ada: &mut Browser<'_>) -> Made {
+    let id = create_service(ada, "billing", "Billing", "").await;
+    let key = shown_secret(&create_key(ada, &id, "ci").await);
+    let created = create_token(ada, "phone").await;
+    let token = shown_secret(&created);
+    let token_id = revoke_id(&created, "/dashboard/tokens");
+    let path = format!("/dashboard/services/{id}");
+    let key_id = revoke_id(&ada.get(&path).await, &format!("{path}/keys"));
+    Made {
+        id,
+        path,
+        key,
+        key_id,
+        token,
+        token_id,
+    }
+}
+
+/// The service keeps its name and its one key, and the key and the token still work.
+async fn assert_untouched(server: &TestServer, made: &Made) {
+    assert_eq!(
+        server
+            .db
+            .store
+            .get_owned_service("ada", &made.id)
+            .unwrap()
+            .name,
+        "Billing"
+    );
+    assert_eq!(
+        server
+            .db
+            .store
+            .list_api_keys("ada", &made.id)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        status_with(server, "/api/v1/services/me", &made.key).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_with(server, "/api/v1/client/notifications", &made.token).await,
+        StatusCode::OK
+    );
+}
+
 async fn forms_without_a_valid_csrf_token_are_refused(engine: Engine) {
     let server = TestServer::start(engine).await;
     let mut ada = Browser::new(&server);
     ada.login("ada@example.com").await;
-    let id = create_service(&mut ada, "billing", "Billing", "").await;
-    let key = shown_secret(&create_key(&mut ada, &id, "ci").await);
-    let created = create_token(&mut ada, "phone").await;
-    let token = shown_secret(&created);
-    let token_id = revoke_id(&created, "/dashboard/tokens");
-    let path = format!("/dashboard/services/{id}");
-    let page = ada.get(&path).await;
-    let key_id = revoke_id(&page, &format!("{path}/keys"));
+    let made = make_service_key_and_token(&mut ada).await;
+    let Made {
+        path,
+        key_id,
+        token_id,
+        ..
+    } = &made;
     let mut grace = Browser::new(&server);
     signup(&mut grace, "grace").await;
     let graces = grace.csrf().await;
@@ -414,15 +451,7 @@ async fn forms_without_a_valid_csrf_token_are_refused(engine: Engine) {
     let services = server.db.store.list_services("ada").unwrap();
     assert_eq!(services.len(), 1);
     assert_eq!(services[0].name, "Billing");
-    assert_eq!(server.db.store.list_api_keys("ada", &id).unwrap().len(), 1);
-    assert_eq!(
-        status_with(&server, "/api/v1/services/me", &key).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        status_with(&server, "/api/v1/client/notifications", &token).await,
-        StatusCode::OK
-    );
+    assert_untouched(&server, &made).await;
     assert_eq!(
         server
             .db
@@ -439,24 +468,24 @@ async fn another_owners_services_and_tokens_are_not_found(engine: Engine) {
     let server = TestServer::start(engine).await;
     let mut ada = Browser::new(&server);
     ada.login("ada@example.com").await;
-    let id = create_service(&mut ada, "billing", "Billing", "").await;
-    let key = shown_secret(&create_key(&mut ada, &id, "ci").await);
-    let created = create_token(&mut ada, "phone").await;
-    let token = shown_secret(&created);
-    let token_id = revoke_id(&created, "/dashboard/tokens");
-    let path = format!("/dashboard/services/{id}");
-    let key_id = revoke_id(&ada.get(&path).await, &format!("{path}/keys"));
+    let made = make_service_key_and_token(&mut ada).await;
+    let Made {
+        id,
+        path,
+        key_id,
+        token_id,
+        ..
+    } = &made;
 
     let mut grace = Browser::new(&server);
     signup(&mut grace, "grace").await;
     let list = grace.get("/dashboard/services").await;
-    assert!(!list.text.contains(&id) && !list.text.contains("Billing"));
+    assert!(!list.text.contains(id.as_str()) && !list.text.contains("Billing"));
     let csrf = list.csrf();
-    let page = grace.get(&path).await;
-    assert_eq!(page.status, StatusCode::NOT_FOUND);
-    assert!(
-        page.text
-            .contains("There is no such service in your namespace")
+    let page = grace.get(path).await;
+    page.assert_shows(
+        StatusCode::NOT_FOUND,
+        "There is no such service in your namespace",
     );
     assert!(page.header("content-type").starts_with("text/html"));
     assert_security_headers(&page, "404");
@@ -477,21 +506,9 @@ async fn another_owners_services_and_tokens_are_not_found(engine: Engine) {
         assert!(refused.text.contains("Not found"));
         assert!(!refused.text.contains("new-secret"));
     }
-    assert_eq!(
-        server.db.store.get_owned_service("ada", &id).unwrap().name,
-        "Billing"
-    );
-    assert_eq!(server.db.store.list_api_keys("ada", &id).unwrap().len(), 1);
-    assert_eq!(
-        status_with(&server, "/api/v1/services/me", &key).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        status_with(&server, "/api/v1/client/notifications", &token).await,
-        StatusCode::OK
-    );
+    assert_untouched(&server, &made).await;
     let audit = grace.get("/dashboard/audit").await;
-    assert!(!audit.text.contains(&id) && !audit.text.contains("api_key.created"));
+    assert!(!audit.text.contains(id.as_str()) && !audit.text.contains("api_key.created"));
     let tokens = grace.get("/dashboard/tokens").await;
     assert!(!tokens.text.contains("phone"));
     server.stop().await;

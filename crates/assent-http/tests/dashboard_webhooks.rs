@@ -9,10 +9,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use assent_store::testing::Engine;
-use assent_store::{DeliveryRecord, NewClaim, Submitted, WebhookEndpoint};
+use assent_store::{DeliveryRecord, WebhookEndpoint};
 use common::{
     Browser, Page, Receiver, TestServer, XSS_ATTRIBUTE, XSS_SCRIPT, assert_security_headers,
-    between, create_service, shown_secret, signup,
+    between, create_service, pending_claim, shown_secret, signup,
 };
 use reqwest::{Method, StatusCode};
 
@@ -111,33 +111,6 @@ fn audit_len(server: &TestServer, namespace: &str) -> usize {
         .list_audit_log(namespace, 500, None)
         .unwrap()
         .len()
-}
-
-/// Submits a pending claim to `ada`'s service through the store: a `request.submitted` event.
-fn submit_claim(server: &TestServer, service_id: &str) {
-    let service = server
-        .db
-        .store
-        .get_owned_service("ada", service_id)
-        .unwrap();
-    let key = assent_auth::random::id("ed25519:");
-    let new = NewClaim {
-        namespace: "ada".to_owned(),
-        service_id: service.id,
-        service_slug: service.slug,
-        agent_key: format!("did:key:{key}"),
-        public_key: key,
-        agent_ip: None,
-        subject: None,
-        agent_id: None,
-        agent_name: Some("Support bot".to_owned()),
-    };
-    let submitted = server
-        .db
-        .store
-        .submit_claim(&new, Duration::from_secs(3600))
-        .unwrap();
-    assert!(matches!(submitted, Submitted::Created(_)), "{submitted:?}");
 }
 
 /// Every state-changing form of one webhook (and the add form of its service), with the
@@ -307,8 +280,7 @@ async fn webhooks_are_added_with_the_secret_shown_once(engine: Engine) {
         assert_eq!(checked_events(&refused), kept, "{url}");
     }
     let missing_url = add_webhook(&mut ada, &id, "", &["request.approved"]).await;
-    assert_eq!(missing_url.status, StatusCode::BAD_REQUEST);
-    assert!(missing_url.text.contains("id=\"webhook-error\""));
+    missing_url.assert_shows(StatusCode::BAD_REQUEST, "id=\"webhook-error\"");
 
     // Nothing more was created: the store and the JSON API agree.
     assert_eq!(endpoints(&server, &id).len(), 1);
@@ -336,11 +308,9 @@ async fn webhooks_are_added_with_the_secret_shown_once(engine: Engine) {
             ],
         )
         .await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert!(
-        unknown
-            .text
-            .contains("There is no such service in your namespace")
+    unknown.assert_shows(
+        StatusCode::NOT_FOUND,
+        "There is no such service in your namespace",
     );
     assert_eq!(endpoints(&server, &id).len(), 1);
     server.stop().await;
@@ -435,9 +405,7 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
     assert_eq!(endpoints(&server, &id), std::slice::from_ref(&stored));
 
     // Disabled: no test event while so.
-    let disabled = ada
-        .post(&format!("{path}/disable"), &[("csrf", &csrf)])
-        .await;
+    let disabled = ada.submit(&format!("{path}/disable"), &csrf).await;
     assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
     assert_eq!(
         message(&disabled, "notice"),
@@ -453,7 +421,7 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
     let stored = endpoints(&server, &id).remove(0);
     assert!(!stored.enabled);
     assert_eq!(stored.disabled_reason.as_deref(), Some("owner"));
-    let test = ada.post(&format!("{path}/test"), &[("csrf", &csrf)]).await;
+    let test = ada.submit(&format!("{path}/test"), &csrf).await;
     assert_eq!(test.status, StatusCode::CONFLICT, "{}", test.text);
     assert_eq!(
         message(&test, "error"),
@@ -478,12 +446,10 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
     assert!(endpoints(&server, &id)[0].enabled);
 
     // An event missed while disabled, not replayed…
-    ada.post(&format!("{path}/disable"), &[("csrf", &csrf)])
-        .await;
-    submit_claim(&server, &id);
-    let enabled = ada
-        .post(&format!("{path}/enable"), &[("csrf", &csrf)])
-        .await;
+    let disabled = ada.submit(&format!("{path}/disable"), &csrf).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
+    pending_claim(&server, "ada", "Support bot");
+    let enabled = ada.submit(&format!("{path}/enable"), &csrf).await;
     assert_eq!(
         message(&enabled, "notice"),
         "Enabled. It missed 1 event(s) while disabled; they were not replayed."
@@ -491,9 +457,9 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
     assert!(deliveries(&server, &path).is_empty());
 
     // … and one replayed.
-    ada.post(&format!("{path}/disable"), &[("csrf", &csrf)])
-        .await;
-    submit_claim(&server, &id);
+    let disabled = ada.submit(&format!("{path}/disable"), &csrf).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
+    pending_claim(&server, "ada", "Support bot");
     let enabled = ada
         .post(
             &format!("{path}/enable"),
@@ -512,9 +478,7 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
 
     // A new secret, shown once; the old one still signs for a while.
     let before = endpoints(&server, &id).remove(0);
-    let rotated = ada
-        .post(&format!("{path}/rotate"), &[("csrf", &csrf)])
-        .await;
+    let rotated = ada.submit(&format!("{path}/rotate"), &csrf).await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
     let second_secret = shown_secret(&rotated);
     assert!(second_secret.starts_with("whsec_"), "{second_secret}");
@@ -543,17 +507,14 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
 
     // Deleted.
     let service_path = format!("/dashboard/services/{id}");
-    ada.post(&format!("{path}/delete"), &[("csrf", &csrf)])
+    ada.submit(&format!("{path}/delete"), &csrf)
         .await
         .assert_redirect(&service_path);
     assert!(endpoints(&server, &id).is_empty());
     let gone = ada.get(&path).await;
-    assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    assert!(gone.text.contains(NO_SUCH_WEBHOOK), "{}", gone.text);
+    gone.assert_shows(StatusCode::NOT_FOUND, NO_SUCH_WEBHOOK);
     assert!(ada.get(&service_path).await.text.contains("No webhooks."));
-    let again = ada
-        .post(&format!("{path}/delete"), &[("csrf", &csrf)])
-        .await;
+    let again = ada.submit(&format!("{path}/delete"), &csrf).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     server.stop().await;
 
@@ -577,7 +538,7 @@ async fn test_events_are_delivered_logged_and_retried(engine: Engine) {
     let webhook_id = path.rsplit('/').next().unwrap().to_owned();
     let csrf = ada.get(&path).await.csrf();
 
-    let sent = ada.post(&format!("{path}/test"), &[("csrf", &csrf)]).await;
+    let sent = ada.submit(&format!("{path}/test"), &csrf).await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
     assert_eq!(
         message(&sent, "notice"),
@@ -648,9 +609,7 @@ async fn test_events_are_delivered_logged_and_retried(engine: Engine) {
 
     // Retried: delivered a second time, the same event.
     let retry = format!("{path}/deliveries/{delivery_id}/retry");
-    ada.post(&retry, &[("csrf", &csrf)])
-        .await
-        .assert_redirect(&path);
+    ada.submit(&retry, &csrf).await.assert_redirect(&path);
     let deadline = Instant::now() + Duration::from_secs(10);
     let page = loop {
         let page = ada.get(&path).await;
@@ -683,13 +642,9 @@ async fn test_events_are_delivered_logged_and_retried(engine: Engine) {
 
     // No such delivery.
     let missing = ada
-        .post(
-            &format!("{path}/deliveries/dlv_nope/retry"),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("{path}/deliveries/dlv_nope/retry"), &csrf)
         .await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert!(missing.text.contains("There is no such delivery"));
+    missing.assert_shows(StatusCode::NOT_FOUND, "There is no such delivery");
     let _ = stop.send(true);
     delivery.await.unwrap();
     assert_eq!(receiver.hooks().len(), 2);
@@ -705,7 +660,7 @@ async fn the_delivery_log_is_filtered_and_paged(engine: Engine) {
     let csrf = ada.get(&path).await.csrf();
     // Nothing sends here: 26 test events stay pending.
     for _ in 0..26 {
-        let sent = ada.post(&format!("{path}/test"), &[("csrf", &csrf)]).await;
+        let sent = ada.submit(&format!("{path}/test"), &csrf).await;
         assert_eq!(sent.status, StatusCode::OK);
     }
     let stored: Vec<String> = deliveries(&server, &path)
@@ -779,7 +734,7 @@ async fn another_owners_webhooks_are_not_found(engine: Engine) {
     let (path, secret) = webhook(&mut ada, &id, "https://hooks.example/in", &EVENTS).await;
     let webhook_id = path.rsplit('/').next().unwrap().to_owned();
     let csrf = ada.get(&path).await.csrf();
-    let sent = ada.post(&format!("{path}/test"), &[("csrf", &csrf)]).await;
+    let sent = ada.submit(&format!("{path}/test"), &csrf).await;
     let delivery_id = delivery_ids(&sent).remove(0);
     let hooks_before = endpoints(&server, &id);
     let deliveries_before = deliveries(&server, &path);
@@ -856,7 +811,7 @@ async fn webhook_forms_without_a_valid_csrf_token_are_refused(engine: Engine) {
     let id = create_service(&mut ada, "billing", "BILLING", "").await;
     let (path, _) = webhook(&mut ada, &id, "https://hooks.example/in", &EVENTS).await;
     let csrf = ada.get(&path).await.csrf();
-    let sent = ada.post(&format!("{path}/test"), &[("csrf", &csrf)]).await;
+    let sent = ada.submit(&format!("{path}/test"), &csrf).await;
     let delivery_id = delivery_ids(&sent).remove(0);
     let hooks_before = endpoints(&server, &id);
     let deliveries_before = deliveries(&server, &path);
@@ -938,12 +893,8 @@ async fn hostile_urls_render_escaped(engine: Engine) {
         .await;
     assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
 
-    let disabled = ada
-        .post(&format!("{path}/disable"), &[("csrf", &csrf)])
-        .await;
-    let rotated = ada
-        .post(&format!("{path}/rotate"), &[("csrf", &csrf)])
-        .await;
+    let disabled = ada.submit(&format!("{path}/disable"), &csrf).await;
+    let rotated = ada.submit(&format!("{path}/rotate"), &csrf).await;
     for (what, page) in [
         ("created", created),
         ("refused", refused),
@@ -984,9 +935,7 @@ async fn every_webhook_page_carries_the_security_headers(engine: Engine) {
     let mut visitor = Browser::new(&server);
     let anonymous = visitor.get(&path).await;
     anonymous.assert_redirect("/dashboard/login");
-    let anonymous_post = visitor
-        .post(&format!("{path}/rotate"), &[("csrf", &csrf)])
-        .await;
+    let anonymous_post = visitor.submit(&format!("{path}/rotate"), &csrf).await;
     anonymous_post.assert_redirect("/dashboard/login");
 
     let mut pages = vec![
@@ -1013,29 +962,17 @@ async fn every_webhook_page_carries_the_security_headers(engine: Engine) {
             ada.post(&path, &[("csrf", &csrf), ("url", "ftp://x")])
                 .await,
         ),
-        (
-            "test",
-            ada.post(&format!("{path}/test"), &[("csrf", &csrf)]).await,
-        ),
+        ("test", ada.submit(&format!("{path}/test"), &csrf).await),
         (
             "disable",
-            ada.post(&format!("{path}/disable"), &[("csrf", &csrf)])
-                .await,
+            ada.submit(&format!("{path}/disable"), &csrf).await,
         ),
         (
             "test refused",
-            ada.post(&format!("{path}/test"), &[("csrf", &csrf)]).await,
+            ada.submit(&format!("{path}/test"), &csrf).await,
         ),
-        (
-            "enable",
-            ada.post(&format!("{path}/enable"), &[("csrf", &csrf)])
-                .await,
-        ),
-        (
-            "rotate",
-            ada.post(&format!("{path}/rotate"), &[("csrf", &csrf)])
-                .await,
-        ),
+        ("enable", ada.submit(&format!("{path}/enable"), &csrf).await),
+        ("rotate", ada.submit(&format!("{path}/rotate"), &csrf).await),
         (
             "forged",
             ada.post(&format!("{path}/rotate"), &[("csrf", "forged")])
@@ -1045,17 +982,10 @@ async fn every_webhook_page_carries_the_security_headers(engine: Engine) {
     let delivery_id = delivery_ids(&ada.get(&path).await).remove(0);
     pages.push((
         "retry",
-        ada.post(
-            &format!("{path}/deliveries/{delivery_id}/retry"),
-            &[("csrf", &csrf)],
-        )
-        .await,
-    ));
-    pages.push((
-        "delete",
-        ada.post(&format!("{path}/delete"), &[("csrf", &csrf)])
+        ada.submit(&format!("{path}/deliveries/{delivery_id}/retry"), &csrf)
             .await,
     ));
+    pages.push(("delete", ada.submit(&format!("{path}/delete"), &csrf).await));
     let statuses: Vec<u16> = pages.iter().map(|(_, p)| p.status.as_u16()).collect();
     assert_eq!(
         statuses,

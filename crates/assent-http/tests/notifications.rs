@@ -393,6 +393,24 @@ async fn a_service_sends_a_notification_named_by_its_key(engine: Engine) {
     assert_eq!(changes.len(), 2);
     assert!(changes.iter().all(|c| c.kind == ChangeKind::Notification));
     assert_eq!(w.listed_ids(&w.token, "").await.len(), 2);
+
+    // A service registered with an icon: the key names it with its icon too, for the service
+    // and for the user alike.
+    let mut iconic = seed_registration();
+    iconic["name"] = json!("Babbage Engine");
+    iconic["icon_url"] = json!("https://babbage.dev/icon.png");
+    let iconic_key = registered_key(&w.server, &iconic).await;
+    let id = w.create(&iconic_key, &notification()).await;
+    let expected = json!({
+        "id": "babbage-engine",
+        "name": "Babbage Engine",
+        "icon": "https://babbage.dev/icon.png",
+    });
+    let got = w.service_get(&iconic_key, &id).await;
+    assert_eq!(got.body["service"], expected, "{:?}", got.body);
+    let shown = w.client_get(&w.token, &id).await;
+    assert_eq!(shown.status, StatusCode::OK, "{:?}", shown.body);
+    assert_eq!(shown.body["service"], expected, "{:?}", shown.body);
 }
 
 async fn a_given_uuid_is_kept_and_sending_it_again_is_a_conflict(engine: Engine) {

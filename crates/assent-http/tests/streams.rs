@@ -111,15 +111,6 @@ fn every_response_type() -> Value {
     })
 }
 
-/// The service sends a notification; returns its id.
-async fn notify(server: &TestServer, api_key: &str, body: Value) -> String {
-    let reply = server
-        .call(Method::POST, "/api/v1/notifications", api_key, Some(body))
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    reply.body["notification_id"].as_str().unwrap().to_owned()
-}
-
 async fn invalidate(server: &TestServer, api_key: &str, id: &str, reason: &str) {
     let reply = server
         .call(
@@ -497,7 +488,7 @@ async fn the_atp_tutorial_runs_end_to_end_over_both_streams_to_a_signed_webhook(
     assert_eq!(events.retry, Some(3000), "retry comes first");
     assert_eq!(socket.message().await["type"], "heartbeat");
 
-    let id = notify(&server, &api_key, every_response_type()).await;
+    let id = server.notify(&api_key, &every_response_type()).await;
     let (pushed, before) = events
         .until("the SSE notification", |e| e.is("notification", &id))
         .await;
@@ -608,10 +599,10 @@ async fn sse_opens_with_the_pending_notifications_and_resumes_after_the_last_eve
         user,
         ..
     } = setup(engine, |_| {}).await;
-    let first = notify(&server, &api_key, simple("first")).await;
-    let answered = notify(&server, &api_key, simple("answered")).await;
-    let second = notify(&server, &api_key, simple("second")).await;
-    let withdrawn = notify(&server, &api_key, simple("withdrawn")).await;
+    let first = server.notify(&api_key, &simple("first")).await;
+    let answered = server.notify(&api_key, &simple("answered")).await;
+    let second = server.notify(&api_key, &simple("second")).await;
+    let withdrawn = server.notify(&api_key, &simple("withdrawn")).await;
     let reply = respond(&server, &user, &answered, "go", Value::Null).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     invalidate(&server, &api_key, &withdrawn, "changed my mind").await;
@@ -651,7 +642,7 @@ async fn sse_opens_with_the_pending_notifications_and_resumes_after_the_last_eve
     // While disconnected: a new notification, an invalidation and a response. (The server
     // may count the dropped stream as open until it next writes to it, and so push `third`
     // to it and record it delivered: the replay is whatever the change log holds.)
-    let third = notify(&server, &api_key, simple("third")).await;
+    let third = server.notify(&api_key, &simple("third")).await;
     invalidate(&server, &api_key, &first, "no longer needed").await;
     let reply = respond(&server, &user, &second, "go", Value::Null).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
@@ -695,7 +686,7 @@ async fn sse_opens_with_the_pending_notifications_and_resumes_after_the_last_eve
     drop(events);
 
     // Resuming with the query parameter instead.
-    let fourth = notify(&server, &api_key, simple("fourth")).await;
+    let fourth = server.notify(&api_key, &simple("fourth")).await;
     let mut events = sse(
         &server,
         &format!("?last_event_id={last}"),
@@ -729,7 +720,7 @@ async fn sse_opens_with_the_pending_notifications_and_resumes_after_the_last_eve
     .await;
     let opening = events.until_heartbeat().await;
     assert_eq!(opening, vec![], "nothing after an id past the end");
-    let fifth = notify(&server, &api_key, simple("fifth")).await;
+    let fifth = server.notify(&api_key, &simple("fifth")).await;
     let event = events.change().await;
     assert!(
         event.is("notification", &fifth),
@@ -744,7 +735,7 @@ async fn sse_filters_by_type_sends_heartbeats_and_takes_the_token_in_the_query(e
         user,
         ..
     } = setup(engine, |_| {}).await;
-    let pending = notify(&server, &api_key, simple("pending")).await;
+    let pending = server.notify(&api_key, &simple("pending")).await;
 
     // `?token=` instead of the header; only status updates.
     let mut events = sse(
@@ -754,7 +745,7 @@ async fn sse_filters_by_type_sends_heartbeats_and_takes_the_token_in_the_query(e
         Resume::No,
     )
     .await;
-    let fresh = notify(&server, &api_key, simple("fresh")).await;
+    let fresh = server.notify(&api_key, &simple("fresh")).await;
     invalidate(&server, &api_key, &fresh, "withdrawn").await;
     let (update, before) = events
         .until("the invalidation", |e| e.is_update(&fresh, "invalidated"))
@@ -784,7 +775,7 @@ async fn sse_filters_by_type_sends_heartbeats_and_takes_the_token_in_the_query(e
     let event = events.change().await;
     assert!(event.is("notification", &pending), "{event:?}");
     invalidate(&server, &api_key, &pending, "gone").await;
-    let later = notify(&server, &api_key, simple("later")).await;
+    let later = server.notify(&api_key, &simple("later")).await;
     let event = events.change().await;
     assert!(
         event.is("notification", &later),
@@ -837,6 +828,8 @@ async fn sse_refuses_missing_tokens_service_keys_and_bad_parameters(engine: Engi
         ("", Resume::Header("1.5"), "last_event_id"),
         ("?last_event_id=1", Resume::Header("x"), "last_event_id"),
         ("?types=bogus", Resume::No, "types"),
+        // Claims reach the dashboard's stream only, never an ATP client.
+        ("?types=claim", Resume::No, "types"),
         ("?types=notification,heartbeat", Resume::No, "types"),
         ("?version=2.0", Resume::No, "version"),
     ] {
@@ -879,6 +872,57 @@ async fn sse_allows_only_so_many_open_streams_per_user(engine: Engine) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `GET /dashboard/events` with an owner's session as the bearer token.
+async fn dashboard_events(server: &TestServer, session: &str) -> reqwest::Response {
+    server
+        .client
+        .get(server.url("/dashboard/events"))
+        .bearer_auth(session)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The dashboard's stream and the ATP client's share one limit of open streams per user.
+async fn dashboard_streams_count_against_the_per_user_stream_limit(engine: Engine) {
+    let Setup { server, user, .. } = setup(engine, |s| s.rate.sse_per_user = 2).await;
+    let (session, _) = server.login("ada@example.com").await;
+    let one = dashboard_events(&server, &session).await;
+    assert_eq!(one.status(), StatusCode::OK);
+    let two = dashboard_events(&server, &session).await;
+    assert_eq!(two.status(), StatusCode::OK);
+    let (status, body) = error_reply(dashboard_events(&server, &session).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body:?}");
+    assert_eq!(body["code"], "RATE_LIMIT_EXCEEDED");
+    // The ATP stream of the same user has no place left either.
+    let (status, body) =
+        error_reply(sse_request(&server, "", Some(&user), &Resume::No).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body:?}");
+    assert_eq!(body["code"], "RATE_LIMIT_EXCEEDED");
+    // Another user has streams of their own.
+    let grace = server.signup("grace").await;
+    assert_eq!(
+        dashboard_events(&server, &grace).await.status(),
+        StatusCode::OK
+    );
+    // A closed stream frees its place (once the server notices).
+    drop(one);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let response = dashboard_events(&server, &session).await;
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's place was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(two);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -951,7 +995,7 @@ async fn a_websocket_that_answers_heartbeats_stays_open_and_a_silent_one_is_clos
         Ok(Some(Ok(frame))) => panic!("a frame after the close frame: {frame:?}"),
         Err(_) => panic!("the closed connection stayed open"),
     }
-    let id = notify(&server, &api_key, simple("still there?")).await;
+    let id = server.notify(&api_key, &simple("still there?")).await;
     polite
         .until("the notification", |m| is_ws(m, "notification", &id))
         .await;
@@ -966,7 +1010,7 @@ async fn a_websocket_acknowledges_notifications_and_answers_bad_messages_with_er
         user,
         ..
     } = setup(engine, |_| {}).await;
-    let id = notify(&server, &api_key, simple("seen?")).await;
+    let id = server.notify(&api_key, &simple("seen?")).await;
     let mut socket = ws(&server, &user).await;
     // Opens with the pending notification.
     let first = socket.message().await;
@@ -1034,7 +1078,7 @@ async fn a_websocket_acknowledges_notifications_and_answers_bad_messages_with_er
     // Another namespace's notification is not this user's to acknowledge.
     server.signup("grace").await;
     let theirs = register(&server, "Grace Tools", "grace", "https://grace.dev/atp").await;
-    let foreign = notify(&server, &theirs, simple("grace's")).await;
+    let foreign = server.notify(&theirs, &simple("grace's")).await;
     socket
         .send(json!({ "type": "acknowledge", "notification_id": foreign }))
         .await;
@@ -1056,7 +1100,7 @@ async fn a_websocket_acknowledges_notifications_and_answers_bad_messages_with_er
         .await;
     // The connection is still open after all of it.
     socket.send(json!({ "type": "heartbeat_ack" })).await;
-    let later = notify(&server, &api_key, simple("later")).await;
+    let later = server.notify(&api_key, &simple("later")).await;
     socket
         .until("the notification", |m| is_ws(m, "notification", &later))
         .await;
@@ -1111,7 +1155,7 @@ async fn websockets_are_limited_per_user_before_the_upgrade(engine: Engine) {
         Ok(_) => panic!("a service key opened a WebSocket"),
     }
     // The open ones keep working; closing one frees its place.
-    let id = notify(&server, &api_key, simple("hello")).await;
+    let id = server.notify(&api_key, &simple("hello")).await;
     two.until("the notification", |m| is_ws(m, "notification", &id))
         .await;
     one.framed
@@ -1147,7 +1191,7 @@ async fn a_websocket_sees_invalidations_and_only_its_own_namespace(engine: Engin
     let mut socket = ws(&server, &user).await;
     let mut grace_socket = ws(&server, &grace_user).await;
 
-    let id = notify(&server, &api_key, simple("deploy?")).await;
+    let id = server.notify(&api_key, &simple("deploy?")).await;
     socket
         .until("the notification", |m| is_ws(m, "notification", &id))
         .await;
@@ -1159,14 +1203,14 @@ async fn a_websocket_sees_invalidations_and_only_its_own_namespace(engine: Engin
 
     // Grace's notification reaches her socket and not ada's: ada's next message about a
     // notification is the one sent after it.
-    let foreign = notify(&server, &theirs, simple("grace's")).await;
+    let foreign = server.notify(&theirs, &simple("grace's")).await;
     let (frame, _) = grace_socket
         .until("grace's notification", |m| {
             is_ws(m, "notification", &foreign)
         })
         .await;
     assert_eq!(frame["data"]["service"]["id"], "grace-tools");
-    let mine = notify(&server, &api_key, simple("mine")).await;
+    let mine = server.notify(&api_key, &simple("mine")).await;
     let (_, before) = socket
         .until("the next notification", |m| is_ws(m, "notification", &mine))
         .await;
@@ -1193,6 +1237,38 @@ async fn a_websocket_sees_invalidations_and_only_its_own_namespace(engine: Engin
     assert_ne!(next["type"], "notification", "{next}");
 }
 
+/// Claims reach the dashboard's stream only: a WebSocket hears nothing of a claim submitted
+/// while it is open.
+async fn a_websocket_never_carries_claims(engine: Engine) {
+    let Setup {
+        server,
+        api_key,
+        user,
+    } = setup(engine, |_| {}).await;
+    let mut socket = ws(&server, &user).await;
+    // Open and listening: its first heartbeat has come.
+    let first = socket.message().await;
+    assert_eq!(first["type"], "heartbeat", "{first}");
+    let claim = common::pending_claim(&server, "ada", "Support bot");
+    let id = server.notify(&api_key, &simple("after the claim")).await;
+    let (_, before) = socket
+        .until("the notification after the claim", |m| {
+            is_ws(m, "notification", &id)
+        })
+        .await;
+    assert!(
+        before.iter().all(|m| {
+            ["heartbeat", "notification", "status_update"]
+                .contains(&m["type"].as_str().unwrap_or_default())
+        }),
+        "{before:#?}"
+    );
+    assert!(
+        !before.iter().any(|m| m.to_string().contains(&claim)),
+        "{before:#?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Delivery.
 
@@ -1204,13 +1280,13 @@ async fn a_created_notification_becomes_delivered_once_pushed_to_an_open_stream(
         ..
     } = setup(engine, |_| {}).await;
     // No stream open: it stays created.
-    let early = notify(&server, &api_key, simple("early")).await;
+    let early = server.notify(&api_key, &simple("early")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(service_status(&server, &api_key, &early).await, "created");
 
     // Pushed live to a WebSocket.
     let mut socket = ws(&server, &user).await;
-    let pushed = notify(&server, &api_key, simple("pushed")).await;
+    let pushed = server.notify(&api_key, &simple("pushed")).await;
     wait_for_status(&server, &api_key, &pushed, "delivered").await;
     // Sent when the socket opened.
     wait_for_status(&server, &api_key, &early, "delivered").await;
@@ -1221,7 +1297,7 @@ async fn a_created_notification_becomes_delivered_once_pushed_to_an_open_stream(
 
     // Pushed live to an SSE stream.
     let mut events = sse(&server, "", Some(&user), Resume::No).await;
-    let streamed = notify(&server, &api_key, simple("streamed")).await;
+    let streamed = server.notify(&api_key, &simple("streamed")).await;
     wait_for_status(&server, &api_key, &streamed, "delivered").await;
     events
         .until("the notification", |e| e.is("notification", &streamed))
@@ -1306,24 +1382,12 @@ async fn the_dashboard_hears_every_change_of_its_namespace(engine: Engine) {
         api_key,
         user,
     } = setup(engine, |_| {}).await;
-    let login = server
-        .send(
-            server
-                .client
-                .post(server.url("/v1/auth/login"))
-                .json(&json!({ "email": "ada@example.com", "password": common::PASSWORD })),
-        )
-        .await;
-    let session = login.body["session"]["token"].as_str().unwrap().to_owned();
-    let open = |token: String| {
-        let request = server
-            .client
-            .get(server.url("/dashboard/events"))
-            .bearer_auth(token);
-        async move { request.send().await.unwrap() }
-    };
-    assert_eq!(open(user.clone()).await.status(), StatusCode::UNAUTHORIZED);
-    let response = open(session).await;
+    let (session, _) = server.login("ada@example.com").await;
+    assert_eq!(
+        dashboard_events(&server, &user).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let response = dashboard_events(&server, &session).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut events = Sse {
         response,
@@ -1332,8 +1396,8 @@ async fn the_dashboard_hears_every_change_of_its_namespace(engine: Engine) {
     };
     server.signup("grace").await;
     let grace = register(&server, "Grace Tool", "grace", "https://grace.dev/hook").await;
-    notify(&server, &grace, simple("for another inbox")).await;
-    let id = notify(&server, &api_key, simple("for the inbox")).await;
+    server.notify(&grace, &simple("for another inbox")).await;
+    let id = server.notify(&api_key, &simple("for the inbox")).await;
     let (changed, skipped) = events.until("a change", |e| e.event == "changed").await;
     assert!(
         skipped.iter().all(|e| e.event == "heartbeat"),
@@ -1346,36 +1410,15 @@ async fn the_dashboard_hears_every_change_of_its_namespace(engine: Engine) {
     // Claims reach the dashboard, never an ATP client. The ATP stream delivers the pending
     // notifications: the dashboard shows no change for that (its next event is the claim).
     let mut atp = sse(&server, "", Some(&user), Resume::No).await;
-    let service = server.db.store.list_services("ada").unwrap().remove(0);
-    let submitted = server
-        .db
-        .store
-        .submit_claim(
-            &assent_store::NewClaim {
-                namespace: "ada".into(),
-                service_id: service.id,
-                service_slug: service.slug,
-                public_key: "ed25519:AAAA".into(),
-                agent_key: "did:key:z6MkTest".into(),
-                agent_ip: None,
-                subject: None,
-                agent_id: None,
-                agent_name: Some("Bot".into()),
-            },
-            Duration::from_secs(60),
-        )
-        .unwrap();
-    let assent_store::Submitted::Created(claim) = submitted else {
-        panic!("a new claim")
-    };
+    let claim = common::pending_claim(&server, "ada", "Bot");
     let (changed, _) = events.until("the claim", |e| e.event == "changed").await;
-    assert_eq!(changed.data, json!({ "kind": "claim", "id": claim.id }));
+    assert_eq!(changed.data, json!({ "kind": "claim", "id": claim }));
     // A change the inbox does show still reaches it: an answer removes the notification.
     let answered = respond(&server, &user, &id, "go", Value::Null).await;
     assert_eq!(answered.status, StatusCode::OK, "{:?}", answered.body);
     let (changed, _) = events.until("the answer", |e| e.event == "changed").await;
     assert_eq!(changed.data, json!({ "kind": "status_update", "id": id }));
-    let after = notify(&server, &api_key, simple("after the claim")).await;
+    let after = server.notify(&api_key, &simple("after the claim")).await;
     let (_, before) = atp
         .until("the notification after the claim", |e| {
             e.is("notification", &after)
@@ -1397,10 +1440,12 @@ on_both_engines!(
     sse_filters_by_type_sends_heartbeats_and_takes_the_token_in_the_query,
     sse_refuses_missing_tokens_service_keys_and_bad_parameters,
     sse_allows_only_so_many_open_streams_per_user,
+    dashboard_streams_count_against_the_per_user_stream_limit,
     websocket_heartbeats_arrive_at_the_configured_interval,
     a_websocket_that_answers_heartbeats_stays_open_and_a_silent_one_is_closed,
     a_websocket_acknowledges_notifications_and_answers_bad_messages_with_errors,
     websockets_are_limited_per_user_before_the_upgrade,
     a_websocket_sees_invalidations_and_only_its_own_namespace,
+    a_websocket_never_carries_claims,
     a_created_notification_becomes_delivered_once_pushed_to_an_open_stream,
 );

@@ -14,8 +14,8 @@ use assent_auth::rfc9421::{AgentKey, RequestToSign};
 use assent_auth::{MintedToken, SecretKey, TokenKind};
 use assent_http::rate_limit::Rate;
 use assent_http::{AppState, HttpSettings, ServerOptions};
-use assent_store::NewAccount;
 use assent_store::testing::{Engine, TestDatabase};
+use assent_store::{NewAccount, NewClaim, Submitted};
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -255,6 +255,20 @@ impl TestServer {
         self.send(request).await
     }
 
+    /// Sends a notification over ATP with a service's API key; returns its id.
+    pub async fn notify(&self, api_key: &str, body: &Value) -> String {
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/v1/notifications",
+                api_key,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["notification_id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn stop(self) {
         self.handle.stop(true).await;
     }
@@ -319,6 +333,11 @@ impl Receiver {
     pub fn hooks(&self) -> Vec<Hook> {
         self.0.lock().unwrap().clone()
     }
+
+    /// The JSON bodies of everything received so far, in order of arrival.
+    pub fn events(&self) -> Vec<Value> {
+        self.hooks().iter().map(Hook::json).collect()
+    }
 }
 
 /// Hostile text, to check that pages escape it.
@@ -372,6 +391,12 @@ impl Page {
             "{}",
             self.text
         );
+    }
+
+    /// The page answers with `status` and shows `text`.
+    pub fn assert_shows(&self, status: StatusCode, text: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert!(self.text.contains(text), "{text} in {}", self.text);
     }
 }
 
@@ -428,6 +453,11 @@ impl<'a> Browser<'a> {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
         self.send(request).await
+    }
+
+    /// Posts a form with only its CSRF token (a button's form).
+    pub async fn submit(&mut self, path: &str, csrf: &str) -> Page {
+        self.post(path, &[("csrf", csrf)]).await
     }
 
     /// Logs in through the form as `email`.
@@ -556,6 +586,48 @@ pub async fn signed(
             .body(bytes);
     }
     server.send(request).await
+}
+
+/// `GET /v1/verify` of `agent`'s key on `service`, signed by the agent; its answer.
+pub async fn verify(server: &TestServer, agent: &Agent, service: &str) -> Value {
+    let key: String =
+        url::form_urlencoded::byte_serialize(agent.key.public_key().as_bytes()).collect();
+    let path = format!(
+        "/v1/verify?namespace={}&public_key={key}&service={service}",
+        agent.namespace
+    );
+    let reply = signed(server, agent, Method::GET, &path, None, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    reply.body
+}
+
+/// Submits a pending claim through the store to the (only) service of `namespace`, from a
+/// fresh agent key named `agent_name`: a `request.submitted` event. Returns the claim's id.
+pub fn pending_claim(server: &TestServer, namespace: &str, agent_name: &str) -> String {
+    let mut services = server.db.store.list_services(namespace).unwrap();
+    assert_eq!(services.len(), 1, "one service of {namespace}");
+    let service = services.remove(0);
+    let key = assent_auth::random::id("ed25519:");
+    let new = NewClaim {
+        namespace: namespace.to_owned(),
+        service_id: service.id,
+        service_slug: service.slug,
+        agent_key: format!("did:key:{key}"),
+        public_key: key,
+        agent_ip: Some("203.0.113.7".to_owned()),
+        subject: Some("customer-42".to_owned()),
+        agent_id: Some("bot-7".to_owned()),
+        agent_name: Some(agent_name.to_owned()),
+    };
+    match server
+        .db
+        .store
+        .submit_claim(&new, Duration::from_secs(3600))
+        .unwrap()
+    {
+        Submitted::Created(claim) => claim.id,
+        Submitted::Existing(claim) => panic!("a new key has no claim yet: {claim:?}"),
+    }
 }
 
 /// A claim request of `agent` for `service`, with a fresh body nonce.
