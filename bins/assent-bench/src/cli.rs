@@ -9,7 +9,7 @@ use reqwest::Url;
 
 use crate::scenario::Scenario;
 
-/// The admin token floor the server enforces (CONTRACT: at least 16 characters).
+/// The admin token floor the server enforces (`docs/configuration.md`: at least 16 characters).
 pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
 
 /// Starts the `assent` server, drives concurrent keep-alive connections at one endpoint for a

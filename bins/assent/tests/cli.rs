@@ -54,7 +54,7 @@ async fn post_registration(url: &str, token: &str) -> (u16, Value) {
 }
 
 /// The README's quick start: create an account, serve with a known admin token and a default
-/// namespace, register the seed service (201), and again (409). Logs must not hold secrets.
+/// namespace, register the example service (201), and again (409). Logs must not hold secrets.
 async fn quick_start(engine: Engine) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = (engine == Engine::Postgres).then(|| TestDatabase::new(engine));

@@ -1,5 +1,5 @@
 //! The `sigilum-rfc9421-v1` signed-request profile: the strict RFC 9421 subset that Sigilum
-//! agents use (`sigilum-reference.md` §6), with the fixes of `CONTRACT.md` §5.1.
+//! agents use, as `docs/signing.md` describes it.
 //!
 //! [`verify`] is pure: it takes what the HTTP layer saw and the clock, and either proves who
 //! signed the request ([`VerifiedRequest`]) or says why not ([`SignatureError`], always a 401
@@ -10,7 +10,7 @@
 //! - nonce replay (409 `SIGNATURE_NONCE_REPLAY`): ([`VerifiedRequest::namespace`],
 //!   [`VerifiedRequest::nonce`]) single-use for at least [`NONCE_TTL_SECONDS`].
 //!
-//! Where we differ from the reference server: `created` may be up to 30 s ahead (it allowed
+//! Where we differ from Sigilum's own server: `created` may be up to 30 s ahead (it allowed
 //! none); malformed keys, signatures and certificates are 401s (it threw, giving a 500); an
 //! expired certificate is refused, and the certificate's `did` and `keyId` must be the ones its
 //! namespace and key imply (it checked neither); header values with control characters and
@@ -208,7 +208,7 @@ impl SignatureError {
 /// Verifies a signed request at `now_unix`. Checks run cheapest first: headers, Signature-Input
 /// and Signature, time window, the certificate's fields against the request, components,
 /// digest; then the two Ed25519 checks (the request signature, then the certificate proof).
-/// Only a request with several faults can get another code than in the reference server.
+/// Only a request with several faults can get another code than from Sigilum's own server.
 pub fn verify(
     request: &SignedRequest<'_>,
     now_unix: i64,
@@ -818,7 +818,7 @@ impl BaseInput<'_> {
         lines.join("\n")
     }
 
-    /// The Signature-Input value without its label; `alg` always lowercase, as the reference
+    /// The Signature-Input value without its label; `alg` always lowercase, as Sigilum's
     /// server rebuilds it.
     fn signature_params(&self, components: &[&str]) -> String {
         let quoted: Vec<String> = components.iter().map(|c| format!("\"{c}\"")).collect();
@@ -975,7 +975,7 @@ mod tests {
     const NAMESPACE: &str = "fixture-alice";
     const NOW: i64 = 1_700_000_000;
     const NONCE: &str = "123e4567-e89b-12d3-a456-426614174000";
-    /// `sigilum-reference.md` §6.5: the fixture certificate header.
+    /// The fixture certificate header (`tests/conformance/sigilum-identity-record-v1.json`).
     const FIXTURE_CERT: &str = "eyJ2ZXJzaW9uIjoxLCJuYW1lc3BhY2UiOiJmaXh0dXJlLWFsaWNlIiwiZGlkIjoiZGlkOnNpZ2lsdW06Zml4dHVyZS1hbGljZSIsImtleUlkIjoiZGlkOnNpZ2lsdW06Zml4dHVyZS1hbGljZSNlZDI1NTE5LTk5ZmIwMGRjMTZlZTU1NWEiLCJwdWJsaWNLZXkiOiJlZDI1NTE5OkowN2RqL2NvNGRpQ21RWVRUUUdxNGFkaG5NS1llakhhekNZVVE3ZUJoMGs9IiwiaXNzdWVkQXQiOiIyMDI2LTAyLTIwVDE4OjA0OjI2WiIsImV4cGlyZXNBdCI6bnVsbCwicHJvb2YiOnsiYWxnIjoiZWQyNTUxOSIsInNpZyI6InZHcC1XTG1TcjBCV05jaTJsQmhjSk9SZzM5b3QtM1V1MWFhVkcyd0dFS0xJdEtfOTY0aEZhUnJWZDdESGZfMmUzeWtHcElhY29NOVE1Z3NfdFB5NkR3In19";
     const INPUT: &str = r#"sig1=("@method" "@target-uri" "sigilum-namespace" "sigilum-subject" "sigilum-agent-key" "sigilum-agent-cert");created=1700000000;keyid="did:sigilum:fixture-alice#ed25519-99fb00dc16ee555a";alg="ed25519";nonce="123e4567-e89b-12d3-a456-426614174000""#;
 
@@ -1154,7 +1154,7 @@ mod tests {
         let key = agent();
         assert_eq!(key.public_key(), PUBLIC_KEY);
         let raw = key.signing.verifying_key().to_bytes();
-        // Both checked with the Python `base58` package; the reference quotes both too.
+        // Both checked with the Python `base58` package.
         assert_eq!(
             key.did_key(),
             "did:key:z6Mkh6hhFJ17n1XbofybGLNrr6pBFKj3Y3rYYGBbbcwzKMaY"

@@ -1,5 +1,5 @@
-//! The `sigilum-rfc9421-v1` verifier against the shared conformance files
-//! (`shared/conformance/`, beside the repository): the golden request, the four RFC 9421
+//! The `sigilum-rfc9421-v1` verifier against the conformance files in
+//! `tests/conformance/` (see its `NOTICE.md`): the golden request, the four RFC 9421
 //! vectors and their negative mutations, the identity record, the time-window edges, and a
 //! storm of hostile mutations that must each end in a `SIGNATURE_*` code.
 
@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 
-const CONFORMANCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance");
+const CONFORMANCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance");
 
 const CODES: [&str; 7] = [
     "SIGNATURE_MISSING",

@@ -1,4 +1,4 @@
-//! Webhook delivery rules (CONTRACT §6): what happens after an attempt, and when to try again.
+//! Webhook delivery rules (`docs/webhooks.md`, "Retries"): what happens after an attempt, and when to try again.
 //! Pure: the engine supplies the clock, the randomness and the attempt's result.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The events assent emits and the webhook formats that carry them (CONTRACT §6).
+//! The events assent emits and the webhook formats that carry them (`docs/webhooks.md`).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Outbound safety (CONTRACT §7): which webhook targets assent may call.
+//! Outbound safety (`docs/webhooks.md`, "Outbound safety"): which webhook targets assent may call.
 //!
 //! [`check_webhook_url`] runs when a URL is registered; it looks only at the text (scheme,
 //! credentials, IP literals, `localhost` names) and never resolves a host. The delivery engine

@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 
 pub const NAME_MAX_CHARS: usize = 100;
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
-/// ATP lets the service choose its webhook secret; CONTRACT §2 sets the floor.
+/// ATP lets the service choose its webhook secret; assent sets a floor (`docs/decisions.md`, "ATP registration").
 pub const WEBHOOK_SECRET_MIN_CHARS: usize = 16;
 pub const WEBHOOK_SECRET_MAX_CHARS: usize = 256;
 

@@ -1,4 +1,4 @@
-//! The SSRF-safe HTTP client webhook deliveries go through (CONTRACT §7, "Outbound safety").
+//! The SSRF-safe HTTP client webhook deliveries go through (`docs/webhooks.md`, "Outbound safety").
 //!
 //! At every attempt the target host is resolved by [`VettingResolver`], every resolved address
 //! is vetted with [`assent_core::outbound::is_public_ip`], and reqwest connects to exactly the
@@ -172,7 +172,7 @@ pub struct Attempt {
 
 /// How the engine should treat an [`Attempt`].
 ///
-/// CONTRACT §7: any 2xx is success; 410 disables the endpoint; timeouts, connection errors,
+/// `docs/webhooks.md`, "Responding": any 2xx is success; 410 disables the endpoint; timeouts, connection errors,
 /// 429 and 5xx are retried. Decisions beyond the contract:
 /// * other 4xx and all 3xx (redirects are not followed) are [`Outcome::Failed`]: not retried,
 ///   the receiver said no and asking again will not change that;

@@ -1,5 +1,5 @@
-//! `Signed`: a request signed with the `sigilum-rfc9421-v1` profile (`CONTRACT.md` §5.1,
-//! `sigilum-reference.md` §3 and §6), verified and its nonce consumed.
+//! `Signed`: a request signed with the `sigilum-rfc9421-v1` profile (`docs/signing.md`),
+//! verified and its nonce consumed.
 //!
 //! The extractor reads the body (the app's `PayloadConfig` limit applies: 413
 //! `PAYLOAD_TOO_LARGE`), rebuilds what the client signed, and runs

@@ -17,7 +17,7 @@ use common::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Registers the seed service in `ada` and returns its API key.
+/// Registers the example service (Lovelace IDE) in `ada` and returns its API key.
 async fn lovelace(server: &TestServer) -> String {
     let reply = server.register(&seed_registration()).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);

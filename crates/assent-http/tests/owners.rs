@@ -647,7 +647,7 @@ async fn key_revocation_takes_effect_on_the_next_request(engine: Engine) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    // A session is a valid credential of another kind (CONTRACT §2): 403, like the admin token.
+    // A session is a valid credential of another kind: 403, like the admin token.
     let reply = server
         .call(Method::GET, "/api/v1/services/me", &session, None)
         .await;

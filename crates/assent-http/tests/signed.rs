@@ -21,7 +21,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
 
-/// The golden fixture's identity (`conformance/golden-signed-request.json`): the seed is
+/// The golden fixture's identity (`crates/assent-auth/tests/conformance/golden-signed-request.json`):
+/// the Ed25519 seed is
 /// `ZMLKzZSCxP8QXOO1vlmejAvdFaesd3QC6JC9iCt8FfA=`.
 const GOLDEN_SEED: [u8; 32] = [
     100, 194, 202, 205, 148, 130, 196, 255, 16, 92, 227, 181, 190, 89, 158, 140, 11, 221, 21, 167,

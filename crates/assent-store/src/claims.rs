@@ -431,7 +431,7 @@ fn expire(
     Ok(expired)
 }
 
-/// The Sigilum-format event of a claim's change (CONTRACT §6).
+/// The Sigilum-format event of a claim's change (`docs/webhooks.md`, "Sigilum format").
 fn emit(
     conn: &mut AnyConnection,
     outbox: &mut Outbox,
