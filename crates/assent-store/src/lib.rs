@@ -18,6 +18,8 @@ mod nonces;
 mod notifications;
 pub mod outbox;
 mod schema;
+#[cfg(all(test, feature = "testing"))]
+mod schema_check;
 mod services;
 mod sessions;
 #[cfg(feature = "testing")]
