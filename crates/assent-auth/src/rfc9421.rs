@@ -199,6 +199,17 @@ impl SignatureError {
         }
     }
 
+    /// Every code [`Self::code`] can answer.
+    pub const CODES: &[&str] = &[
+        "SIGNATURE_MISSING",
+        "SIGNATURE_INVALID",
+        "SIGNATURE_EXPIRED",
+        "SIGNATURE_FUTURE",
+        "SIGNATURE_CERT_INVALID",
+        "SIGNATURE_COMPONENTS_INVALID",
+        "SIGNATURE_DIGEST_MISMATCH",
+    ];
+
     /// Always 401: nothing here is the server's fault.
     pub const fn status(&self) -> u16 {
         401

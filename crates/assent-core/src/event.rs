@@ -115,9 +115,45 @@ impl EndpointFormat {
     }
 }
 
+/// The body of a `webhook.test` event for one endpoint of a service (`docs/webhooks.md`).
+pub fn test_event_payload(
+    webhook_id: &str,
+    service_slug: &str,
+    namespace: &str,
+    event_id: &str,
+    now: crate::Timestamp,
+) -> String {
+    serde_json::json!({
+        "event": EventType::WebhookTest.as_str(),
+        "timestamp": now,
+        "data": {
+            "webhook_id": webhook_id,
+            "service": service_slug,
+            "namespace": namespace,
+            "event_id": event_id,
+            "message": "This is a test event from assent.",
+        },
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_event_names_its_webhook_service_and_event() {
+        let now = crate::Timestamp::from_millis(1_700_000_000_000);
+        let payload: serde_json::Value =
+            serde_json::from_str(&test_event_payload("wh_1", "api", "ada", "evt_1", now))
+                .unwrap_or_default();
+        assert_eq!(payload["event"], "webhook.test");
+        assert_eq!(payload["timestamp"], serde_json::json!(now));
+        assert_eq!(payload["data"]["webhook_id"], "wh_1");
+        assert_eq!(payload["data"]["service"], "api");
+        assert_eq!(payload["data"]["namespace"], "ada");
+        assert_eq!(payload["data"]["event_id"], "evt_1");
+    }
 
     #[test]
     fn subscriptions_default_to_every_request_event() {

@@ -1,17 +1,20 @@
 //! Who is calling: bearer credentials and the extractors that check them.
 //!
-//! Every check is a SHA-256 of the presented token and an indexed lookup (never a password
-//! hash), run on a blocking thread.
+//! The checks themselves are `assent_app::credentials`, shared with every front end; this
+//! module finds the token in the request (bearer header, session cookie, or a stream's query)
+//! and holds the HTTP-only rules: the same-origin check for cookies, and the cookie itself.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, ORIGIN, REFERER};
 use actix_web::{FromRequest, HttpRequest, web};
+use assent_app::credentials;
 use assent_auth::TokenHash;
-use assent_core::Timestamp;
 use assent_store::{Account, Actor};
 
 use crate::error::{ApiError, code};
@@ -19,10 +22,6 @@ use crate::state::{AppState, HttpSettings};
 
 /// The cookie that carries an owner's session token.
 pub const SESSION_COOKIE: &str = "assent_session";
-
-/// How stale `last_used_at` may get before a request refreshes it: one write a minute per
-/// key at most, instead of one per request.
-const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -55,56 +54,10 @@ impl FromRequest for AdminCaller {
         Box::pin(async move {
             let hash = hash
                 .ok_or_else(|| ApiError::unauthenticated("An admin bearer token is required."))?;
-            let store = state?.store.clone();
-            web::block(move || match store.find_admin_token(&hash)? {
-                Some(token) => Ok(Self { token_id: token.id }),
-                None => Err(refusal(&store, &hash, Credential::AdminToken)?),
-            })
-            .await?
+            let token = credentials::admin(&state?.app, hash).await?;
+            Ok(Self { token_id: token.id })
         })
     }
-}
-
-/// The bearer credentials that may stand for each other by mistake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Credential {
-    AdminToken,
-    ApiKey,
-    /// A user token or an owner's session token: a human's credential.
-    User,
-}
-
-/// Why a bearer token that is not the `wanted` credential is refused: 403 when it is a valid
-/// credential of another kind (a caller who mixed up their tokens learns exactly that), 401
-/// otherwise. Only failures pay for the extra lookups.
-fn refusal(
-    store: &assent_store::Store,
-    hash: &TokenHash,
-    wanted: Credential,
-) -> Result<ApiError, assent_store::StoreError> {
-    let is_admin = || store.find_admin_token(hash).map(|t| t.is_some());
-    let is_key = || store.find_api_key(hash).map(|k| k.is_some());
-    let is_user = || -> Result<bool, assent_store::StoreError> {
-        Ok(store.find_user_token(hash)?.is_some() || store.find_session(hash)?.is_some())
-    };
-    Ok(match wanted {
-        Credential::AdminToken if is_key()? || is_user()? => {
-            ApiError::forbidden("This credential is not an admin token.")
-        }
-        Credential::AdminToken => {
-            ApiError::unauthenticated("The admin token is invalid or revoked.")
-        }
-        Credential::ApiKey if is_admin()? || is_user()? => {
-            ApiError::forbidden("This credential is not a service API key.")
-        }
-        Credential::ApiKey => ApiError::unauthenticated("The API key is invalid or revoked."),
-        Credential::User if is_admin()? || is_key()? => {
-            ApiError::forbidden("This credential is not a user token.")
-        }
-        Credential::User => {
-            ApiError::unauthenticated("The user token is invalid, revoked or expired.")
-        }
-    })
 }
 
 /// A namespace owner with a live session, from the `assent_session` cookie or an
@@ -137,8 +90,7 @@ impl FromRequest for Owner {
         Box::pin(async move {
             let token = token?.ok_or_else(|| ApiError::unauthenticated("Log in first."))?;
             let hash = TokenHash::of(&token);
-            let store = state?.store.clone();
-            let session = web::block(move || store.find_session(&hash)).await??;
+            let session = credentials::session(&state?.app, hash).await?;
             let session = session.ok_or_else(|| {
                 ApiError::unauthenticated("The session is invalid or has expired; log in again.")
             })?;
@@ -225,28 +177,15 @@ impl FromRequest for ServiceCaller {
         Box::pin(async move {
             let hash =
                 hash.ok_or_else(|| ApiError::unauthenticated("A service API key is required."))?;
-            let store = state?.store.clone();
-            web::block(move || {
-                let Some(owner) = store.find_api_key(&hash)? else {
-                    return Err(refusal(&store, &hash, Credential::ApiKey)?);
-                };
-                let now = Timestamp::now();
-                let stale = owner
-                    .last_used_at
-                    .is_none_or(|at| now.as_millis() - at.as_millis() >= LAST_USED_GRANULARITY_MS);
-                if stale {
-                    store.touch_api_key(&owner.key_id, now)?;
-                }
-                Ok(Self {
-                    key_id: owner.key_id,
-                    service_id: owner.service_id,
-                    namespace: owner.namespace,
-                    slug: owner.slug,
-                    name: owner.service_name,
-                    icon: owner.service_icon,
-                })
+            let owner = credentials::service(&state?.app, hash).await?;
+            Ok(Self {
+                key_id: owner.key_id,
+                service_id: owner.service_id,
+                namespace: owner.namespace,
+                slug: owner.slug,
+                name: owner.service_name,
+                icon: owner.service_icon,
             })
-            .await?
         })
     }
 }
@@ -308,20 +247,45 @@ fn authenticate_user(
     Box::pin(async move {
         let token = token?.ok_or_else(|| ApiError::unauthenticated("A user token is required."))?;
         let hash = TokenHash::of(&token);
-        let store = state?.store.clone();
-        web::block(move || {
-            if let Some(account) = store.find_user_token(&hash)? {
-                return Ok(UserCaller { account });
-            }
-            if let Some(session) = store.find_session(&hash)? {
-                return Ok(UserCaller {
-                    account: session.account,
-                });
-            }
-            Err(refusal(&store, &hash, Credential::User)?)
-        })
-        .await?
+        let account = credentials::human(&state?.app, hash).await?;
+        Ok(UserCaller { account })
     })
+}
+
+/// The address of the client that sent `req`, as the connection shows it.
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// The `assent_session` cookie carrying `token` for `max_age`: HTTP-only, `SameSite=Lax`,
+/// `Secure` when the server's public URL is https.
+pub(crate) fn session_cookie(
+    settings: &HttpSettings,
+    token: String,
+    max_age: Duration,
+) -> Cookie<'static> {
+    let secure = settings
+        .public_url
+        .as_ref()
+        .is_some_and(|u| u.scheme() == "https");
+    Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+        ))
+        .finish()
+}
+
+/// The `assent_session` cookie that clears the session cookie (logging out).
+pub(crate) fn session_cookie_removal(settings: &HttpSettings) -> Cookie<'static> {
+    let mut removal = session_cookie(settings, String::new(), Duration::ZERO);
+    removal.make_removal();
+    removal
 }
 
 #[cfg(test)]

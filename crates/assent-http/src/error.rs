@@ -27,32 +27,8 @@ impl Dialect {
     }
 }
 
-/// Codes shared by every endpoint. Endpoint-specific codes are written where they are used.
-pub mod code {
-    pub const AUTH_INVALID_TOKEN: &str = "AUTH_INVALID_TOKEN";
-    pub const AUTH_INSUFFICIENT_PERMISSIONS: &str = "AUTH_INSUFFICIENT_PERMISSIONS";
-    pub const INVALID_JSON: &str = "INVALID_JSON";
-    pub const INVALID_PARAMETER: &str = "INVALID_PARAMETER";
-    pub const MISSING_REQUIRED_FIELD: &str = "MISSING_REQUIRED_FIELD";
-    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
-    pub const INTERNAL_ERROR: &str = "INTERNAL_ERROR";
-    pub const CSRF_REJECTED: &str = "CSRF_REJECTED";
-    pub const RATE_LIMIT_EXCEEDED: &str = "RATE_LIMIT_EXCEEDED";
-    pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
-    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
-    /// The Sigilum dialect's name for [`AUTH_INVALID_TOKEN`].
-    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
-    /// A validly signed request whose nonce its namespace has already used (409).
-    pub const SIGNATURE_NONCE_REPLAY: &str = "SIGNATURE_NONCE_REPLAY";
-    /// The nonce store could not be reached, so a signed request cannot be checked (503).
-    pub const NONCE_STORE_UNAVAILABLE: &str = "NONCE_STORE_UNAVAILABLE";
-    /// The signing certificate is for another namespace than the route's (403).
-    pub const SIGNATURE_NAMESPACE_MISMATCH: &str = "SIGNATURE_NAMESPACE_MISMATCH";
-    /// The signing key is not the one the request names (403).
-    pub const SIGNATURE_KEY_MISMATCH: &str = "SIGNATURE_KEY_MISMATCH";
-}
+/// Every stable error code (the catalogue lives with the operations that answer with them).
+pub use assent_app::code;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -211,56 +187,52 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
-/// Storage errors a handler did not turn into something more specific: a missing row is a
-/// 404, a used-up quota its own 409, anything else a 500.
+/// Storage errors a handler did not turn into something more specific: as the application
+/// layer maps them (a missing row is a 404, a used-up quota its own 409, anything else a 500).
 impl From<assent_store::StoreError> for ApiError {
     fn from(e: assent_store::StoreError) -> Self {
-        use assent_store::StoreError;
-        match e {
-            StoreError::NotFound => {
-                Self::new(StatusCode::NOT_FOUND, code::NOT_FOUND, "No such resource.")
-            }
-            StoreError::LimitReached(quota) => Self::limit_reached(quota),
-            other => Self::internal(&other),
+        assent_app::Error::from(e).into()
+    }
+}
+
+/// An operation's failure, as HTTP says it: the kind picks the status, the code and the
+/// message pass through, the details become `details`.
+impl From<assent_app::Error> for ApiError {
+    fn from(e: assent_app::Error) -> Self {
+        let mut error = Self::new(status_of(e.kind()), e.code(), e.message());
+        for (key, value) in e.details() {
+            error = error.with_detail(key, value.as_str());
         }
+        if let Some(wait) = e.retry_after() {
+            error = error.with_retry_after(wait.as_secs().max(1));
+        }
+        error
+    }
+}
+
+/// The HTTP status of each kind of operation failure, for the JSON API and the dashboard.
+pub fn status_of(kind: assent_app::Kind) -> StatusCode {
+    use assent_app::Kind;
+    match kind {
+        Kind::Invalid => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl ApiError {
     /// A field problem in the Sigilum dialect: 400 `VALIDATION_ERROR` naming the field.
     pub fn validation(e: &assent_core::FieldError) -> Self {
-        Self::bad_request(code::VALIDATION_ERROR, sentence(&e.to_string()))
-            .with_detail("field", e.field())
-    }
-
-    /// A quota is used up: `SERVICE_LIMIT_REACHED`, `KEY_LIMIT_REACHED`, `WEBHOOK_LIMIT_REACHED`.
-    pub fn limit_reached(quota: assent_store::Quota) -> Self {
-        use assent_store::Quota;
-        let code = match quota {
-            Quota::Services => "SERVICE_LIMIT_REACHED",
-            Quota::ApiKeys => "KEY_LIMIT_REACHED",
-            Quota::Webhooks => "WEBHOOK_LIMIT_REACHED",
-        };
-        Self::new(
-            StatusCode::CONFLICT,
-            code,
-            format!(
-                "The limit of {} is reached; delete or revoke one first.",
-                quota.as_str()
-            ),
-        )
+        assent_app::Error::validation(e).into()
     }
 }
 
-/// `the field x is required` → `The field x is required.`
-pub fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let capitalised: String = chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    format!("{capitalised}.")
-}
+pub use assent_app::sentence;
 
 #[cfg(test)]
 mod tests {

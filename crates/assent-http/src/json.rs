@@ -11,6 +11,7 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::error::{ApiError, code};
 
@@ -61,6 +62,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
             }
             parse(&bytes).map(|value| Self(Some(value)))
         })
+    }
+}
+
+/// 400 `MISSING_REQUIRED_FIELD` naming `field`.
+pub(crate) fn missing(field: &str) -> ApiError {
+    ApiError::bad_request(
+        code::MISSING_REQUIRED_FIELD,
+        format!("The field `{field}` is required."),
+    )
+    .with_detail("field", field)
+}
+
+/// 400 `INVALID_PARAMETER`: `field` is not of the `expected` JSON type.
+pub(crate) fn wrong_type(field: &str, expected: &str) -> ApiError {
+    ApiError::bad_request(
+        code::INVALID_PARAMETER,
+        format!("The field `{field}` must be {expected}."),
+    )
+    .with_detail("field", field)
+}
+
+/// A required string field of a JSON body: 400 `MISSING_REQUIRED_FIELD` when absent or blank,
+/// `INVALID_PARAMETER` when not a string.
+pub fn required_string(body: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
+    match body.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        None | Some(Value::Null) | Some(Value::String(_)) => Err(missing(field)),
+        Some(_) => Err(wrong_type(field, "a string")),
     }
 }
 

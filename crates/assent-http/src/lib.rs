@@ -13,15 +13,14 @@ pub mod feed;
 pub mod json;
 pub mod nonces;
 pub mod openapi;
-pub mod pagination;
 pub mod rate_limit;
 mod request_context;
 pub mod routes;
 mod server;
 pub mod signed;
 mod state;
-pub mod throttle;
 
+pub use assent_app::throttle;
 pub use error::{ApiError, Dialect};
 pub use server::{ServerOptions, app_config, start};
 pub use state::{AppState, HttpSettings, Quotas};

@@ -53,7 +53,7 @@ pub fn start(
         state
             .feed
             .clone()
-            .run(state.store.clone(), state.settings.feed_poll),
+            .run(state.store().clone(), state.settings.feed_poll),
     );
     let config = app_config(state);
     let server = HttpServer::new(move || {

@@ -199,7 +199,7 @@ impl FromRequest for Signed {
             );
             let fresh = state
                 .nonces
-                .use_nonce(&state.store, scope, agent.nonce.clone(), expires_at)
+                .use_nonce(state.store(), scope, agent.nonce.clone(), expires_at)
                 .await
                 .map_err(|e| nonce_store_unavailable(&e))?;
             if !fresh {

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use assent_app::App;
 use assent_auth::SecretKey;
 use assent_auth::rfc9421::ProofCache;
 use assent_core::WebhookUrlPolicy;
@@ -10,7 +11,6 @@ use url::Url;
 use crate::feed::ChangeFeed;
 use crate::nonces::NonceBatcher;
 use crate::rate_limit::{ConnectionLimit, RateLimiter, RateLimits};
-use crate::throttle::LoginThrottle;
 
 /// Distinct agent certificates remembered as verified (32 bytes each): far more agents than
 /// one deployment has, in a few MiB at most.
@@ -47,23 +47,7 @@ pub struct HttpSettings {
     pub feed_poll: Duration,
 }
 
-/// Per-namespace and per-service limits; generous by default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quotas {
-    pub services_per_namespace: u32,
-    pub keys_per_service: u32,
-    pub webhooks_per_service: u32,
-}
-
-impl Default for Quotas {
-    fn default() -> Self {
-        Self {
-            services_per_namespace: 100,
-            keys_per_service: 20,
-            webhooks_per_service: 20,
-        }
-    }
-}
+pub use assent_app::Quotas;
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -88,11 +72,9 @@ impl Default for HttpSettings {
 /// Shared by every request: cheap to clone (the store is a pool handle).
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Store,
-    /// Seals webhook secrets at rest.
-    pub secret_key: SecretKey,
+    /// The operations every front end shares, with the store and the sealing key.
+    pub app: App,
     pub settings: HttpSettings,
-    pub login_throttle: Arc<LoginThrottle>,
     /// Agent certificates whose proof verified (see `rfc9421::ProofCache`).
     pub certificate_proofs: Arc<ProofCache>,
     /// Consumes signed requests' nonces in shared transactions.
@@ -109,17 +91,28 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, secret_key: SecretKey, settings: HttpSettings) -> Self {
+        let app_settings = assent_app::Settings {
+            webhook_policy: settings.webhook_policy,
+            session_ttl: settings.session_ttl,
+            quotas: settings.quotas,
+            login_throttle: settings.rate_limits,
+            secret_grace: settings.secret_grace,
+            claim_ttl: settings.claim_ttl,
+            default_namespace: settings.default_namespace.clone(),
+        };
         Self {
             limiter: Arc::new(RateLimiter::new(settings.rate, settings.rate_limits)),
-            store,
-            secret_key,
+            app: App::new(store, secret_key, app_settings),
             settings,
-            login_throttle: Arc::new(LoginThrottle::default()),
             certificate_proofs: Arc::new(ProofCache::new(CERTIFICATE_PROOFS_KEPT)),
             nonces: Arc::default(),
             websockets: Arc::default(),
             event_streams: Arc::default(),
             feed: Arc::default(),
         }
+    }
+
+    pub fn store(&self) -> &Store {
+        self.app.store()
     }
 }

@@ -3,15 +3,13 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpRequest, HttpResponse, web};
+use assent_app::accounts::{self, SessionGrant};
 use assent_core::SignupInput;
 
 use super::views::{LoginPage, SignupPage};
-use super::{Failure, Form, error_page, finish, html, message, posted, visitor};
-use crate::auth::check_same_origin;
-use crate::error::ApiError;
-use crate::routes::auth::{
-    SessionGrant, authenticate, create_account, session_cookie, session_cookie_removal,
-};
+use super::{Failure, Form, Posted, error_page, finish, html, visitor};
+use crate::auth::{check_same_origin, client_address, session_cookie, session_cookie_removal};
+use crate::error::status_of;
 use crate::state::AppState;
 
 pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -34,14 +32,15 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let form = Form::parse(&body);
     let email = form.get("email").unwrap_or_default().to_owned();
     let password = form.get("password").map(str::to_owned);
-    match authenticate(&req, &state, Some(email.clone()), password).await {
+    let client = client_address(&req);
+    match accounts::log_in(&state.app, Some(email.clone()), password, &client).await {
         Ok((_, grant)) => started(&state, grant),
         Err(e) => refused(
             &e,
             &LoginPage {
                 nav: None,
                 email,
-                error: Some(message(&e)),
+                error: Some(e.message().to_owned()),
             },
         ),
     }
@@ -76,7 +75,7 @@ pub async fn signup(
         namespace: field("namespace"),
         password: field("password"),
     };
-    match create_account(&state, signup).await {
+    match accounts::sign_up(&state.app, signup).await {
         Ok((_, grant)) => started(&state, grant),
         Err(e) => refused(
             &e,
@@ -84,22 +83,17 @@ pub async fn signup(
                 nav: None,
                 email: field("email").unwrap_or_default(),
                 namespace: field("namespace").unwrap_or_default(),
-                error: Some(message(&e)),
+                error: Some(e.message().to_owned()),
             },
         ),
     }
 }
 
-pub async fn logout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn logout(state: web::Data<AppState>, posted: Posted) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
-            let store = state.store.clone();
-            web::block(move || store.delete_session(&visitor.session_id)).await??;
+            let Posted { visitor, .. } = posted;
+            accounts::log_out(&state.app, visitor.session_id).await?;
             Ok::<_, Failure>(
                 HttpResponse::SeeOther()
                     .insert_header((actix_web::http::header::LOCATION, "/dashboard/login"))
@@ -153,10 +147,10 @@ fn started(state: &AppState, grant: SessionGrant) -> HttpResponse {
 }
 
 /// The form again, with the error's status and message (and `Retry-After` on a 429).
-fn refused(e: &ApiError, page: &impl askama::Template) -> HttpResponse {
-    let mut response = html(e.status(), page);
-    if let Some(seconds) = e.retry_after()
-        && let Ok(value) = seconds.to_string().parse()
+fn refused(e: &assent_app::Error, page: &impl askama::Template) -> HttpResponse {
+    let mut response = html(status_of(e.kind()), page);
+    if let Some(wait) = e.retry_after()
+        && let Ok(value) = wait.as_secs().max(1).to_string().parse()
     {
         response.headers_mut().insert(RETRY_AFTER, value);
     }

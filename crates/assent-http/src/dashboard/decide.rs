@@ -1,24 +1,18 @@
 //! The inbox (pending claims and notifications), its live fragment, the history, and the
 //! decisions: approve, reject and revoke claims; answer notifications.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use assent_app::{Kind, claims, code, inbox, notifications};
 use assent_core::claim::{ClaimStatus, Decision};
-use assent_core::notification::{Action, NotificationStatus, ResponseType};
-use assent_store::{DecideError, NotificationQuery, Party, Store, StoreError, TransitionError};
+use assent_core::notification::{Action, ResponseType};
 use serde_json::Value;
 
 use super::views::{ClaimView, HistoryPage, InboxPage, Item, NotificationView};
-use super::{Failure, Form, Visitor, finish, html, logged_in, message, not_found, posted};
+use super::{Failure, Form, Posted, Visitor, api_message, finish, html, logged_in, not_found};
+use crate::error::status_of;
 use crate::rate_limit::Operation;
-use crate::routes::client::record_response;
-use crate::routes::notifications::{NOTIFICATION_ACCESS_DENIED, NOTIFICATION_NOT_FOUND};
 use crate::state::AppState;
-
-/// At most this many claims and as many notifications per list.
-const LIST_LIMIT: i64 = 100;
 
 /// Which page a decision was taken on: a refusal shows it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +60,13 @@ pub async fn history(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
 
 /// `POST /dashboard/claims/{id}/{approve|reject|revoke}`.
 pub async fn decide(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
+            let Posted { visitor, .. } = posted;
             let (claim_id, decision) = path.into_inner();
             let decision = match decision.as_str() {
                 "approve" => Decision::Approve,
@@ -85,23 +78,21 @@ pub async fn decide(
                 Decision::Revoke => Origin::History,
                 Decision::Approve | Decision::Reject => Origin::Inbox,
             };
-            let store = state.store.clone();
-            let namespace = visitor.account.namespace.clone();
-            let actor = visitor.actor();
-            let decided =
-                web::block(move || store.decide_claim(&namespace, &claim_id, decision, &actor))
-                    .await?;
-            match decided {
+            match claims::decide(&state.app, &visitor.account, claim_id, decision).await {
                 Ok(_) => Ok(super::see_other(match origin {
                     Origin::Inbox => "/dashboard",
                     Origin::History => "/dashboard/history",
                 })),
-                Err(DecideError::NotFound) => Err(not_found(&visitor)),
-                Err(DecideError::Conflict(status)) => {
-                    let notice = conflict_notice(decision, status);
+                Err(e) if e.kind() == Kind::NotFound => Err(not_found(&visitor)),
+                Err(e) if e.code() == code::CLAIM_STATE_CONFLICT => {
+                    let status = e.detail("status").and_then(ClaimStatus::parse);
+                    let notice = status.map_or_else(
+                        || e.message().to_owned(),
+                        |status| conflict_notice(decision, status),
+                    );
                     show(&state, &visitor, origin, StatusCode::CONFLICT, Some(notice)).await
                 }
-                Err(DecideError::Store(e)) => Err(e.into()),
+                Err(e) => Err(e.into()),
             }
         }
         .await,
@@ -127,14 +118,13 @@ fn conflict_notice(decision: Decision, status: ClaimStatus) -> String {
 /// `POST /dashboard/notifications/{id}/respond`: the form becomes `response_data` and goes
 /// through the same checks and the same store call as `POST /api/v1/client/respond`.
 pub async fn respond(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, form) = posted(&req, &state, &body).await?;
+            let Posted { visitor, form } = posted;
             let refuse = |status: StatusCode, notice: String| {
                 show(&state, &visitor, Origin::Inbox, status, Some(notice))
             };
@@ -142,47 +132,37 @@ pub async fn respond(
                 .limiter
                 .check(Operation::Response, &visitor.account.id)
             {
-                return refuse(e.status(), message(&e)).await;
+                return refuse(e.status(), api_message(&e)).await;
             }
             let id = id.into_inner();
-            let store = state.store.clone();
-            let namespace = visitor.account.namespace.clone();
-            let lookup = id.clone();
-            let row =
-                web::block(move || store.get_notification(Party::Namespace(&namespace), &lookup))
-                    .await?;
-            let row = match row {
-                Ok(row) => row,
-                Err(TransitionError::NotFound | TransitionError::NotOwner) => {
-                    return Err(not_found(&visitor));
-                }
-                Err(TransitionError::Conflict(row)) => *row,
-                Err(TransitionError::Store(e)) => return Err(e.into()),
-            };
             let action_id = form.get("action_id").unwrap_or_default().to_owned();
-            let data = match row.action(&action_id) {
-                Some(action) if row.status().is_pending() => match response_data(&action, &form) {
+            let data = match notifications::action_of(&state.app, &visitor.account, &id, &action_id)
+                .await
+            {
+                Ok(Some(action)) => match response_data(&action, &form) {
                     Ok(data) => data,
                     Err(notice) => return refuse(StatusCode::BAD_REQUEST, notice).await,
                 },
                 // The shared check names the problem first (answered, expired, no such
                 // action), whatever the form holds.
-                _ => None,
+                Ok(None) => None,
+                Err(e) if is_not_theirs(&e) => return Err(not_found(&visitor)),
+                Err(e) => return Err(e.into()),
             };
-            match record_response(&state, &visitor.account, id, &action_id, data).await {
+            match notifications::respond(&state.app, &visitor.account, id, &action_id, data).await {
                 Ok(_) => Ok(super::see_other("/dashboard")),
-                Err(e)
-                    if e.code() == NOTIFICATION_NOT_FOUND
-                        || e.code() == NOTIFICATION_ACCESS_DENIED =>
-                {
-                    Err(not_found(&visitor))
-                }
-                Err(e) if e.status().is_server_error() => Err(e.into()),
-                Err(e) => refuse(e.status(), message(&e)).await,
+                Err(e) if is_not_theirs(&e) => Err(not_found(&visitor)),
+                Err(e) if e.kind() == Kind::Internal => Err(e.into()),
+                Err(e) => refuse(status_of(e.kind()), e.message().to_owned()).await,
             }
         }
         .await,
     )
+}
+
+/// A notification that does not exist, or is another namespace's: the dashboard's 404 page.
+fn is_not_theirs(e: &assent_app::Error) -> bool {
+    e.code() == code::NOTIFICATION_NOT_FOUND || e.code() == code::NOTIFICATION_ACCESS_DENIED
 }
 
 /// The answer a form gives for `action`; a readable message when it gives none.
@@ -232,9 +212,7 @@ async fn show(
     Ok(match origin {
         Origin::Inbox => html(status, &inbox_page(state, visitor, notice).await?),
         Origin::History => {
-            let store = state.store.clone();
-            let namespace = visitor.account.namespace.clone();
-            let items = web::block(move || history_items(&store, &namespace)).await??;
+            let items = sorted(inbox::history(&state.app, &visitor.account).await?, true);
             html(
                 status,
                 &HistoryPage {
@@ -253,9 +231,7 @@ async fn inbox_page(
     visitor: &Visitor,
     notice: Option<String>,
 ) -> Result<InboxPage, Failure> {
-    let store = state.store.clone();
-    let namespace = visitor.account.namespace.clone();
-    let items = web::block(move || inbox_items_of(&store, &namespace)).await??;
+    let items = sorted(inbox::pending(&state.app, &visitor.account).await?, false);
     Ok(InboxPage {
         nav: Some(visitor.nav("inbox")),
         csrf: visitor.csrf.clone(),
@@ -264,82 +240,21 @@ async fn inbox_page(
     })
 }
 
-/// Service ids to display names, for claims (which keep only the slug).
-fn service_names(store: &Store, namespace: &str) -> Result<HashMap<String, String>, StoreError> {
-    Ok(store
-        .list_services(namespace)?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect())
-}
-
-/// Pending claims and notifications, newest first.
-fn inbox_items_of(store: &Store, namespace: &str) -> Result<Vec<Item>, StoreError> {
-    let claims = store.list_claims(
-        namespace,
-        Some(ClaimStatus::Pending),
-        None,
-        LIST_LIMIT,
-        None,
-    )?;
-    let query = NotificationQuery {
-        statuses: NotificationStatus::PENDING.to_vec(),
-        limit: LIST_LIMIT,
-        ..NotificationQuery::default()
-    };
-    let (notifications, _) = store.list_notifications(namespace, &query)?;
-    // The owner now sees them: they are delivered, as when a client app lists them.
-    let notifications = crate::routes::client::deliver(store, notifications)?;
-    sorted(store, namespace, claims, notifications, false)
-}
-
-/// Decided claims and finished notifications, most recently changed first.
-fn history_items(store: &Store, namespace: &str) -> Result<Vec<Item>, StoreError> {
-    let mut claims = Vec::new();
-    for status in [
-        ClaimStatus::Approved,
-        ClaimStatus::Rejected,
-        ClaimStatus::Revoked,
-        ClaimStatus::Expired,
-    ] {
-        claims.extend(store.list_claims(namespace, Some(status), None, LIST_LIMIT, None)?);
-    }
-    let query = NotificationQuery {
-        statuses: vec![
-            NotificationStatus::Responded,
-            NotificationStatus::Completed,
-            NotificationStatus::Expired,
-            NotificationStatus::Invalidated,
-        ],
-        limit: LIST_LIMIT,
-        ..NotificationQuery::default()
-    };
-    let (notifications, _) = store.list_notifications(namespace, &query)?;
-    sorted(store, namespace, claims, notifications, true)
-}
-
-fn sorted(
-    store: &Store,
-    namespace: &str,
-    claims: Vec<assent_store::ClaimRow>,
-    notifications: Vec<assent_store::NotificationRow>,
-    by_change: bool,
-) -> Result<Vec<Item>, StoreError> {
-    let names = if claims.is_empty() {
-        HashMap::new()
-    } else {
-        service_names(store, namespace)?
-    };
-    let mut items: Vec<Item> = claims
+/// The inbox's or the history's list, newest first (the history by the time of the change).
+fn sorted(found: inbox::Items, by_change: bool) -> Vec<Item> {
+    let names = found.service_names;
+    let mut items: Vec<Item> = found
+        .claims
         .into_iter()
         .map(|c| Item::Claim(ClaimView::new(c, &names)))
         .chain(
-            notifications
+            found
+                .notifications
                 .into_iter()
                 .map(|n| Item::Notification(NotificationView::new(n))),
         )
         .collect();
     items.sort_by(|a, b| b.sort_key(by_change).cmp(&a.sort_key(by_change)));
-    items.truncate(2 * LIST_LIMIT as usize);
-    Ok(items)
+    items.truncate(2 * inbox::LIST_LIMIT as usize);
+    items
 }

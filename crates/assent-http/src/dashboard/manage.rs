@@ -4,17 +4,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use assent_app::{Kind, accounts, audit, keys, services};
 use assent_core::{EventType, ServiceInput};
 
 use super::views::{
     AuditItem, AuditPage, Credential, EventChoice, Secret, ServiceItem, ServicePage, ServicesPage,
     TokensPage, WebhookItem,
 };
-use super::{Failure, Form, Visitor, finish, html, logged_in, message, posted, see_other};
-use crate::error::ApiError;
-use crate::routes::audit::audit_page;
-use crate::routes::auth::mint_user_token;
-use crate::routes::services::{change_service, create_owned_service, mint_api_key};
+use super::{Failure, Form, Posted, Visitor, finish, html, logged_in, see_other};
+use crate::error::status_of;
 use crate::state::AppState;
 
 /// Audit entries per page.
@@ -36,21 +34,17 @@ pub async fn services(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
 }
 
 /// `POST /dashboard/services`: `POST /v1/services` from a form; on to the new service's page.
-pub async fn create_service(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn create_service(state: web::Data<AppState>, posted: Posted) -> HttpResponse {
     finish(
         async {
-            let (visitor, form) = posted(&req, &state, &body).await?;
+            let Posted { visitor, form } = posted;
             let field = |name: &str| form.get(name).map(str::to_owned);
             let input = ServiceInput {
                 slug: field("slug"),
                 name: field("name"),
                 description: field("description"),
             };
-            match create_owned_service(&state, &visitor.owner(), input).await {
+            match services::create(&state.app, &visitor.account, input).await {
                 Ok(service) => Ok(see_other(&format!("/dashboard/services/{}", service.id))),
                 Err(e) => {
                     let error = refusal(e)?;
@@ -81,20 +75,19 @@ pub async fn service(
 
 /// `POST /dashboard/services/{id}`: a new name and description (`PATCH /v1/services/{id}`).
 pub async fn update_service(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, form) = posted(&req, &state, &body).await?;
+            let Posted { visitor, form } = posted;
             let id = id.into_inner();
             let name = form.get("name").unwrap_or_default().to_owned();
             let description = form.get("description").unwrap_or_default().to_owned();
-            let updated = change_service(
-                &state,
-                &visitor.owner(),
+            let updated = services::change(
+                &state.app,
+                &visitor.account,
                 id.clone(),
                 Some(Some(name.clone())),
                 Some(Some(description.clone())),
@@ -118,20 +111,16 @@ pub async fn update_service(
 
 /// `POST /dashboard/services/{id}/delete`: the service, its keys and webhooks, for good.
 pub async fn delete_service(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
-            let store = state.store.clone();
-            let namespace = visitor.account.namespace.clone();
-            let actor = visitor.actor();
-            web::block(move || store.delete_service(&namespace, &id, &actor))
-                .await?
-                .map_err(|e| failure_of(&visitor, e.into(), NO_SUCH_SERVICE))?;
+            let Posted { visitor, .. } = posted;
+            services::delete(&state.app, &visitor.account, id.into_inner())
+                .await
+                .map_err(|e| failure_of(&visitor, e, NO_SUCH_SERVICE))?;
             Ok(see_other("/dashboard/services"))
         }
         .await,
@@ -140,22 +129,21 @@ pub async fn delete_service(
 
 /// `POST /dashboard/services/{id}/keys`: a new key, shown on the page this once.
 pub async fn create_key(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, form) = posted(&req, &state, &body).await?;
+            let Posted { visitor, form } = posted;
             let id = id.into_inner();
             let name = form.get("name").map(str::to_owned);
-            match mint_api_key(&state, &visitor.owner(), id.clone(), name.clone()).await {
-                Ok(created) => {
+            match keys::mint(&state.app, &visitor.account, id.clone(), name.clone()).await {
+                Ok(minted) => {
                     let mut page = service_page(&state, &visitor, id).await?;
                     page.new_key = Some(Secret {
-                        name: created.name,
-                        value: created.key,
+                        name: minted.record.name,
+                        value: minted.key,
                     });
                     Ok(html(StatusCode::OK, &page))
                 }
@@ -174,28 +162,23 @@ pub async fn create_key(
 
 /// `POST /dashboard/services/{id}/keys/{key_id}/revoke`.
 pub async fn revoke_key(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
+            let Posted { visitor, .. } = posted;
             let (service_id, key_id) = path.into_inner();
-            let store = state.store.clone();
-            let namespace = visitor.account.namespace.clone();
-            let actor = visitor.actor();
-            let id = service_id.clone();
-            web::block(move || store.revoke_api_key(&namespace, &id, &key_id, &actor))
-                .await?
-                .map_err(|e| match e {
-                    assent_store::StoreError::NotFound => super::missing(
+            keys::revoke(&state.app, &visitor.account, service_id.clone(), key_id)
+                .await
+                .map_err(|e| {
+                    failure_of(
                         &visitor,
+                        e,
                         "There is no such active key of a service of yours. It may have been \
                          revoked already.",
-                    ),
-                    other => other.into(),
+                    )
                 })?;
             Ok(see_other(&format!("/dashboard/services/{service_id}")))
         }
@@ -216,21 +199,17 @@ pub async fn tokens(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 }
 
 /// `POST /dashboard/tokens`: a new user token, shown on the page this once.
-pub async fn create_token(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn create_token(state: web::Data<AppState>, posted: Posted) -> HttpResponse {
     finish(
         async {
-            let (visitor, form) = posted(&req, &state, &body).await?;
+            let Posted { visitor, form } = posted;
             let name = form.get("name").map(str::to_owned);
-            match mint_user_token(&state, &visitor.owner(), name.clone()).await {
-                Ok(created) => {
+            match accounts::mint_user_token(&state.app, &visitor.account, name.clone()).await {
+                Ok(minted) => {
                     let mut page = tokens_page(&state, &visitor).await?;
                     page.new_token = Some(Secret {
-                        name: created.name,
-                        value: created.token,
+                        name: minted.record.name,
+                        value: minted.token,
                     });
                     Ok(html(StatusCode::OK, &page))
                 }
@@ -249,26 +228,22 @@ pub async fn create_token(
 
 /// `POST /dashboard/tokens/{id}/revoke`.
 pub async fn revoke_token(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
-            let store = state.store.clone();
-            let account = visitor.account.clone();
-            let actor = visitor.actor();
-            web::block(move || store.revoke_user_token(&account, &id, &actor))
-                .await?
-                .map_err(|e| match e {
-                    assent_store::StoreError::NotFound => super::missing(
+            let Posted { visitor, .. } = posted;
+            accounts::revoke_user_token(&state.app, &visitor.account, id.into_inner())
+                .await
+                .map_err(|e| {
+                    failure_of(
                         &visitor,
+                        e,
                         "There is no such active token of yours. It may have been revoked \
                          already.",
-                    ),
-                    other => other.into(),
+                    )
                 })?;
             Ok(see_other("/dashboard/tokens"))
         }
@@ -284,24 +259,20 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
             let query = Form::parse(req.query_string().as_bytes());
             let cursor = query.get("cursor").map(str::to_owned);
             let later = cursor.is_some();
-            let (records, next_cursor) = audit_page(
-                &state,
-                visitor.account.namespace.clone(),
-                Some(AUDIT_PAGE_SIZE),
-                cursor,
-            )
-            .await?;
+            let page =
+                audit::page(&state.app, &visitor.account, Some(AUDIT_PAGE_SIZE), cursor).await?;
             let own = visitor.actor().to_string();
             Ok(html(
                 StatusCode::OK,
                 &AuditPage {
                     nav: Some(visitor.nav("audit")),
-                    entries: records
+                    entries: page
+                        .items
                         .into_iter()
                         .map(|r| AuditItem::new(r, &own))
                         .collect(),
                     later,
-                    next_cursor,
+                    next_cursor: page.next_cursor,
                 },
             ))
         }
@@ -315,9 +286,7 @@ async fn services_page(
     form: &Form,
     error: Option<String>,
 ) -> Result<ServicesPage, Failure> {
-    let store = state.store.clone();
-    let namespace = visitor.account.namespace.clone();
-    let services = web::block(move || store.list_services(&namespace)).await??;
+    let services = services::list(&state.app, &visitor.account).await?;
     let field = |name: &str| form.get(name).unwrap_or_default().to_owned();
     Ok(ServicesPage {
         nav: Some(visitor.nav("services")),
@@ -336,16 +305,13 @@ pub(super) async fn service_page(
     visitor: &Visitor,
     id: String,
 ) -> Result<ServicePage, Failure> {
-    let store = state.store.clone();
-    let namespace = visitor.account.namespace.clone();
-    let (service, keys, webhooks) = web::block(move || {
-        let service = store.get_owned_service(&namespace, &id)?;
-        let keys = store.list_api_keys(&namespace, &id)?;
-        let webhooks = store.list_owned_webhook_endpoints(&namespace, &id)?;
-        Ok::<_, assent_store::StoreError>((service, keys, webhooks))
-    })
-    .await?
-    .map_err(|e| failure_of(visitor, e.into(), NO_SUCH_SERVICE))?;
+    let services::Overview {
+        service,
+        keys,
+        webhooks,
+    } = services::overview(&state.app, &visitor.account, id)
+        .await
+        .map_err(|e| failure_of(visitor, e, NO_SUCH_SERVICE))?;
     Ok(ServicePage {
         nav: Some(visitor.nav("services")),
         csrf: visitor.csrf.clone(),
@@ -365,9 +331,7 @@ pub(super) async fn service_page(
 }
 
 async fn tokens_page(state: &AppState, visitor: &Visitor) -> Result<TokensPage, Failure> {
-    let store = state.store.clone();
-    let account_id = visitor.account.id.clone();
-    let tokens = web::block(move || store.list_user_tokens(&account_id)).await??;
+    let tokens = accounts::user_tokens(&state.app, &visitor.account).await?;
     Ok(TokensPage {
         nav: Some(visitor.nav("tokens")),
         csrf: visitor.csrf.clone(),
@@ -379,21 +343,21 @@ async fn tokens_page(state: &AppState, visitor: &Visitor) -> Result<TokensPage, 
 }
 
 /// A refusal to show on the form (its status and message); a server error is a page of its own.
-pub(super) fn refusal(e: ApiError) -> Result<(StatusCode, String), Failure> {
-    if e.status().is_server_error() {
+pub(super) fn refusal(e: assent_app::Error) -> Result<(StatusCode, String), Failure> {
+    if e.kind() == Kind::Internal {
         Err(e.into())
     } else {
-        Ok((e.status(), message(&e)))
+        Ok((status_of(e.kind()), e.message().to_owned()))
     }
 }
 
 /// As [`refusal`], but a missing service or webhook is the 404 page, saying `missing`.
 pub(super) fn refusal_of(
     visitor: &Visitor,
-    e: ApiError,
+    e: assent_app::Error,
     missing: &str,
 ) -> Result<(StatusCode, String), Failure> {
-    if e.status() == StatusCode::NOT_FOUND {
+    if e.kind() == Kind::NotFound {
         Err(super::missing(visitor, missing))
     } else {
         refusal(e)
@@ -402,8 +366,8 @@ pub(super) fn refusal_of(
 
 /// A failed change that has no form to show again: the 404 page saying `missing` for a
 /// missing service or webhook, else the error's page.
-pub(super) fn failure_of(visitor: &Visitor, e: ApiError, missing: &str) -> Failure {
-    if e.status() == StatusCode::NOT_FOUND {
+pub(super) fn failure_of(visitor: &Visitor, e: assent_app::Error, missing: &str) -> Failure {
+    if e.kind() == Kind::NotFound {
         super::missing(visitor, missing)
     } else {
         e.into()

@@ -19,14 +19,20 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, X_FRAME_OPTIONS,
 };
-use actix_web::middleware::DefaultHeaders;
-use actix_web::{HttpRequest, HttpResponse, web};
-use askama::Template;
-use assent_auth::TokenHash;
-use assent_store::{Account, Actor, StoreError};
+use std::future::Future;
+use std::pin::Pin;
 
-use crate::auth::{Owner, SESSION_COOKIE};
-use crate::error::{ApiError, Dialect};
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use askama::Template;
+use assent_app::credentials;
+use assent_auth::TokenHash;
+use assent_store::{Account, Actor};
+
+use crate::auth::SESSION_COOKIE;
+use crate::error::{ApiError, Dialect, status_of};
 use crate::state::AppState;
 
 /// The policy of every dashboard response: scripts and styles from this server only (no
@@ -201,16 +207,8 @@ impl Visitor {
         }
     }
 
-    /// The visitor as the JSON API's [`Owner`], for the rules both share.
-    fn owner(&self) -> Owner {
-        Owner {
-            account: self.account.clone(),
-            session_id: self.session_id.clone(),
-        }
-    }
-
     fn actor(&self) -> Actor {
-        Actor::Account(self.account.id.clone())
+        assent_app::actor(&self.account)
     }
 }
 
@@ -220,10 +218,9 @@ async fn visitor(req: &HttpRequest, state: &AppState) -> Result<Option<Visitor>,
         return Ok(None);
     };
     let hash = TokenHash::of(cookie.value());
-    let store = state.store.clone();
-    let session = web::block(move || store.find_session(&hash)).await??;
+    let session = credentials::session(&state.app, hash).await?;
     Ok(session.map(|session| Visitor {
-        csrf: state.secret_key.mac(CSRF_PURPOSE, &session.id),
+        csrf: state.app.secret_key().mac(CSRF_PURPOSE, &session.id),
         account: session.account,
         session_id: session.id,
     }))
@@ -236,24 +233,46 @@ async fn logged_in(req: &HttpRequest, state: &AppState) -> Result<Visitor, Failu
         .ok_or_else(|| Failure::new(see_other("/dashboard/login")))
 }
 
-/// A form posted by a logged-in owner, its CSRF token checked: the start of every
-/// state-changing dashboard handler.
-async fn posted(
-    req: &HttpRequest,
-    state: &AppState,
-    body: &[u8],
-) -> Result<(Visitor, Form), Failure> {
-    let visitor = logged_in(req, state).await?;
-    let form = Form::parse(body);
-    check_csrf(state, &visitor, &form)?;
-    Ok((visitor, form))
+/// A form posted by a logged-in owner, its CSRF token checked: what every state-changing
+/// dashboard handler takes first. A visitor without a session is sent to the login page; a
+/// form without the session's token gets the 403 page.
+#[derive(Debug)]
+pub(crate) struct Posted {
+    visitor: Visitor,
+    form: Form,
+}
+
+impl FromRequest for Posted {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let body = body.await?;
+            let checked = async {
+                let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
+                    Failure::from(ApiError::internal(&"AppState is not registered"))
+                })?;
+                let visitor = logged_in(&req, state).await?;
+                let form = Form::parse(&body);
+                check_csrf(state, &visitor, &form)?;
+                Ok::<_, Failure>(Self { visitor, form })
+            };
+            checked.await.map_err(|failure| {
+                InternalError::from_response("dashboard form refused", *failure.0).into()
+            })
+        })
+    }
 }
 
 /// Refuses (403) a form whose `csrf` field is not the token of the visitor's session.
 fn check_csrf(state: &AppState, visitor: &Visitor, form: &Form) -> Result<(), Failure> {
     let valid = form.get("csrf").is_some_and(|token| {
         state
-            .secret_key
+            .app
+            .secret_key()
             .verify_mac(CSRF_PURPOSE, &visitor.session_id, token)
     });
     if valid {
@@ -310,28 +329,31 @@ impl Failure {
     }
 }
 
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Self {
-        let title = match e.status() {
+impl Failure {
+    /// The error page of a failure with this status and message.
+    fn page(status: StatusCode, message: &str) -> Self {
+        let title = match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::FORBIDDEN => "Not allowed",
             StatusCode::TOO_MANY_REQUESTS => "Too many requests",
             s if s.is_server_error() => "Something went wrong",
             _ => "This did not work",
         };
-        Self::new(error_page(e.status(), title, &message(&e), None))
+        Self::new(error_page(status, title, message, None))
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        ApiError::from(e).into()
+/// An operation's failure as a page: its kind's status and its message.
+impl From<assent_app::Error> for Failure {
+    fn from(e: assent_app::Error) -> Self {
+        Self::page(status_of(e.kind()), e.message())
     }
 }
 
-impl From<actix_web::error::BlockingError> for Failure {
-    fn from(e: actix_web::error::BlockingError) -> Self {
-        ApiError::from(e).into()
+/// A refusal of the HTTP layer itself (a rate limit, the same-origin check).
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self::page(e.status(), &api_message(&e))
     }
 }
 
@@ -341,7 +363,7 @@ fn finish(result: Result<HttpResponse, Failure>) -> HttpResponse {
 }
 
 /// An [`ApiError`]'s message for humans.
-fn message(e: &ApiError) -> String {
+fn api_message(e: &ApiError) -> String {
     e.to_body(Dialect::Atp, "")["message"]
         .as_str()
         .unwrap_or("This did not work.")

@@ -11,8 +11,6 @@ use assent_core::{EndpointFormat, EventType, Timestamp};
 use assent_store::{ClaimRow, NotificationRow};
 use serde_json::{Map, Value};
 
-use crate::routes::deliveries::DeliveryView;
-
 /// The layout's header for a logged-in owner.
 #[derive(Debug, Clone)]
 pub(super) struct Nav {
@@ -264,13 +262,13 @@ pub(super) struct AttemptItem {
     pub response_body: String,
 }
 
-impl From<DeliveryView> for DeliveryItem {
-    fn from(d: DeliveryView) -> Self {
+impl From<assent_store::DeliveryRecord> for DeliveryItem {
+    fn from(d: assent_store::DeliveryRecord) -> Self {
         Self {
             id: d.id,
             event_id: d.event_id,
             event_type: d.event_type,
-            status: d.status,
+            status: d.status.as_str(),
             attempt_count: d.attempt_count,
             next_attempt: d.next_attempt_at.map(When::from),
             last_error: d.last_error,
@@ -286,7 +284,7 @@ impl From<DeliveryView> for DeliveryItem {
                         .map_or_else(|| "no answer".to_owned(), |c| c.to_string()),
                     duration_ms: a.duration_ms,
                     error: a.error,
-                    response_body: a.response_body,
+                    response_body: a.response_excerpt,
                 })
                 .collect(),
         }

@@ -5,17 +5,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use assent_app::{deliveries, webhooks};
 
 use super::manage::{NO_SUCH_SERVICE, failure_of, refusal_of, service_page};
 use super::views::{
     DeliveryItem, DeliveryLog, EventChoice, Filter, Secret, ServiceItem, WebhookItem, WebhookPage,
 };
-use super::{Failure, Form, Visitor, finish, html, logged_in, posted, see_other};
-use crate::routes::deliveries::{
-    DeliveryQuery, UpdateWebhookRequest, change_webhook, delivery_page, retry_delivery, rotate,
-    send_test,
-};
-use crate::routes::services::add_webhook;
+use super::{Failure, Form, Posted, Visitor, finish, html, logged_in, see_other};
 use crate::state::AppState;
 
 /// Deliveries per page of the log.
@@ -27,34 +23,33 @@ const NO_SUCH_WEBHOOK: &str = "There is no such webhook of a service of yours. I
 /// `POST /dashboard/services/{id}/webhooks`: a new webhook, on its page with the secret
 /// shown this once; the service's page again with the message when refused.
 pub async fn create(
-    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, form) = posted(&req, &state, &body).await?;
+            let Posted { visitor, form } = posted;
             let service_id = id.into_inner();
             let url = form.get("url").unwrap_or_default().to_owned();
             let events = form.all("events");
             let chosen = events.iter().map(|e| (*e).to_owned()).collect();
-            match add_webhook(
-                &state,
-                &visitor.owner(),
+            match webhooks::add(
+                &state.app,
+                &visitor.account,
                 service_id.clone(),
                 Some(url.clone()),
                 Some(chosen),
             )
             .await
             {
-                Ok(created) => {
+                Ok(added) => {
+                    let id = &added.endpoint.id;
                     let mut page =
-                        webhook_page(&state, &visitor, &service_id, &created.id, &Form::default())
-                            .await?;
+                        webhook_page(&state, &visitor, &service_id, id, &Form::default()).await?;
                     page.new_secret = Some(Secret {
-                        name: created.url,
-                        value: created.secret,
+                        name: added.endpoint.url,
+                        value: added.secret,
                     });
                     Ok(html(StatusCode::CREATED, &page))
                 }
@@ -93,14 +88,13 @@ pub async fn show(
 /// `POST /dashboard/services/{id}/webhooks/{webhook_id}`: a new url and, for a webhook of
 /// `request.*` events, a new choice of events.
 pub async fn update(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, form) = posted(&req, &state, &body).await?;
+            let Posted { visitor, form } = posted;
             let (service_id, webhook_id) = path.into_inner();
             let url = form.get("url").unwrap_or_default().to_owned();
             // The events' checkboxes send nothing when none is checked: the form says it
@@ -108,18 +102,18 @@ pub async fn update(
             let events = form
                 .get("with_events")
                 .map(|_| form.all("events").into_iter().map(str::to_owned).collect());
-            let changes = UpdateWebhookRequest {
+            let change = webhooks::Change {
                 url: Some(url.clone()),
                 events: events.clone(),
                 enabled: None,
                 replay: false,
             };
-            let changed = change_webhook(
-                &state,
-                &visitor.owner(),
+            let changed = webhooks::change(
+                &state.app,
+                &visitor.account,
                 service_id.clone(),
                 webhook_id.clone(),
-                changes,
+                change,
             )
             .await;
             match changed {
@@ -146,14 +140,13 @@ pub async fn update(
 /// `POST /dashboard/services/{id}/webhooks/{webhook_id}/enable` (with `replay` checked, the
 /// events it missed are delivered) and `…/disable`.
 pub async fn set_enabled(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, form) = posted(&req, &state, &body).await?;
+            let Posted { visitor, form } = posted;
             let (service_id, webhook_id, switch) = path.into_inner();
             let enabled = match switch.as_str() {
                 "enable" => true,
@@ -161,18 +154,17 @@ pub async fn set_enabled(
                 _ => return Err(super::missing(&visitor, "There is no such page.")),
             };
             let replay = enabled && form.get("replay").is_some();
-            let changes = UpdateWebhookRequest {
-                url: None,
-                events: None,
+            let change = webhooks::Change {
                 enabled: Some(enabled),
                 replay,
+                ..webhooks::Change::default()
             };
-            let updated = change_webhook(
-                &state,
-                &visitor.owner(),
+            let updated = webhooks::change(
+                &state.app,
+                &visitor.account,
                 service_id.clone(),
                 webhook_id.clone(),
-                changes,
+                change,
             )
             .await
             .map_err(|e| failure_of(&visitor, e, NO_SUCH_WEBHOOK))?;
@@ -197,18 +189,17 @@ pub async fn set_enabled(
 /// `POST /dashboard/services/{id}/webhooks/{webhook_id}/rotate`: a new secret, shown this
 /// once; the old one keeps signing beside it for the grace period.
 pub async fn rotate_secret(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
+            let Posted { visitor, .. } = posted;
             let (service_id, webhook_id) = path.into_inner();
-            let rotated = rotate(
-                &state,
-                &visitor.owner(),
+            let rotated = webhooks::rotate_secret(
+                &state.app,
+                &visitor.account,
                 service_id.clone(),
                 webhook_id.clone(),
             )
@@ -230,18 +221,17 @@ pub async fn rotate_secret(
 /// `POST /dashboard/services/{id}/webhooks/{webhook_id}/test`: a signed `webhook.test`
 /// event, queued; it appears at the top of the log.
 pub async fn test(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
+            let Posted { visitor, .. } = posted;
             let (service_id, webhook_id) = path.into_inner();
-            let sent = send_test(
-                &state,
-                &visitor.owner(),
+            let sent = webhooks::send_test(
+                &state.app,
+                &visitor.account,
                 service_id.clone(),
                 webhook_id.clone(),
             )
@@ -269,22 +259,17 @@ pub async fn test(
 
 /// `POST /dashboard/services/{id}/webhooks/{webhook_id}/delete`.
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
+            let Posted { visitor, .. } = posted;
             let (service_id, webhook_id) = path.into_inner();
-            let store = state.store.clone();
-            let namespace = visitor.account.namespace.clone();
-            let actor = visitor.actor();
-            let id = service_id.clone();
-            web::block(move || store.delete_webhook_endpoint(&namespace, &id, &webhook_id, &actor))
-                .await?
-                .map_err(|e| failure_of(&visitor, e.into(), NO_SUCH_WEBHOOK))?;
+            webhooks::delete(&state.app, &visitor.account, service_id.clone(), webhook_id)
+                .await
+                .map_err(|e| failure_of(&visitor, e, NO_SUCH_WEBHOOK))?;
             Ok(see_other(&format!("/dashboard/services/{service_id}")))
         }
         .await,
@@ -294,18 +279,17 @@ pub async fn delete(
 /// `POST /dashboard/services/{id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry`:
 /// the delivery queued again now; back to the log.
 pub async fn retry(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+    posted: Posted,
 ) -> HttpResponse {
     finish(
         async {
-            let (visitor, _) = posted(&req, &state, &body).await?;
+            let Posted { visitor, .. } = posted;
             let (service_id, webhook_id, delivery_id) = path.into_inner();
-            retry_delivery(
-                &state,
-                &visitor.owner(),
+            deliveries::retry(
+                &state.app,
+                &visitor.account,
                 service_id.clone(),
                 webhook_id.clone(),
                 delivery_id,
@@ -337,30 +321,24 @@ async fn webhook_page(
     webhook_id: &str,
     query: &Form,
 ) -> Result<WebhookPage, Failure> {
-    let store = state.store.clone();
-    let namespace = visitor.account.namespace.clone();
-    let (sid, wid) = (service_id.to_owned(), webhook_id.to_owned());
-    let (service, webhook) = web::block(move || {
-        let service = store.get_owned_service(&namespace, &sid)?;
-        let webhook = store
-            .list_owned_webhook_endpoints(&namespace, &sid)?
-            .into_iter()
-            .find(|w| w.id == wid);
-        Ok::<_, assent_store::StoreError>((service, webhook))
-    })
-    .await?
-    .map_err(|e| failure_of(visitor, e.into(), NO_SUCH_WEBHOOK))?;
-    let webhook = webhook.ok_or_else(|| super::missing(visitor, NO_SUCH_WEBHOOK))?;
+    let (service, webhook) = webhooks::get(
+        &state.app,
+        &visitor.account,
+        service_id.to_owned(),
+        webhook_id.to_owned(),
+    )
+    .await
+    .map_err(|e| failure_of(visitor, e, NO_SUCH_WEBHOOK))?;
 
     let status = query.get("status").unwrap_or_default().to_owned();
     let cursor = query.get("cursor").map(str::to_owned);
     let later = cursor.is_some();
-    let log = delivery_page(
-        state,
-        &visitor.owner(),
+    let log = deliveries::log(
+        &state.app,
+        &visitor.account,
         service_id.to_owned(),
         webhook_id.to_owned(),
-        DeliveryQuery {
+        deliveries::LogQuery {
             status: (!status.is_empty()).then(|| status.clone()),
             limit: Some(LOG_PAGE_SIZE.to_owned()),
             cursor,
@@ -381,7 +359,7 @@ async fn webhook_page(
         notice: None,
         error: None,
         log: DeliveryLog {
-            deliveries: log.deliveries.into_iter().map(DeliveryItem::from).collect(),
+            deliveries: log.items.into_iter().map(DeliveryItem::from).collect(),
             filters: Filter::all(&status),
             status,
             later,

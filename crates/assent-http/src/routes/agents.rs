@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, web};
+use assent_app::agents;
 use assent_auth::rfc9421;
 use assent_core::claim::ClaimStatus;
 use assent_core::field::{self, FieldError};
@@ -22,12 +23,9 @@ use crate::openapi::SigilumError;
 use crate::signed::Signed;
 use crate::state::AppState;
 
-pub const SERVICE_MISMATCH: &str = "SERVICE_MISMATCH";
-pub const NONCE_REPLAY: &str = "NONCE_REPLAY";
 /// The header with which a service asks that only the namespace, not the key, be bound to the
 /// signature (the agent asks on behalf of another key).
 const CLAIM_BINDING: &str = "x-sigilum-claim-binding";
-const BODY_NONCE_TTL_SECONDS: i64 = 600;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SubmitClaimRequest {
@@ -133,7 +131,7 @@ pub async fn submit(
     if service != caller.slug || namespace != caller.namespace {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            SERVICE_MISMATCH,
+            assent_app::code::SERVICE_MISMATCH,
             format!(
                 "The API key belongs to service `{}` of namespace `{}`, not `{service}` of `{namespace}`.",
                 caller.slug, caller.namespace
@@ -152,25 +150,7 @@ pub async fn submit(
         agent_id,
         agent_name,
     };
-    let store = state.store.clone();
-    let ttl = state.settings.claim_ttl;
-    let scope = format!("claim:{}", caller.service_id);
-    let expires =
-        Timestamp::from_millis(Timestamp::now().as_millis() + BODY_NONCE_TTL_SECONDS * 1000);
-    let submitted = web::block(move || {
-        if !store.use_nonce(&scope, &nonce, expires)? {
-            return Ok(None);
-        }
-        store.submit_claim(&new, ttl).map(Some)
-    })
-    .await??
-    .ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            NONCE_REPLAY,
-            "Replay detected: this nonce has already been used.",
-        )
-    })?;
+    let submitted = agents::submit(&state.app, new, nonce).await?;
     let (status, claim, message) = match submitted {
         Submitted::Created(c) => (
             StatusCode::CREATED,
@@ -246,9 +226,7 @@ pub async fn verify(
         return Err(missing());
     };
     signed.require_namespace(&namespace)?;
-    let store = state.store.clone();
-    let found =
-        web::block(move || store.find_approved_claim(&namespace, &public_key, &service)).await??;
+    let found = agents::verify(&state.app, namespace, public_key, service).await?;
     Ok(HttpResponse::Ok().json(match found {
         Some((claim_id, approved_at)) => Verification {
             authorized: true,
@@ -293,7 +271,7 @@ pub async fn feed(
     if query.service.as_deref().is_some_and(|s| s != caller.slug) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            SERVICE_MISMATCH,
+            assent_app::code::SERVICE_MISMATCH,
             "The requested service is not the API key's.",
         ));
     }
@@ -312,13 +290,8 @@ pub async fn feed(
     };
     let limit = number("limit", query.limit, 500, 2000)?.max(1);
     let offset = number("offset", query.offset, 0, i64::MAX)?;
-    let store = state.store.clone();
-    let service_id = caller.service_id.clone();
-    let mut claims =
-        web::block(move || store.approved_claims_of_service(&service_id, limit + 1, offset))
-            .await??;
-    let has_more = claims.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    claims.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let (claims, has_more) =
+        agents::approved_claims(&state.app, caller.service_id, limit, offset).await?;
     let rows: Vec<Value> = claims
         .into_iter()
         .map(|c| {
@@ -353,15 +326,7 @@ pub async fn namespace(
     let namespace = Namespace::parse(&namespace)
         .map_err(|why| ApiError::validation(&FieldError::invalid("namespace", why)))?;
     signed.require_namespace(namespace.as_str())?;
-    let store = state.store.clone();
-    let ns = namespace.as_str().to_owned();
-    let (account, active) = web::block(move || {
-        let account = store.find_account_by_namespace(&ns)?;
-        let active = store.count_approved_claims(&ns)?;
-        Ok::<_, assent_store::StoreError>((account, active))
-    })
-    .await??;
-    let account = account.ok_or_else(|| ApiError::from(assent_store::StoreError::NotFound))?;
+    let (account, active) = agents::namespace_record(&state.app, &namespace).await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
         .json(json!({
@@ -395,15 +360,7 @@ async fn did_document(
                 "must be did:sigilum:<namespace>",
             ))
         })?;
-    let store = state.store.clone();
-    let ns = namespace.as_str().to_owned();
-    let (account, approved) = web::block(move || {
-        let account = store.find_account_by_namespace(&ns)?;
-        let approved = store.list_claims(&ns, Some(ClaimStatus::Approved), None, 1000, None)?;
-        Ok::<_, assent_store::StoreError>((account, approved))
-    })
-    .await??;
-    let Some(account) = account else {
+    let Some((account, approved)) = agents::did_subjects(&state.app, &namespace).await? else {
         return Ok(None);
     };
     let did = namespace.did();

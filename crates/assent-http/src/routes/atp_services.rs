@@ -1,21 +1,16 @@
 //! ATP service registration: `POST /api/v1/services` (admin token).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use assent_auth::{MintedToken, Secret, TokenKind, random};
-use assent_core::{AtpRegistrationInput, EndpointFormat, EventType, FieldError, RegistrationError};
-use assent_store::{Actor, NewApiKey, NewService, NewWebhookEndpoint, RegisterError};
+use assent_app::services;
+use assent_core::AtpRegistrationInput;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{AdminCaller, ServiceCaller};
-use crate::error::{ApiError, code, sentence};
+use crate::auth::{AdminCaller, ServiceCaller, client_address};
+use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::rate_limit::Operation;
 use crate::state::AppState;
-
-pub const INVALID_CALLBACK_URL: &str = "INVALID_CALLBACK_URL";
-pub const SERVICE_ALREADY_EXISTS: &str = "SERVICE_ALREADY_EXISTS";
 
 /// Fields are optional here so that a missing one is reported by name
 /// (`MISSING_REQUIRED_FIELD`); the documented ones are required.
@@ -113,76 +108,15 @@ pub async fn register(
     body: JsonBody<RegisterServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     // Per connecting address (a forwarded-for header could name any address).
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    state.limiter.check(Operation::Registration, &ip)?;
+    state
+        .limiter
+        .check(Operation::Registration, &client_address(&req))?;
     let input = AtpRegistrationInput::from(body.into_inner());
-    let registration = input
-        .validate(state.settings.webhook_policy)
-        .map_err(registration_error)?;
-    let namespace = registration
-        .namespace
-        .as_ref()
-        .map(|n| n.as_str().to_owned())
-        .or_else(|| state.settings.default_namespace.clone())
-        .ok_or_else(|| {
-            missing_namespace(
-                "The body names no `namespace` and the server has no default namespace.",
-            )
-        })?;
-
-    let api_key = MintedToken::new(TokenKind::ApiKey);
-    let endpoint_id = random::id("wh_");
-    let webhook_secret = Secret::new(registration.webhook_secret.clone());
-    let endpoint = NewWebhookEndpoint {
-        secret_sealed: state.secret_key.seal(&webhook_secret, &endpoint_id),
-        id: endpoint_id,
-        url: registration.callback_url.to_string(),
-        format: EndpointFormat::Atp,
-        events: vec![EventType::NotificationResponded],
-    };
-    let key = NewApiKey {
-        id: random::id("key_"),
-        name: "default".to_owned(),
-        prefix: api_key.display_prefix(),
-        hash: api_key.hash.clone(),
-    };
-    let service = NewService {
-        namespace,
-        slug: registration.slug.as_str().to_owned(),
-        name: registration.name.clone(),
-        description: Some(registration.description.clone()),
-        icon_url: registration.icon_url.as_ref().map(ToString::to_string),
-    };
-
-    let store = state.store.clone();
-    let actor = Actor::AdminToken(admin.token_id);
-    let max_services = state.settings.quotas.services_per_namespace;
-    let created =
-        web::block(move || store.register_service(service, key, endpoint, &actor, max_services))
-            .await?
-            .map_err(|e| match e {
-                RegisterError::NamespaceNotFound(ns) => {
-                    missing_namespace(format!("The namespace `{ns}` does not exist."))
-                }
-                RegisterError::ServiceExists => ApiError::new(
-                    StatusCode::CONFLICT,
-                    SERVICE_ALREADY_EXISTS,
-                    "A service with this name already exists in the namespace.",
-                ),
-                RegisterError::LimitReached => {
-                    ApiError::limit_reached(assent_store::Quota::Services)
-                }
-                RegisterError::Store(e) => ApiError::internal(&e),
-            })?;
-    tracing::info!(service_id = %created.slug, namespace = %created.namespace, "service registered");
-
+    let registered = services::register_atp(&state.app, admin.token_id, input).await?;
     Ok(HttpResponse::Created().json(RegisterServiceResponse {
-        service_id: created.slug,
-        api_key: api_key.plaintext.expose().to_owned(),
-        webhook_secret: webhook_secret.expose().to_owned(),
+        service_id: registered.service.slug,
+        api_key: registered.api_key,
+        webhook_secret: registered.webhook_secret,
     }))
 }
 
@@ -221,27 +155,4 @@ pub async fn me(caller: ServiceCaller) -> HttpResponse {
         namespace: caller.namespace,
         name: caller.name,
     })
-}
-
-fn missing_namespace(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request(code::MISSING_REQUIRED_FIELD, message).with_detail("field", "namespace")
-}
-
-fn registration_error(e: RegistrationError) -> ApiError {
-    match e {
-        RegistrationError::Field(FieldError::Missing { field }) => ApiError::bad_request(
-            code::MISSING_REQUIRED_FIELD,
-            format!("The field `{field}` is required."),
-        )
-        .with_detail("field", field),
-        RegistrationError::Field(e @ FieldError::Invalid { .. }) => {
-            let field = e.field();
-            ApiError::bad_request(code::INVALID_PARAMETER, sentence(&e.to_string()))
-                .with_detail("field", field)
-        }
-        RegistrationError::CallbackUrl(why) => {
-            ApiError::bad_request(INVALID_CALLBACK_URL, format!("The callback_url {why}."))
-                .with_detail("field", "callback_url")
-        }
-    }
 }

@@ -1,15 +1,14 @@
 //! The owner's audit log: who changed what in the namespace, newest first.
 
 use actix_web::{HttpResponse, web};
+use assent_app::audit;
 use assent_core::Timestamp;
-use assent_store::AuditRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::openapi::SigilumError;
-use crate::pagination;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -56,15 +55,16 @@ pub async fn list(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let (records, next_cursor) = audit_page(
-        &state,
-        owner.namespace().to_owned(),
+    let page = audit::page(
+        &state.app,
+        &owner.account,
         query.limit.as_deref(),
         query.cursor,
     )
     .await?;
     Ok(HttpResponse::Ok().json(AuditPage {
-        entries: records
+        entries: page
+            .items
             .into_iter()
             .map(|r| AuditEntryView {
                 id: r.seq,
@@ -75,26 +75,6 @@ pub async fn list(
                 created_at: r.created_at,
             })
             .collect(),
-        next_cursor,
+        next_cursor: page.next_cursor,
     }))
-}
-
-/// One page of a namespace's audit log, newest first, and the cursor of the next page: the
-/// rules of `GET /v1/audit-log` (`limit` 1 to 200, default 50; the cursor a `seq`), shared
-/// with the dashboard.
-pub(crate) async fn audit_page(
-    state: &AppState,
-    namespace: String,
-    limit: Option<&str>,
-    cursor: Option<String>,
-) -> Result<(Vec<AuditRecord>, Option<String>), ApiError> {
-    let limit = pagination::limit(limit)?;
-    let before = cursor
-        .map(|raw| raw.parse::<i64>().map_err(|_| pagination::bad_cursor()))
-        .transpose()?;
-    let store = state.store.clone();
-    let mut records =
-        web::block(move || store.list_audit_log(&namespace, limit + 1, before)).await??;
-    let next_cursor = pagination::finish(&mut records, limit, |r| r.seq.to_string());
-    Ok((records, next_cursor))
 }

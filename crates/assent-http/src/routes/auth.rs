@@ -1,27 +1,18 @@
 //! Owners' accounts and sessions (`/v1/auth/*`), and their user tokens for the ATP client API.
 
-use std::time::{Duration, Instant};
-
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use assent_auth::{MintedToken, TokenKind, hash_password, random, verify_login};
-use assent_core::{FieldError, SignupInput, Timestamp};
-use assent_store::{Account, NewAccount, NewUserToken, Store, StoreError};
+use assent_app::accounts;
+use assent_core::{SignupInput, Timestamp};
+use assent_store::Account;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Owner, SESSION_COOKIE};
-use crate::error::{ApiError, code};
+use crate::auth::{Owner, client_address, session_cookie, session_cookie_removal};
+use crate::error::ApiError;
 use crate::json::{JsonBody, OptionalJsonBody};
 use crate::openapi::SigilumError;
 use crate::state::{AppState, HttpSettings};
-
-pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
-pub const EMAIL_ALREADY_REGISTERED: &str = "EMAIL_ALREADY_REGISTERED";
-pub const NAMESPACE_ALREADY_REGISTERED: &str = "NAMESPACE_ALREADY_REGISTERED";
-
-const TOKEN_NAME_MAX_CHARS: usize = 100;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct User {
@@ -61,6 +52,15 @@ pub struct SessionGrant {
     pub token: String,
     #[schema(value_type = String)]
     pub expires_at: Timestamp,
+}
+
+impl From<accounts::SessionGrant> for SessionGrant {
+    fn from(g: accounts::SessionGrant) -> Self {
+        Self {
+            token: g.token,
+            expires_at: g.expires_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,50 +108,13 @@ pub async fn signup(
         namespace: body.namespace,
         password: body.password,
     };
-    let (account, grant) = create_account(&state, signup).await?;
+    let (account, grant) = accounts::sign_up(&state.app, signup).await?;
     Ok(logged_in(
         StatusCode::CREATED,
         &state.settings,
         account,
         grant,
     ))
-}
-
-/// Validates a signup, creates the account and opens its first session (the API's signup
-/// and the dashboard's).
-pub(crate) async fn create_account(
-    state: &AppState,
-    signup: SignupInput,
-) -> Result<(Account, SessionGrant), ApiError> {
-    let signup = signup.validate().map_err(|e| ApiError::validation(&e))?;
-    let store = state.store.clone();
-    let ttl = state.settings.session_ttl;
-    let (account, grant) = web::block(move || {
-        let password_hash = hash_password(&signup.password).map_err(|e| ApiError::internal(&e))?;
-        let new = NewAccount {
-            email: signup.email,
-            namespace: signup.namespace.as_str().to_owned(),
-            password_hash,
-        };
-        let account = store.create_account(new, None).map_err(|e| match e {
-            StoreError::Conflict("namespace") => ApiError::new(
-                StatusCode::CONFLICT,
-                NAMESPACE_ALREADY_REGISTERED,
-                "This namespace is taken.",
-            ),
-            StoreError::Conflict(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                EMAIL_ALREADY_REGISTERED,
-                "An account with this email exists; log in instead.",
-            ),
-            other => other.into(),
-        })?;
-        let grant = open_session(&store, &account, ttl)?;
-        Ok::<_, ApiError>((account, grant))
-    })
-    .await??;
-    tracing::info!(namespace = %account.namespace, "account created");
-    Ok((account, grant))
 }
 
 /// Log in with email and password.
@@ -172,79 +135,9 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (account, grant) = authenticate(&req, &state, body.email, body.password).await?;
+    let client = client_address(&req);
+    let (account, grant) = accounts::log_in(&state.app, body.email, body.password, &client).await?;
     Ok(logged_in(StatusCode::OK, &state.settings, account, grant))
-}
-
-/// Checks an email and a password under the failed-login throttle and opens a session (the
-/// API's login and the dashboard's). 400 for a missing field, 401 `INVALID_CREDENTIALS`, 429.
-pub(crate) async fn authenticate(
-    req: &HttpRequest,
-    state: &AppState,
-    email: Option<String>,
-    password: Option<String>,
-) -> Result<(Account, SessionGrant), ApiError> {
-    let email = email.unwrap_or_default().trim().to_lowercase();
-    if email.is_empty() {
-        return Err(ApiError::validation(&FieldError::Missing {
-            field: "email",
-        }));
-    }
-    let Some(password) = password.filter(|p| !p.is_empty()) else {
-        return Err(ApiError::validation(&FieldError::Missing {
-            field: "password",
-        }));
-    };
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let throttle = state
-        .settings
-        .rate_limits
-        .then(|| state.login_throttle.clone());
-    if let Some(wait) = throttle
-        .as_ref()
-        .and_then(|t| t.retry_after(&email, &ip, Instant::now()))
-    {
-        return Err(too_many_attempts(wait));
-    }
-
-    let store = state.store.clone();
-    let ttl = state.settings.session_ttl;
-    let lookup_email = email.clone();
-    let outcome = web::block(move || {
-        let found = store.find_login(&lookup_email)?;
-        let stored = found.as_ref().map(|(_, hash)| hash.as_str());
-        if !verify_login(&password, stored) {
-            return Ok(None);
-        }
-        let Some((account, _)) = found else {
-            return Ok(None);
-        };
-        let grant = open_session(&store, &account, ttl)?;
-        Ok::<_, ApiError>(Some((account, grant)))
-    })
-    .await??;
-
-    match outcome {
-        Some((account, grant)) => {
-            if let Some(t) = &throttle {
-                t.record_success(&email);
-            }
-            Ok((account, grant))
-        }
-        None => {
-            if let Some(t) = &throttle {
-                t.record_failure(&email, &ip, Instant::now());
-            }
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                INVALID_CREDENTIALS,
-                "The email or the password is wrong.",
-            ))
-        }
-    }
 }
 
 /// Log out: ends the session on the server and clears the cookie.
@@ -256,8 +149,7 @@ pub(crate) async fn authenticate(
         (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
     ))]
 pub async fn logout(owner: Owner, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    web::block(move || store.delete_session(&owner.session_id)).await??;
+    accounts::log_out(&state.app, owner.session_id).await?;
     Ok(HttpResponse::NoContent()
         .cookie(session_cookie_removal(&state.settings))
         .finish())
@@ -313,6 +205,18 @@ pub struct CreatedUserToken {
     pub created_at: Timestamp,
 }
 
+impl From<accounts::MintedUserToken> for CreatedUserToken {
+    fn from(m: accounts::MintedUserToken) -> Self {
+        Self {
+            id: m.record.id,
+            name: m.record.name,
+            token: m.token,
+            prefix: m.record.prefix,
+            created_at: m.record.created_at,
+        }
+    }
+}
+
 impl From<assent_store::UserToken> for UserTokenView {
     fn from(t: assent_store::UserToken) -> Self {
         Self {
@@ -340,37 +244,8 @@ pub async fn create_token(
     body: OptionalJsonBody<CreateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().and_then(|b| b.name);
-    let created = mint_user_token(&state, &owner, name).await?;
-    Ok(HttpResponse::Created().json(created))
-}
-
-/// Mints a user token named `name` (`default` if absent) for the owner: the rules of
-/// `POST /v1/auth/tokens`, shared with the dashboard. The answer holds the token itself, to
-/// show once.
-pub(crate) async fn mint_user_token(
-    state: &AppState,
-    owner: &Owner,
-    name: Option<String>,
-) -> Result<CreatedUserToken, ApiError> {
-    let name = optional_name(name)?;
-    let minted = MintedToken::new(TokenKind::User);
-    let new = NewUserToken {
-        id: random::id("tok_"),
-        name,
-        prefix: minted.display_prefix(),
-        hash: minted.hash.clone(),
-    };
-    let store = state.store.clone();
-    let account = owner.account.clone();
-    let actor = owner.actor();
-    let created = web::block(move || store.create_user_token(&account, &new, &actor)).await??;
-    Ok(CreatedUserToken {
-        id: created.id,
-        name: created.name,
-        token: minted.plaintext.expose().to_owned(),
-        prefix: created.prefix,
-        created_at: created.created_at,
-    })
+    let minted = accounts::mint_user_token(&state.app, &owner.account, name).await?;
+    Ok(HttpResponse::Created().json(CreatedUserToken::from(minted)))
 }
 
 /// The owner's active user tokens, newest first.
@@ -384,8 +259,7 @@ pub async fn list_tokens(
     owner: Owner,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let tokens = web::block(move || store.list_user_tokens(&owner.account.id)).await??;
+    let tokens = accounts::user_tokens(&state.app, &owner.account).await?;
     Ok(HttpResponse::Ok().json(UserTokenList {
         tokens: tokens.into_iter().map(UserTokenView::from).collect(),
     }))
@@ -406,82 +280,21 @@ pub async fn revoke_token(
     state: web::Data<AppState>,
     token_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let actor = owner.actor();
-    web::block(move || store.revoke_user_token(&owner.account, &token_id, &actor)).await??;
+    accounts::revoke_user_token(&state.app, &owner.account, token_id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// A credential's optional display name: trimmed, at most 100 characters, `default` if absent.
-pub fn optional_name(name: Option<String>) -> Result<String, ApiError> {
-    let name =
-        assent_core::field::optional(name.as_deref()).unwrap_or_else(|| "default".to_owned());
-    assent_core::field::max_chars("name", &name, TOKEN_NAME_MAX_CHARS)
-        .map_err(|e| ApiError::validation(&e))?;
-    Ok(name)
-}
-
-fn open_session(store: &Store, account: &Account, ttl: Duration) -> Result<SessionGrant, ApiError> {
-    let token = MintedToken::new(TokenKind::Session);
-    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    let expires_at = Timestamp::from_millis(Timestamp::now().as_millis().saturating_add(ttl_ms));
-    let id = random::id("sid_");
-    store.create_session(&id, &token.hash, &account.id, expires_at)?;
-    Ok(SessionGrant {
-        token: token.plaintext.expose().to_owned(),
-        expires_at,
-    })
 }
 
 fn logged_in(
     status: StatusCode,
     settings: &HttpSettings,
     account: Account,
-    grant: SessionGrant,
+    grant: accounts::SessionGrant,
 ) -> HttpResponse {
     let cookie = session_cookie(settings, grant.token.clone(), settings.session_ttl);
     HttpResponse::build(status)
         .cookie(cookie)
         .json(LoginResponse {
             user: account.into(),
-            session: grant,
+            session: grant.into(),
         })
-}
-
-/// The `assent_session` cookie that clears the session cookie (logging out).
-pub(crate) fn session_cookie_removal(settings: &HttpSettings) -> Cookie<'static> {
-    let mut removal = session_cookie(settings, String::new(), Duration::ZERO);
-    removal.make_removal();
-    removal
-}
-
-/// The `assent_session` cookie carrying `token` for `max_age`.
-pub(crate) fn session_cookie(
-    settings: &HttpSettings,
-    token: String,
-    max_age: Duration,
-) -> Cookie<'static> {
-    let secure = settings
-        .public_url
-        .as_ref()
-        .is_some_and(|u| u.scheme() == "https");
-    Cookie::build(SESSION_COOKIE, token)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(secure)
-        .max_age(actix_web::cookie::time::Duration::seconds(
-            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
-        ))
-        .finish()
-}
-
-fn too_many_attempts(wait: Duration) -> ApiError {
-    let seconds = wait.as_secs().max(1);
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        code::RATE_LIMIT_EXCEEDED,
-        format!("Too many failed logins; try again in {seconds} seconds."),
-    )
-    .with_retry_after(seconds)
 }

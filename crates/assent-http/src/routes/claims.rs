@@ -1,22 +1,18 @@
 //! Claims for namespace owners (session): read one, decide (approve, reject, revoke), and list
 //! the namespace's claims.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use assent_core::claim::{ClaimStatus, Decision};
-use assent_core::{FieldError, Timestamp};
-use assent_store::{ClaimRow, DecideError};
+use assent_app::claims;
+use assent_core::Timestamp;
+use assent_core::claim::Decision;
+use assent_store::ClaimRow;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::openapi::SigilumError;
-use crate::pagination;
 use crate::state::AppState;
-
-pub const CLAIM_STATE_CONFLICT: &str = "CLAIM_STATE_CONFLICT";
-pub const FORBIDDEN: &str = "FORBIDDEN";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClaimView {
@@ -84,9 +80,7 @@ pub async fn get(
     state: web::Data<AppState>,
     claim_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let claim = web::block(move || store.get_claim(owner.namespace(), &claim_id)).await??;
-    let claim = claim.ok_or_else(|| ApiError::from(assent_store::StoreError::NotFound))?;
+    let claim = claims::get(&state.app, &owner.account, claim_id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(ClaimView::from(claim)))
 }
 
@@ -96,34 +90,8 @@ async fn decide(
     claim_id: String,
     decision: Decision,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let actor = owner.actor();
-    let claim =
-        web::block(move || store.decide_claim(owner.namespace(), &claim_id, decision, &actor))
-            .await?
-            .map_err(|e| match e {
-                DecideError::NotFound => ApiError::from(assent_store::StoreError::NotFound),
-                DecideError::Conflict(status) => ApiError::new(
-                    StatusCode::CONFLICT,
-                    CLAIM_STATE_CONFLICT,
-                    format!(
-                        "The claim is {status}; it can be {}d only when {}.",
-                        verb(decision),
-                        decision.from()
-                    ),
-                )
-                .with_detail("status", status.as_str()),
-                DecideError::Store(e) => ApiError::from(e),
-            })?;
+    let claim = claims::decide(&state.app, &owner.account, claim_id, decision).await?;
     Ok(HttpResponse::Ok().json(ClaimView::from(claim)))
-}
-
-fn verb(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Approve => "approve",
-        Decision::Reject => "reject",
-        Decision::Revoke => "revoke",
-    }
 }
 
 /// Approve a pending claim: the agent key may act on the service. Of concurrent decisions
@@ -218,50 +186,16 @@ pub async fn list(
     namespace: web::Path<String>,
     query: web::Query<ClaimQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if namespace.as_str() != owner.namespace() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            FORBIDDEN,
-            "This is not your namespace.",
-        ));
-    }
     let query = query.into_inner();
-    let status = query
-        .status
-        .map(|s| {
-            ClaimStatus::parse(&s).ok_or_else(|| {
-                ApiError::validation(&FieldError::invalid(
-                    "status",
-                    "must be pending, approved, rejected, revoked or expired",
-                ))
-            })
-        })
-        .transpose()?;
-    let limit = pagination::limit(query.limit.as_deref())?;
-    let before = query
-        .cursor
-        .map(|c| {
-            c.split_once('.')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
-                .ok_or_else(pagination::bad_cursor)
-        })
-        .transpose()?;
-    let store = state.store.clone();
-    let service = query.service;
-    let mut claims = web::block(move || {
-        store.list_claims(
-            owner.namespace(),
-            status,
-            service.as_deref(),
-            limit + 1,
-            before,
-        )
-    })
-    .await??;
-    let next_cursor =
-        pagination::finish(&mut claims, limit, |c| format!("{}.{}", c.created_at, c.id));
+    let query = claims::ListQuery {
+        status: query.status,
+        service: query.service,
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let page = claims::list(&state.app, &owner.account, &namespace, query).await?;
     Ok(HttpResponse::Ok().json(ClaimPage {
-        claims: claims.into_iter().map(ClaimView::from).collect(),
-        next_cursor,
+        claims: page.items.into_iter().map(ClaimView::from).collect(),
+        next_cursor: page.next_cursor,
     }))
 }

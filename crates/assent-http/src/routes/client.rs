@@ -2,26 +2,21 @@
 //! and answer the notifications addressed to the caller's namespace.
 
 use actix_web::{HttpResponse, web};
+use assent_app::notifications;
+use assent_app::pagination::finish;
 use assent_core::Timestamp;
-use assent_core::notification::{NotificationStatus, ResponseError, parse_status_filter};
-use assent_store::{Account, NotificationQuery, NotificationRow, Party, Response, TransitionError};
+use assent_core::notification::parse_status_filter;
+use assent_store::{NotificationQuery, NotificationRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::UserCaller;
 use crate::error::{ApiError, code};
-use crate::json::JsonBody;
+use crate::json::{JsonBody, required_string};
 use crate::openapi::AtpError;
 use crate::rate_limit::Operation;
-use crate::routes::notifications::{
-    CONSTRAINT_VIOLATION, NOTIFICATION_ACCESS_DENIED, required_string, state_conflict,
-    transition_error,
-};
 use crate::state::AppState;
-
-pub const INVALID_ACTION_ID: &str = "INVALID_ACTION_ID";
-pub const INVALID_RESPONSE_DATA: &str = "INVALID_RESPONSE_DATA";
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
@@ -119,25 +114,6 @@ impl ListQuery {
     }
 }
 
-/// Notifications that reached a client are `delivered`: marks the `created` ones of `rows`
-/// and returns the rows as they now stand. The dashboard's inbox is such a client too.
-pub(crate) fn deliver(
-    store: &assent_store::Store,
-    mut rows: Vec<NotificationRow>,
-) -> Result<Vec<NotificationRow>, assent_store::StoreError> {
-    let created: Vec<String> = rows
-        .iter()
-        .filter(|r| r.status() == NotificationStatus::Created)
-        .map(|r| r.id.clone())
-        .collect();
-    for moved in store.mark_delivered(&created)? {
-        if let Some(row) = rows.iter_mut().find(|r| r.id == moved.id) {
-            *row = moved;
-        }
-    }
-    Ok(rows)
-}
-
 /// The notifications addressed to the caller, newest first by default.
 #[utoipa::path(get, path = "/api/v1/client/notifications", tag = "ATP client",
     params(ListQuery),
@@ -156,14 +132,9 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner().to_query()?;
     state.limiter.check(Operation::Polling, &user.account.id)?;
-    let store = state.store.clone();
     let page_size = query.limit - 1;
-    let (mut rows, total) = web::block(move || {
-        let (rows, total) = store.list_notifications(user.namespace(), &query)?;
-        Ok::<_, assent_store::StoreError>((deliver(&store, rows)?, total))
-    })
-    .await??;
-    let next_cursor = crate::pagination::finish(&mut rows, page_size, |r| {
+    let (mut rows, total) = notifications::list_for(&state.app, &user.account, query).await?;
+    let next_cursor = finish(&mut rows, page_size, |r| {
         format!("{}.{}", r.created_at, r.id)
     });
     Ok(HttpResponse::Ok().json(NotificationPage {
@@ -193,14 +164,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state.limiter.check(Operation::Polling, &user.account.id)?;
-    let store = state.store.clone();
-    let row = web::block(move || {
-        let row = store.get_notification(Party::Namespace(user.namespace()), &id)?;
-        let mut rows = deliver(&store, vec![row])?;
-        Ok::<_, TransitionError>(rows.remove(0))
-    })
-    .await?
-    .map_err(|e| transition_error(e, NOTIFICATION_ACCESS_DENIED))?;
+    let row = notifications::get_for(&state.app, &user.account, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(row.to_json()))
 }
 
@@ -222,36 +186,9 @@ pub async fn acknowledge(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row =
-        acknowledge_notification(&state, user.namespace().to_owned(), id.into_inner()).await?;
+    let row = notifications::acknowledge(&state.app, user.namespace().to_owned(), id.into_inner())
+        .await?;
     Ok(HttpResponse::Ok().json(row.to_json()))
-}
-
-/// Moves a notification of `namespace` to `acknowledged` (shared with the WebSocket's
-/// `acknowledge` message).
-pub async fn acknowledge_notification(
-    state: &AppState,
-    namespace: String,
-    id: String,
-) -> Result<NotificationRow, ApiError> {
-    let store = state.store.clone();
-    let result = web::block(move || {
-        store.move_notification(
-            Party::Namespace(&namespace),
-            &id,
-            NotificationStatus::Acknowledged,
-            None,
-            None,
-        )
-    })
-    .await?;
-    match result {
-        Ok(row) => Ok(row),
-        Err(TransitionError::Conflict(row)) if row.status() == NotificationStatus::Acknowledged => {
-            Ok(*row)
-        }
-        Err(e) => Err(transition_error(e, NOTIFICATION_ACCESS_DENIED)),
-    }
 }
 
 /// The body of `POST /api/v1/client/respond` (documentation only).
@@ -308,89 +245,12 @@ pub async fn respond(
     let notification_id = required_string(&body, "notification_id")?;
     let action_id = required_string(&body, "action_id")?;
     let data = body.get("response_data").cloned();
-    let row = record_response(&state, &user.account, notification_id, &action_id, data).await?;
+    let row = notifications::respond(&state.app, &user.account, notification_id, &action_id, data)
+        .await?;
     Ok(HttpResponse::Ok().json(Responded {
         notification_id: row.id,
         action_id,
         status: row.status,
         responded_at: Timestamp::from_millis(row.updated_at),
     }))
-}
-
-/// Checks an answer against its notification and records it, exactly once: the notification
-/// must be the namespace's and pending, the action one of its own, and the data fit the
-/// action's response type and constraints (`None` is allowed for `simple` only). Shared by
-/// `POST /api/v1/client/respond` and the dashboard.
-pub(crate) async fn record_response(
-    state: &AppState,
-    account: &Account,
-    notification_id: String,
-    action_id: &str,
-    data: Option<Value>,
-) -> Result<NotificationRow, ApiError> {
-    let store = state.store.clone();
-    let namespace = account.namespace.clone();
-    let lookup = notification_id.clone();
-    let row = web::block(move || store.get_notification(Party::Namespace(&namespace), &lookup))
-        .await?
-        .map_err(|e| transition_error(e, NOTIFICATION_ACCESS_DENIED))?;
-    // A notification that takes no answer says so first, whatever the answer.
-    if !row.status().is_pending() {
-        return Err(state_conflict(&row));
-    }
-    let action = row.action(action_id).ok_or_else(|| {
-        ApiError::bad_request(
-            INVALID_ACTION_ID,
-            format!("The notification has no action `{action_id}`."),
-        )
-        .with_detail("field", "action_id")
-    })?;
-    let data = match data {
-        Some(data) => data,
-        None if action.response_type == assent_core::notification::ResponseType::Simple => {
-            Value::Null
-        }
-        None => {
-            return Err(ApiError::bad_request(
-                code::MISSING_REQUIRED_FIELD,
-                "The field `response_data` is required for this action.",
-            )
-            .with_detail("field", "response_data"));
-        }
-    };
-    action.check_response(&data).map_err(|e| {
-        let (status, code) = match e {
-            ResponseError::WrongType(_) => (
-                actix_web::http::StatusCode::BAD_REQUEST,
-                INVALID_RESPONSE_DATA,
-            ),
-            ResponseError::Constraint(_) => (
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                CONSTRAINT_VIOLATION,
-            ),
-        };
-        ApiError::new(status, code, crate::error::sentence(&e.to_string()))
-            .with_detail("field", "response_data")
-            .with_detail("response_type", action.response_type.as_str())
-    })?;
-
-    let store = state.store.clone();
-    let response = Response {
-        action_id: action_id.to_owned(),
-        data,
-        responder_id: account.id.clone(),
-    };
-    let namespace = account.namespace.clone();
-    let row = web::block(move || {
-        store.move_notification(
-            Party::Namespace(&namespace),
-            &notification_id,
-            NotificationStatus::Responded,
-            None,
-            Some(&response),
-        )
-    })
-    .await?
-    .map_err(|e| transition_error(e, NOTIFICATION_ACCESS_DENIED))?;
-    Ok(row)
 }

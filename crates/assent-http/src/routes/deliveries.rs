@@ -2,25 +2,20 @@
 //! with every attempt, manual retry, a test event, secret rotation, and changing or
 //! re-enabling an endpoint (with replay of what it missed).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use assent_auth::{random, webhook_secret};
-use assent_core::delivery::DeliveryStatus;
-use assent_core::{FieldError, Timestamp};
-use assent_store::{DeliveryRecord, StoreError, WebhookChanges};
+use assent_app::pagination::Page;
+use assent_app::{deliveries, webhooks};
+use assent_core::Timestamp;
+use assent_store::DeliveryRecord;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::openapi::SigilumError;
-use crate::pagination;
-use crate::routes::services::{INVALID_EVENT_TYPE, WebhookView, webhook_events, webhook_url};
+use crate::routes::services::WebhookView;
 use crate::state::AppState;
-
-pub const WEBHOOK_DISABLED: &str = "WEBHOOK_DISABLED";
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct DeliveryQuery {
@@ -99,6 +94,25 @@ pub struct DeliveryPage {
     pub next_cursor: Option<String>,
 }
 
+impl From<Page<DeliveryRecord>> for DeliveryPage {
+    fn from(page: Page<DeliveryRecord>) -> Self {
+        Self {
+            deliveries: page.items.into_iter().map(DeliveryView::from).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+impl From<DeliveryQuery> for deliveries::LogQuery {
+    fn from(q: DeliveryQuery) -> Self {
+        Self {
+            status: q.status,
+            limit: q.limit,
+            cursor: q.cursor,
+        }
+    }
+}
+
 /// The delivery log of a webhook, newest first, each delivery with its attempts.
 #[utoipa::path(get, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries", tag = "webhooks",
     params(
@@ -120,58 +134,9 @@ pub async fn list(
     query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
-    let page = delivery_page(&state, &owner, service_id, webhook_id, query.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
-}
-
-/// One page of the delivery log of a webhook of the owner's, newest first.
-pub(crate) async fn delivery_page(
-    state: &AppState,
-    owner: &Owner,
-    service_id: String,
-    webhook_id: String,
-    query: DeliveryQuery,
-) -> Result<DeliveryPage, ApiError> {
-    let status = query
-        .status
-        .map(|s| {
-            DeliveryStatus::parse(&s).ok_or_else(|| {
-                ApiError::validation(&FieldError::invalid(
-                    "status",
-                    "must be pending, succeeded, failed, exhausted or skipped",
-                ))
-            })
-        })
-        .transpose()?;
-    let limit = pagination::limit(query.limit.as_deref())?;
-    let before = query.cursor.map(|c| parse_cursor(&c)).transpose()?;
-    let store = state.store.clone();
-    let namespace = owner.namespace().to_owned();
-    let mut page = web::block(move || {
-        store.list_deliveries(
-            &namespace,
-            &service_id,
-            &webhook_id,
-            status,
-            limit + 1,
-            before,
-        )
-    })
-    .await??;
-    let next_cursor = pagination::finish(&mut page, limit, |d| {
-        format!("{}.{}", d.created_at.as_millis(), d.id)
-    });
-    Ok(DeliveryPage {
-        deliveries: page.into_iter().map(DeliveryView::from).collect(),
-        next_cursor,
-    })
-}
-
-fn parse_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
-    cursor
-        .split_once('.')
-        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
-        .ok_or_else(pagination::bad_cursor)
+    let query = query.into_inner().into();
+    let page = deliveries::log(&state.app, &owner.account, service_id, webhook_id, query).await?;
+    Ok(HttpResponse::Ok().json(DeliveryPage::from(page)))
 }
 
 /// Queue a delivery again, now, whatever its state (redelivering a success is allowed).
@@ -195,31 +160,30 @@ pub async fn retry(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id, delivery_id) = path.into_inner();
-    let record = retry_delivery(&state, &owner, service_id, webhook_id, delivery_id).await?;
+    let record = deliveries::retry(
+        &state.app,
+        &owner.account,
+        service_id,
+        webhook_id,
+        delivery_id,
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(DeliveryView::from(record)))
-}
-
-/// Queues a delivery of the owner's again, now.
-pub(crate) async fn retry_delivery(
-    state: &AppState,
-    owner: &Owner,
-    service_id: String,
-    webhook_id: String,
-    delivery_id: String,
-) -> Result<DeliveryRecord, ApiError> {
-    let store = state.store.clone();
-    let namespace = owner.namespace().to_owned();
-    let actor = owner.actor();
-    Ok(web::block(move || {
-        store.retry_delivery(&namespace, &service_id, &webhook_id, &delivery_id, &actor)
-    })
-    .await??)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TestSent {
     pub event_id: String,
     pub delivery_id: String,
+}
+
+impl From<webhooks::TestSent> for TestSent {
+    fn from(t: webhooks::TestSent) -> Self {
+        Self {
+            event_id: t.event_id,
+            delivery_id: t.delivery_id,
+        }
+    }
 }
 
 /// Send a signed `webhook.test` event to this webhook.
@@ -242,54 +206,8 @@ pub async fn test(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
-    let sent = send_test(&state, &owner, service_id, webhook_id).await?;
-    Ok(HttpResponse::Accepted().json(sent))
-}
-
-/// Queues a signed `webhook.test` event for one webhook of the owner's (409 while disabled).
-pub(crate) async fn send_test(
-    state: &AppState,
-    owner: &Owner,
-    service_id: String,
-    webhook_id: String,
-) -> Result<TestSent, ApiError> {
-    let store = state.store.clone();
-    let namespace = owner.namespace().to_owned();
-    let event_id = random::id("evt_");
-    let sent = web::block(move || {
-        let service = store.get_owned_service(&namespace, &service_id)?;
-        let payload = json!({
-            "event": "webhook.test",
-            "timestamp": Timestamp::now(),
-            "data": {
-                "webhook_id": webhook_id,
-                "service": service.slug,
-                "namespace": service.namespace,
-                "event_id": event_id,
-                "message": "This is a test event from assent.",
-            },
-        });
-        store.emit_test_event(
-            &namespace,
-            &service_id,
-            &webhook_id,
-            &event_id,
-            payload.to_string(),
-        )
-    })
-    .await?
-    .map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            WEBHOOK_DISABLED,
-            "This webhook is disabled; enable it before sending a test.",
-        ),
-        other => other.into(),
-    })?;
-    Ok(TestSent {
-        event_id: sent.event_id,
-        delivery_id: sent.delivery_ids.into_iter().next().unwrap_or_default(),
-    })
+    let sent = webhooks::send_test(&state.app, &owner.account, service_id, webhook_id).await?;
+    Ok(HttpResponse::Accepted().json(TestSent::from(sent)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -300,6 +218,16 @@ pub struct RotatedSecret {
     /// Until then deliveries carry a second signature made with the old secret.
     #[schema(value_type = String)]
     pub previous_secret_expires_at: Timestamp,
+}
+
+impl From<webhooks::RotatedSecret> for RotatedSecret {
+    fn from(r: webhooks::RotatedSecret) -> Self {
+        Self {
+            id: r.webhook_id,
+            secret: r.secret,
+            previous_secret_expires_at: r.previous_secret_expires_at,
+        }
+    }
 }
 
 /// Replace the webhook's secret. The old one keeps signing beside it for the grace period
@@ -322,35 +250,9 @@ pub async fn rotate_secret(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
-    let rotated = rotate(&state, &owner, service_id, webhook_id).await?;
-    Ok(HttpResponse::Ok().json(rotated))
-}
-
-/// Gives a webhook of the owner's a new secret (returned this once); the old one keeps
-/// signing beside it for the grace period.
-pub(crate) async fn rotate(
-    state: &AppState,
-    owner: &Owner,
-    service_id: String,
-    webhook_id: String,
-) -> Result<RotatedSecret, ApiError> {
-    let secret = webhook_secret();
-    let sealed = state.secret_key.seal(&secret, &webhook_id);
-    let grace_ms = i64::try_from(state.settings.secret_grace.as_millis()).unwrap_or(i64::MAX);
-    let until = Timestamp::from_millis(Timestamp::now().as_millis().saturating_add(grace_ms));
-    let store = state.store.clone();
-    let namespace = owner.namespace().to_owned();
-    let actor = owner.actor();
-    let id = webhook_id.clone();
-    web::block(move || {
-        store.rotate_webhook_secret(&namespace, &service_id, &id, &sealed, until, &actor)
-    })
-    .await??;
-    Ok(RotatedSecret {
-        id: webhook_id,
-        secret: secret.expose().to_owned(),
-        previous_secret_expires_at: until,
-    })
+    let rotated =
+        webhooks::rotate_secret(&state.app, &owner.account, service_id, webhook_id).await?;
+    Ok(HttpResponse::Ok().json(RotatedSecret::from(rotated)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -400,55 +302,17 @@ pub async fn update(
     body: JsonBody<UpdateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
-    let updated = change_webhook(&state, &owner, service_id, webhook_id, body.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(updated))
-}
-
-/// Changes a webhook of the owner's: its url, its events, or whether it is enabled.
-pub(crate) async fn change_webhook(
-    state: &AppState,
-    owner: &Owner,
-    service_id: String,
-    webhook_id: String,
-    body: UpdateWebhookRequest,
-) -> Result<UpdatedWebhook, ApiError> {
-    if body.url.is_none() && body.events.is_none() && body.enabled.is_none() {
-        return Err(ApiError::validation(&FieldError::invalid(
-            "url",
-            "`events` or `enabled` must be given: there is nothing to change",
-        )));
-    }
-    let url = body
-        .url
-        .map(|raw| webhook_url(state, &raw).map(|u| u.to_string()))
-        .transpose()?;
-    let events = body
-        .events
-        .map(|names| webhook_events(Some(names)))
-        .transpose()?;
-    let changes = WebhookChanges {
-        url,
-        events,
+    let body = body.into_inner();
+    let change = webhooks::Change {
+        url: body.url,
+        events: body.events,
         enabled: body.enabled,
         replay: body.replay,
     };
-    let store = state.store.clone();
-    let namespace = owner.namespace().to_owned();
-    let actor = owner.actor();
-    let (endpoint, missed) = web::block(move || {
-        store.update_webhook_endpoint(&namespace, &service_id, &webhook_id, &changes, &actor)
-    })
-    .await?
-    .map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::bad_request(
-            INVALID_EVENT_TYPE,
-            "An ATP callback receives notification.responded only; its events cannot change.",
-        )
-        .with_detail("field", "events"),
-        other => other.into(),
-    })?;
-    Ok(UpdatedWebhook {
-        webhook: WebhookView::from(endpoint),
-        missed_events: missed,
-    })
+    let changed =
+        webhooks::change(&state.app, &owner.account, service_id, webhook_id, change).await?;
+    Ok(HttpResponse::Ok().json(UpdatedWebhook {
+        webhook: WebhookView::from(changed.endpoint),
+        missed_events: changed.missed_events,
+    }))
 }

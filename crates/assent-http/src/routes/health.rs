@@ -44,8 +44,7 @@ pub async fn atp_health() -> HttpResponse {
     (status = 200, description = "The database answers", body = Health),
     (status = 503, description = "The database does not answer", body = crate::openapi::SigilumError)))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    web::block(move || store.ping()).await?.map_err(|e| {
+    state.app.run(|store| store.ping()).await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -3,33 +3,19 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use assent_app::notifications::{self, Sender};
 use assent_core::Timestamp;
 use assent_core::notification::{NotificationError, NotificationStatus, validate_notification};
-use assent_store::{NotificationRow, Party, StoreError, TransitionError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::auth::ServiceCaller;
 use crate::error::{ApiError, code, sentence};
-use crate::json::JsonBody;
+use crate::json::{JsonBody, missing, wrong_type};
 use crate::openapi::AtpError;
 use crate::rate_limit::Operation;
 use crate::state::AppState;
-
-pub const INVALID_RESPONSE_TYPE: &str = "INVALID_RESPONSE_TYPE";
-pub const MALFORMED_ACTION: &str = "MALFORMED_ACTION";
-pub const CONSTRAINT_VIOLATION: &str = "CONSTRAINT_VIOLATION";
-pub const INVALID_STATUS: &str = "INVALID_STATUS";
-pub const SERVICE_NOT_OWNER: &str = "SERVICE_NOT_OWNER";
-pub const NOTIFICATION_NOT_FOUND: &str = "NOTIFICATION_NOT_FOUND";
-pub const NOTIFICATION_ALREADY_EXISTS: &str = "NOTIFICATION_ALREADY_EXISTS";
-pub const NOTIFICATION_ALREADY_RESPONDED: &str = "NOTIFICATION_ALREADY_RESPONDED";
-pub const NOTIFICATION_EXPIRED: &str = "NOTIFICATION_EXPIRED";
-pub const NOTIFICATION_INVALIDATED: &str = "NOTIFICATION_INVALIDATED";
-pub const NOTIFICATION_ACCESS_DENIED: &str = "NOTIFICATION_ACCESS_DENIED";
-/// Acknowledging a notification that is no longer pending in a way no other code names.
-pub const NOTIFICATION_STATE_CONFLICT: &str = "NOTIFICATION_STATE_CONFLICT";
 
 /// The body of `POST /api/v1/notifications` (documentation only: the handler reads the JSON
 /// as it is, to name every problem by its path).
@@ -93,37 +79,14 @@ pub async fn create(
         .check(Operation::Submission, &caller.service_id)?;
     let now = Timestamp::now();
     let input = validate_notification(&body.into_inner(), now).map_err(notification_error)?;
-    let id = input.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let row = NotificationRow {
-        id,
-        namespace: caller.namespace,
+    let sender = Sender {
         service_id: caller.service_id,
-        service_slug: caller.slug,
-        service_name: caller.name,
-        service_icon: caller.icon,
-        project: input.project,
-        context: Value::Object(input.context).to_string(),
-        actions: serde_json::to_string(&input.actions).unwrap_or_else(|_| "[]".into()),
-        status: NotificationStatus::Created.as_str().to_owned(),
-        sent_at: input.timestamp.as_millis(),
-        created_at: now.as_millis(),
-        updated_at: now.as_millis(),
-        deadline: input.deadline.map(Timestamp::as_millis),
-        status_reason: None,
-        response: None,
+        namespace: caller.namespace,
+        slug: caller.slug,
+        name: caller.name,
+        icon: caller.icon,
     };
-    let store = state.store.clone();
-    let row = web::block(move || store.create_notification(&row))
-        .await?
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                NOTIFICATION_ALREADY_EXISTS,
-                "A notification with this id already exists.",
-            )
-            .with_detail("field", "id"),
-            other => ApiError::from(other),
-        })?;
+    let row = notifications::send(&state.app, sender, input, now).await?;
     Ok(HttpResponse::Created().json(NotificationCreated {
         notification_id: row.id,
         status: row.status,
@@ -189,7 +152,7 @@ pub async fn invalidate(
     };
     if status != NotificationStatus::Invalidated.as_str() {
         return Err(ApiError::bad_request(
-            INVALID_STATUS,
+            code::INVALID_STATUS,
             format!("A service may set only the status `invalidated`, not `{status}`."),
         )
         .with_detail("field", "status"));
@@ -200,7 +163,7 @@ pub async fn invalidate(
         Some(Value::String(s)) if s.chars().count() > 500 => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                CONSTRAINT_VIOLATION,
+                code::CONSTRAINT_VIOLATION,
                 "The field `reason` must be at most 500 characters.",
             )
             .with_detail("field", "reason"));
@@ -208,18 +171,8 @@ pub async fn invalidate(
         Some(Value::String(s)) => Some(s.trim().to_owned()),
         Some(_) => return Err(wrong_type("reason", "a string")),
     };
-    let store = state.store.clone();
-    let row = web::block(move || {
-        store.move_notification(
-            Party::Service(&caller.service_id),
-            &id,
-            NotificationStatus::Invalidated,
-            reason.as_deref(),
-            None,
-        )
-    })
-    .await?
-    .map_err(|e| transition_error(e, SERVICE_NOT_OWNER))?;
+    let row =
+        notifications::invalidate(&state.app, caller.service_id, id.into_inner(), reason).await?;
     Ok(HttpResponse::Ok().json(StatusChanged {
         notification_id: row.id,
         status: row.status,
@@ -243,37 +196,9 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let row = web::block(move || store.get_notification(Party::Service(&caller.service_id), &id))
-        .await?
-        .map_err(|e| transition_error(e, SERVICE_NOT_OWNER))?;
+    let row =
+        notifications::get_for_service(&state.app, caller.service_id, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(row.to_json()))
-}
-
-fn missing(field: &str) -> ApiError {
-    ApiError::bad_request(
-        code::MISSING_REQUIRED_FIELD,
-        format!("The field `{field}` is required."),
-    )
-    .with_detail("field", field)
-}
-
-fn wrong_type(field: &str, expected: &str) -> ApiError {
-    ApiError::bad_request(
-        code::INVALID_PARAMETER,
-        format!("The field `{field}` must be {expected}."),
-    )
-    .with_detail("field", field)
-}
-
-/// A required string field of a JSON body: 400 `MISSING_REQUIRED_FIELD` when absent or blank,
-/// `INVALID_PARAMETER` when not a string.
-pub fn required_string(body: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
-    match body.get(field) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-        None | Some(Value::Null) | Some(Value::String(_)) => Err(missing(field)),
-        Some(_) => Err(wrong_type(field, "a string")),
-    }
 }
 
 fn notification_error(e: NotificationError) -> ApiError {
@@ -282,63 +207,15 @@ fn notification_error(e: NotificationError) -> ApiError {
             (StatusCode::BAD_REQUEST, code::MISSING_REQUIRED_FIELD)
         }
         NotificationError::Invalid { .. } => (StatusCode::BAD_REQUEST, code::INVALID_PARAMETER),
-        NotificationError::ResponseType { .. } => (StatusCode::BAD_REQUEST, INVALID_RESPONSE_TYPE),
-        NotificationError::MalformedAction { .. } => (StatusCode::BAD_REQUEST, MALFORMED_ACTION),
+        NotificationError::ResponseType { .. } => {
+            (StatusCode::BAD_REQUEST, code::INVALID_RESPONSE_TYPE)
+        }
+        NotificationError::MalformedAction { .. } => {
+            (StatusCode::BAD_REQUEST, code::MALFORMED_ACTION)
+        }
         NotificationError::Constraint { .. } => {
-            (StatusCode::UNPROCESSABLE_ENTITY, CONSTRAINT_VIOLATION)
+            (StatusCode::UNPROCESSABLE_ENTITY, code::CONSTRAINT_VIOLATION)
         }
     };
     ApiError::new(status, code, sentence(&e.to_string())).with_detail("field", e.field())
-}
-
-/// A lifecycle move that did not happen, as the ATP codes say it. `not_owner` is
-/// `SERVICE_NOT_OWNER` for services and `NOTIFICATION_ACCESS_DENIED` for users.
-pub fn transition_error(e: TransitionError, not_owner: &'static str) -> ApiError {
-    match e {
-        TransitionError::NotFound => ApiError::new(
-            StatusCode::NOT_FOUND,
-            NOTIFICATION_NOT_FOUND,
-            "No notification has this id.",
-        ),
-        TransitionError::NotOwner => ApiError::new(
-            StatusCode::FORBIDDEN,
-            not_owner,
-            "This notification is not yours.",
-        ),
-        TransitionError::Conflict(row) => state_conflict(&row),
-        TransitionError::Store(e) => ApiError::from(e),
-    }
-}
-
-/// 409 for a notification whose state allows no more changes.
-pub fn state_conflict(row: &NotificationRow) -> ApiError {
-    let (code, message) = match row.status() {
-        NotificationStatus::Responded | NotificationStatus::Completed => (
-            NOTIFICATION_ALREADY_RESPONDED,
-            "The notification has already been answered.",
-        ),
-        NotificationStatus::Expired => (
-            NOTIFICATION_EXPIRED,
-            "The notification deadline has passed and no longer accepts responses.",
-        ),
-        NotificationStatus::Invalidated => (
-            NOTIFICATION_INVALIDATED,
-            "The service has invalidated this notification.",
-        ),
-        NotificationStatus::Created
-        | NotificationStatus::Delivered
-        | NotificationStatus::Acknowledged => (
-            NOTIFICATION_STATE_CONFLICT,
-            "The notification is not in a state this change starts from.",
-        ),
-    };
-    let mut error = ApiError::new(StatusCode::CONFLICT, code, message)
-        .with_detail("notification_id", row.id.clone())
-        .with_detail("status", row.status.clone());
-    if row.status() == NotificationStatus::Expired
-        && let Some(deadline) = row.deadline
-    {
-        error = error.with_detail("expired_at", Timestamp::from_millis(deadline).to_rfc3339());
-    }
-    error
 }

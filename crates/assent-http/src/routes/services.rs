@@ -2,27 +2,17 @@
 //! API keys and webhooks. Every route is scoped to the caller's namespace; another owner's id
 //! is a 404, exactly like an id that does not exist.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use assent_auth::{MintedToken, TokenKind, random, webhook_secret};
-use assent_core::{
-    EndpointFormat, EventType, FieldError, Service, ServiceInput, Timestamp, outbound,
-    request_subscription,
-};
-use assent_store::{NewApiKey, NewService, NewWebhookEndpoint, ServiceChanges, StoreError};
+use assent_app::{keys, services, webhooks};
+use assent_core::{EndpointFormat, EventType, Service, ServiceInput, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Owner;
-use crate::error::{ApiError, sentence};
+use crate::error::ApiError;
 use crate::json::{JsonBody, OptionalJsonBody, present};
 use crate::openapi::SigilumError;
-use crate::routes::auth::optional_name;
 use crate::state::AppState;
-
-pub const SERVICE_ALREADY_EXISTS: &str = "SERVICE_ALREADY_EXISTS";
-pub const INVALID_WEBHOOK_URL: &str = "INVALID_WEBHOOK_URL";
-pub const INVALID_EVENT_TYPE: &str = "INVALID_EVENT_TYPE";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceView {
@@ -95,8 +85,7 @@ pub struct UpdateServiceRequest {
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
     ))]
 pub async fn list(owner: Owner, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let services = web::block(move || store.list_services(owner.namespace())).await??;
+    let services = services::list(&state.app, &owner.account).await?;
     Ok(HttpResponse::Ok().json(ServiceList {
         services: services.into_iter().map(ServiceView::from).collect(),
     }))
@@ -124,39 +113,8 @@ pub async fn create(
         name: body.name,
         description: body.description,
     };
-    let created = create_owned_service(&state, &owner, input).await?;
+    let created = services::create(&state.app, &owner.account, input).await?;
     Ok(HttpResponse::Created().json(ServiceView::from(created)))
-}
-
-/// Validates `input` and creates the service in the owner's namespace: the rules of
-/// `POST /v1/services` (`VALIDATION_ERROR`, `SERVICE_ALREADY_EXISTS`, `SERVICE_LIMIT_REACHED`),
-/// shared with the dashboard.
-pub(crate) async fn create_owned_service(
-    state: &AppState,
-    owner: &Owner,
-    input: ServiceInput,
-) -> Result<Service, ApiError> {
-    let fields = input.validate().map_err(|e| ApiError::validation(&e))?;
-    let new = NewService {
-        namespace: owner.namespace().to_owned(),
-        slug: fields.slug.into_string(),
-        name: fields.name,
-        description: fields.description,
-        icon_url: None,
-    };
-    let store = state.store.clone();
-    let max = state.settings.quotas.services_per_namespace;
-    let actor = owner.actor();
-    web::block(move || store.create_service(new, &actor, max))
-        .await?
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                SERVICE_ALREADY_EXISTS,
-                "A service with this slug already exists in your namespace.",
-            ),
-            other => other.into(),
-        })
 }
 
 /// One of the owner's services.
@@ -173,9 +131,7 @@ pub async fn get(
     state: web::Data<AppState>,
     service_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let service =
-        web::block(move || store.get_owned_service(owner.namespace(), &service_id)).await??;
+    let service = services::get(&state.app, &owner.account, service_id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(ServiceView::from(service)))
 }
 
@@ -198,66 +154,15 @@ pub async fn update(
     body: JsonBody<UpdateServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let service = change_service(
-        &state,
-        &owner,
+    let service = services::change(
+        &state.app,
+        &owner.account,
         service_id.into_inner(),
         body.name,
         body.description,
     )
     .await?;
     Ok(HttpResponse::Ok().json(ServiceView::from(service)))
-}
-
-/// Changes the name and description of a service of the owner's, checked by
-/// [`service_changes`]; for the JSON API and the dashboard alike.
-pub(crate) async fn change_service(
-    state: &AppState,
-    owner: &Owner,
-    service_id: String,
-    name: Option<Option<String>>,
-    description: Option<Option<String>>,
-) -> Result<Service, ApiError> {
-    let changes = service_changes(name, description)?;
-    let store = state.store.clone();
-    let namespace = owner.namespace().to_owned();
-    let actor = owner.actor();
-    Ok(
-        web::block(move || store.update_service(&namespace, &service_id, changes, &actor))
-            .await??,
-    )
-}
-
-/// The changes of a service's name (`None`: unchanged) and description (`None`: unchanged,
-/// `Some(None)` or an empty string: cleared), checked: the rules of `PATCH /v1/services/{id}`.
-fn service_changes(
-    name: Option<Option<String>>,
-    description: Option<Option<String>>,
-) -> Result<ServiceChanges, ApiError> {
-    let name = match name {
-        None => None,
-        Some(name) => {
-            let name = assent_core::field::required("name", name.as_deref())
-                .and_then(assent_core::service::service_name)
-                .map_err(|e| ApiError::validation(&e))?;
-            Some(name)
-        }
-    };
-    let description = description
-        .map(|d| {
-            assent_core::field::optional(d.as_deref())
-                .map(assent_core::service::service_description)
-                .transpose()
-        })
-        .transpose()
-        .map_err(|e| ApiError::validation(&e))?;
-    if name.is_none() && description.is_none() {
-        return Err(ApiError::validation(&FieldError::invalid(
-            "name",
-            "or `description` must be given: there is nothing to change",
-        )));
-    }
-    Ok(ServiceChanges { name, description })
 }
 
 /// Delete a service with its API keys and webhooks. This cannot be undone.
@@ -275,9 +180,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     service_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let actor = owner.actor();
-    web::block(move || store.delete_service(owner.namespace(), &service_id, &actor)).await??;
+    services::delete(&state.app, &owner.account, service_id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -311,6 +214,18 @@ pub struct CreatedApiKey {
     pub created_at: Timestamp,
 }
 
+impl From<keys::MintedApiKey> for CreatedApiKey {
+    fn from(m: keys::MintedApiKey) -> Self {
+        Self {
+            key: m.key,
+            id: m.record.id,
+            prefix: m.record.prefix,
+            name: m.record.name,
+            created_at: m.record.created_at,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApiKeyRequest {
     #[schema(nullable = false, max_length = 100, example = "production")]
@@ -331,8 +246,7 @@ pub async fn list_keys(
     state: web::Data<AppState>,
     service_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let keys = web::block(move || store.list_api_keys(owner.namespace(), &service_id)).await??;
+    let keys = keys::list(&state.app, &owner.account, service_id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
         keys: keys
             .into_iter()
@@ -367,41 +281,8 @@ pub async fn create_key(
     body: OptionalJsonBody<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().and_then(|b| b.name);
-    let created = mint_api_key(&state, &owner, service_id.into_inner(), name).await?;
-    Ok(HttpResponse::Created().json(created))
-}
-
-/// Mints an API key named `name` (`default` if absent) for a service of the owner's: the rules
-/// of `POST /v1/services/{id}/keys` (`VALIDATION_ERROR`, `NOT_FOUND`, `KEY_LIMIT_REACHED`),
-/// shared with the dashboard. The answer holds the key itself, to show once.
-pub(crate) async fn mint_api_key(
-    state: &AppState,
-    owner: &Owner,
-    service_id: String,
-    name: Option<String>,
-) -> Result<CreatedApiKey, ApiError> {
-    let name = optional_name(name)?;
-    let minted = MintedToken::new(TokenKind::ApiKey);
-    let new = NewApiKey {
-        id: random::id("key_"),
-        name,
-        prefix: minted.display_prefix(),
-        hash: minted.hash.clone(),
-    };
-    let store = state.store.clone();
-    let max = state.settings.quotas.keys_per_service;
-    let namespace = owner.namespace().to_owned();
-    let actor = owner.actor();
-    let created =
-        web::block(move || store.create_api_key(&namespace, &service_id, &new, &actor, max))
-            .await??;
-    Ok(CreatedApiKey {
-        key: minted.plaintext.expose().to_owned(),
-        id: created.id,
-        prefix: created.prefix,
-        name: created.name,
-        created_at: created.created_at,
-    })
+    let minted = keys::mint(&state.app, &owner.account, service_id.into_inner(), name).await?;
+    Ok(HttpResponse::Created().json(CreatedApiKey::from(minted)))
 }
 
 /// Revoke an API key: it stops working on the very next request.
@@ -423,10 +304,7 @@ pub async fn revoke_key(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, key_id) = path.into_inner();
-    let store = state.store.clone();
-    let actor = owner.actor();
-    web::block(move || store.revoke_api_key(owner.namespace(), &service_id, &key_id, &actor))
-        .await??;
+    keys::revoke(&state.app, &owner.account, service_id, key_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -496,6 +374,17 @@ pub struct CreatedWebhook {
     pub secret: String,
 }
 
+impl From<webhooks::AddedWebhook> for CreatedWebhook {
+    fn from(a: webhooks::AddedWebhook) -> Self {
+        Self {
+            id: a.endpoint.id,
+            url: a.endpoint.url,
+            events: a.endpoint.events,
+            secret: a.secret,
+        }
+    }
+}
+
 /// A service's webhooks (the ATP callback among them).
 #[utoipa::path(get, path = "/v1/services/{service_id}/webhooks", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
@@ -510,10 +399,7 @@ pub async fn list_webhooks(
     state: web::Data<AppState>,
     service_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let endpoints =
-        web::block(move || store.list_owned_webhook_endpoints(owner.namespace(), &service_id))
-            .await??;
+    let endpoints = webhooks::list(&state.app, &owner.account, service_id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(WebhookList {
         webhooks: endpoints.into_iter().map(WebhookView::from).collect(),
     }))
@@ -540,78 +426,15 @@ pub async fn create_webhook(
     body: JsonBody<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let created = add_webhook(
-        &state,
-        &owner,
+    let added = webhooks::add(
+        &state.app,
+        &owner.account,
         service_id.into_inner(),
         body.url,
         body.events,
     )
     .await?;
-    Ok(HttpResponse::Created().json(created))
-}
-
-/// Adds a webhook to a service of the owner's, its url checked and its signing secret
-/// generated (returned this once); for the JSON API and the dashboard alike.
-pub(crate) async fn add_webhook(
-    state: &AppState,
-    owner: &Owner,
-    service_id: String,
-    url: Option<String>,
-    events: Option<Vec<String>>,
-) -> Result<CreatedWebhook, ApiError> {
-    let url = assent_core::field::required("url", url.as_deref())
-        .map_err(|e| ApiError::validation(&e))?;
-    let url = webhook_url(state, &url)?;
-    let events = webhook_events(events)?;
-
-    let id = random::id("wh_");
-    let secret = webhook_secret();
-    let endpoint = NewWebhookEndpoint {
-        secret_sealed: state.secret_key.seal(&secret, &id),
-        id,
-        url: url.to_string(),
-        format: EndpointFormat::Sigilum,
-        events,
-    };
-    let store = state.store.clone();
-    let max = state.settings.quotas.webhooks_per_service;
-    let namespace = owner.namespace().to_owned();
-    let actor = owner.actor();
-    let created = web::block(move || {
-        store.create_webhook_endpoint(&namespace, &service_id, &endpoint, &actor, max)
-    })
-    .await??;
-    Ok(CreatedWebhook {
-        id: created.id,
-        url: created.url,
-        events: created.events,
-        secret: secret.expose().to_owned(),
-    })
-}
-
-/// A webhook's target, checked against the server's policy (400 `INVALID_WEBHOOK_URL`).
-pub(crate) fn webhook_url(state: &AppState, raw: &str) -> Result<url::Url, ApiError> {
-    outbound::check_webhook_url(raw, state.settings.webhook_policy).map_err(|why| {
-        ApiError::bad_request(INVALID_WEBHOOK_URL, sentence(&format!("the url {why}")))
-            .with_detail("field", "url")
-    })
-}
-
-/// The events a webhook subscribes to, every `request.*` one when `None` (400
-/// `INVALID_EVENT_TYPE` for none, or for one it cannot subscribe to).
-pub(crate) fn webhook_events(names: Option<Vec<String>>) -> Result<Vec<EventType>, ApiError> {
-    request_subscription(names).map_err(|name| {
-        let message = if name.is_empty() {
-            "`events` must name at least one event.".to_owned()
-        } else {
-            format!(
-                "`{name}` is not an event a webhook can subscribe to; use request.submitted, \
-                 request.approved, request.rejected, request.revoked or request.expired."
-            )
-        };
-        ApiError::bad_request(INVALID_EVENT_TYPE, message).with_detail("field", "events")
-    })
+    Ok(HttpResponse::Created().json(CreatedWebhook::from(added)))
 }
 
 /// Delete a webhook: no further events are delivered to it.
@@ -633,11 +456,6 @@ pub async fn delete_webhook(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (service_id, webhook_id) = path.into_inner();
-    let store = state.store.clone();
-    let actor = owner.actor();
-    web::block(move || {
-        store.delete_webhook_endpoint(owner.namespace(), &service_id, &webhook_id, &actor)
-    })
-    .await??;
+    webhooks::delete(&state.app, &owner.account, service_id, webhook_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

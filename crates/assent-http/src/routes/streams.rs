@@ -11,6 +11,7 @@ use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use assent_app::notifications;
 use assent_core::Timestamp;
 use assent_core::notification::NotificationStatus;
 use assent_store::{Change, ChangeKind, Store, StoreError};
@@ -24,7 +25,6 @@ use crate::error::{ApiError, code};
 use crate::feed::Subscription;
 use crate::openapi::AtpError;
 use crate::rate_limit::ConnectionPermit;
-use crate::routes::client::acknowledge_notification;
 use crate::state::AppState;
 
 /// Largest WebSocket message a client may send (ATP: 1 MB).
@@ -202,8 +202,10 @@ pub async fn events(
     let namespace = user.namespace().to_owned();
     let shows = types.contains(&ChangeKind::Notification);
     let subscription = state.feed.subscribe(&namespace, &types, shows);
-    let store = state.store.clone();
-    let opening = web::block(move || opening(&store, &namespace, resume, shows)).await??;
+    let opening = state
+        .app
+        .run(move |store| opening(store, &namespace, resume, shows))
+        .await?;
     tracing::debug!(client_id = ?query.client_id, "event stream opened");
 
     let frames = opening
@@ -383,9 +385,11 @@ pub async fn stream(
     })?;
     let namespace = user.namespace().to_owned();
     let subscription = state.feed.subscribe(&namespace, &ChangeKind::ATP, true);
-    let store = state.store.clone();
     let opening_namespace = namespace.clone();
-    let opening = web::block(move || opening(&store, &opening_namespace, None, true)).await??;
+    let opening = state
+        .app
+        .run(move |store| opening(store, &opening_namespace, None, true))
+        .await?;
     tracing::debug!(client_id = ?query.client_id, "websocket opened");
     let messages = messages
         .max_frame_size(MAX_MESSAGE_BYTES)
@@ -526,9 +530,10 @@ impl Connection {
                     ));
                 };
                 // The status update reaches every connection through the feed.
-                match acknowledge_notification(&self.state, self.namespace.clone(), id).await {
+                match notifications::acknowledge(&self.state.app, self.namespace.clone(), id).await
+                {
                     Ok(_) => None,
-                    Err(e) => Some(error_frame(&e)),
+                    Err(e) => Some(error_frame(&ApiError::from(e))),
                 }
             }
             other => Some(error_frame(

@@ -1,0 +1,103 @@
+//! What services and agents ask with signed requests: submitting a claim for an agent key,
+//! verifying that a key may act, the service's feed of approved claims, and the public
+//! records of a namespace. The signature itself is checked by the front end (it needs the
+//! request); what is checked here needs the database.
+
+use assent_core::claim::ClaimStatus;
+use assent_core::{Namespace, Timestamp};
+use assent_store::{Account, ClaimRow, NewClaim, StoreError, Submitted};
+
+use crate::{App, Error, code};
+
+/// How long a claim body's nonce stays used (single-use per service for this long).
+pub const CLAIM_NONCE_TTL_SECONDS: i64 = 600;
+
+/// The most approved claims a DID document lists (the most recent ones).
+const DID_DOCUMENT_CLAIMS: i64 = 1000;
+
+/// Submits the claim of an agent key on behalf of the service `new.service_id`, its body's
+/// `nonce` single-use for that service (`NONCE_REPLAY`). A claim already pending or approved
+/// for the same key is returned as it is.
+pub async fn submit(app: &App, new: NewClaim, nonce: String) -> Result<Submitted, Error> {
+    let ttl = app.settings.claim_ttl;
+    let scope = format!("claim:{}", new.service_id);
+    let expires =
+        Timestamp::from_millis(Timestamp::now().as_millis() + CLAIM_NONCE_TTL_SECONDS * 1000);
+    app.run(move |store| {
+        if !store.use_nonce(&scope, &nonce, expires)? {
+            return Err(Error::conflict(
+                code::NONCE_REPLAY,
+                "Replay detected: this nonce has already been used.",
+            ));
+        }
+        Ok(store.submit_claim(&new, ttl)?)
+    })
+    .await
+}
+
+/// An approved claim's id and approval time, if the key may act on the service of the
+/// namespace (by its slug); `None` otherwise, also once the claim is revoked.
+pub async fn verify(
+    app: &App,
+    namespace: String,
+    public_key: String,
+    service: String,
+) -> Result<Option<(String, Timestamp)>, Error> {
+    app.run(move |store| store.find_approved_claim(&namespace, &public_key, &service))
+        .await
+}
+
+/// One page (`limit`, from `offset`) of the approved claims of a service, newest approval
+/// first, and whether more follow.
+pub async fn approved_claims(
+    app: &App,
+    service_id: String,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<ClaimRow>, bool), Error> {
+    let mut claims = app
+        .run(move |store| store.approved_claims_of_service(&service_id, limit + 1, offset))
+        .await?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = claims.len() > limit;
+    claims.truncate(limit);
+    Ok((claims, has_more))
+}
+
+/// The account owning `namespace` and how many claims it has approved (`NOT_FOUND` for a
+/// namespace nobody owns).
+pub async fn namespace_record(app: &App, namespace: &Namespace) -> Result<(Account, i64), Error> {
+    let ns = namespace.as_str().to_owned();
+    app.run(move |store| {
+        let account = store
+            .find_account_by_namespace(&ns)?
+            .ok_or(StoreError::NotFound)?;
+        let active = store.count_approved_claims(&ns)?;
+        Ok::<_, StoreError>((account, active))
+    })
+    .await
+}
+
+/// What a namespace's DID document is made of: its owner's account and its most recent
+/// approved claims; `None` for a namespace nobody owns. Reading never writes (no expiry runs),
+/// so the public endpoint cannot be used to make the server write.
+pub async fn did_subjects(
+    app: &App,
+    namespace: &Namespace,
+) -> Result<Option<(Account, Vec<ClaimRow>)>, Error> {
+    let ns = namespace.as_str().to_owned();
+    app.run(move |store| {
+        let Some(account) = store.find_account_by_namespace(&ns)? else {
+            return Ok(None);
+        };
+        let approved = store.list_claims(
+            &ns,
+            Some(ClaimStatus::Approved),
+            None,
+            DID_DOCUMENT_CLAIMS,
+            None,
+        )?;
+        Ok::<_, StoreError>(Some((account, approved)))
+    })
+    .await
+}

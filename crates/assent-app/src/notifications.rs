@@ -1,0 +1,322 @@
+//! ATP notifications as their human sees them: acknowledging one, and answering it exactly
+//! once. The lifecycle's refusals carry ATP's codes whichever front end asked.
+
+use assent_core::Timestamp;
+use assent_core::notification::{
+    Action, NewNotification, NotificationStatus, ResponseError, ResponseType,
+};
+use assent_store::{
+    Account, NotificationQuery, NotificationRow, Party, Response, Store, StoreError,
+    TransitionError,
+};
+use serde_json::Value;
+
+use crate::{App, Error, Kind, code, sentence};
+
+/// One page of the notifications addressed to the human's namespace (`query.limit` is the
+/// page size plus one, which tells whether a next page exists), and how many match in all.
+/// The `created` ones reached a client, so they are now `delivered`.
+pub async fn list_for(
+    app: &App,
+    account: &Account,
+    query: NotificationQuery,
+) -> Result<(Vec<NotificationRow>, i64), Error> {
+    let namespace = account.namespace.clone();
+    app.run(move |store| {
+        let (rows, total) = store.list_notifications(&namespace, &query)?;
+        Ok::<_, StoreError>((deliver(store, rows)?, total))
+    })
+    .await
+}
+
+/// One notification addressed to the human's namespace, `delivered` if it was `created`.
+pub async fn get_for(app: &App, account: &Account, id: String) -> Result<NotificationRow, Error> {
+    let namespace = account.namespace.clone();
+    app.run(move |store| {
+        let row = store
+            .get_notification(Party::Namespace(&namespace), &id)
+            .map_err(|e| transition_error(e, code::NOTIFICATION_ACCESS_DENIED))?;
+        let mut rows = deliver(store, vec![row])?;
+        Ok::<_, Error>(rows.remove(0))
+    })
+    .await
+}
+
+/// Notifications that reached a client are `delivered`: marks the `created` ones of `rows`
+/// and returns the rows as they now stand.
+pub(crate) fn deliver(
+    store: &Store,
+    mut rows: Vec<NotificationRow>,
+) -> Result<Vec<NotificationRow>, StoreError> {
+    let created: Vec<String> = rows
+        .iter()
+        .filter(|r| r.status() == NotificationStatus::Created)
+        .map(|r| r.id.clone())
+        .collect();
+    for moved in store.mark_delivered(&created)? {
+        if let Some(row) = rows.iter_mut().find(|r| r.id == moved.id) {
+            *row = moved;
+        }
+    }
+    Ok(rows)
+}
+
+/// The action `action_id` of a notification of the human's namespace, if the notification
+/// still takes an answer and has that action: what a front end needs to read an answer from
+/// a form before [`respond`] checks it. `NOTIFICATION_NOT_FOUND` or
+/// `NOTIFICATION_ACCESS_DENIED` when the notification is not theirs to answer.
+pub async fn action_of(
+    app: &App,
+    account: &Account,
+    id: &str,
+    action_id: &str,
+) -> Result<Option<Action>, Error> {
+    let namespace = account.namespace.clone();
+    let id = id.to_owned();
+    let row = app
+        .run(
+            move |store| match store.get_notification(Party::Namespace(&namespace), &id) {
+                Ok(row) => Ok(row),
+                Err(TransitionError::Conflict(row)) => Ok(*row),
+                Err(e) => Err(transition_error(e, code::NOTIFICATION_ACCESS_DENIED)),
+            },
+        )
+        .await?;
+    Ok(row.action(action_id).filter(|_| row.status().is_pending()))
+}
+
+/// Checks an answer against its notification and records it, exactly once: the notification
+/// must be the namespace's and pending, the action one of its own, and the data must fit the
+/// action's response type and constraints (`None` is allowed for `simple` only).
+pub async fn respond(
+    app: &App,
+    account: &Account,
+    notification_id: String,
+    action_id: &str,
+    data: Option<Value>,
+) -> Result<NotificationRow, Error> {
+    let namespace = account.namespace.clone();
+    let lookup = notification_id.clone();
+    let row = app
+        .run(move |store| {
+            store
+                .get_notification(Party::Namespace(&namespace), &lookup)
+                .map_err(|e| transition_error(e, code::NOTIFICATION_ACCESS_DENIED))
+        })
+        .await?;
+    // A notification that takes no answer says so first, whatever the answer.
+    if !row.status().is_pending() {
+        return Err(state_conflict(&row));
+    }
+    let action = row.action(action_id).ok_or_else(|| {
+        Error::invalid(
+            code::INVALID_ACTION_ID,
+            format!("The notification has no action `{action_id}`."),
+        )
+        .for_field("action_id")
+    })?;
+    let data = match data {
+        Some(data) => data,
+        None if action.response_type == ResponseType::Simple => Value::Null,
+        None => {
+            return Err(Error::invalid(
+                code::MISSING_REQUIRED_FIELD,
+                "The field `response_data` is required for this action.",
+            )
+            .for_field("response_data"));
+        }
+    };
+    action.check_response(&data).map_err(|e| {
+        let (kind, code) = match e {
+            ResponseError::WrongType(_) => (Kind::Invalid, code::INVALID_RESPONSE_DATA),
+            ResponseError::Constraint(_) => (Kind::Unprocessable, code::CONSTRAINT_VIOLATION),
+        };
+        Error::new(kind, code, sentence(&e.to_string()))
+            .for_field("response_data")
+            .with_detail("response_type", action.response_type.as_str())
+    })?;
+
+    let response = Response {
+        action_id: action_id.to_owned(),
+        data,
+        responder_id: account.id.clone(),
+    };
+    let namespace = account.namespace.clone();
+    app.run(move |store| {
+        store
+            .move_notification(
+                Party::Namespace(&namespace),
+                &notification_id,
+                NotificationStatus::Responded,
+                None,
+                Some(&response),
+            )
+            .map_err(|e| transition_error(e, code::NOTIFICATION_ACCESS_DENIED))
+    })
+    .await
+}
+
+/// Moves a notification of `namespace` to `acknowledged`: the human has seen it.
+/// Acknowledging an acknowledged notification changes nothing.
+pub async fn acknowledge(
+    app: &App,
+    namespace: String,
+    id: String,
+) -> Result<NotificationRow, Error> {
+    app.run(move |store| {
+        match store.move_notification(
+            Party::Namespace(&namespace),
+            &id,
+            NotificationStatus::Acknowledged,
+            None,
+            None,
+        ) {
+            Ok(row) => Ok(row),
+            Err(TransitionError::Conflict(row))
+                if row.status() == NotificationStatus::Acknowledged =>
+            {
+                Ok(*row)
+            }
+            Err(e) => Err(transition_error(e, code::NOTIFICATION_ACCESS_DENIED)),
+        }
+    })
+    .await
+}
+
+/// A lifecycle move that did not happen, as ATP's codes say it. `not_owner` is
+/// `SERVICE_NOT_OWNER` for services and `NOTIFICATION_ACCESS_DENIED` for humans.
+pub fn transition_error(e: TransitionError, not_owner: &'static str) -> Error {
+    match e {
+        TransitionError::NotFound => Error::new(
+            Kind::NotFound,
+            code::NOTIFICATION_NOT_FOUND,
+            "No notification has this id.",
+        ),
+        TransitionError::NotOwner => Error::new(
+            Kind::Forbidden,
+            not_owner,
+            "This notification is not yours.",
+        ),
+        TransitionError::Conflict(row) => state_conflict(&row),
+        TransitionError::Store(e) => e.into(),
+    }
+}
+
+/// The conflict of a notification whose state allows no more changes.
+pub fn state_conflict(row: &NotificationRow) -> Error {
+    let (code, message) = match row.status() {
+        NotificationStatus::Responded | NotificationStatus::Completed => (
+            code::NOTIFICATION_ALREADY_RESPONDED,
+            "The notification has already been answered.",
+        ),
+        NotificationStatus::Expired => (
+            code::NOTIFICATION_EXPIRED,
+            "The notification deadline has passed and no longer accepts responses.",
+        ),
+        NotificationStatus::Invalidated => (
+            code::NOTIFICATION_INVALIDATED,
+            "The service has invalidated this notification.",
+        ),
+        NotificationStatus::Created
+        | NotificationStatus::Delivered
+        | NotificationStatus::Acknowledged => (
+            code::NOTIFICATION_STATE_CONFLICT,
+            "The notification is not in a state this change starts from.",
+        ),
+    };
+    let mut error = Error::conflict(code, message)
+        .with_detail("notification_id", row.id.clone())
+        .with_detail("status", row.status.clone());
+    if row.status() == NotificationStatus::Expired
+        && let Some(deadline) = row.deadline
+    {
+        error = error.with_detail("expired_at", Timestamp::from_millis(deadline).to_rfc3339());
+    }
+    error
+}
+
+/// The service sending a notification, as its API key identifies it.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub service_id: String,
+    pub namespace: String,
+    /// The ATP `service_id`.
+    pub slug: String,
+    pub name: String,
+    pub icon: Option<String>,
+}
+
+/// Stores a notification the service sent (checked by core's `validate_notification`) for
+/// the owner of its namespace, at `now`. `NOTIFICATION_ALREADY_EXISTS` for a taken `id`.
+pub async fn send(
+    app: &App,
+    sender: Sender,
+    input: NewNotification,
+    now: Timestamp,
+) -> Result<NotificationRow, Error> {
+    let row = NotificationRow {
+        id: input.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        namespace: sender.namespace,
+        service_id: sender.service_id,
+        service_slug: sender.slug,
+        service_name: sender.name,
+        service_icon: sender.icon,
+        project: input.project,
+        context: Value::Object(input.context).to_string(),
+        actions: serde_json::to_string(&input.actions).map_err(|e| Error::internal(&e))?,
+        status: NotificationStatus::Created.as_str().to_owned(),
+        sent_at: input.timestamp.as_millis(),
+        created_at: now.as_millis(),
+        updated_at: now.as_millis(),
+        deadline: input.deadline.map(Timestamp::as_millis),
+        status_reason: None,
+        response: None,
+    };
+    app.run(move |store| {
+        store.create_notification(&row).map_err(|e| match e {
+            StoreError::Conflict(_) => Error::conflict(
+                code::NOTIFICATION_ALREADY_EXISTS,
+                "A notification with this id already exists.",
+            )
+            .for_field("id"),
+            other => other.into(),
+        })
+    })
+    .await
+}
+
+/// The service invalidates one of its notifications that no longer applies; no answer is
+/// accepted after it. `SERVICE_NOT_OWNER` for another service's.
+pub async fn invalidate(
+    app: &App,
+    service_id: String,
+    id: String,
+    reason: Option<String>,
+) -> Result<NotificationRow, Error> {
+    app.run(move |store| {
+        store
+            .move_notification(
+                Party::Service(&service_id),
+                &id,
+                NotificationStatus::Invalidated,
+                reason.as_deref(),
+                None,
+            )
+            .map_err(|e| transition_error(e, code::SERVICE_NOT_OWNER))
+    })
+    .await
+}
+
+/// One of the service's notifications, with its status and, once answered, its response.
+pub async fn get_for_service(
+    app: &App,
+    service_id: String,
+    id: String,
+) -> Result<NotificationRow, Error> {
+    app.run(move |store| {
+        store
+            .get_notification(Party::Service(&service_id), &id)
+            .map_err(|e| transition_error(e, code::SERVICE_NOT_OWNER))
+    })
+    .await
+}
