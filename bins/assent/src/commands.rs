@@ -145,7 +145,7 @@ pub fn token(storage: &StorageConfig, action: TokenAction) -> anyhow::Result<()>
         .ok_or_else(|| anyhow::anyhow!("no account owns the namespace `{namespace}`"))?;
     let minted = MintedToken::new(TokenKind::User);
     let new = NewUserToken {
-        id: assent_auth::random::id("tok_"),
+        id: assent_auth::random::Id::UserToken.mint(),
         name,
         prefix: minted.display_prefix(),
         hash: minted.hash.clone(),

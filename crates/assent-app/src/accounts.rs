@@ -139,7 +139,7 @@ pub async fn mint_user_token(
     let name = credential_name(name)?;
     let minted = MintedToken::new(TokenKind::User);
     let new = NewUserToken {
-        id: random::id("tok_"),
+        id: random::Id::UserToken.mint(),
         name,
         prefix: minted.display_prefix(),
         hash: minted.hash.clone(),
@@ -182,7 +182,7 @@ fn open_session(store: &Store, account: &Account, ttl: Duration) -> Result<Sessi
     let token = MintedToken::new(TokenKind::Session);
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let expires_at = Timestamp::from_millis(Timestamp::now().as_millis().saturating_add(ttl_ms));
-    let id = random::id("sid_");
+    let id = random::Id::Session.mint();
     store.create_session(&id, &token.hash, &account.id, expires_at)?;
     Ok(SessionGrant {
         token: token.plaintext.expose().to_owned(),

@@ -31,7 +31,7 @@ pub async fn mint(
     let name = credential_name(name)?;
     let minted = MintedToken::new(TokenKind::ApiKey);
     let new = NewApiKey {
-        id: random::id("key_"),
+        id: random::Id::ApiKey.mint(),
         name,
         prefix: minted.display_prefix(),
         hash: minted.hash.clone(),

@@ -255,7 +255,9 @@ pub async fn send(
     now: Timestamp,
 ) -> Result<NotificationRow, Error> {
     let row = NotificationRow {
-        id: input.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        id: input
+            .id
+            .unwrap_or_else(|| assent_auth::random::Id::Notification.mint()),
         namespace: sender.namespace,
         service_id: sender.service_id,
         service_slug: sender.slug,

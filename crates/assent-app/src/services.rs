@@ -156,7 +156,7 @@ pub async fn register_atp(
         })?;
 
     let api_key = MintedToken::new(TokenKind::ApiKey);
-    let endpoint_id = random::id("wh_");
+    let endpoint_id = random::Id::Webhook.mint();
     let webhook_secret = Secret::new(registration.webhook_secret.clone());
     let endpoint = NewWebhookEndpoint {
         secret_sealed: app.secret_key.seal(&webhook_secret, &endpoint_id),
@@ -166,7 +166,7 @@ pub async fn register_atp(
         events: vec![EventType::NotificationResponded],
     };
     let key = NewApiKey {
-        id: random::id("key_"),
+        id: random::Id::ApiKey.mint(),
         name: "default".to_owned(),
         prefix: api_key.display_prefix(),
         hash: api_key.hash.clone(),

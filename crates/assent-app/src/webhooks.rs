@@ -94,7 +94,7 @@ pub async fn add(
     let url = checked_url(app, &url)?;
     let events = subscription(events)?;
 
-    let id = random::id("wh_");
+    let id = random::Id::Webhook.mint();
     let secret = webhook_secret();
     let new = NewWebhookEndpoint {
         secret_sealed: app.secret_key.seal(&secret, &id),
@@ -229,7 +229,7 @@ pub async fn send_test(
     webhook_id: String,
 ) -> Result<TestSent, Error> {
     let namespace = owner.namespace.clone();
-    let event_id = random::id("evt_");
+    let event_id = random::Id::Event.mint();
     let sent = app
         .run(move |store| {
             let service = store.get_owned_service(&namespace, &service_id)?;

@@ -24,7 +24,7 @@ fn sane_request_id(value: &str) -> bool {
 }
 
 fn new_request_id() -> String {
-    assent_auth::random::id("req_")
+    assent_auth::random::Id::Request.mint()
 }
 
 pub async fn request_context(

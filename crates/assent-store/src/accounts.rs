@@ -70,7 +70,7 @@ impl Store {
                 return Err(StoreError::Conflict("namespace"));
             }
             let account = Account {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: assent_auth::random::Id::Account.mint(),
                 email: email.clone(),
                 namespace: new.namespace.clone(),
                 created_at: Timestamp::from_millis(now),

@@ -48,7 +48,7 @@ impl Store {
     ) -> Result<AdminToken, StoreError> {
         let now = Timestamp::now().as_millis();
         let token = AdminToken {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: assent_auth::random::Id::AdminToken.mint(),
             label: label.to_owned(),
             created_at: Timestamp::from_millis(now),
             last_used_at: None,
@@ -71,7 +71,7 @@ impl Store {
                 return Ok(false);
             }
             let token = AdminToken {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: assent_auth::random::Id::AdminToken.mint(),
                 label: "bootstrap".to_owned(),
                 created_at: Timestamp::from_millis(now),
                 last_used_at: None,

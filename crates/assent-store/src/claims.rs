@@ -133,7 +133,7 @@ impl Store {
                 diesel::delete(claims::table.find(&existing.id)).execute(conn)?;
             }
             let claim = ClaimRow {
-                id: assent_auth::random::id("cl_"),
+                id: assent_auth::random::Id::Claim.mint(),
                 namespace: new.namespace.clone(),
                 service_id: new.service_id.clone(),
                 service_slug: new.service_slug.clone(),
@@ -456,7 +456,7 @@ fn emit(
     let payload =
         json!({ "event": event_type.as_str(), "timestamp": Timestamp::now(), "data": data });
     let event = NewEvent {
-        id: assent_auth::random::id("evt_"),
+        id: assent_auth::random::Id::Event.mint(),
         service_id: claim.service_id.clone(),
         namespace: claim.namespace.clone(),
         event_type,

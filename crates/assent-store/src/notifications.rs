@@ -521,7 +521,7 @@ fn transition(
     )?;
     if let Some(payload) = response {
         let event = NewEvent {
-            id: assent_auth::random::id("evt_"),
+            id: assent_auth::random::Id::Event.mint(),
             service_id: moved.service_id.clone(),
             namespace: moved.namespace.clone(),
             event_type: EventType::NotificationResponded,

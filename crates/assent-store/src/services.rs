@@ -282,7 +282,7 @@ fn name_taken(conn: &mut AnyConnection, namespace: &str, name: &str) -> QueryRes
 
 fn insert(conn: &mut AnyConnection, new: &NewService, now: i64) -> QueryResult<Service> {
     let service = Service {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: assent_auth::random::Id::Service.mint(),
         namespace: new.namespace.clone(),
         slug: new.slug.clone(),
         name: new.name.clone(),
