@@ -13,7 +13,7 @@
 
 use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use assent_core::WebhookUrlPolicy;
 use assent_core::outbound::is_public_ip;
@@ -404,88 +404,16 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         return value.parse::<u64>().ok().map(Duration::from_secs);
     }
-    let at = UNIX_EPOCH.checked_add(Duration::from_secs(parse_http_date(value)?))?;
-    at.duration_since(now).ok()
-}
-
-/// Parses an HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms) to seconds
-/// since the Unix epoch. The weekday is not checked.
-fn parse_http_date(s: &str) -> Option<u64> {
-    let tokens: Vec<&str> = s.split_ascii_whitespace().collect();
-    let (day, month, year, time) = match tokens.as_slice() {
-        // Sun, 06 Nov 1994 08:49:37 GMT
-        [_, day, month, year, time, "GMT"] => (*day, *month, parse_num(year)?, *time),
-        // Sunday, 06-Nov-94 08:49:37 GMT
-        [_, date, time, "GMT"] => {
-            let mut parts = date.split('-');
-            let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
-            if parts.next().is_some() || year.len() != 2 {
-                return None;
-            }
-            let yy = parse_num(year)?;
-            (
-                day,
-                month,
-                if yy < 70 { 2000 + yy } else { 1900 + yy },
-                *time,
-            )
-        }
-        // Sun Nov  6 08:49:37 1994
-        [_, month, day, time, year] => (*day, *month, parse_num(year)?, *time),
-        _ => return None,
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
-    let day = parse_num(day)?;
-    let mut hms = time.split(':');
-    let (hour, minute, second) = (
-        parse_num(hms.next()?)?,
-        parse_num(hms.next()?)?,
-        parse_num(hms.next()?)?,
-    );
-    if hms.next().is_some() || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    if !(1970..=9999).contains(&year) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    let days = days_since_epoch(year, month, day);
-    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
-}
-
-fn parse_num(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-fn is_leap(year: u64) -> bool {
-    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to the given date (year ≥ 1970).
-fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
-    let before_year: u64 = (1970..year)
-        .map(|y| if is_leap(y) { 366 } else { 365 })
-        .sum();
-    let before_month: u64 = (1..month).map(|m| days_in_month(year, m)).sum();
-    before_year + before_month + day - 1
+    httpdate::parse_http_date(value)
+        .ok()?
+        .duration_since(now)
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     const STRICT: WebhookUrlPolicy = WebhookUrlPolicy {
@@ -635,20 +563,15 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 24:00:00 GMT", now),
             None
         );
-    }
-
-    #[test]
-    fn http_date_epoch_values() {
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        // httpdate checks the weekday too: a date that names the wrong day is no date.
         assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
+            parse_retry_after("Mon, 06 Nov 1994 08:50:37 GMT", now),
+            None
         );
         assert_eq!(
-            parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"),
-            Some(951_825_600)
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", UNIX_EPOCH),
+            Some(Duration::ZERO)
         );
-        assert_eq!(parse_http_date("Sat, 01 Jan 2000 00:00:00 UTC"), None);
     }
 
     fn attempt(status: Option<u16>, error: Option<&str>) -> Attempt {
