@@ -1,4 +1,4 @@
-//! The delivery loop. It claims due deliveries with a lease, sends each through the
+//! The delivery loop. It leases due deliveries, sends each through the
 //! [`SafeClient`] (at most `concurrency` at once), decides the next step by the rules in
 //! `assent_core::delivery`, and records outcomes in batches. It wakes when this process commits
 //! events, and polls for work committed by other replicas or coming due.
@@ -9,7 +9,7 @@ use std::time::Duration;
 use assent_auth::{SecretKey, random};
 use assent_core::delivery::{AttemptResult, NextStep, RetrySchedule, next_step};
 use assent_core::{EndpointFormat, Timestamp, WebhookUrlPolicy};
-use assent_store::{Attempt, Claimed, EndpointHealth, Next, Outcome, Store};
+use assent_store::{Attempt, EndpointHealth, LeasedDelivery, Next, Outcome, Store};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -19,7 +19,7 @@ use crate::client::{self, ClientError, SafeClient};
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub schedule: RetrySchedule,
-    /// How long a claimed delivery stays claimed; past it, another sender may take it.
+    /// How long a leased delivery stays leased; past it, another sender may take it.
     pub lease: Duration,
     /// The whole of one attempt.
     pub timeout: Duration,
@@ -47,7 +47,7 @@ impl Default for EngineConfig {
 }
 
 /// The engine of one process. Start it with [`Engine::spawn`]; stop it through the watch
-/// channel: in-flight attempts finish and are recorded, nothing new is claimed.
+/// channel: in-flight attempts finish and are recorded, nothing new is leased.
 #[derive(Debug)]
 pub struct Engine {
     store: Store,
@@ -79,7 +79,7 @@ impl Engine {
 
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut in_flight: JoinSet<Outcome> = JoinSet::new();
-        // True after a claim found less than it asked for: wait for a wake-up or the poll.
+        // True after leasing found less than it asked for: wait for a wake-up or the poll.
         let mut drained = false;
         loop {
             let stopping = *shutdown.borrow();
@@ -88,10 +88,10 @@ impl Engine {
             }
             let room = self.config.concurrency.saturating_sub(in_flight.len());
             if !stopping && !drained && room > 0 {
-                match self.claim(room).await {
-                    Ok(claimed) => {
-                        drained = claimed.len() < room;
-                        for delivery in claimed {
+                match self.lease(room).await {
+                    Ok(leased) => {
+                        drained = leased.len() < room;
+                        for delivery in leased {
                             in_flight.spawn(attempt(
                                 delivery,
                                 self.client.clone(),
@@ -101,7 +101,7 @@ impl Engine {
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "claiming deliveries failed");
+                        tracing::error!(error = %e, "leasing due deliveries failed");
                         drained = true;
                     }
                 }
@@ -128,11 +128,11 @@ impl Engine {
         tracing::info!("delivery engine stopped");
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, String> {
+    async fn lease(&self, limit: usize) -> Result<Vec<LeasedDelivery>, String> {
         let store = self.store.clone();
         let lease = self.config.lease;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        tokio::task::spawn_blocking(move || store.claim_due(Timestamp::now(), lease, limit))
+        tokio::task::spawn_blocking(move || store.lease_due(Timestamp::now(), lease, limit))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())
@@ -151,9 +151,9 @@ impl Engine {
     }
 }
 
-/// One attempt of one claimed delivery, from signing to the decided next step.
+/// One attempt of one leased delivery, from signing to the decided next step.
 async fn attempt(
-    delivery: Claimed,
+    delivery: LeasedDelivery,
     client: SafeClient,
     key: SecretKey,
     config: Arc<EngineConfig>,
@@ -255,7 +255,7 @@ fn classify(sent: &client::Attempt) -> AttemptResult {
 /// The headers of one attempt: the format's family, signed with the current secret and, while
 /// a rotation's grace period runs, the previous one too.
 pub fn signed_headers(
-    delivery: &Claimed,
+    delivery: &LeasedDelivery,
     key: &SecretKey,
     now: Timestamp,
 ) -> Result<Vec<(String, String)>, String> {

@@ -1,4 +1,4 @@
-//! Deliveries: claiming due ones with a lease, recording attempts, and the owner's delivery
+//! Deliveries: leasing due ones, recording attempts, and the owner's delivery
 //! log and tools (retry, test, rotate, change, re-enable with replay).
 
 use std::time::Duration;
@@ -18,11 +18,11 @@ use crate::schema::{deliveries, delivery_attempts, events, webhook_endpoints};
 use crate::services::owned;
 use crate::webhooks::{WebhookEndpoint, WebhookEndpointRow};
 
-/// A delivery claimed for sending, with everything the sender needs.
+/// A due delivery leased for sending, with everything the sender needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claimed {
+pub struct LeasedDelivery {
     pub delivery_id: String,
-    /// The lease this claim holds; recording checks it is still ours.
+    /// The lease held on it; recording checks it is still ours.
     pub lease_until: i64,
     /// Attempts made before this one.
     pub attempt_count: u32,
@@ -65,7 +65,7 @@ pub enum EndpointHealth {
     Disable(&'static str),
 }
 
-/// The result of handling one claimed delivery.
+/// The result of handling one leased delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub delivery_id: String,
@@ -108,7 +108,7 @@ struct IdRow {
 }
 
 type AttemptRow = (i64, Option<i32>, i64, Option<String>, String);
-type ClaimRow = (String, i32, String, String, String, WebhookEndpointRow);
+type LeaseRow = (String, i32, String, String, String, WebhookEndpointRow);
 type DeliveryRow = (
     String,
     String,
@@ -122,19 +122,19 @@ type DeliveryRow = (
 );
 
 impl Store {
-    /// Claims up to `limit` due deliveries until `now + lease`: pending, due, and not leased
+    /// Leases up to `limit` due deliveries until `now + lease`: pending, due, and not leased
     /// by another sender (or leased and expired, so a crashed sender's work comes back).
-    pub fn claim_due(
+    pub fn lease_due(
         &self,
         now: Timestamp,
         lease: Duration,
         limit: i64,
-    ) -> Result<Vec<Claimed>, StoreError> {
+    ) -> Result<Vec<LeasedDelivery>, StoreError> {
         let now = now.as_millis();
         let lease_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         self.write(|conn| {
             let ids: Vec<String> = match conn {
-                // SKIP LOCKED lets replicas claim side by side without waiting for each other.
+                // SKIP LOCKED lets replicas lease side by side without waiting for each other.
                 AnyConnection::Postgresql(pg) => diesel::sql_query(
                     "UPDATE deliveries SET lease_until = $1 WHERE id IN (\
                        SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
@@ -167,7 +167,7 @@ impl Store {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let rows: Vec<ClaimRow> = deliveries::table
+            let rows: Vec<LeaseRow> = deliveries::table
                 .inner_join(events::table)
                 .inner_join(webhook_endpoints::table)
                 .filter(deliveries::id.eq_any(&ids))
@@ -182,7 +182,7 @@ impl Store {
                 .load(conn)?;
             rows.into_iter()
                 .map(|(delivery_id, attempts, event_id, event_type, payload, endpoint)| {
-                    Ok(Claimed {
+                    Ok(LeasedDelivery {
                         delivery_id,
                         lease_until,
                         attempt_count: u32::try_from(attempts).unwrap_or(0),
@@ -196,7 +196,7 @@ impl Store {
         })
     }
 
-    /// Records the outcomes of claimed deliveries in one transaction. A delivery whose lease
+    /// Records the outcomes of leased deliveries in one transaction. A delivery whose lease
     /// was taken over meanwhile (it expired) keeps its attempt in the log but is not updated.
     pub fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<(), StoreError> {
         let now = Timestamp::now().as_millis();

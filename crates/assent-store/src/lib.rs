@@ -33,7 +33,7 @@ pub use changes::{Change, ChangeKind};
 pub use claims::{ClaimRow, DecideError, NewClaim, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{
-    Attempt, Claimed, DeliveryRecord, EndpointHealth, Next, Outcome, WebhookChanges,
+    Attempt, DeliveryRecord, EndpointHealth, LeasedDelivery, Next, Outcome, WebhookChanges,
 };
 pub use error::{Quota, StoreError};
 pub use notifications::{NotificationQuery, NotificationRow, Party, Response, TransitionError};
