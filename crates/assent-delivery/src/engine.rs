@@ -1,19 +1,23 @@
-//! The delivery loop. It leases due deliveries, sends each through the
-//! [`SafeClient`] (at most `concurrency` at once), decides the next step by the rules in
-//! `assent_core::delivery`, and records outcomes in batches. It wakes when this process commits
-//! events, and polls for work committed by other replicas or coming due.
+//! The delivery loop. It leases due deliveries, sends each through the [`SafeClient`] (at most
+//! `concurrency` at once), hands the [`Attempt`] to the rules in `assent_core::delivery` once
+//! for its next step and its endpoint's health, and records what settled in batches. It wakes
+//! when this process commits events, and polls for work committed by other replicas or coming
+//! due. There is no queue in memory: the database is the queue, and the engine holds only the
+//! attempts in flight.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use assent_auth::{SecretKey, random};
-use assent_core::delivery::{AttemptResult, NextStep, RetrySchedule, next_step};
+use assent_core::delivery::{
+    Attempt, EndpointHealth, Failure, NextStep, RetrySchedule, endpoint_health, next_step,
+};
 use assent_core::{EndpointFormat, Timestamp, WebhookUrlPolicy};
-use assent_store::{Attempt, EndpointHealth, LeasedDelivery, Next, Outcome, Store};
+use assent_store::{LeasedDelivery, Settled, Store};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::client::{self, ClientError, SafeClient};
+use crate::client::{ClientError, SafeClient};
 
 /// How the engine behaves; every field has an `ASSENT_*` setting.
 #[derive(Debug, Clone)]
@@ -78,7 +82,7 @@ impl Engine {
     }
 
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut in_flight: JoinSet<Outcome> = JoinSet::new();
+        let mut in_flight: JoinSet<Settled> = JoinSet::new();
         // True after leasing found less than it asked for: wait for a wake-up or the poll.
         let mut drained = false;
         loop {
@@ -108,12 +112,12 @@ impl Engine {
             }
             tokio::select! {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    let mut outcomes: Vec<Outcome> = done.into_iter().collect();
+                    let mut settled: Vec<Settled> = done.into_iter().collect();
                     // Record everything that finished meanwhile in the same transaction.
                     while let Some(Some(done)) = futures_util::FutureExt::now_or_never(in_flight.join_next()) {
-                        outcomes.extend(done);
+                        settled.extend(done);
                     }
-                    self.record(outcomes).await;
+                    self.record(settled).await;
                 }
                 () = self.wake.notified(), if !stopping => drained = false,
                 () = tokio::time::sleep(self.config.poll_interval), if !stopping => drained = false,
@@ -138,15 +142,15 @@ impl Engine {
             .map_err(|e| e.to_string())
     }
 
-    async fn record(&self, outcomes: Vec<Outcome>) {
+    async fn record(&self, settled: Vec<Settled>) {
         let store = self.store.clone();
-        let count = outcomes.len();
-        let result = tokio::task::spawn_blocking(move || store.record_outcomes(&outcomes)).await;
+        let count = settled.len();
+        let result = tokio::task::spawn_blocking(move || store.record_settled(&settled)).await;
         match result {
-            Ok(Ok(())) => tracing::debug!(count, "recorded delivery outcomes"),
+            Ok(Ok(())) => tracing::debug!(count, "recorded settled deliveries"),
             // The leases lapse and the deliveries are attempted again: at least once.
-            Ok(Err(e)) => tracing::error!(error = %e, count, "recording delivery outcomes failed"),
-            Err(e) => tracing::error!(error = %e, count, "recording delivery outcomes panicked"),
+            Ok(Err(e)) => tracing::error!(error = %e, count, "recording settled deliveries failed"),
+            Err(e) => tracing::error!(error = %e, count, "recording settled deliveries panicked"),
         }
     }
 }
@@ -157,113 +161,55 @@ async fn attempt(
     client: SafeClient,
     key: SecretKey,
     config: Arc<EngineConfig>,
-) -> Outcome {
+) -> Settled {
     let endpoint = &delivery.endpoint;
-    let skipped = |next| Outcome {
+    let settled = |attempt, next, health| Settled {
         delivery_id: delivery.delivery_id.clone(),
         lease_until: delivery.lease_until,
         endpoint_id: endpoint.id.clone(),
-        attempt: None,
+        attempt,
         next,
-        endpoint: EndpointHealth::Unchanged,
+        endpoint: health,
     };
     if !endpoint.enabled {
-        return skipped(Next::Skipped);
+        return settled(None, NextStep::Skipped, EndpointHealth::Unchanged);
     }
-    let started_at = Timestamp::now();
     let number = usize::try_from(delivery.attempt_count)
         .unwrap_or(usize::MAX)
         .saturating_add(1);
-    let (result, attempt) = match signed_headers(&delivery, &key, started_at) {
+    let signed_at = Timestamp::now();
+    let attempt = match signed_headers(&delivery, &key, signed_at) {
         Ok(headers) => {
-            let sent = client
+            client
                 .post(
                     &endpoint.url,
                     &headers,
                     delivery.payload.clone().into_bytes(),
                 )
-                .await;
-            (
-                classify(&sent),
-                Attempt {
-                    attempted_at: started_at,
-                    status_code: sent.status,
-                    duration_ms: i64::try_from(sent.duration.as_millis()).unwrap_or(i64::MAX),
-                    error: sent.error,
-                    response_excerpt: sent.response_excerpt,
-                },
-            )
+                .await
         }
-        // A secret that does not open means the server's key changed: the owner can rotate.
-        Err(why) => (
-            AttemptResult::Retryable { retry_after: None },
-            Attempt {
-                attempted_at: started_at,
-                status_code: None,
-                duration_ms: 0,
-                error: Some(why),
-                response_excerpt: String::new(),
-            },
-        ),
-    };
-    let next = match next_step(&config.schedule, number, result, jitter()) {
-        NextStep::Succeeded => Next::Succeeded,
-        NextStep::RetryIn(delay) => {
-            let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-            Next::RetryAt(Timestamp::from_millis(
-                Timestamp::now().as_millis().saturating_add(delay_ms),
-            ))
-        }
-        NextStep::Exhausted => Next::Exhausted,
-        NextStep::Failed => Next::Failed,
-    };
-    let health = match result {
-        AttemptResult::Success => EndpointHealth::Healthy,
-        AttemptResult::Gone => EndpointHealth::Disable("gone"),
-        AttemptResult::Retryable { .. } | AttemptResult::Failed => {
-            let window = i64::try_from(config.disable_after.as_millis()).unwrap_or(i64::MAX);
-            match endpoint.failing_since {
-                Some(since) if started_at.as_millis() - since.as_millis() >= window => {
-                    EndpointHealth::Disable("failing")
-                }
-                _ => EndpointHealth::Failing,
-            }
-        }
-    };
-    Outcome {
-        delivery_id: delivery.delivery_id.clone(),
-        lease_until: delivery.lease_until,
-        endpoint_id: endpoint.id.clone(),
-        attempt: Some(attempt),
-        next,
-        endpoint: health,
-    }
-}
-
-fn classify(sent: &client::Attempt) -> AttemptResult {
-    match sent.kind() {
-        client::Outcome::Success => AttemptResult::Success,
-        client::Outcome::Gone => AttemptResult::Gone,
-        // The client states which outcomes are worth another attempt.
-        kind if kind.is_retried() => AttemptResult::Retryable {
-            retry_after: sent.retry_after,
+        Err(failure) => Attempt {
+            attempted_at: signed_at,
+            duration: Duration::ZERO,
+            result: Err(failure),
         },
-        _ => AttemptResult::Failed,
-    }
+    };
+    // The rules decide, here and only here: what becomes of the delivery and of its endpoint.
+    let next = next_step(&config.schedule, number, &attempt, jitter());
+    let health = endpoint_health(&attempt, endpoint.failing_since, config.disable_after);
+    settled(Some(attempt), next, health)
 }
 
 /// The headers of one attempt: the format's family, signed with the current secret and, while
-/// a rotation's grace period runs, the previous one too.
+/// a rotation's grace period runs, the previous one too. A secret that does not open means the
+/// server's key changed: the owner can rotate it, so the attempt is retried.
 pub fn signed_headers(
     delivery: &LeasedDelivery,
     key: &SecretKey,
     now: Timestamp,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, Failure> {
     let endpoint = &delivery.endpoint;
-    let unreadable = |_| {
-        "the webhook secret cannot be read with this server's key (ASSENT_SECRET_KEY changed?)"
-            .to_owned()
-    };
+    let unreadable = |_| Failure::SecretUnreadable;
     let current = key
         .open(&endpoint.secret_sealed, &endpoint.id)
         .map_err(unreadable)?;

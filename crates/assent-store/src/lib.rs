@@ -32,9 +32,7 @@ pub use audit::{Actor, AuditRecord};
 pub use changes::{Change, ChangeKind};
 pub use claims::{ClaimRow, DecideError, NewClaim, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
-pub use deliveries::{
-    Attempt, DeliveryRecord, EndpointHealth, LeasedDelivery, Next, Outcome, WebhookChanges,
-};
+pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
 pub use error::{Quota, StoreError};
 pub use notifications::{NotificationQuery, NotificationRow, Party, Response, TransitionError};
 pub use outbox::{Emitted, NewEvent, Outbox};
