@@ -155,7 +155,17 @@ impl Engine {
     }
 }
 
-/// One attempt of one leased delivery, from signing to the decided next step.
+/// One attempt of one leased delivery, from signing to the decided next step. Its span names
+/// the delivery, endpoint and event; the secret and the body stay out of it.
+#[tracing::instrument(
+    name = "delivery_attempt",
+    skip_all,
+    fields(
+        delivery_id = %delivery.delivery_id,
+        endpoint_id = %delivery.endpoint.id,
+        event_id = %delivery.event_id,
+    )
+)]
 async fn attempt(
     delivery: LeasedDelivery,
     client: SafeClient,
@@ -197,6 +207,17 @@ async fn attempt(
     // The rules decide, here and only here: what becomes of the delivery and of its endpoint.
     let next = next_step(&config.schedule, number, &attempt, jitter());
     let health = endpoint_health(&attempt, endpoint.failing_since, config.disable_after);
+    if let Some(failure) = attempt.failure() {
+        tracing::warn!(
+            delivery_id = %delivery.delivery_id,
+            endpoint_id = %endpoint.id,
+            kind = failure.kind(),
+            status = attempt.status(),
+            attempt = number,
+            retried = matches!(next, NextStep::RetryAt(_)),
+            "webhook delivery attempt failed"
+        );
+    }
     settled(Some(attempt), next, health)
 }
 
@@ -251,4 +272,106 @@ pub fn signed_headers(
 fn jitter() -> f64 {
     let raw = u32::from_le_bytes(random::bytes::<4>());
     f64::from(raw) / f64::from(u32::MAX) * 2.0 - 1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use assent_auth::Secret;
+    use assent_core::EventType;
+    use assent_store::WebhookEndpoint;
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    /// Everything the fmt subscriber writes, kept to be read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Self;
+
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_is_logged_with_its_ids_and_kind_never_its_secret_or_body() {
+        let key = SecretKey::generate();
+        let secret = Secret::new("whsec_never-in-a-log");
+        let now = Timestamp::now();
+        let delivery = LeasedDelivery {
+            delivery_id: "dlv_1".into(),
+            lease_until: now.as_millis() + 30_000,
+            attempt_count: 0,
+            event_id: "evt_1".into(),
+            event_type: "request.approved".into(),
+            payload: r#"{"data":"body-never-in-a-log"}"#.into(),
+            endpoint: WebhookEndpoint {
+                id: "wh_1".into(),
+                service_id: "svc_1".into(),
+                // Refused by the policy before any connection: no network needed.
+                url: "https://127.0.0.1/hook".into(),
+                format: EndpointFormat::Sigilum,
+                events: vec![EventType::RequestApproved],
+                secret_sealed: key.seal(&secret, "wh_1"),
+                enabled: true,
+                created_at: now,
+                updated_at: now,
+                previous_secret_sealed: None,
+                previous_secret_expires_at: None,
+                failing_since: None,
+                disabled_at: None,
+                disabled_reason: None,
+            },
+        };
+        let config = EngineConfig::default();
+        let client = SafeClient::new(config.policy, config.timeout).unwrap();
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        let settled = {
+            let _guard = tracing::subscriber::set_default(subscriber);
+            attempt(delivery, client, key, Arc::new(config)).await
+        };
+
+        assert!(matches!(settled.next, NextStep::RetryAt(_)), "{settled:?}");
+        assert_eq!(settled.endpoint, EndpointHealth::Failing);
+        let log = captured.text();
+        let warning = log
+            .lines()
+            .find(|line| line.contains("webhook delivery attempt failed"))
+            .unwrap_or_else(|| panic!("no warning in {log}"));
+        assert!(warning.contains("WARN"), "{warning}");
+        for field in [
+            "delivery_attempt{delivery_id=dlv_1 endpoint_id=wh_1 event_id=evt_1}",
+            "kind=\"refused\"",
+        ] {
+            assert!(warning.contains(field), "{field} missing from {warning}");
+        }
+        assert!(!log.contains("never-in-a-log"), "{log}");
+    }
 }
