@@ -305,18 +305,18 @@ fn later(at: Timestamp, by: Duration) -> Timestamp {
     at.plus_millis(i64::try_from(by.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The retry rule, "when": the wait before attempt `attempt + 1` after attempt `attempt`
+/// The retry rule, "when": the wait before attempt number `number + 1` after attempt `number`
 /// (1-based) failed in a way worth retrying; `None` when the schedule is used up. The
 /// schedule's delay varies by up to [`JITTER`] either way (`jitter` is a number in [-1, 1] from
 /// the caller's randomness); the receiver's `Retry-After` lengthens it up to
 /// [`MAX_RETRY_AFTER`] and never shortens it.
 pub fn retry_delay(
     schedule: &RetrySchedule,
-    attempt: usize,
+    number: usize,
     retry_after: Option<Duration>,
     jitter: f64,
 ) -> Option<Duration> {
-    let delay = schedule.delay_before(attempt.saturating_add(1))?;
+    let delay = schedule.delay_before(number.saturating_add(1))?;
     let jittered = delay.mul_f64(1.0 + JITTER * jitter.clamp(-1.0, 1.0));
     let asked = retry_after.map_or(Duration::ZERO, |d| d.min(MAX_RETRY_AFTER));
     Some(jittered.max(asked))
@@ -336,19 +336,19 @@ pub enum NextStep {
     Skipped,
 }
 
-/// The step after attempt number `attempt` (1-based). A retry is due [`retry_delay`] after the
-/// attempt ended.
+/// The step after `attempt`, attempt number `number` (1-based). A retry is due
+/// [`retry_delay`] after the attempt ended.
 pub fn next_step(
     schedule: &RetrySchedule,
-    attempt: usize,
-    outcome: &Attempt,
+    number: usize,
+    attempt: &Attempt,
     jitter: f64,
 ) -> NextStep {
-    match &outcome.result {
+    match &attempt.result {
         Ok(_) => NextStep::Succeeded,
         Err(failure) if !failure.is_retried() => NextStep::Failed,
-        Err(failure) => match retry_delay(schedule, attempt, failure.retry_after(), jitter) {
-            Some(delay) => NextStep::RetryAt(later(outcome.ended_at(), delay)),
+        Err(failure) => match retry_delay(schedule, number, failure.retry_after(), jitter) {
+            Some(delay) => NextStep::RetryAt(later(attempt.ended_at(), delay)),
             None => NextStep::Exhausted,
         },
     }
