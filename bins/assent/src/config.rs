@@ -135,7 +135,7 @@ pub struct ServeArgs {
     #[arg(long, env = "ASSENT_WEBHOOK_RETRY_SCHEDULE", value_name = "DELAYS")]
     pub webhook_retry_schedule: Option<String>,
 
-    /// How long a claimed delivery stays claimed before another sender may take it. [default: 30s]
+    /// How long a leased delivery stays leased before another sender may take it. [default: 30s]
     #[arg(long, env = "ASSENT_DELIVERY_LEASE", value_name = "DURATION")]
     pub delivery_lease: Option<String>,
 

@@ -1,8 +1,13 @@
-//! Webhook delivery rules (`docs/webhooks.md`, "Retries"): what happens after an attempt, and when to try again.
-//! Pure: the engine supplies the clock, the randomness and the attempt's result.
+//! Webhook delivery rules (`docs/webhooks.md`, "Retries" and "Disabling and re-enabling"):
+//! what one attempt came to, whether and when it is tried again, and when its endpoint is
+//! disabled. The client reports what happened on the wire as an [`Attempt`]; only the functions
+//! here decide what that means. Pure: the engine supplies the attempt and the randomness.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
+
+use crate::time::Timestamp;
 
 /// Retry-After may lengthen a delay up to this, never beyond: a receiver cannot park a
 /// delivery for days.
@@ -70,48 +75,333 @@ impl fmt::Display for RetrySchedule {
     }
 }
 
-/// What one attempt came to, as far as the rules care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptResult {
-    /// Any 2xx.
-    Success,
-    /// 410: the receiver says the endpoint is gone for good.
-    Gone,
-    /// Worth trying again: timeout, connection or DNS error, refused target, 429, 5xx.
-    Retryable { retry_after: Option<Duration> },
-    /// Not worth trying again: any other 4xx, or a 3xx (redirects are not followed).
-    Failed,
+/// One attempt of one delivery: what the client returns, the rules read and the store records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// When the attempt started.
+    pub attempted_at: Timestamp,
+    /// Its wall time, until the response excerpt was read or the attempt gave up.
+    pub duration: Duration,
+    pub result: Result<Delivered, Failure>,
 }
 
-/// What becomes of the delivery after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A 2xx response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub status: u16,
+    /// The first bytes of the response body, lossily UTF-8 decoded (empty when none).
+    pub response_excerpt: String,
+}
+
+/// Why an attempt did not succeed: everything the client tells apart. `Display` is the
+/// sentence the delivery log shows, word for word as it always has been (stored data and the
+/// API's `error` and `last_error` strings depend on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A response other than 2xx, 3xx included (redirects are not followed). Shown as
+    /// `HTTP 503`; the attempt's log keeps the status instead of an error.
+    Status {
+        status: u16,
+        /// The `Retry-After` header as a delay, when present, parseable and not in the past.
+        retry_after: Option<Duration>,
+        response_excerpt: String,
+    },
+    /// No response within the attempt's timeout.
+    Timeout { after: Duration },
+    /// The host name resolved to no address.
+    Dns { host: String },
+    /// No connection could be made, or it broke: refused, reset, unreachable, or the innermost
+    /// cause (a TLS certificate problem, for instance).
+    Connect { reason: String },
+    /// The request failed otherwise; the innermost cause.
+    Request { reason: String },
+    /// The outbound policy refused the target; nothing was sent.
+    Refused(Refusal),
+    /// The URL does not parse.
+    InvalidUrl,
+    /// The URL names no host.
+    NoHost,
+    /// A header name the sender built is not valid HTTP.
+    BadHeaderName { name: String },
+    /// A header value the sender built is not valid HTTP; only its name is kept, the value
+    /// (a signature) is never echoed.
+    BadHeaderValue { name: String },
+    /// The endpoint's secret cannot be opened with this server's key, so nothing was signed
+    /// or sent. Made by the engine, never by the client.
+    SecretUnreadable,
+}
+
+/// Why the outbound policy refused a target at an attempt (`docs/webhooks.md`, "Outbound
+/// safety").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    PlainHttp,
+    /// A scheme other than https and http.
+    Scheme(String),
+    Credentials,
+    /// An IP-literal host that is not public.
+    NotPublic(IpAddr),
+    /// A host name with a non-public address among its answers (the first such is named).
+    ResolvesToNotPublic {
+        host: String,
+        address: IpAddr,
+    },
+}
+
+impl Attempt {
+    /// A 2xx response arrived.
+    pub fn is_success(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    pub fn failure(&self) -> Option<&Failure> {
+        self.result.as_ref().err()
+    }
+
+    /// The retry rule applied to this attempt: it failed, and in a way worth another attempt.
+    pub fn is_retried(&self) -> bool {
+        self.failure().is_some_and(Failure::is_retried)
+    }
+
+    /// The HTTP status, when a response arrived.
+    pub fn status(&self) -> Option<u16> {
+        match &self.result {
+            Ok(delivered) => Some(delivered.status),
+            Err(Failure::Status { status, .. }) => Some(*status),
+            Err(_) => None,
+        }
+    }
+
+    /// Why no response arrived, as the delivery log says it; `None` when one did (its status
+    /// tells the rest).
+    pub fn error(&self) -> Option<String> {
+        match &self.result {
+            Ok(_) | Err(Failure::Status { .. }) => None,
+            Err(failure) => Some(failure.to_string()),
+        }
+    }
+
+    /// The first bytes of the response body; empty when no response arrived.
+    pub fn response_excerpt(&self) -> &str {
+        match &self.result {
+            Ok(Delivered {
+                response_excerpt, ..
+            })
+            | Err(Failure::Status {
+                response_excerpt, ..
+            }) => response_excerpt,
+            Err(_) => "",
+        }
+    }
+
+    /// The receiver's `Retry-After`, when it failed with one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.failure().and_then(Failure::retry_after)
+    }
+
+    /// When the attempt ended: retries are scheduled from here.
+    pub fn ended_at(&self) -> Timestamp {
+        later(self.attempted_at, self.duration)
+    }
+}
+
+impl Failure {
+    /// The retry rule, "whether". Retried: 429 and 5xx, and everything that kept the request
+    /// from being answered at all: timeouts, connection and DNS errors, refused or invalid
+    /// targets (DNS answers change and the owner may fix the URL; the refusal is logged at
+    /// every attempt), and an unreadable secret (the owner can rotate it). Not retried: 410
+    /// and every other status (the receiver said no, and asking again will not change that),
+    /// and a header the sender built wrong (the same request would fail again).
+    pub fn is_retried(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => matches!(status, 429 | 500..=599),
+            Self::BadHeaderName { .. } | Self::BadHeaderValue { .. } => false,
+            Self::Timeout { .. }
+            | Self::Dns { .. }
+            | Self::Connect { .. }
+            | Self::Request { .. }
+            | Self::Refused(_)
+            | Self::InvalidUrl
+            | Self::NoHost
+            | Self::SecretUnreadable => true,
+        }
+    }
+
+    /// The receiver's `Retry-After`: only a response carries one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// A stable one-word name of the failure, for logs.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Status { .. } => "status",
+            Self::Timeout { .. } => "timeout",
+            Self::Dns { .. } => "dns",
+            Self::Connect { .. } => "connect",
+            Self::Request { .. } => "request",
+            Self::Refused(_) => "refused",
+            Self::InvalidUrl | Self::NoHost => "invalid_url",
+            Self::BadHeaderName { .. } | Self::BadHeaderValue { .. } => "invalid_header",
+            Self::SecretUnreadable => "secret_unreadable",
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status { status, .. } => write!(f, "HTTP {status}"),
+            Self::Timeout { after } => write!(f, "timed out after {}", human_duration(*after)),
+            Self::Dns { host } => write!(f, "DNS lookup failed for {host}"),
+            Self::Connect { reason } => write!(f, "could not connect: {reason}"),
+            Self::Request { reason } => write!(f, "request failed: {reason}"),
+            Self::Refused(refusal) => write!(f, "refused: {refusal}"),
+            Self::InvalidUrl => f.write_str("invalid URL"),
+            Self::NoHost => f.write_str("invalid URL: no host"),
+            Self::BadHeaderName { name } => write!(f, "invalid request: bad header name {name:?}"),
+            Self::BadHeaderValue { name } => {
+                write!(f, "invalid request: bad value for header {name:?}")
+            }
+            Self::SecretUnreadable => f.write_str(
+                "the webhook secret cannot be read with this server's key (ASSENT_SECRET_KEY changed?)",
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PlainHttp => f.write_str("plain http is not allowed, use https"),
+            Self::Scheme(scheme) => write!(f, "the {scheme:?} scheme is not allowed, use https"),
+            Self::Credentials => f.write_str("the URL must not contain a user name or password"),
+            Self::NotPublic(ip) => write!(f, "{ip} is not a public address"),
+            Self::ResolvesToNotPublic { host, address } => {
+                write!(
+                    f,
+                    "{host} resolves to {address}, which is not a public address"
+                )
+            }
+        }
+    }
+}
+
+/// "10 s", "300 ms", "1.5 s".
+fn human_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+fn later(at: Timestamp, by: Duration) -> Timestamp {
+    at.plus_millis(i64::try_from(by.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The retry rule, "when": the wait before attempt number `number + 1` after attempt `number`
+/// (1-based) failed in a way worth retrying; `None` when the schedule is used up. The
+/// schedule's delay varies by up to [`JITTER`] either way (`jitter` is a number in [-1, 1] from
+/// the caller's randomness); the receiver's `Retry-After` lengthens it up to
+/// [`MAX_RETRY_AFTER`] and never shortens it.
+pub fn retry_delay(
+    schedule: &RetrySchedule,
+    number: usize,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Option<Duration> {
+    let delay = schedule.delay_before(number.saturating_add(1))?;
+    let jittered = delay.mul_f64(1.0 + JITTER * jitter.clamp(-1.0, 1.0));
+    let asked = retry_after.map_or(Duration::ZERO, |d| d.min(MAX_RETRY_AFTER));
+    Some(jittered.max(asked))
+}
+
+/// What becomes of a delivery once it came due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NextStep {
     Succeeded,
-    RetryIn(Duration),
+    /// Attempt it again then.
+    RetryAt(Timestamp),
+    /// It failed in a way worth retrying, but that was the schedule's last attempt.
     Exhausted,
-    /// Not retried (a 4xx other than 429, a 3xx, or a 410, which also disables the endpoint).
+    /// It failed in a way not worth retrying ([`Failure::is_retried`]).
     Failed,
+    /// Its endpoint was disabled when it came due: no attempt was made.
+    Skipped,
 }
 
-/// The step after attempt number `attempt` (1-based) ended with `result`. `jitter` is a number
-/// in [-1, 1] from the caller's randomness.
+/// The step after `attempt`, attempt number `number` (1-based). A retry is due
+/// [`retry_delay`] after the attempt ended.
 pub fn next_step(
     schedule: &RetrySchedule,
-    attempt: usize,
-    result: AttemptResult,
+    number: usize,
+    attempt: &Attempt,
     jitter: f64,
 ) -> NextStep {
-    match result {
-        AttemptResult::Success => NextStep::Succeeded,
-        AttemptResult::Gone | AttemptResult::Failed => NextStep::Failed,
-        AttemptResult::Retryable { retry_after } => match schedule.delay_before(attempt + 1) {
+    match &attempt.result {
+        Ok(_) => NextStep::Succeeded,
+        Err(failure) if !failure.is_retried() => NextStep::Failed,
+        Err(failure) => match retry_delay(schedule, number, failure.retry_after(), jitter) {
+            Some(delay) => NextStep::RetryAt(later(attempt.ended_at(), delay)),
             None => NextStep::Exhausted,
-            Some(delay) => {
-                let factor = 1.0 + JITTER * jitter.clamp(-1.0, 1.0);
-                let jittered = delay.mul_f64(factor);
-                let asked = retry_after.map_or(Duration::ZERO, |d| d.min(MAX_RETRY_AFTER));
-                NextStep::RetryIn(jittered.max(asked))
+        },
+    }
+}
+
+/// What an attempt does to its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointHealth {
+    /// Nothing: no attempt was made.
+    Unchanged,
+    /// A success: a failing streak ends.
+    Healthy,
+    /// A failure: a failing streak starts now, unless one already runs.
+    Failing,
+    Disable(DisableReason),
+}
+
+/// Why the rules disable an endpoint; stored as `disabled_reason` (an owner's `owner` is set
+/// by the store, not by a rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisableReason {
+    /// It answered 410 Gone.
+    Gone,
+    /// It kept failing for too long.
+    Failing,
+}
+
+impl DisableReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Gone => "gone",
+            Self::Failing => "failing",
+        }
+    }
+}
+
+/// The disable rule: a 410 disables the endpoint at once; any other failure disables it when
+/// it has been failing without a success since `failing_since` for `disable_after` or longer
+/// (counted to this attempt's start), and otherwise starts or continues the streak. A success
+/// ends the streak.
+pub fn endpoint_health(
+    attempt: &Attempt,
+    failing_since: Option<Timestamp>,
+    disable_after: Duration,
+) -> EndpointHealth {
+    match &attempt.result {
+        Ok(_) => EndpointHealth::Healthy,
+        Err(Failure::Status { status: 410, .. }) => EndpointHealth::Disable(DisableReason::Gone),
+        Err(_) => match failing_since {
+            Some(since) if later(since, disable_after) <= attempt.attempted_at => {
+                EndpointHealth::Disable(DisableReason::Failing)
             }
+            _ => EndpointHealth::Failing,
         },
     }
 }
@@ -122,7 +412,7 @@ pub enum DeliveryStatus {
     /// Waiting for its next attempt (the first, or a retry).
     Pending,
     Succeeded,
-    /// Not retried: see [`NextStep::Failed`].
+    /// Not retried: see [`Failure::is_retried`].
     Failed,
     /// Every scheduled attempt failed.
     Exhausted,
@@ -162,6 +452,91 @@ mod tests {
         Duration::from_secs(s)
     }
 
+    const T0: Timestamp = Timestamp::from_millis(1_795_860_000_000);
+
+    fn at(offset: Duration) -> Timestamp {
+        later(T0, offset)
+    }
+
+    /// An attempt that started at T0 and took one second.
+    fn attempt(result: Result<Delivered, Failure>) -> Attempt {
+        Attempt {
+            attempted_at: T0,
+            duration: secs(1),
+            result,
+        }
+    }
+
+    fn ok(status: u16) -> Attempt {
+        attempt(Ok(Delivered {
+            status,
+            response_excerpt: "thanks".into(),
+        }))
+    }
+
+    fn status(status: u16, retry_after: Option<Duration>) -> Failure {
+        Failure::Status {
+            status,
+            retry_after,
+            response_excerpt: "scripted".into(),
+        }
+    }
+
+    fn timeout() -> Failure {
+        Failure::Timeout { after: secs(10) }
+    }
+
+    /// One of each failure the client tells apart, with whether it is retried.
+    fn every_failure() -> Vec<(Failure, bool)> {
+        vec![
+            (status(429, None), true),
+            (status(500, None), true),
+            (status(503, Some(secs(7))), true),
+            (status(599, None), true),
+            (status(410, None), false),
+            (status(400, None), false),
+            (status(404, None), false),
+            (status(301, None), false),
+            (status(302, None), false),
+            (status(101, None), false),
+            (status(600, None), false),
+            (timeout(), true),
+            (
+                Failure::Dns {
+                    host: "x.invalid".into(),
+                },
+                true,
+            ),
+            (
+                Failure::Connect {
+                    reason: "connection refused".into(),
+                },
+                true,
+            ),
+            (
+                Failure::Request {
+                    reason: "connection closed before message completed".into(),
+                },
+                true,
+            ),
+            (Failure::Refused(Refusal::PlainHttp), true),
+            (
+                Failure::Refused(Refusal::NotPublic("10.0.0.1".parse().unwrap())),
+                true,
+            ),
+            (Failure::InvalidUrl, true),
+            (Failure::NoHost, true),
+            (Failure::SecretUnreadable, true),
+            (Failure::BadHeaderName { name: "a b".into() }, false),
+            (
+                Failure::BadHeaderValue {
+                    name: "X-Sig".into(),
+                },
+                false,
+            ),
+        ]
+    }
+
     #[test]
     fn the_default_schedule_is_the_contracts() {
         let schedule = RetrySchedule::default();
@@ -188,70 +563,267 @@ mod tests {
     }
 
     #[test]
+    fn unanswered_requests_429_and_5xx_are_retried_other_statuses_and_bad_headers_are_not() {
+        for (failure, retried) in every_failure() {
+            assert_eq!(failure.is_retried(), retried, "{failure:?}");
+            assert_eq!(attempt(Err(failure.clone())).is_retried(), retried);
+        }
+        assert!(!ok(200).is_retried(), "a success is not retried");
+    }
+
+    #[test]
     fn retries_follow_the_schedule_with_bounded_jitter() {
         let schedule = RetrySchedule::default();
-        let retry = AttemptResult::Retryable { retry_after: None };
+        assert_eq!(retry_delay(&schedule, 1, None, 0.0), Some(secs(5)));
+        assert_eq!(retry_delay(&schedule, 1, None, 1.0), Some(secs(6)));
+        assert_eq!(retry_delay(&schedule, 1, None, -1.0), Some(secs(4)));
         assert_eq!(
-            next_step(&schedule, 1, retry, 0.0),
-            NextStep::RetryIn(secs(5))
-        );
-        assert_eq!(
-            next_step(&schedule, 1, retry, 1.0),
-            NextStep::RetryIn(secs(6))
-        );
-        assert_eq!(
-            next_step(&schedule, 1, retry, -1.0),
-            NextStep::RetryIn(secs(4))
-        );
-        assert_eq!(
-            next_step(&schedule, 1, retry, 7.0),
-            NextStep::RetryIn(secs(6)),
+            retry_delay(&schedule, 1, None, 7.0),
+            Some(secs(6)),
             "jitter is clamped"
         );
-        assert_eq!(
-            next_step(&schedule, 2, retry, 0.0),
-            NextStep::RetryIn(secs(300))
-        );
-        assert_eq!(next_step(&schedule, 8, retry, 0.0), NextStep::Exhausted);
+        assert_eq!(retry_delay(&schedule, 2, None, 0.0), Some(secs(300)));
+        assert_eq!(retry_delay(&schedule, 7, None, 0.0), Some(secs(36_000)));
+        assert_eq!(retry_delay(&schedule, 8, None, 0.0), None, "used up");
+        assert_eq!(retry_delay(&schedule, usize::MAX, None, 0.0), None);
     }
 
     #[test]
     fn retry_after_lengthens_within_bounds_and_never_shortens() {
         let schedule = RetrySchedule::default();
-        let asked = |s| AttemptResult::Retryable {
-            retry_after: Some(secs(s)),
-        };
         assert_eq!(
-            next_step(&schedule, 1, asked(30), 0.0),
-            NextStep::RetryIn(secs(30))
+            retry_delay(&schedule, 1, Some(secs(30)), 0.0),
+            Some(secs(30))
+        );
+        assert_eq!(retry_delay(&schedule, 1, Some(secs(1)), 0.0), Some(secs(5)));
+        assert_eq!(
+            retry_delay(&schedule, 1, Some(secs(86_400)), 0.0),
+            Some(MAX_RETRY_AFTER)
         );
         assert_eq!(
-            next_step(&schedule, 1, asked(1), 0.0),
-            NextStep::RetryIn(secs(5))
-        );
-        assert_eq!(
-            next_step(&schedule, 1, asked(86_400), 0.0),
-            NextStep::RetryIn(MAX_RETRY_AFTER)
+            retry_delay(&schedule, 8, Some(secs(30)), 0.0),
+            None,
+            "Retry-After does not add attempts"
         );
     }
 
     #[test]
-    fn final_results() {
+    fn a_retry_is_due_its_delay_after_the_attempt_ended() {
         let schedule = RetrySchedule::default();
         assert_eq!(
-            next_step(&schedule, 3, AttemptResult::Success, 0.0),
-            NextStep::Succeeded
+            next_step(&schedule, 1, &attempt(Err(timeout())), 0.0),
+            NextStep::RetryAt(at(secs(1 + 5)))
         );
         assert_eq!(
-            next_step(&schedule, 1, AttemptResult::Gone, 0.0),
-            NextStep::Failed
+            next_step(
+                &schedule,
+                1,
+                &attempt(Err(status(503, Some(secs(60))))),
+                0.0
+            ),
+            NextStep::RetryAt(at(secs(1 + 60))),
+            "Retry-After on a 503 counts"
         );
         assert_eq!(
-            next_step(&schedule, 1, AttemptResult::Failed, 0.0),
-            NextStep::Failed
+            next_step(&schedule, 8, &attempt(Err(timeout())), 0.0),
+            NextStep::Exhausted
         );
+    }
+
+    #[test]
+    fn final_steps() {
+        let schedule = RetrySchedule::default();
+        assert_eq!(next_step(&schedule, 3, &ok(204), 0.0), NextStep::Succeeded);
+        for (failure, retried) in every_failure() {
+            let step = next_step(&schedule, 1, &attempt(Err(failure.clone())), 0.0);
+            assert_eq!(matches!(step, NextStep::RetryAt(_)), retried, "{failure:?}");
+            if !retried {
+                assert_eq!(step, NextStep::Failed, "{failure:?}");
+            }
+        }
         for status in DeliveryStatus::ALL {
             assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
         }
+    }
+
+    #[test]
+    fn a_410_disables_at_once() {
+        let gone = attempt(Err(status(410, None)));
+        let disabled = EndpointHealth::Disable(DisableReason::Gone);
+        assert_eq!(endpoint_health(&gone, None, secs(86_400)), disabled);
+        assert_eq!(endpoint_health(&gone, Some(T0), secs(86_400)), disabled);
+        assert_eq!(DisableReason::Gone.as_str(), "gone");
+    }
+
+    #[test]
+    fn failing_for_too_long_disables() {
+        let window = secs(5 * 86_400);
+        let failed = attempt(Err(timeout()));
+        assert_eq!(
+            endpoint_health(&failed, None, window),
+            EndpointHealth::Failing,
+            "the first failure starts a streak"
+        );
+        let since = |ago: Duration| Some(T0.plus_millis(-i64::try_from(ago.as_millis()).unwrap()));
+        assert_eq!(
+            endpoint_health(&failed, since(window - secs(1)), window),
+            EndpointHealth::Failing
+        );
+        assert_eq!(
+            endpoint_health(&failed, since(window), window),
+            EndpointHealth::Disable(DisableReason::Failing)
+        );
+        for (failure, _) in every_failure() {
+            let health = endpoint_health(&attempt(Err(failure.clone())), since(window), window);
+            let reason = if matches!(failure, Failure::Status { status: 410, .. }) {
+                DisableReason::Gone
+            } else {
+                DisableReason::Failing
+            };
+            assert_eq!(health, EndpointHealth::Disable(reason), "{failure:?}");
+        }
+        assert_eq!(DisableReason::Failing.as_str(), "failing");
+    }
+
+    #[test]
+    fn a_success_ends_the_streak() {
+        let window = secs(60);
+        assert_eq!(
+            endpoint_health(&ok(200), None, window),
+            EndpointHealth::Healthy
+        );
+        assert_eq!(
+            endpoint_health(&ok(200), Some(Timestamp::from_millis(0)), window),
+            EndpointHealth::Healthy,
+            "even one that ran far too long"
+        );
+    }
+
+    #[test]
+    fn the_log_reads_as_it_always_has() {
+        let sentences = [
+            (status(503, Some(secs(7))), "HTTP 503"),
+            (timeout(), "timed out after 10 s"),
+            (
+                Failure::Timeout {
+                    after: Duration::from_millis(300),
+                },
+                "timed out after 300 ms",
+            ),
+            (
+                Failure::Timeout {
+                    after: Duration::from_millis(1500),
+                },
+                "timed out after 1.5 s",
+            ),
+            (
+                Failure::Dns {
+                    host: "x.invalid".into(),
+                },
+                "DNS lookup failed for x.invalid",
+            ),
+            (
+                Failure::Connect {
+                    reason: "connection refused".into(),
+                },
+                "could not connect: connection refused",
+            ),
+            (
+                Failure::Request {
+                    reason: "oops".into(),
+                },
+                "request failed: oops",
+            ),
+            (
+                Failure::Refused(Refusal::PlainHttp),
+                "refused: plain http is not allowed, use https",
+            ),
+            (
+                Failure::Refused(Refusal::Scheme("ftp".into())),
+                "refused: the \"ftp\" scheme is not allowed, use https",
+            ),
+            (
+                Failure::Refused(Refusal::Credentials),
+                "refused: the URL must not contain a user name or password",
+            ),
+            (
+                Failure::Refused(Refusal::NotPublic("::ffff:10.0.0.1".parse().unwrap())),
+                "refused: ::ffff:10.0.0.1 is not a public address",
+            ),
+            (
+                Failure::Refused(Refusal::ResolvesToNotPublic {
+                    host: "lovelace.dev".into(),
+                    address: "127.0.0.1".parse().unwrap(),
+                }),
+                "refused: lovelace.dev resolves to 127.0.0.1, which is not a public address",
+            ),
+            (Failure::InvalidUrl, "invalid URL"),
+            (Failure::NoHost, "invalid URL: no host"),
+            (
+                Failure::BadHeaderName { name: "a b".into() },
+                "invalid request: bad header name \"a b\"",
+            ),
+            (
+                Failure::BadHeaderValue {
+                    name: "X-Sig".into(),
+                },
+                "invalid request: bad value for header \"X-Sig\"",
+            ),
+            (
+                Failure::SecretUnreadable,
+                "the webhook secret cannot be read with this server's key (ASSENT_SECRET_KEY changed?)",
+            ),
+        ];
+        for (failure, sentence) in sentences {
+            assert_eq!(failure.to_string(), sentence);
+        }
+    }
+
+    #[test]
+    fn an_attempt_shows_its_status_or_its_error_never_both() {
+        let delivered = ok(200);
+        assert_eq!(
+            (
+                delivered.status(),
+                delivered.error(),
+                delivered.response_excerpt()
+            ),
+            (Some(200), None, "thanks")
+        );
+        let refused = attempt(Err(status(500, Some(secs(7)))));
+        assert_eq!(
+            (
+                refused.status(),
+                refused.error(),
+                refused.response_excerpt()
+            ),
+            (Some(500), None, "scripted")
+        );
+        assert_eq!(refused.retry_after(), Some(secs(7)));
+        let timed_out = attempt(Err(timeout()));
+        assert_eq!(
+            (
+                timed_out.status(),
+                timed_out.error(),
+                timed_out.response_excerpt()
+            ),
+            (None, Some("timed out after 10 s".to_owned()), "")
+        );
+        assert_eq!(timed_out.retry_after(), None);
+        assert_eq!(timed_out.ended_at(), at(secs(1)));
+    }
+
+    #[test]
+    fn failure_kinds_are_one_word_each() {
+        let kinds: Vec<&str> = every_failure().iter().map(|(f, _)| f.kind()).collect();
+        for kind in &kinds {
+            assert!(
+                kind.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{kind}"
+            );
+        }
+        assert_eq!(status(500, None).kind(), "status");
+        assert_eq!(timeout().kind(), "timeout");
+        assert_eq!(Failure::Refused(Refusal::PlainHttp).kind(), "refused");
     }
 }

@@ -1,25 +1,29 @@
-//! The delivery loop. It claims due deliveries with a lease, sends each through the
-//! [`SafeClient`] (at most `concurrency` at once), decides the next step by the rules in
-//! `assent_core::delivery`, and records outcomes in batches. It wakes when this process commits
-//! events, and polls for work committed by other replicas or coming due.
+//! The delivery loop. It leases due deliveries, sends each through the [`SafeClient`] (at most
+//! `concurrency` at once), hands the [`Attempt`] to the rules in `assent_core::delivery` once
+//! for its next step and its endpoint's health, and records what settled in batches. It wakes
+//! when this process commits events, and polls for work committed by other replicas or coming
+//! due. There is no queue in memory: the database is the queue, and the engine holds only the
+//! attempts in flight.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use assent_auth::{SecretKey, random};
-use assent_core::delivery::{AttemptResult, NextStep, RetrySchedule, next_step};
+use assent_core::delivery::{
+    Attempt, EndpointHealth, Failure, NextStep, RetrySchedule, endpoint_health, next_step,
+};
 use assent_core::{EndpointFormat, Timestamp, WebhookUrlPolicy};
-use assent_store::{Attempt, Claimed, EndpointHealth, Next, Outcome, Store};
+use assent_store::{LeasedDelivery, Settled, Store};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::client::{self, ClientError, SafeClient};
+use crate::client::{ClientError, SafeClient};
 
 /// How the engine behaves; every field has an `ASSENT_*` setting.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub schedule: RetrySchedule,
-    /// How long a claimed delivery stays claimed; past it, another sender may take it.
+    /// How long a leased delivery stays leased; past it, another sender may take it.
     pub lease: Duration,
     /// The whole of one attempt.
     pub timeout: Duration,
@@ -47,7 +51,7 @@ impl Default for EngineConfig {
 }
 
 /// The engine of one process. Start it with [`Engine::spawn`]; stop it through the watch
-/// channel: in-flight attempts finish and are recorded, nothing new is claimed.
+/// channel: in-flight attempts finish and are recorded, nothing new is leased.
 #[derive(Debug)]
 pub struct Engine {
     store: Store,
@@ -78,8 +82,8 @@ impl Engine {
     }
 
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut in_flight: JoinSet<Outcome> = JoinSet::new();
-        // True after a claim found less than it asked for: wait for a wake-up or the poll.
+        let mut in_flight: JoinSet<Settled> = JoinSet::new();
+        // True after leasing found less than it asked for: wait for a wake-up or the poll.
         let mut drained = false;
         loop {
             let stopping = *shutdown.borrow();
@@ -88,10 +92,10 @@ impl Engine {
             }
             let room = self.config.concurrency.saturating_sub(in_flight.len());
             if !stopping && !drained && room > 0 {
-                match self.claim(room).await {
-                    Ok(claimed) => {
-                        drained = claimed.len() < room;
-                        for delivery in claimed {
+                match self.lease(room).await {
+                    Ok(leased) => {
+                        drained = leased.len() < room;
+                        for delivery in leased {
                             in_flight.spawn(attempt(
                                 delivery,
                                 self.client.clone(),
@@ -101,19 +105,19 @@ impl Engine {
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "claiming deliveries failed");
+                        tracing::error!(error = %e, "leasing due deliveries failed");
                         drained = true;
                     }
                 }
             }
             tokio::select! {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    let mut outcomes: Vec<Outcome> = done.into_iter().collect();
+                    let mut settled: Vec<Settled> = done.into_iter().collect();
                     // Record everything that finished meanwhile in the same transaction.
                     while let Some(Some(done)) = futures_util::FutureExt::now_or_never(in_flight.join_next()) {
-                        outcomes.extend(done);
+                        settled.extend(done);
                     }
-                    self.record(outcomes).await;
+                    self.record(settled).await;
                 }
                 () = self.wake.notified(), if !stopping => drained = false,
                 () = tokio::time::sleep(self.config.poll_interval), if !stopping => drained = false,
@@ -128,142 +132,105 @@ impl Engine {
         tracing::info!("delivery engine stopped");
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, String> {
+    async fn lease(&self, limit: usize) -> Result<Vec<LeasedDelivery>, String> {
         let store = self.store.clone();
         let lease = self.config.lease;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        tokio::task::spawn_blocking(move || store.claim_due(Timestamp::now(), lease, limit))
+        tokio::task::spawn_blocking(move || store.lease_due(Timestamp::now(), lease, limit))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())
     }
 
-    async fn record(&self, outcomes: Vec<Outcome>) {
+    async fn record(&self, settled: Vec<Settled>) {
         let store = self.store.clone();
-        let count = outcomes.len();
-        let result = tokio::task::spawn_blocking(move || store.record_outcomes(&outcomes)).await;
+        let count = settled.len();
+        let result = tokio::task::spawn_blocking(move || store.record_settled(&settled)).await;
         match result {
-            Ok(Ok(())) => tracing::debug!(count, "recorded delivery outcomes"),
+            Ok(Ok(())) => tracing::debug!(count, "recorded settled deliveries"),
             // The leases lapse and the deliveries are attempted again: at least once.
-            Ok(Err(e)) => tracing::error!(error = %e, count, "recording delivery outcomes failed"),
-            Err(e) => tracing::error!(error = %e, count, "recording delivery outcomes panicked"),
+            Ok(Err(e)) => tracing::error!(error = %e, count, "recording settled deliveries failed"),
+            Err(e) => tracing::error!(error = %e, count, "recording settled deliveries panicked"),
         }
     }
 }
 
-/// One attempt of one claimed delivery, from signing to the decided next step.
+/// One attempt of one leased delivery, from signing to the decided next step. Its span names
+/// the delivery, endpoint and event; the secret and the body stay out of it.
+#[tracing::instrument(
+    name = "delivery_attempt",
+    skip_all,
+    fields(
+        delivery_id = %delivery.delivery_id,
+        endpoint_id = %delivery.endpoint.id,
+        event_id = %delivery.event_id,
+    )
+)]
 async fn attempt(
-    delivery: Claimed,
+    delivery: LeasedDelivery,
     client: SafeClient,
     key: SecretKey,
     config: Arc<EngineConfig>,
-) -> Outcome {
+) -> Settled {
     let endpoint = &delivery.endpoint;
-    let skipped = |next| Outcome {
+    let settled = |attempt, next, health| Settled {
         delivery_id: delivery.delivery_id.clone(),
         lease_until: delivery.lease_until,
         endpoint_id: endpoint.id.clone(),
-        attempt: None,
+        attempt,
         next,
-        endpoint: EndpointHealth::Unchanged,
+        endpoint: health,
     };
     if !endpoint.enabled {
-        return skipped(Next::Skipped);
+        return settled(None, NextStep::Skipped, EndpointHealth::Unchanged);
     }
-    let started_at = Timestamp::now();
     let number = usize::try_from(delivery.attempt_count)
         .unwrap_or(usize::MAX)
         .saturating_add(1);
-    let (result, attempt) = match signed_headers(&delivery, &key, started_at) {
+    let signed_at = Timestamp::now();
+    let attempt = match signed_headers(&delivery, &key, signed_at) {
         Ok(headers) => {
-            let sent = client
+            client
                 .post(
                     &endpoint.url,
                     &headers,
                     delivery.payload.clone().into_bytes(),
                 )
-                .await;
-            (
-                classify(&sent),
-                Attempt {
-                    attempted_at: started_at,
-                    status_code: sent.status,
-                    duration_ms: i64::try_from(sent.duration.as_millis()).unwrap_or(i64::MAX),
-                    error: sent.error,
-                    response_excerpt: sent.response_excerpt,
-                },
-            )
+                .await
         }
-        // A secret that does not open means the server's key changed: the owner can rotate.
-        Err(why) => (
-            AttemptResult::Retryable { retry_after: None },
-            Attempt {
-                attempted_at: started_at,
-                status_code: None,
-                duration_ms: 0,
-                error: Some(why),
-                response_excerpt: String::new(),
-            },
-        ),
-    };
-    let next = match next_step(&config.schedule, number, result, jitter()) {
-        NextStep::Succeeded => Next::Succeeded,
-        NextStep::RetryIn(delay) => {
-            let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-            Next::RetryAt(Timestamp::from_millis(
-                Timestamp::now().as_millis().saturating_add(delay_ms),
-            ))
-        }
-        NextStep::Exhausted => Next::Exhausted,
-        NextStep::Failed => Next::Failed,
-    };
-    let health = match result {
-        AttemptResult::Success => EndpointHealth::Healthy,
-        AttemptResult::Gone => EndpointHealth::Disable("gone"),
-        AttemptResult::Retryable { .. } | AttemptResult::Failed => {
-            let window = i64::try_from(config.disable_after.as_millis()).unwrap_or(i64::MAX);
-            match endpoint.failing_since {
-                Some(since) if started_at.as_millis() - since.as_millis() >= window => {
-                    EndpointHealth::Disable("failing")
-                }
-                _ => EndpointHealth::Failing,
-            }
-        }
-    };
-    Outcome {
-        delivery_id: delivery.delivery_id.clone(),
-        lease_until: delivery.lease_until,
-        endpoint_id: endpoint.id.clone(),
-        attempt: Some(attempt),
-        next,
-        endpoint: health,
-    }
-}
-
-fn classify(sent: &client::Attempt) -> AttemptResult {
-    match sent.kind() {
-        client::Outcome::Success => AttemptResult::Success,
-        client::Outcome::Gone => AttemptResult::Gone,
-        // The client states which outcomes are worth another attempt.
-        kind if kind.is_retried() => AttemptResult::Retryable {
-            retry_after: sent.retry_after,
+        Err(failure) => Attempt {
+            attempted_at: signed_at,
+            duration: Duration::ZERO,
+            result: Err(failure),
         },
-        _ => AttemptResult::Failed,
+    };
+    // The rules decide, here and only here: what becomes of the delivery and of its endpoint.
+    let next = next_step(&config.schedule, number, &attempt, jitter());
+    let health = endpoint_health(&attempt, endpoint.failing_since, config.disable_after);
+    if let Some(failure) = attempt.failure() {
+        tracing::warn!(
+            delivery_id = %delivery.delivery_id,
+            endpoint_id = %endpoint.id,
+            kind = failure.kind(),
+            status = attempt.status(),
+            attempt = number,
+            retried = matches!(next, NextStep::RetryAt(_)),
+            "webhook delivery attempt failed"
+        );
     }
+    settled(Some(attempt), next, health)
 }
 
 /// The headers of one attempt: the format's family, signed with the current secret and, while
-/// a rotation's grace period runs, the previous one too.
+/// a rotation's grace period runs, the previous one too. A secret that does not open means the
+/// server's key changed: the owner can rotate it, so the attempt is retried.
 pub fn signed_headers(
-    delivery: &Claimed,
+    delivery: &LeasedDelivery,
     key: &SecretKey,
     now: Timestamp,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, Failure> {
     let endpoint = &delivery.endpoint;
-    let unreadable = |_| {
-        "the webhook secret cannot be read with this server's key (ASSENT_SECRET_KEY changed?)"
-            .to_owned()
-    };
+    let unreadable = |_| Failure::SecretUnreadable;
     let current = key
         .open(&endpoint.secret_sealed, &endpoint.id)
         .map_err(unreadable)?;
@@ -305,4 +272,106 @@ pub fn signed_headers(
 fn jitter() -> f64 {
     let raw = u32::from_le_bytes(random::bytes::<4>());
     f64::from(raw) / f64::from(u32::MAX) * 2.0 - 1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use assent_auth::Secret;
+    use assent_core::EventType;
+    use assent_store::WebhookEndpoint;
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    /// Everything the fmt subscriber writes, kept to be read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Self;
+
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_is_logged_with_its_ids_and_kind_never_its_secret_or_body() {
+        let key = SecretKey::generate();
+        let secret = Secret::new("whsec_never-in-a-log");
+        let now = Timestamp::now();
+        let delivery = LeasedDelivery {
+            delivery_id: "dlv_1".into(),
+            lease_until: now.as_millis() + 30_000,
+            attempt_count: 0,
+            event_id: "evt_1".into(),
+            event_type: "request.approved".into(),
+            payload: r#"{"data":"body-never-in-a-log"}"#.into(),
+            endpoint: WebhookEndpoint {
+                id: "wh_1".into(),
+                service_id: "svc_1".into(),
+                // Refused by the policy before any connection: no network needed.
+                url: "https://127.0.0.1/hook".into(),
+                format: EndpointFormat::Sigilum,
+                events: vec![EventType::RequestApproved],
+                secret_sealed: key.seal(&secret, "wh_1"),
+                enabled: true,
+                created_at: now,
+                updated_at: now,
+                previous_secret_sealed: None,
+                previous_secret_expires_at: None,
+                failing_since: None,
+                disabled_at: None,
+                disabled_reason: None,
+            },
+        };
+        let config = EngineConfig::default();
+        let client = SafeClient::new(config.policy, config.timeout).unwrap();
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        let settled = {
+            let _guard = tracing::subscriber::set_default(subscriber);
+            attempt(delivery, client, key, Arc::new(config)).await
+        };
+
+        assert!(matches!(settled.next, NextStep::RetryAt(_)), "{settled:?}");
+        assert_eq!(settled.endpoint, EndpointHealth::Failing);
+        let log = captured.text();
+        let warning = log
+            .lines()
+            .find(|line| line.contains("webhook delivery attempt failed"))
+            .unwrap_or_else(|| panic!("no warning in {log}"));
+        assert!(warning.contains("WARN"), "{warning}");
+        for field in [
+            "delivery_attempt{delivery_id=dlv_1 endpoint_id=wh_1 event_id=evt_1}",
+            "kind=\"refused\"",
+        ] {
+            assert!(warning.contains(field), "{field} missing from {warning}");
+        }
+        assert!(!log.contains("never-in-a-log"), "{log}");
+    }
 }

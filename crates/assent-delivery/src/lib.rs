@@ -1,4 +1,4 @@
-//! The webhook delivery engine: claims due deliveries from the outbox, signs them, sends them
+//! The webhook delivery engine: leases due deliveries from the outbox, signs them, sends them
 //! through an SSRF-safe client, records every attempt and schedules retries.
 
 pub mod client;

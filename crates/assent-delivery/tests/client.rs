@@ -7,7 +7,8 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use assent_core::WebhookUrlPolicy;
-use assent_delivery::client::{MAX_EXCERPT, Outcome, SafeClient};
+use assent_core::delivery::{self, DisableReason, EndpointHealth, Failure};
+use assent_delivery::client::{MAX_EXCERPT, SafeClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const STRICT: WebhookUrlPolicy = WebhookUrlPolicy {
@@ -115,12 +116,12 @@ async fn success_sends_the_request_and_keeps_an_excerpt() {
             br#"{"event":"x"}"#.to_vec(),
         )
         .await;
-    assert_eq!(attempt.status, Some(200), "{attempt:?}");
-    assert_eq!(attempt.error, None);
-    assert_eq!(attempt.response_excerpt, "thanks, got it");
-    assert_eq!(attempt.retry_after, None);
+    assert_eq!(attempt.status(), Some(200), "{attempt:?}");
+    assert_eq!(attempt.error(), None);
+    assert_eq!(attempt.response_excerpt(), "thanks, got it");
+    assert_eq!(attempt.retry_after(), None);
     assert!(attempt.is_success());
-    assert_eq!(attempt.kind(), Outcome::Success);
+    assert!(!attempt.is_retried());
     assert!(attempt.duration < Duration::from_secs(5));
 
     let hits = server.hits();
@@ -154,26 +155,32 @@ async fn statuses_are_classified() {
     let a = client
         .post(&server.url("/500"), &json_headers(), b"{}".to_vec())
         .await;
-    assert_eq!((a.status, a.kind()), (Some(500), Outcome::Retry), "{a:?}");
-    assert_eq!(a.response_excerpt, "boom");
-    assert_eq!(a.error, None);
+    assert_eq!((a.status(), a.is_retried()), (Some(500), true), "{a:?}");
+    assert_eq!(a.response_excerpt(), "boom");
+    assert_eq!(a.error(), None);
     assert!(!a.is_success());
 
     let a = client
         .post(&server.url("/429"), &json_headers(), b"{}".to_vec())
         .await;
-    assert_eq!((a.status, a.kind()), (Some(429), Outcome::Retry), "{a:?}");
-    assert_eq!(a.retry_after, Some(Duration::from_secs(7)));
+    assert_eq!((a.status(), a.is_retried()), (Some(429), true), "{a:?}");
+    assert_eq!(a.retry_after(), Some(Duration::from_secs(7)));
 
     let a = client
         .post(&server.url("/410"), &json_headers(), b"{}".to_vec())
         .await;
-    assert_eq!((a.status, a.kind()), (Some(410), Outcome::Gone), "{a:?}");
+    // A 410 is not retried: it disables the endpoint.
+    assert_eq!((a.status(), a.is_retried()), (Some(410), false), "{a:?}");
+    assert_eq!(
+        delivery::endpoint_health(&a, None, Duration::from_secs(3600)),
+        EndpointHealth::Disable(DisableReason::Gone)
+    );
 
     let a = client
         .post(&server.url("/404"), &json_headers(), b"{}".to_vec())
         .await;
-    assert_eq!((a.status, a.kind()), (Some(404), Outcome::Failed), "{a:?}");
+    assert_eq!((a.status(), a.is_retried()), (Some(404), false), "{a:?}");
+    assert!(!a.is_success());
 
     assert_eq!(server.hits().len(), 4);
     server.stop().await;
@@ -191,10 +198,10 @@ async fn redirects_are_not_followed() {
     let a = client(DEV, Duration::from_secs(5))
         .post(&redirector.url("/hook"), &json_headers(), b"{}".to_vec())
         .await;
-    assert_eq!(a.status, Some(302), "{a:?}");
-    assert_eq!(a.error, None);
-    assert_eq!(a.kind(), Outcome::Failed);
-    assert_eq!(a.response_excerpt, "moved");
+    assert_eq!(a.status(), Some(302), "{a:?}");
+    assert_eq!(a.error(), None);
+    assert!(!a.is_success() && !a.is_retried());
+    assert_eq!(a.response_excerpt(), "moved");
     assert_eq!(redirector.hits().len(), 1);
     // Give a (wrongly) followed redirect every chance to show up.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -213,9 +220,9 @@ async fn excerpt_stops_at_the_limit() {
     let a = client(DEV, Duration::from_secs(5))
         .post(&server.url("/big"), &json_headers(), b"{}".to_vec())
         .await;
-    assert_eq!(a.status, Some(200), "{a:?}");
-    assert_eq!(a.response_excerpt.len(), MAX_EXCERPT);
-    assert_eq!(a.response_excerpt, expected);
+    assert_eq!(a.status(), Some(200), "{a:?}");
+    assert_eq!(a.response_excerpt().len(), MAX_EXCERPT);
+    assert_eq!(a.response_excerpt(), expected);
     server.stop().await;
 }
 
@@ -246,9 +253,10 @@ async fn a_silent_server_times_out() {
             b"{}".to_vec(),
         )
         .await;
-    assert_eq!(a.status, None, "{a:?}");
-    assert_eq!(a.error.as_deref(), Some("timed out after 300 ms"));
-    assert_eq!(a.kind(), Outcome::Retry);
+    assert_eq!(a.status(), None, "{a:?}");
+    assert_eq!(a.error().as_deref(), Some("timed out after 300 ms"));
+    assert!(matches!(a.failure(), Some(Failure::Timeout { .. })));
+    assert!(a.is_retried());
     assert!(a.duration >= Duration::from_millis(290), "{:?}", a.duration);
     assert!(a.duration < Duration::from_millis(1500), "{:?}", a.duration);
 }
@@ -264,10 +272,10 @@ async fn a_slow_body_keeps_the_status_and_what_arrived() {
             b"{}".to_vec(),
         )
         .await;
-    assert_eq!(a.status, Some(200), "{a:?}");
-    assert_eq!(a.error, None);
-    assert_eq!(a.response_excerpt, "partial body");
-    assert_eq!(a.kind(), Outcome::Success);
+    assert_eq!(a.status(), Some(200), "{a:?}");
+    assert_eq!(a.error(), None);
+    assert_eq!(a.response_excerpt(), "partial body");
+    assert!(a.is_success());
     assert!(a.duration >= Duration::from_millis(290), "{:?}", a.duration);
     assert!(a.duration < Duration::from_millis(1500), "{:?}", a.duration);
 }
@@ -285,13 +293,14 @@ async fn connection_refused_is_retried() {
             b"{}".to_vec(),
         )
         .await;
-    assert_eq!(a.status, None, "{a:?}");
+    assert_eq!(a.status(), None, "{a:?}");
     assert_eq!(
-        a.error.as_deref(),
+        a.error().as_deref(),
         Some("could not connect: connection refused")
     );
-    assert_eq!(a.kind(), Outcome::Retry);
-    assert!(a.response_excerpt.is_empty());
+    assert!(matches!(a.failure(), Some(Failure::Connect { .. })));
+    assert!(a.is_retried());
+    assert!(a.response_excerpt().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,12 +312,13 @@ async fn an_unresolvable_name_is_a_dns_failure() {
             b"{}".to_vec(),
         )
         .await;
-    assert_eq!(a.status, None, "{a:?}");
+    assert_eq!(a.status(), None, "{a:?}");
     assert_eq!(
-        a.error.as_deref(),
+        a.error().as_deref(),
         Some("DNS lookup failed for no-such-host.assent-test.invalid")
     );
-    assert_eq!(a.kind(), Outcome::Retry);
+    assert!(matches!(a.failure(), Some(Failure::Dns { .. })));
+    assert!(a.is_retried());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,18 +364,22 @@ async fn non_public_targets_are_refused_unless_allowed() {
     ];
     for (url, reason) in &cases {
         let a = strict.post(url, &json_headers(), b"{}".to_vec()).await;
-        assert_eq!(a.status, None, "{url}: {a:?}");
-        let error = a.error.as_deref().unwrap_or_default();
+        assert_eq!(a.status(), None, "{url}: {a:?}");
+        let error = a.error().unwrap_or_default();
         assert!(error.starts_with("refused: "), "{url}: {error}");
         assert!(error.contains(reason), "{url}: {error}");
-        assert_eq!(a.kind(), Outcome::Refused, "{url}");
-        assert!(a.kind().is_retried());
+        assert!(
+            matches!(a.failure(), Some(Failure::Refused(_))),
+            "{url}: {a:?}"
+        );
+        assert!(a.is_retried());
     }
     let a = strict
         .post("not a url", &json_headers(), b"{}".to_vec())
         .await;
-    assert_eq!(a.error.as_deref(), Some("invalid URL"));
-    assert_eq!(a.kind(), Outcome::Refused);
+    assert_eq!(a.error().as_deref(), Some("invalid URL"));
+    assert_eq!(a.failure(), Some(&Failure::InvalidUrl));
+    assert!(a.is_retried());
     assert!(server.hits().is_empty(), "a refused target was reached");
 
     // The development switch reaches the very same server, by address and by name.
@@ -375,8 +389,8 @@ async fn non_public_targets_are_refused_unless_allowed() {
         format!("http://localhost:{port}/b"),
     ] {
         let a = dev.post(&url, &json_headers(), b"{}".to_vec()).await;
-        assert_eq!(a.status, Some(200), "{url}: {a:?}");
-        assert_eq!(a.response_excerpt, "reached");
+        assert_eq!(a.status(), Some(200), "{url}: {a:?}");
+        assert_eq!(a.response_excerpt(), "reached");
     }
     let paths: Vec<String> = server.hits().into_iter().map(|h| h.path).collect();
     assert_eq!(paths, ["/a", "/b"]);
@@ -393,11 +407,11 @@ async fn a_bad_header_fails_without_sending() {
             b"{}".to_vec(),
         )
         .await;
-    assert_eq!(a.status, None, "{a:?}");
-    let error = a.error.clone().unwrap_or_default();
+    assert_eq!(a.status(), None, "{a:?}");
+    let error = a.error().unwrap_or_default();
     assert!(error.starts_with("invalid request: "), "{error}");
     assert!(!error.contains("line"), "the header value leaked: {error}");
-    assert_eq!(a.kind(), Outcome::Failed);
+    assert!(!a.is_retried());
     assert!(server.hits().is_empty());
     server.stop().await;
 }

@@ -1,9 +1,9 @@
-//! Deliveries: claiming due ones with a lease, recording attempts, and the owner's delivery
+//! Deliveries: leasing due ones, recording attempts, and the owner's delivery
 //! log and tools (retry, test, rotate, change, re-enable with replay).
 
 use std::time::Duration;
 
-use assent_core::delivery::DeliveryStatus;
+use assent_core::delivery::{Attempt, DeliveryStatus, EndpointHealth, NextStep};
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -18,11 +18,11 @@ use crate::schema::{deliveries, delivery_attempts, events, webhook_endpoints};
 use crate::services::owned;
 use crate::webhooks::{WebhookEndpoint, WebhookEndpointRow};
 
-/// A delivery claimed for sending, with everything the sender needs.
+/// A due delivery leased for sending, with everything the sender needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claimed {
+pub struct LeasedDelivery {
     pub delivery_id: String,
-    /// The lease this claim holds; recording checks it is still ours.
+    /// The lease held on it; recording checks it is still ours.
     pub lease_until: i64,
     /// Attempts made before this one.
     pub attempt_count: u32,
@@ -32,9 +32,10 @@ pub struct Claimed {
     pub endpoint: WebhookEndpoint,
 }
 
-/// One attempt, as logged.
+/// One attempt as the delivery log stored it and shows it: text, not a typed [`Attempt`]
+/// (what was stored is shown as it was, and never parsed back).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
+pub struct AttemptRecord {
     pub attempted_at: Timestamp,
     pub status_code: Option<u16>,
     pub duration_ms: i64,
@@ -42,37 +43,17 @@ pub struct Attempt {
     pub response_excerpt: String,
 }
 
-/// What becomes of the delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    Succeeded,
-    RetryAt(Timestamp),
-    Exhausted,
-    Failed,
-    /// Its endpoint is disabled: no attempt was made.
-    Skipped,
-}
-
-/// What the attempt says about the endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointHealth {
-    Unchanged,
-    /// A success: the failing streak ends.
-    Healthy,
-    /// A failure: the streak starts now unless it already runs.
-    Failing,
-    /// Disable it, for this reason (`gone`, `failing`).
-    Disable(&'static str),
-}
-
-/// The result of handling one claimed delivery.
+/// A leased delivery whose turn is over: attempted (or skipped) and its next step decided by
+/// `assent_core::delivery`. [`Store::record_settled`] writes it and releases the lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Settled {
     pub delivery_id: String,
+    /// The lease it was sent under ([`LeasedDelivery::lease_until`]).
     pub lease_until: i64,
     pub endpoint_id: String,
+    /// `None` when it was skipped.
     pub attempt: Option<Attempt>,
-    pub next: Next,
+    pub next: NextStep,
     pub endpoint: EndpointHealth,
 }
 
@@ -88,7 +69,7 @@ pub struct DeliveryRecord {
     pub last_error: Option<String>,
     pub created_at: Timestamp,
     pub completed_at: Option<Timestamp>,
-    pub attempts: Vec<Attempt>,
+    pub attempts: Vec<AttemptRecord>,
 }
 
 /// What `PATCH …/webhooks/{id}` may change.
@@ -108,7 +89,7 @@ struct IdRow {
 }
 
 type AttemptRow = (i64, Option<i32>, i64, Option<String>, String);
-type ClaimRow = (String, i32, String, String, String, WebhookEndpointRow);
+type LeaseRow = (String, i32, String, String, String, WebhookEndpointRow);
 type DeliveryRow = (
     String,
     String,
@@ -122,19 +103,19 @@ type DeliveryRow = (
 );
 
 impl Store {
-    /// Claims up to `limit` due deliveries until `now + lease`: pending, due, and not leased
+    /// Leases up to `limit` due deliveries until `now + lease`: pending, due, and not leased
     /// by another sender (or leased and expired, so a crashed sender's work comes back).
-    pub fn claim_due(
+    pub fn lease_due(
         &self,
         now: Timestamp,
         lease: Duration,
         limit: i64,
-    ) -> Result<Vec<Claimed>, StoreError> {
+    ) -> Result<Vec<LeasedDelivery>, StoreError> {
         let now = now.as_millis();
         let lease_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         self.write(|conn| {
             let ids: Vec<String> = match conn {
-                // SKIP LOCKED lets replicas claim side by side without waiting for each other.
+                // SKIP LOCKED lets replicas lease side by side without waiting for each other.
                 AnyConnection::Postgresql(pg) => diesel::sql_query(
                     "UPDATE deliveries SET lease_until = $1 WHERE id IN (\
                        SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
@@ -167,7 +148,7 @@ impl Store {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let rows: Vec<ClaimRow> = deliveries::table
+            let rows: Vec<LeaseRow> = deliveries::table
                 .inner_join(events::table)
                 .inner_join(webhook_endpoints::table)
                 .filter(deliveries::id.eq_any(&ids))
@@ -182,7 +163,7 @@ impl Store {
                 .load(conn)?;
             rows.into_iter()
                 .map(|(delivery_id, attempts, event_id, event_type, payload, endpoint)| {
-                    Ok(Claimed {
+                    Ok(LeasedDelivery {
                         delivery_id,
                         lease_until,
                         attempt_count: u32::try_from(attempts).unwrap_or(0),
@@ -196,13 +177,14 @@ impl Store {
         })
     }
 
-    /// Records the outcomes of claimed deliveries in one transaction. A delivery whose lease
-    /// was taken over meanwhile (it expired) keeps its attempt in the log but is not updated.
-    pub fn record_outcomes(&self, outcomes: &[Outcome]) -> Result<(), StoreError> {
+    /// Records settled deliveries in one transaction, releasing their leases. A delivery whose
+    /// lease was taken over meanwhile (it expired) keeps its attempt in the log but is not
+    /// updated.
+    pub fn record_settled(&self, settled: &[Settled]) -> Result<(), StoreError> {
         let now = Timestamp::now().as_millis();
         self.write(|conn| {
-            for outcome in outcomes {
-                record_outcome(conn, outcome, now)?;
+            for one in settled {
+                record_one(conn, one, now)?;
             }
             Ok(())
         })
@@ -508,49 +490,51 @@ fn with_attempts(conn: &mut AnyConnection, row: DeliveryRow) -> Result<DeliveryR
         completed_at: completed_at.map(Timestamp::from_millis),
         attempts: attempts
             .into_iter()
-            .map(|(at, code, duration_ms, error, response_excerpt)| Attempt {
-                attempted_at: Timestamp::from_millis(at),
-                status_code: code.and_then(|c| u16::try_from(c).ok()),
-                duration_ms,
-                error,
-                response_excerpt,
-            })
+            .map(
+                |(at, code, duration_ms, error, response_excerpt)| AttemptRecord {
+                    attempted_at: Timestamp::from_millis(at),
+                    status_code: code.and_then(|c| u16::try_from(c).ok()),
+                    duration_ms,
+                    error,
+                    response_excerpt,
+                },
+            )
             .collect(),
     })
 }
 
-fn record_outcome(conn: &mut AnyConnection, outcome: &Outcome, now: i64) -> Result<(), StoreError> {
-    if let Some(attempt) = &outcome.attempt {
+fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(), StoreError> {
+    if let Some(attempt) = &settled.attempt {
         diesel::insert_into(delivery_attempts::table)
             .values((
                 delivery_attempts::id.eq(assent_auth::random::id("att_")),
-                delivery_attempts::delivery_id.eq(&outcome.delivery_id),
+                delivery_attempts::delivery_id.eq(&settled.delivery_id),
                 delivery_attempts::attempted_at.eq(attempt.attempted_at.as_millis()),
-                delivery_attempts::status_code.eq(attempt.status_code.map(i32::from)),
-                delivery_attempts::duration_ms.eq(attempt.duration_ms),
-                delivery_attempts::error.eq(&attempt.error),
-                delivery_attempts::response_excerpt.eq(&attempt.response_excerpt),
+                delivery_attempts::status_code.eq(attempt.status().map(i32::from)),
+                delivery_attempts::duration_ms
+                    .eq(i64::try_from(attempt.duration.as_millis()).unwrap_or(i64::MAX)),
+                delivery_attempts::error.eq(attempt.error()),
+                delivery_attempts::response_excerpt.eq(attempt.response_excerpt()),
             ))
             .execute(conn)?;
     }
-    let (status, next_at, completed) = match outcome.next {
-        Next::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
-        Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at.as_millis()), None),
-        Next::Exhausted => (DeliveryStatus::Exhausted, None, Some(now)),
-        Next::Failed => (DeliveryStatus::Failed, None, Some(now)),
-        Next::Skipped => (DeliveryStatus::Skipped, None, Some(now)),
+    let (status, next_at, completed) = match settled.next {
+        NextStep::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
+        NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(at.as_millis()), None),
+        NextStep::Exhausted => (DeliveryStatus::Exhausted, None, Some(now)),
+        NextStep::Failed => (DeliveryStatus::Failed, None, Some(now)),
+        NextStep::Skipped => (DeliveryStatus::Skipped, None, Some(now)),
     };
-    let last_error = outcome.attempt.as_ref().and_then(|a| {
-        a.error.clone().or_else(|| {
-            a.status_code
-                .filter(|c| !(200..300).contains(c))
-                .map(|c| format!("HTTP {c}"))
-        })
-    });
+    // The error sentence, or "HTTP 503" for a status; none after a success or a skip.
+    let last_error = settled
+        .attempt
+        .as_ref()
+        .and_then(Attempt::failure)
+        .map(ToString::to_string);
     let ours = deliveries::table
-        .filter(deliveries::id.eq(&outcome.delivery_id))
-        .filter(deliveries::lease_until.eq(outcome.lease_until));
-    let attempted = i32::from(outcome.attempt.is_some());
+        .filter(deliveries::id.eq(&settled.delivery_id))
+        .filter(deliveries::lease_until.eq(settled.lease_until));
+    let attempted = i32::from(settled.attempt.is_some());
     diesel::update(ours)
         .set((
             deliveries::status.eq(status.as_str()),
@@ -561,8 +545,8 @@ fn record_outcome(conn: &mut AnyConnection, outcome: &Outcome, now: i64) -> Resu
             deliveries::completed_at.eq(completed),
         ))
         .execute(conn)?;
-    let endpoint = webhook_endpoints::table.find(&outcome.endpoint_id);
-    match outcome.endpoint {
+    let endpoint = webhook_endpoints::table.find(&settled.endpoint_id);
+    match settled.endpoint {
         EndpointHealth::Unchanged => {}
         // Only when the health changes: a busy endpoint's row is not rewritten per delivery
         // (a new row version each time on PostgreSQL, and a lock replicas would queue on).
@@ -577,6 +561,7 @@ fn record_outcome(conn: &mut AnyConnection, outcome: &Outcome, now: i64) -> Resu
                 .execute(conn)?;
         }
         EndpointHealth::Disable(reason) => {
+            let reason = reason.as_str();
             diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true)))
                 .set((
                     webhook_endpoints::enabled.eq(false),
@@ -584,7 +569,7 @@ fn record_outcome(conn: &mut AnyConnection, outcome: &Outcome, now: i64) -> Resu
                     webhook_endpoints::disabled_reason.eq(Some(reason)),
                 ))
                 .execute(conn)?;
-            tracing::warn!(endpoint_id = %outcome.endpoint_id, reason, "webhook endpoint disabled");
+            tracing::warn!(endpoint_id = %settled.endpoint_id, reason, "webhook endpoint disabled");
         }
     }
     Ok(())

@@ -34,9 +34,7 @@ pub use audit::{Actor, AuditRecord};
 pub use changes::{Change, ChangeKind};
 pub use claims::{ClaimRow, DecideError, NewClaim, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
-pub use deliveries::{
-    Attempt, Claimed, DeliveryRecord, EndpointHealth, Next, Outcome, WebhookChanges,
-};
+pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
 pub use error::{Quota, StoreError};
 pub use notifications::{NotificationQuery, NotificationRow, Party, Response, TransitionError};
 pub use outbox::{Emitted, NewEvent, Outbox};

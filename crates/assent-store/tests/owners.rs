@@ -479,9 +479,9 @@ mod leases {
 
     use super::{account, actor, new_endpoint, new_service};
 
-    /// Senders claiming side by side never get the same delivery while its lease holds, and an
+    /// Senders leasing side by side never get the same delivery while its lease holds, and an
     /// expired lease gives a delivery back.
-    fn concurrent_claims_never_overlap(engine: Engine) {
+    fn concurrent_leases_never_overlap(engine: Engine) {
         let db = TestDatabase::new(engine);
         let ada = account(&db.store, "ada");
         let service = db
@@ -512,7 +512,7 @@ mod leases {
 
         let senders = 6;
         let barrier = Arc::new(Barrier::new(senders));
-        let claimed: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let leased: Vec<Vec<String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..senders)
                 .map(|_| {
                     let store = db.store.clone();
@@ -522,12 +522,12 @@ mod leases {
                         let mut mine = Vec::new();
                         loop {
                             let batch = store
-                                .claim_due(Timestamp::now(), Duration::from_secs(60), 7)
-                                .expect("claim");
+                                .lease_due(Timestamp::now(), Duration::from_secs(60), 7)
+                                .expect("lease");
                             if batch.is_empty() {
                                 break mine;
                             }
-                            mine.extend(batch.into_iter().map(|c| c.delivery_id));
+                            mine.extend(batch.into_iter().map(|d| d.delivery_id));
                         }
                     })
                 })
@@ -537,29 +537,29 @@ mod leases {
                 .map(|h| h.join().expect("sender"))
                 .collect()
         });
-        let all: Vec<&String> = claimed.iter().flatten().collect();
+        let all: Vec<&String> = leased.iter().flatten().collect();
         let distinct: HashSet<&String> = all.iter().copied().collect();
-        assert_eq!(all.len(), total, "every delivery claimed once");
-        assert_eq!(distinct.len(), total, "no delivery claimed twice");
+        assert_eq!(all.len(), total, "every delivery leased once");
+        assert_eq!(distinct.len(), total, "no delivery leased twice");
 
         // Nothing is due while the leases hold; after they lapse everything comes back.
         assert!(
             db.store
-                .claim_due(Timestamp::now(), Duration::from_secs(60), 1000)
-                .expect("claim")
+                .lease_due(Timestamp::now(), Duration::from_secs(60), 1000)
+                .expect("lease")
                 .is_empty()
         );
         let later = Timestamp::from_millis(Timestamp::now().as_millis() + 61_000);
         assert_eq!(
             db.store
-                .claim_due(later, Duration::from_secs(60), 1000)
-                .expect("claim")
+                .lease_due(later, Duration::from_secs(60), 1000)
+                .expect("lease")
                 .len(),
             total
         );
     }
 
-    assent_store::on_both_engines!(concurrent_claims_never_overlap);
+    assent_store::on_both_engines!(concurrent_leases_never_overlap);
 }
 
 mod nonces {
