@@ -188,7 +188,7 @@ fn enqueue(
     let written = store.write_with_outbox(|conn, outbox| -> Result<u64, StoreError> {
         let mut written = 0u64;
         for i in 0..events {
-            let id = assent_auth::random::id("evt_");
+            let id = assent_auth::random::Id::Event.mint();
             let payload = json!({
                 "event": "request.approved",
                 "timestamp": assent_core::Timestamp::now(),

@@ -507,7 +507,7 @@ fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(
     if let Some(attempt) = &settled.attempt {
         diesel::insert_into(delivery_attempts::table)
             .values((
-                delivery_attempts::id.eq(assent_auth::random::id("att_")),
+                delivery_attempts::id.eq(assent_auth::random::Id::Attempt.mint()),
                 delivery_attempts::delivery_id.eq(&settled.delivery_id),
                 delivery_attempts::attempted_at.eq(attempt.attempted_at.as_millis()),
                 delivery_attempts::status_code.eq(attempt.status().map(i32::from)),
@@ -645,7 +645,7 @@ fn requeue(
     if reset == 0 {
         insert_delivery(
             conn,
-            &assent_auth::random::id("dlv_"),
+            &assent_auth::random::Id::Delivery.mint(),
             event_id,
             endpoint_id,
             now,

@@ -81,7 +81,7 @@ impl Outbox {
             if endpoint_id.is_none() && !endpoint.events.contains(&event.event_type) {
                 continue;
             }
-            let id = assent_auth::random::id("dlv_");
+            let id = assent_auth::random::Id::Delivery.mint();
             insert_delivery(conn, &id, &event.id, &endpoint.id, now)?;
             delivery_ids.push(id);
         }
