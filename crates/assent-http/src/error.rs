@@ -210,6 +210,40 @@ impl From<assent_app::Error> for ApiError {
     }
 }
 
+/// An error whose answer is a page rendered already (a dashboard extractor's refusal: the
+/// login redirect, the 403 page of a form without its token). The envelope leaves it alone.
+#[derive(Debug)]
+pub struct RenderedPage(std::cell::RefCell<Option<HttpResponse>>);
+
+impl RenderedPage {
+    pub fn new(page: HttpResponse) -> Self {
+        Self(std::cell::RefCell::new(Some(page)))
+    }
+}
+
+impl fmt::Display for RenderedPage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a rendered page")
+    }
+}
+
+impl ResponseError for RenderedPage {
+    fn status_code(&self) -> StatusCode {
+        self.0
+            .borrow()
+            .as_ref()
+            .map_or(StatusCode::INTERNAL_SERVER_ERROR, HttpResponse::status)
+    }
+
+    /// The page, the first time; actix asks once per response.
+    fn error_response(&self) -> HttpResponse {
+        self.0
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| HttpResponse::InternalServerError().finish())
+    }
+}
+
 /// The HTTP status of each kind of operation failure, for the JSON API and the dashboard.
 pub fn status_of(kind: assent_app::Kind) -> StatusCode {
     use assent_app::Kind;

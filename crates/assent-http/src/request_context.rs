@@ -10,7 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
-use crate::error::{ApiError, Dialect, code};
+use crate::error::{ApiError, Dialect, RenderedPage, code};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -88,7 +88,11 @@ fn render_error(
     }
     // A handler that answers an error status with a body of its own (the DID-resolution
     // envelope) keeps it; what gets the envelope is an error, or an empty framework answer.
-    let has_error = response.response().error().is_some();
+    let error = response.response().error();
+    if error.is_some_and(|e| e.as_error::<RenderedPage>().is_some()) {
+        return response;
+    }
+    let has_error = error.is_some();
     let empty = matches!(
         response.response().body().size(),
         BodySize::None | BodySize::Sized(0)

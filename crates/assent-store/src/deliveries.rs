@@ -13,7 +13,7 @@ use crate::AnyConnection;
 use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::outbox::{Emitted, NewEvent, insert_delivery};
+use crate::outbox::{Emitted, NewEvent};
 use crate::schema::{deliveries, delivery_attempts, events, webhook_endpoints};
 use crate::services::owned;
 use crate::webhooks::{WebhookEndpoint, WebhookEndpointRow};
@@ -240,21 +240,10 @@ impl Store {
         actor: &Actor,
     ) -> Result<DeliveryRecord, StoreError> {
         let now = Timestamp::now().as_millis();
-        let record = self.write(|conn| {
+        self.write_with_outbox(|conn, outbox| {
             owned_endpoint(conn, namespace, service_id, webhook_id)?;
-            let updated = diesel::update(
-                deliveries::table
-                    .filter(deliveries::id.eq(delivery_id))
-                    .filter(deliveries::endpoint_id.eq(webhook_id)),
-            )
-            .set((
-                deliveries::status.eq(DeliveryStatus::Pending.as_str()),
-                deliveries::next_attempt_at.eq(now),
-                deliveries::lease_until.eq(None::<i64>),
-                deliveries::completed_at.eq(None::<i64>),
-            ))
-            .execute(conn)?;
-            if updated == 0 {
+            let updated = outbox.retry(conn, delivery_id, webhook_id, now)?;
+            if !updated {
                 return Err(StoreError::NotFound);
             }
             audit::record(
@@ -273,9 +262,7 @@ impl Store {
                 .select(delivery_columns())
                 .first::<DeliveryRow>(conn)?;
             with_attempts(conn, row)
-        })?;
-        self.wake_delivery();
-        Ok(record)
+        })
     }
 
     /// Emits a `webhook.test` event to one enabled webhook of the owner's. `build_payload`
@@ -352,7 +339,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<(WebhookEndpoint, i64), StoreError> {
         let now = Timestamp::now().as_millis();
-        self.write_with_outbox(|conn, _outbox| {
+        self.write_with_outbox(|conn, outbox| {
             let before = owned_endpoint(conn, namespace, service_id, webhook_id)?;
             if changes.events.is_some() && before.format == assent_core::EndpointFormat::Atp {
                 // An ATP callback receives notification responses and nothing else.
@@ -376,7 +363,7 @@ impl Store {
                     missed = i64::try_from(missed_events.len()).unwrap_or(i64::MAX);
                     if changes.replay {
                         for event_id in &missed_events {
-                            requeue(conn, event_id, webhook_id, now)?;
+                            outbox.requeue(conn, event_id, webhook_id, now)?;
                         }
                     }
                     diesel::update(webhook_endpoints::table.find(webhook_id))
@@ -419,11 +406,6 @@ impl Store {
             )?;
             let after = owned_endpoint(conn, namespace, service_id, webhook_id)?;
             Ok((after, missed))
-        })
-        .inspect(|(_, missed)| {
-            if changes.replay && *missed > 0 {
-                self.wake_delivery();
-            }
         })
     }
 }
@@ -622,34 +604,4 @@ fn missed_events(
         }
     }
     Ok(missed)
-}
-
-fn requeue(
-    conn: &mut AnyConnection,
-    event_id: &str,
-    endpoint_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    let reset = diesel::update(
-        deliveries::table
-            .filter(deliveries::event_id.eq(event_id))
-            .filter(deliveries::endpoint_id.eq(endpoint_id)),
-    )
-    .set((
-        deliveries::status.eq(DeliveryStatus::Pending.as_str()),
-        deliveries::next_attempt_at.eq(now),
-        deliveries::lease_until.eq(None::<i64>),
-        deliveries::completed_at.eq(None::<i64>),
-    ))
-    .execute(conn)?;
-    if reset == 0 {
-        insert_delivery(
-            conn,
-            &assent_auth::random::Id::Delivery.mint(),
-            event_id,
-            endpoint_id,
-            now,
-        )?;
-    }
-    Ok(())
 }

@@ -92,10 +92,76 @@ impl Outbox {
         })
     }
 
+    /// Queues the delivery of `event_id` to `endpoint_id` again, now (a replay of what a
+    /// disabled endpoint missed), or a first delivery if it never had one. It counts as
+    /// emitted: the engine is woken after the commit.
+    pub(crate) fn requeue(
+        &mut self,
+        conn: &mut AnyConnection,
+        event_id: &str,
+        endpoint_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let reset = diesel::update(
+            deliveries::table
+                .filter(deliveries::event_id.eq(event_id))
+                .filter(deliveries::endpoint_id.eq(endpoint_id)),
+        )
+        .set(pending_again(now))
+        .execute(conn)?;
+        if reset == 0 {
+            let id = assent_auth::random::Id::Delivery.mint();
+            insert_delivery(conn, &id, event_id, endpoint_id, now)?;
+        }
+        self.emitted += 1;
+        Ok(())
+    }
+
+    /// Queues delivery `delivery_id` of `endpoint_id` again, now, whatever its state (a manual
+    /// retry). `false` when there is no such delivery.
+    pub(crate) fn retry(
+        &mut self,
+        conn: &mut AnyConnection,
+        delivery_id: &str,
+        endpoint_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let updated = diesel::update(
+            deliveries::table
+                .filter(deliveries::id.eq(delivery_id))
+                .filter(deliveries::endpoint_id.eq(endpoint_id)),
+        )
+        .set(pending_again(now))
+        .execute(conn)?;
+        self.emitted += updated;
+        Ok(updated > 0)
+    }
+
     /// Notes that the transaction recorded a notification change.
     pub(crate) fn changed(&mut self) {
         self.changes += 1;
     }
+}
+
+/// The columns of a delivery due again at `now`, its lease and completion cleared.
+#[expect(
+    clippy::type_complexity,
+    reason = "diesel's type for a tuple of assignments"
+)]
+fn pending_again(
+    now: i64,
+) -> (
+    diesel::dsl::Eq<deliveries::status, &'static str>,
+    diesel::dsl::Eq<deliveries::next_attempt_at, i64>,
+    diesel::dsl::Eq<deliveries::lease_until, Option<i64>>,
+    diesel::dsl::Eq<deliveries::completed_at, Option<i64>>,
+) {
+    (
+        deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+        deliveries::next_attempt_at.eq(now),
+        deliveries::lease_until.eq(None::<i64>),
+        deliveries::completed_at.eq(None::<i64>),
+    )
 }
 
 pub(crate) fn insert_delivery(
@@ -170,7 +236,7 @@ impl Store {
         self.waker.set(waker);
     }
 
-    pub(crate) fn wake_delivery(&self) {
+    fn wake_delivery(&self) {
         self.waker.wake();
     }
 }

@@ -23,7 +23,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::error::InternalError;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -32,7 +31,7 @@ use assent_auth::TokenHash;
 use assent_store::{Account, Actor};
 
 use crate::auth::SESSION_COOKIE;
-use crate::error::{ApiError, Dialect, status_of};
+use crate::error::{ApiError, Dialect, RenderedPage, status_of};
 use crate::state::AppState;
 
 /// The policy of every dashboard response: scripts and styles from this server only (no
@@ -260,9 +259,9 @@ impl FromRequest for Posted {
                 check_csrf(state, &visitor, &form)?;
                 Ok::<_, Failure>(Self { visitor, form })
             };
-            checked.await.map_err(|failure| {
-                InternalError::from_response("dashboard form refused", *failure.0).into()
-            })
+            checked
+                .await
+                .map_err(|failure| RenderedPage::new(*failure.0).into())
         })
     }
 }
