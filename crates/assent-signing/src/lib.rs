@@ -91,8 +91,11 @@ pub fn signature_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> Strin
 }
 
 /// The MAC state after absorbing the signed message `"{t}.{body}"`.
+#[expect(
+    clippy::expect_used,
+    reason = "HMAC accepts keys of any length (long ones are hashed), so this never fails"
+)]
 fn keyed_mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length (long ones are hashed), so this never fails.
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");

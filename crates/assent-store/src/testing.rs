@@ -4,6 +4,10 @@
 //! `ASSENT_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`, this
 //! machine's local server), dropped when the test ends. An unreachable server fails the test:
 //! the PostgreSQL half of the suite is never skipped silently.
+#![expect(
+    clippy::expect_used,
+    reason = "test support: a database that cannot be set up fails the test at once"
+)]
 
 use std::fmt;
 
