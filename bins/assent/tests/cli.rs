@@ -191,6 +191,51 @@ fn invalid_configuration_is_a_clear_error_not_a_panic() {
     }
 }
 
+/// A flag wins over the environment, which wins over the file. Each case makes one layer's
+/// address the bad one, so the error shows which layer was read.
+#[test]
+fn a_flag_wins_over_the_environment_which_wins_over_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("assent.toml"),
+        "bind = \"file-address\"\nmax_body_bytes = 10\n",
+    )
+    .expect("write");
+    let serve = |environment: Option<&str>, flag: Option<&str>| {
+        let mut command = assent(dir.path());
+        command.args(["--config", "assent.toml", "serve"]);
+        if let Some(address) = environment {
+            command.env("ASSENT_BIND", address);
+        }
+        if let Some(address) = flag {
+            command.args(["--bind", address]);
+        }
+        run(&mut command)
+    };
+    let cases = [
+        (None, None, "`file-address`"),
+        (Some("environment-address"), None, "`environment-address`"),
+        (
+            Some("environment-address"),
+            Some("flag-address"),
+            "`flag-address`",
+        ),
+    ];
+    for (environment, flag, expected) in cases {
+        let out = serve(environment, flag);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    // The file's other keys are still read beneath the environment.
+    let out = serve(Some("127.0.0.1:0"), None);
+    assert!(
+        text(&out.stderr).contains("ASSENT_MAX_BODY_BYTES must be at least 1024"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn an_unreachable_database_fails_fast_with_the_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
