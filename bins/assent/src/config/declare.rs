@@ -408,8 +408,7 @@ macro_rules! settings {
 
         $(
             $(#[doc = $group_doc])*
-            #[derive(Debug, Default, Clone, clap::Args, serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
+            #[derive(Debug, Default, Clone, clap::Args)]
             pub struct $group {
                 $(
                     #[arg(
@@ -431,6 +430,20 @@ macro_rules! settings {
                 /// Every setting of this group, in the order of the table.
                 pub const SETTINGS: &'static [&'static $crate::config::declare::Setting] =
                     &[$(&setting::$name),*];
+
+                /// Reads the value of `key` from a TOML table into its field; `false` when
+                /// the key is not one of this group's. Errors carry the value's position.
+                pub fn read_toml_value<'de, M: serde::de::MapAccess<'de>>(
+                    &mut self,
+                    key: &str,
+                    map: &mut M,
+                ) -> Result<bool, M::Error> {
+                    match key {
+                        $(stringify!($name) => self.$name = Some(map.next_value()?),)*
+                        _ => return Ok(false),
+                    }
+                    Ok(true)
+                }
 
                 /// Fills every unset field from `fallback`.
                 pub fn or(mut self, fallback: Self) -> Self {
