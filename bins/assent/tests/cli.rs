@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use assent_store::testing::{Engine, TestDatabase};
-use common::{ADMIN_TOKEN, assent, run, serve, text};
+use common::{ADMIN_TOKEN, assent, run, serve, serve_with, text};
 use serde_json::{Value, json};
 
 fn create_account(dir: &Path, database_url: Option<&str>) {
@@ -234,6 +234,30 @@ fn a_flag_wins_over_the_environment_which_wins_over_the_file() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `--allow-private-webhooks` is a switch: alone it turns the development mode on, which the
+/// server warns about at start; `=false` leaves it off.
+#[tokio::test]
+async fn allow_private_webhooks_works_as_a_bare_switch() {
+    for (args, on) in [
+        (&["--allow-private-webhooks"][..], true),
+        (&["--allow-private-webhooks=false"][..], false),
+        (&[][..], false),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = serve_with(assent(dir.path()), args);
+        let warned = server
+            .startup
+            .iter()
+            .any(|line| line.contains("ASSENT_ALLOW_PRIVATE_WEBHOOKS is on"));
+        assert_eq!(warned, on, "{args:?}: {:#?}", server.startup);
+        // Once it answers, it has its signal handlers: SIGTERM is a graceful stop.
+        let health = reqwest::get(server.url("/health")).await.expect("health");
+        assert_eq!(health.status().as_u16(), 200);
+        let (exit, _, stderr) = server.terminate();
+        assert!(exit.success(), "{args:?} {exit:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -28,6 +28,7 @@ use std::time;
 use anyhow::anyhow;
 use assent_core::time::parse_duration;
 use clap::ValueEnum;
+use clap::builder::ValueRange;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -59,6 +60,8 @@ pub struct Setting {
     pub secret: bool,
     /// The values accepted, when they are a short list (`text`, `json`).
     pub choices: fn() -> Vec<String>,
+    /// A switch: the flag alone means `true`.
+    pub switch: bool,
 }
 
 impl Setting {
@@ -75,12 +78,21 @@ impl Setting {
             min_chars: None,
             secret: false,
             choices: T::choices,
+            switch: T::SWITCH,
         }
     }
 
     /// `--key-in-kebab-case`.
     pub fn flag(&self) -> String {
         format!("--{}", self.key.replace('_', "-"))
+    }
+
+    /// The flag as it is used: `--bind <ADDR>`, or `--switch[=<BOOL>]`.
+    pub fn usage(&self) -> String {
+        match self.switch {
+            true => format!("{}[=<{}>]", self.flag(), self.value_name),
+            false => format!("{} <{}>", self.flag(), self.value_name),
+        }
     }
 
     /// The doc comment as one line of text.
@@ -167,6 +179,22 @@ pub trait Raw: Clone + DeserializeOwned {
         Vec::new()
     }
 
+    /// A switch may be given as a bare flag, which means `true`.
+    const SWITCH: bool = false;
+
+    /// How many values the flag takes: one, or none or one for a switch.
+    fn num_args() -> ValueRange {
+        match Self::SWITCH {
+            true => ValueRange::new(0..=1),
+            false => ValueRange::SINGLE,
+        }
+    }
+
+    /// The value of a bare switch.
+    fn missing_value() -> Option<&'static str> {
+        Self::SWITCH.then_some("true")
+    }
+
     /// Whether this value is below `min` (written in the same syntax). Only numbers compare;
     /// the minimum of a duration, which is read as text, is checked by [`Given::duration`].
     fn is_below(&self, min: &str) -> Option<bool> {
@@ -189,6 +217,7 @@ impl Raw for PathBuf {
 
 impl Raw for bool {
     const VALUE_NAME: &'static str = "BOOL";
+    const SWITCH: bool = true;
 
     fn parse(text: &str) -> Option<Self> {
         text.parse().ok()
@@ -417,6 +446,9 @@ macro_rules! settings {
                         value_name = setting::$name.value_name,
                         help = setting::$name.clap_help(),
                         hide_env_values = setting::$name.secret,
+                        num_args = <$ty as $crate::config::declare::Raw>::num_args(),
+                        default_missing_value =
+                            <$ty as $crate::config::declare::Raw>::missing_value(),
                         global = $global,
                     )]
                     pub $name: Option<$ty>,

@@ -21,6 +21,9 @@ const NOTES: &[&str] = &[
     "The file named by `--config` is TOML with the keys above at the top level. A key that \
      is no setting's, or a value of the wrong type, stops the server with the line and \
      column at fault (and, for a misspelt key, the closest known one).",
+    "A switch (a flag shown as `--name[=<BOOL>]`) given alone means `true`; \
+     `--name=false`, `--name false`, `NAME=false` in the environment and `false` in the \
+     file turn it off.",
 ];
 
 /// The generated part, markers included. `cli` is the whole command line: its arguments are
@@ -99,7 +102,7 @@ fn setting_row(setting: &Setting) -> [String; 5] {
         let _ = write!(meaning, " At least {min} characters.");
     }
     [
-        format!("`{} <{}>`", setting.flag(), setting.value_name),
+        format!("`{}`", setting.usage()),
         format!("`{}`", setting.env),
         format!("`{}`", setting.key),
         default,

@@ -375,3 +375,45 @@ fn names_are_derived_from_the_field_name() {
         );
     }
 }
+
+/// Parses `args` after `serve` with clap, as the binary does.
+fn parse_serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+    use clap::{Args, FromArgMatches};
+    let command = ServeArgs::augment_args(clap::Command::new("serve"));
+    let matches =
+        command.try_get_matches_from(std::iter::once("serve").chain(args.iter().copied()))?;
+    ServeArgs::from_arg_matches(&matches)
+}
+
+#[test]
+fn a_switch_alone_means_true_and_still_takes_a_value() {
+    let switch = |args: &[&str]| parse_serve(args).map(|serve| serve.allow_private_webhooks);
+    assert_eq!(switch(&["--allow-private-webhooks"]).unwrap(), Some(true));
+    assert_eq!(
+        switch(&["--allow-private-webhooks", "--bind", "127.0.0.1:1"]).unwrap(),
+        Some(true),
+        "the next flag is not taken for its value"
+    );
+    assert_eq!(
+        switch(&["--allow-private-webhooks=true"]).unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        switch(&["--allow-private-webhooks=false"]).unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        switch(&["--allow-private-webhooks", "false"]).unwrap(),
+        Some(false)
+    );
+    assert!(switch(&["--allow-private-webhooks=maybe"]).is_err());
+    assert!(
+        parse_serve(&["--allow-private-webhooks"])
+            .unwrap()
+            .resolve()
+            .unwrap()
+            .engine
+            .policy
+            .allow_private
+    );
+}
