@@ -83,10 +83,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .map(FileConfig::load)
         .transpose()?
         .unwrap_or_default();
-    let storage = cli.storage.or(file.storage).resolve()?;
+    let storage = config::secret_files::from_environment(cli.storage)?
+        .or(file.storage)
+        .resolve()?;
     init_logging(&storage.log, storage.log_format)?;
     match cli.command {
-        Command::Serve(args) => serve::run(storage, args.or(file.serve).resolve()?),
+        Command::Serve(args) => {
+            let args = config::secret_files::from_environment(*args)?;
+            serve::run(storage, args.or(file.serve).resolve()?)
+        }
         Command::Migrate => commands::migrate(&storage),
         Command::AdminToken { action } => commands::admin_token(&storage, action),
         Command::Account { action } => commands::account(&storage, action),

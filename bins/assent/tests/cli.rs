@@ -260,6 +260,49 @@ async fn allow_private_webhooks_works_as_a_bare_switch() {
     }
 }
 
+/// Secrets can come from the files their `ASSENT_*_FILE` variables name, as container
+/// platforms mount them: the admin token and the key are read from files ending in a newline,
+/// the token works, and no key file is generated. A secret given both ways is refused.
+#[tokio::test]
+async fn secrets_are_read_from_the_files_their_file_variables_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    create_account(dir.path(), None);
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{ADMIN_TOKEN}\n")).expect("write");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").expect("write");
+
+    let mut command = assent(dir.path());
+    command
+        .env("ASSENT_ADMIN_TOKEN_FILE", &token_file)
+        .env("ASSENT_SECRET_KEY_FILE", &key_file)
+        .env("ASSENT_DEFAULT_NAMESPACE", "ada");
+    let server = serve(command);
+    let (status, body) = post_registration(&server.url("/api/v1/services"), ADMIN_TOKEN).await;
+    assert_eq!(
+        status, 201,
+        "the token from the file is the admin token: {body}"
+    );
+    let (exit, _, stderr) = server.terminate();
+    assert!(exit.success(), "{stderr}");
+    assert!(
+        !dir.path().join("data/secret.key").exists(),
+        "the key came from its file"
+    );
+
+    let out = run(assent(dir.path())
+        .arg("serve")
+        .env("ASSENT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("ASSENT_ADMIN_TOKEN_FILE", &token_file));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ASSENT_ADMIN_TOKEN_FILE and ASSENT_ADMIN_TOKEN"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(ADMIN_TOKEN), "the token is not echoed");
+}
+
 #[test]
 fn an_unreachable_database_fails_fast_with_the_reason() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -35,6 +35,9 @@ use serde::de::DeserializeOwned;
 /// Every environment variable starts with this.
 pub const ENV_PREFIX: &str = "ASSENT_";
 
+/// The appendix of the variable that names a file holding a secret setting's value.
+pub const FILE_SUFFIX: &str = "_FILE";
+
 /// One setting, as declared in the table. The names are derived from the row's field name:
 /// the TOML key is the field name, the flag is `--` and the key in kebab case, the
 /// environment variable is [`ENV_PREFIX`] and the key in capitals.
@@ -44,6 +47,8 @@ pub struct Setting {
     pub key: &'static str,
     /// `ASSENT_` and the key in capitals.
     pub env: &'static str,
+    /// `ASSENT_`, the key in capitals and `_FILE`: read only for a `secret` setting.
+    pub env_file: &'static str,
     /// The row's doc comment, line by line (see [`Setting::help`]).
     pub doc: &'static str,
     /// The placeholder of the value in `--help` (`DURATION`, `N`, `URL`).
@@ -56,7 +61,8 @@ pub struct Setting {
     pub at_least: Option<&'static str>,
     /// The fewest characters a text value may have.
     pub min_chars: Option<usize>,
-    /// A credential: its environment value is never shown.
+    /// A credential: its environment value is never shown, and it may be read from the file
+    /// that `env_file` names.
     pub secret: bool,
     /// The values accepted, when they are a short list (`text`, `json`).
     pub choices: fn() -> Vec<String>,
@@ -70,6 +76,7 @@ impl Setting {
         Self {
             key: "",
             env: "",
+            env_file: "",
             doc: "",
             value_name: T::VALUE_NAME,
             default: None,
@@ -100,7 +107,7 @@ impl Setting {
         self.doc.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
-    /// The help clap prints: the text, then the default and the minimum.
+    /// The help clap prints: the text, then the default, the minimum and the file variable.
     pub fn clap_help(&self) -> String {
         let mut help = self.help();
         help.push_str(&format!(
@@ -112,6 +119,9 @@ impl Setting {
         }
         if let Some(min) = self.min_chars {
             help.push_str(&format!(" [at least: {min} characters]"));
+        }
+        if self.secret {
+            help.push_str(&format!(" [or from the file named by {}]", self.env_file));
         }
         help
     }
@@ -171,7 +181,7 @@ pub trait Raw: Clone + DeserializeOwned {
     /// The placeholder of the value in `--help`, unless the row names another.
     const VALUE_NAME: &'static str = "VALUE";
 
-    /// Reads a built-in default as the command line would.
+    /// Reads a built-in default (or a secret file's text) as the command line would.
     fn parse(text: &str) -> Option<Self>;
 
     /// The values accepted, when they are a short list.
@@ -404,6 +414,19 @@ impl Given<'_, Rate> {
     }
 }
 
+/// What every group of settings offers to the code that treats them all alike.
+pub trait Group: Sized {
+    /// Every setting of the group, in the order of the table.
+    fn settings() -> &'static [&'static Setting];
+
+    /// Whether the setting of `key` has a value.
+    fn is_set(&self, key: &str) -> bool;
+
+    /// Sets the setting of `key` from text, read as a built-in default is; `false` when the
+    /// text is no value of its type or the key no setting of the group.
+    fn set_text(&mut self, key: &str, text: &str) -> bool;
+}
+
 /// Declares groups of settings: for each group a clap `Args` struct with one optional field
 /// per row, and for each row a [`Setting`] named like its field in the `setting` module.
 /// A row is its doc comment (the help text), its field name and type, and the descriptor's
@@ -423,11 +446,12 @@ macro_rules! settings {
         #[expect(non_upper_case_globals, reason = "each descriptor is named like its field")]
         pub mod setting {
             use super::*;
-            use $crate::config::declare::{Setting, env_name};
+            use $crate::config::declare::{FILE_SUFFIX, Setting, env_name};
             $($(
                 pub const $name: Setting = Setting {
                     key: stringify!($name),
                     env: env_name!($name, ""),
+                    env_file: env_name!($name, FILE_SUFFIX),
                     doc: concat!($($doc, "\n"),*),
                     $($field: $value,)*
                     ..Setting::of::<$ty>()
@@ -493,6 +517,29 @@ macro_rules! settings {
                         $crate::config::declare::Given::new(&setting::$name, self.$name.as_ref())
                     }
                 )*
+            }
+
+            impl $crate::config::declare::Group for $group {
+                fn settings() -> &'static [&'static $crate::config::declare::Setting] {
+                    Self::SETTINGS
+                }
+
+                fn is_set(&self, key: &str) -> bool {
+                    match key {
+                        $(stringify!($name) => self.$name.is_some(),)*
+                        _ => false,
+                    }
+                }
+
+                fn set_text(&mut self, key: &str, text: &str) -> bool {
+                    match key {
+                        $(stringify!($name) => {
+                            self.$name = <$ty as $crate::config::declare::Raw>::parse(text);
+                            self.$name.is_some()
+                        })*
+                        _ => false,
+                    }
+                }
             }
         )*
     };

@@ -24,6 +24,10 @@ const NOTES: &[&str] = &[
     "A switch (a flag shown as `--name[=<BOOL>]`) given alone means `true`; \
      `--name=false`, `--name false`, `NAME=false` in the environment and `false` in the \
      file turn it off.",
+    "A secret (a setting with a `_FILE` variable) may instead be read from the file that \
+     variable names, as container platforms mount secrets: the file's text less one \
+     trailing newline is the value, in place of the variable's. Setting both the \
+     variable (or the flag) and its `_FILE` is an error; either wins over the TOML file.",
 ];
 
 /// The generated part, markers included. `cli` is the whole command line: its arguments are
@@ -103,7 +107,10 @@ fn setting_row(setting: &Setting) -> [String; 5] {
     }
     [
         format!("`{}`", setting.usage()),
-        format!("`{}`", setting.env),
+        match setting.secret {
+            true => format!("`{}` or `{}`", setting.env, setting.env_file),
+            false => format!("`{}`", setting.env),
+        },
         format!("`{}`", setting.key),
         default,
         meaning,
