@@ -9,7 +9,7 @@ test:
     .ci/install-browser
     cargo test --workspace
 
-# What CI runs: fmt, clippy, architecture, OpenAPI, tests.
+# What CI runs: fmt, clippy, architecture, OpenAPI, settings reference, tests.
 ci:
     bash .ci/run
 
@@ -22,6 +22,10 @@ lint:
 # Regenerate the committed OpenAPI document.
 openapi:
     cargo run --quiet -p assent -- openapi > docs/openapi.json
+
+# Regenerate the settings tables of docs/configuration.md from the settings table.
+config-reference:
+    cargo run --quiet -p assent -- config-reference --write docs/configuration.md
 
 # Measure an endpoint: just bench health | register | verify | deliveries | notify | respond
 bench scenario="health" *args:

@@ -6,10 +6,11 @@ mod config;
 mod serve;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::{FileConfig, LogFormat, ServeArgs, StorageArgs};
 
@@ -55,6 +56,13 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the settings reference of docs/configuration.md, generated from the settings
+    /// table (with --write, replace the generated part of that file instead).
+    ConfigReference {
+        /// The document whose generated part to replace.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,10 +83,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .map(FileConfig::load)
         .transpose()?
         .unwrap_or_default();
-    let storage = cli.storage.or(file.storage).resolve()?;
+    let storage = config::secret_files::from_environment(cli.storage)?
+        .or(file.storage)
+        .resolve()?;
     init_logging(&storage.log, storage.log_format)?;
     match cli.command {
-        Command::Serve(args) => serve::run(storage, args.or(file.serve).resolve()?),
+        Command::Serve(args) => {
+            let args = config::secret_files::from_environment(*args)?;
+            serve::run(storage, args.or(file.serve).resolve()?)
+        }
         Command::Migrate => commands::migrate(&storage),
         Command::AdminToken { action } => commands::admin_token(&storage, action),
         Command::Account { action } => commands::account(&storage, action),
@@ -87,7 +100,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", assent_http::openapi::document_json());
             Ok(())
         }
+        Command::ConfigReference { write } => config_reference(write.as_deref()),
     }
+}
+
+fn config_reference(write: Option<&Path>) -> anyhow::Result<()> {
+    let generated = config::reference::markdown(&Cli::command())?;
+    let Some(path) = write else {
+        print!("{generated}");
+        return Ok(());
+    };
+    let document =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let updated = config::reference::splice(&document, &generated)
+        .with_context(|| format!("cannot update {}", path.display()))?;
+    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Logs go to stderr; stdout is kept for what a command prints for the user (a new token).

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use assent_store::testing::{Engine, TestDatabase};
-use common::{ADMIN_TOKEN, assent, run, serve, text};
+use common::{ADMIN_TOKEN, assent, run, serve, serve_with, text};
 use serde_json::{Value, json};
 
 fn create_account(dir: &Path, database_url: Option<&str>) {
@@ -189,6 +189,118 @@ fn invalid_configuration_is_a_clear_error_not_a_panic() {
             "the token is not echoed"
         );
     }
+}
+
+/// A flag wins over the environment, which wins over the file. Each case makes one layer's
+/// address the bad one, so the error shows which layer was read.
+#[test]
+fn a_flag_wins_over_the_environment_which_wins_over_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("assent.toml"),
+        "bind = \"file-address\"\nmax_body_bytes = 10\n",
+    )
+    .expect("write");
+    let serve = |environment: Option<&str>, flag: Option<&str>| {
+        let mut command = assent(dir.path());
+        command.args(["--config", "assent.toml", "serve"]);
+        if let Some(address) = environment {
+            command.env("ASSENT_BIND", address);
+        }
+        if let Some(address) = flag {
+            command.args(["--bind", address]);
+        }
+        run(&mut command)
+    };
+    let cases = [
+        (None, None, "`file-address`"),
+        (Some("environment-address"), None, "`environment-address`"),
+        (
+            Some("environment-address"),
+            Some("flag-address"),
+            "`flag-address`",
+        ),
+    ];
+    for (environment, flag, expected) in cases {
+        let out = serve(environment, flag);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    // The file's other keys are still read beneath the environment.
+    let out = serve(Some("127.0.0.1:0"), None);
+    assert!(
+        text(&out.stderr).contains("ASSENT_MAX_BODY_BYTES must be at least 1024"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `--allow-private-webhooks` is a switch: alone it turns the development mode on, which the
+/// server warns about at start; `=false` leaves it off.
+#[tokio::test]
+async fn allow_private_webhooks_works_as_a_bare_switch() {
+    for (args, on) in [
+        (&["--allow-private-webhooks"][..], true),
+        (&["--allow-private-webhooks=false"][..], false),
+        (&[][..], false),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = serve_with(assent(dir.path()), args);
+        let warned = server
+            .startup
+            .iter()
+            .any(|line| line.contains("ASSENT_ALLOW_PRIVATE_WEBHOOKS is on"));
+        assert_eq!(warned, on, "{args:?}: {:#?}", server.startup);
+        // Once it answers, it has its signal handlers: SIGTERM is a graceful stop.
+        let health = reqwest::get(server.url("/health")).await.expect("health");
+        assert_eq!(health.status().as_u16(), 200);
+        let (exit, _, stderr) = server.terminate();
+        assert!(exit.success(), "{args:?} {exit:?}: {stderr}");
+    }
+}
+
+/// Secrets can come from the files their `ASSENT_*_FILE` variables name, as container
+/// platforms mount them: the admin token and the key are read from files ending in a newline,
+/// the token works, and no key file is generated. A secret given both ways is refused.
+#[tokio::test]
+async fn secrets_are_read_from_the_files_their_file_variables_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    create_account(dir.path(), None);
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{ADMIN_TOKEN}\n")).expect("write");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").expect("write");
+
+    let mut command = assent(dir.path());
+    command
+        .env("ASSENT_ADMIN_TOKEN_FILE", &token_file)
+        .env("ASSENT_SECRET_KEY_FILE", &key_file)
+        .env("ASSENT_DEFAULT_NAMESPACE", "ada");
+    let server = serve(command);
+    let (status, body) = post_registration(&server.url("/api/v1/services"), ADMIN_TOKEN).await;
+    assert_eq!(
+        status, 201,
+        "the token from the file is the admin token: {body}"
+    );
+    let (exit, _, stderr) = server.terminate();
+    assert!(exit.success(), "{stderr}");
+    assert!(
+        !dir.path().join("data/secret.key").exists(),
+        "the key came from its file"
+    );
+
+    let out = run(assent(dir.path())
+        .arg("serve")
+        .env("ASSENT_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("ASSENT_ADMIN_TOKEN_FILE", &token_file));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ASSENT_ADMIN_TOKEN_FILE and ASSENT_ADMIN_TOKEN"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(ADMIN_TOKEN), "the token is not echoed");
 }
 
 #[test]

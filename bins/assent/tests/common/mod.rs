@@ -35,6 +35,8 @@ pub fn text(bytes: &[u8]) -> String {
 /// A running `assent serve`: its address, and its output collected as it comes.
 pub struct Running {
     pub address: String,
+    /// What the server logged before it listened.
+    pub startup: Vec<String>,
     child: Child,
     stderr: mpsc::Receiver<String>,
     stdout: mpsc::Receiver<String>,
@@ -52,9 +54,15 @@ fn collect(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String
     rx
 }
 
-pub fn serve(mut command: Command) -> Running {
+pub fn serve(command: Command) -> Running {
+    serve_with(command, &[])
+}
+
+/// `assent serve` with `args` after the subcommand.
+pub fn serve_with(mut command: Command, args: &[&str]) -> Running {
     let mut child = command
         .arg("serve")
+        .args(args)
         .env("ASSENT_BIND", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -71,10 +79,10 @@ pub fn serve(mut command: Command) -> Running {
     let mut running = Running {
         child,
         address: String::new(),
+        startup: Vec::new(),
         stderr,
         stdout,
     };
-    let mut seen = Vec::new();
     while let Ok(line) = running.stderr.recv_timeout(Duration::from_secs(30)) {
         let address = line
             .split("listening on http://")
@@ -84,8 +92,9 @@ pub fn serve(mut command: Command) -> Running {
             running.address = address.to_owned();
             return running;
         }
-        seen.push(line);
+        running.startup.push(line);
     }
+    let seen = std::mem::take(&mut running.startup);
     let (exit, _, _) = running.terminate();
     panic!("the server did not start ({exit:?}): {seen:#?}");
 }

@@ -1,0 +1,145 @@
+//! The table of settings: each one's name, type, default, minimum and help text, written
+//! here once. The flag (`--delivery-lease`), the environment variable
+//! (`ASSENT_DELIVERY_LEASE`), the TOML key (`delivery_lease`), the checks, `--help` and the
+//! reference in `docs/configuration.md` (`assent config-reference`) all come from these rows.
+//! How a row becomes all of that is in `declare.rs`; what each value turns into is in
+//! `resolve.rs`.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use serde::Deserialize;
+
+use crate::config::declare::{Duration, Rate, raw_value_enum, settings};
+
+settings! {
+    /// Settings shared by every subcommand: where the data lives and how to log.
+    #[group(title = "Every subcommand", global = true)]
+    pub struct StorageArgs {
+        /// Directory for the embedded SQLite database and the generated secret key file.
+        data_dir: PathBuf { value_name: "DIR", default: Some("./data") },
+        /// Database URL: `sqlite://<path>` or `postgres://user:password@host:port/db`. Never
+        /// logged.
+        database_url: String {
+            value_name: "URL",
+            unset: "`sqlite://<data dir>/assent.db`",
+            secret: true,
+        },
+        /// Most pooled database connections (the pool waits up to 5 s for one).
+        database_pool_size: u32 { default: Some("16"), at_least: Some("1") },
+        /// Log filter, in tracing's env-filter syntax, e.g. `info,assent_http=debug`.
+        log: String { value_name: "FILTER", default: Some("info") },
+        /// Log line format; `json` writes one object a line.
+        log_format: LogFormat { value_name: "FORMAT", default: Some("text") },
+    }
+
+    /// Settings of `assent serve`.
+    #[group(title = "`assent serve`", global = false)]
+    pub struct ServeArgs {
+        /// Address to listen on.
+        bind: String { value_name: "ADDR", default: Some("127.0.0.1:8080") },
+        /// The URL users reach this server at (e.g. `https://assent.example.com`). Its origin
+        /// is the only one cookie-authenticated changes are accepted from (without it: the
+        /// origin the request was addressed to), and an `https` URL makes the session cookie
+        /// `Secure`. Set it behind a proxy.
+        public_url: String { value_name: "URL" },
+        /// Admin token to create on first start with an empty database, without surrounding
+        /// spaces. Without it a token is generated and printed once on stdout.
+        admin_token: String {
+            value_name: "TOKEN",
+            unset: "generated",
+            min_chars: Some(16),
+            secret: true,
+        },
+        /// Namespace for ATP registrations whose body names none.
+        default_namespace: String { value_name: "NAMESPACE" },
+        /// Development only: accept `http` and loopback or private webhook targets;
+        /// logged as a warning at start.
+        allow_private_webhooks: bool { default: Some("false") },
+        /// The key that encrypts webhook secrets at rest: 32 bytes, base64. Without it a key
+        /// is generated once into `<data dir>/secret.key`. Replicas sharing a database must
+        /// share it.
+        secret_key: String { value_name: "BASE64", unset: "key file", secret: true },
+        /// Largest accepted request body, in bytes; larger ones get `413 PAYLOAD_TOO_LARGE`.
+        max_body_bytes: usize {
+            value_name: "BYTES",
+            default: Some("1048576"),
+            at_least: Some("1024"),
+        },
+        /// HTTP worker threads.
+        workers: usize { unset: "CPUs", at_least: Some("1") },
+        /// How long an owner's session lasts after login (`30m`, `12h`, `7d`).
+        session_ttl: Duration { default: Some("7d"), at_least: Some("1m") },
+        /// `off` disables every rate limit, login throttling included (tests, trusted
+        /// deployments); logged as a warning.
+        rate_limits: Switch { value_name: "on|off", default: Some("on") },
+        /// Most services a namespace may have; both dialects count against it
+        /// (`SERVICE_LIMIT_REACHED`).
+        max_services_per_namespace: u32 { default: Some("100"), at_least: Some("1") },
+        /// Most active API keys a service may have (`KEY_LIMIT_REACHED`).
+        max_keys_per_service: u32 { default: Some("20"), at_least: Some("1") },
+        /// Most webhooks a service may have, the ATP callback included
+        /// (`WEBHOOK_LIMIT_REACHED`).
+        max_webhooks_per_service: u32 { default: Some("20"), at_least: Some("1") },
+        /// Delays before each delivery attempt, comma-separated; its length is the number of
+        /// attempts (see `webhooks.md`).
+        webhook_retry_schedule: String {
+            value_name: "DELAYS",
+            default: Some("0s,5s,5m,30m,2h,5h,10h,10h"),
+        },
+        /// How long a leased delivery stays leased before another sender may take it; must
+        /// be longer than the delivery timeout.
+        delivery_lease: Duration { default: Some("30s"), at_least: Some("100ms") },
+        /// The whole of one delivery attempt.
+        delivery_timeout: Duration { default: Some("10s"), at_least: Some("100ms") },
+        /// Delivery attempts in flight at once, per process.
+        delivery_concurrency: usize { default: Some("32"), at_least: Some("1") },
+        /// How often to look for due deliveries when nothing wakes the engine (commits in this
+        /// process wake it at once).
+        delivery_poll_interval: Duration { default: Some("1s"), at_least: Some("10ms") },
+        /// Disable an endpoint that has failed without a success for this long.
+        webhook_disable_after: Duration { default: Some("5d"), at_least: Some("1ms") },
+        /// How long a rotated-out webhook secret keeps signing beside the new one.
+        webhook_secret_grace: Duration { default: Some("24h") },
+        /// How long a claim stays pending before it expires (`request.expired`).
+        claim_ttl: Duration { default: Some("24h"), at_least: Some("1s") },
+        /// ATP service registrations per client address.
+        rate_limit_registration: Rate { default: Some("10/1h") },
+        /// Notifications a service may send.
+        rate_limit_notifications: Rate { default: Some("100/1m") },
+        /// Invalidations (`PATCH /api/v1/notifications/{id}`) per service.
+        rate_limit_status_updates: Rate { default: Some("200/1m") },
+        /// Client reads of notifications (list and get one) per user.
+        rate_limit_polling: Rate { default: Some("60/1m") },
+        /// Responses per user.
+        rate_limit_responses: Rate { default: Some("100/1m") },
+        /// Open WebSocket connections per user.
+        max_websockets_per_user: usize { default: Some("5"), at_least: Some("1") },
+        /// Open Server-Sent Events connections per user.
+        max_event_streams_per_user: usize { default: Some("10"), at_least: Some("1") },
+        /// How often the client streams send a heartbeat.
+        stream_heartbeat: Duration { default: Some("30s"), at_least: Some("100ms") },
+        /// Close a WebSocket that has sent nothing for this long (code 1008).
+        stream_idle_timeout: Duration { default: Some("60s"), at_least: Some("100ms") },
+        /// How often each replica looks for notification changes made by other replicas (its
+        /// own commits push at once).
+        change_poll_interval: Duration { default: Some("500ms"), at_least: Some("10ms") },
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
+}
+
+raw_value_enum!(LogFormat, Switch);
