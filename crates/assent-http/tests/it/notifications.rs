@@ -4,7 +4,7 @@
 //! store nothing, the lifecycle's conflicts, deadline expiry, concurrent answers and the rate
 //! limits.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

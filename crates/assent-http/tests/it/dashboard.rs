@@ -3,7 +3,7 @@
 //! every response type from its form, the history, CSRF tokens, the security headers, and
 //! other owners' ids.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

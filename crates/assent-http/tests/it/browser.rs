@@ -9,7 +9,7 @@
 //! Chromium and ChromeDriver come from Debian (`.ci/install-browser`); a missing one fails the
 //! test, saying so. Screenshots are written to `$CARGO_TARGET_TMPDIR/screenshots/`.
 
-mod common;
+use crate::common;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! delivery engine, the delivery log with its filters, pages and retry button, deleting it,
 //! other owners' ids, CSRF tokens, hostile urls and the security headers.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! a real listener: the body limit, the public URL, the verifier's codes, single-use nonces in
 //! the database (consumed only by a verified signature) and the route bindings.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -2,7 +2,7 @@
 //! edit, delete), API keys and user tokens (shown once, revoked), the audit log and its
 //! paging, CSRF tokens, other owners' ids, escaping and the security headers.
 
-mod common;
+use crate::common;
 
 use assent_store::testing::Engine;
 use common::{

@@ -3,7 +3,7 @@
 //! through a real WebSocket client, and the ATP tutorial end to end, from a service's
 //! notification to the signed webhook its callback receives.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

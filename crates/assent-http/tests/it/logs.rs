@@ -2,7 +2,7 @@
 //! level down to TRACE (the framework's included), is captured and searched for each secret
 //! the workflow created or presented.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,10 @@ impl Write for Captured {
 async fn no_secret_is_ever_logged() {
     let captured = Captured::default();
     let writer = captured.clone();
+    // The process's one global subscriber (no other test installs one): in this crate's single
+    // test binary it also captures every test that runs beside or after this one. The checks
+    // below still hold: this workflow's secrets are its own, and the fixed ones (the harness's
+    // password, the seed's webhook secret) may not be logged by any test either.
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())

@@ -2,7 +2,7 @@
 //! test events, secret rotation and changes. (The engine that sends is tested in
 //! assent-delivery; here nothing sends, so deliveries stay pending.)
 
-mod common;
+use crate::common;
 
 use assent_store::testing::Engine;
 use common::TestServer;

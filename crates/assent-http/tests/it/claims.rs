@@ -2,7 +2,7 @@
 //! approves, verify says authorized, the webhook receiver gets request.submitted then
 //! request.approved with valid signatures, the owner revokes, verify says unauthorized.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

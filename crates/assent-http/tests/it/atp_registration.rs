@@ -1,7 +1,7 @@
 //! `POST /api/v1/services` against a real server, on SQLite and PostgreSQL: the success and
 //! every error, with exact statuses, codes and bodies, and proof that errors change nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

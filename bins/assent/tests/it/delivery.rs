@@ -1,7 +1,7 @@
 //! Delivery across process crashes and replicas, with the real binary: a SIGKILL loses no
 //! event, and two `assent serve` on one PostgreSQL never send a delivery twice at once.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

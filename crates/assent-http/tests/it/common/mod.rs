@@ -1,11 +1,6 @@
 //! A real assent HTTP server on a random local port, over a fresh database of either engine,
 //! and a real HTTP client.
 
-#![allow(
-    dead_code,
-    reason = "each test file uses a different part of the harness"
-)]
-
 use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,6 +1,6 @@
 //! Operator endpoints, request ids, framework errors and the OpenAPI document.
 
-mod common;
+use crate::common;
 
 use assent_store::testing::Engine;
 use common::TestServer;

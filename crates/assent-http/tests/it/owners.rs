@@ -1,7 +1,7 @@
 //! Namespace owners over HTTP, on SQLite and PostgreSQL: accounts and sessions, user tokens,
 //! and the Sigilum-style management of services, API keys and webhooks.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

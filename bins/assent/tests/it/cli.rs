@@ -1,6 +1,6 @@
 //! The `assent` binary as an operator uses it: real processes, real files, real signals.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,7 +1,5 @@
 //! Running the real `assent` binary: clean environments, output collected as it comes.
 
-#![allow(dead_code, reason = "each test file uses a different part")]
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
