@@ -1,6 +1,11 @@
 //! The application layer on its own, as a Rust program that embeds assent would use it: no
 //! web server, a real database on each engine, and the same rules and codes the front ends
 //! answer with.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test that cannot go on should fail at once, where it stands"
+)]
 
 use std::future::Future;
 

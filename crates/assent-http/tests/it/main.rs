@@ -1,6 +1,11 @@
 //! assent-http's integration tests, in one test binary: one module per area, against a real
 //! server on SQLite and PostgreSQL, through the harness in `common` (declared first, with
 //! `macro_use`, so that every module below can use its `on_both_engines!`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test that cannot go on should fail at once, where it stands"
+)]
 
 #[macro_use]
 mod common;
