@@ -35,7 +35,9 @@ pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
     let data = web::Data::new(state);
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(data.clone()).app_data(payload.clone());
+        // The JSON routes first: `/dashboard/events` is one of them, before the dashboard's scope.
         routes::configure(cfg);
+        crate::dashboard::configure(cfg);
         cfg.default_service(web::to(HttpResponse::NotFound));
     }
 }

@@ -128,5 +128,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret")
                 .route(web::post().to(deliveries::rotate_secret)),
         );
-    crate::dashboard::configure(cfg);
 }
