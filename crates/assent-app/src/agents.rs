@@ -3,9 +3,10 @@
 //! records of a namespace. The signature itself is checked by the front end (it needs the
 //! request); what is checked here needs the database.
 
+use assent_core::claim::Claim;
 use assent_core::claim::ClaimStatus;
 use assent_core::{Namespace, Timestamp};
-use assent_store::{Account, ClaimRow, NewClaim, StoreError, Submitted};
+use assent_store::{Account, NewClaim, StoreError, Submitted};
 
 use crate::{App, Error, code};
 
@@ -54,7 +55,7 @@ pub async fn approved_claims(
     service_id: String,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<ClaimRow>, bool), Error> {
+) -> Result<(Vec<Claim>, bool), Error> {
     let mut claims = app
         .run(move |store| store.approved_claims_of_service(&service_id, limit + 1, offset))
         .await?;
@@ -84,7 +85,7 @@ pub async fn namespace_record(app: &App, namespace: &Namespace) -> Result<(Accou
 pub async fn did_subjects(
     app: &App,
     namespace: &Namespace,
-) -> Result<Option<(Account, Vec<ClaimRow>)>, Error> {
+) -> Result<Option<(Account, Vec<Claim>)>, Error> {
     let ns = namespace.as_str().to_owned();
     app.run(move |store| {
         let Some(account) = store.find_account_by_namespace(&ns)? else {

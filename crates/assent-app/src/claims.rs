@@ -2,8 +2,9 @@
 //! revoke). Of concurrent decisions on one claim exactly one wins.
 
 use assent_core::FieldError;
+use assent_core::claim::Claim;
 use assent_core::claim::{ClaimStatus, Decision};
-use assent_store::{Account, ClaimRow, DecideError, StoreError};
+use assent_store::{Account, DecideError, StoreError};
 
 use crate::pagination::{self, Page};
 use crate::{App, Error, Kind, actor, code};
@@ -20,7 +21,7 @@ pub struct ListQuery {
 }
 
 /// One of the owner's claims.
-pub async fn get(app: &App, owner: &Account, claim_id: String) -> Result<ClaimRow, Error> {
+pub async fn get(app: &App, owner: &Account, claim_id: String) -> Result<Claim, Error> {
     let namespace = owner.namespace.clone();
     app.run(move |store| {
         store
@@ -37,7 +38,7 @@ pub async fn list(
     owner: &Account,
     namespace: &str,
     query: ListQuery,
-) -> Result<Page<ClaimRow>, Error> {
+) -> Result<Page<Claim>, Error> {
     if namespace != owner.namespace {
         return Err(Error::new(
             Kind::Forbidden,
@@ -84,7 +85,7 @@ pub async fn decide(
     owner: &Account,
     claim_id: String,
     decision: Decision,
-) -> Result<ClaimRow, Error> {
+) -> Result<Claim, Error> {
     let namespace = owner.namespace.clone();
     let actor = actor(owner);
     app.run(move |store| {

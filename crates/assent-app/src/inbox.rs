@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use assent_core::claim::Claim;
 use assent_core::claim::ClaimStatus;
 use assent_core::notification::NotificationStatus;
-use assent_store::{Account, ClaimRow, NotificationQuery, NotificationRow, Store, StoreError};
+use assent_store::{Account, NotificationQuery, NotificationRow, Store, StoreError};
 
 use crate::notifications::deliver;
 use crate::{App, Error};
@@ -16,7 +17,7 @@ pub const LIST_LIMIT: i64 = 100;
 /// A namespace's claims and notifications, with the display names of the claims' services.
 #[derive(Debug, Clone, Default)]
 pub struct Items {
-    pub claims: Vec<ClaimRow>,
+    pub claims: Vec<Claim>,
     pub notifications: Vec<NotificationRow>,
     /// Service ids to display names (claims keep only the slug).
     pub service_names: HashMap<String, String>,
@@ -78,7 +79,7 @@ pub async fn history(app: &App, owner: &Account) -> Result<Items, Error> {
 fn items(
     store: &Store,
     namespace: &str,
-    claims: Vec<ClaimRow>,
+    claims: Vec<Claim>,
     notifications: Vec<NotificationRow>,
 ) -> Result<Items, StoreError> {
     let service_names = if claims.is_empty() {

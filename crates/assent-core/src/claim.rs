@@ -2,6 +2,35 @@
 
 use std::fmt;
 
+use crate::Timestamp;
+
+/// An agent key's request to act on a service of a namespace, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// `cl_` + 24 hex.
+    pub id: String,
+    pub namespace: String,
+    pub service_id: String,
+    /// The service's slug when the claim was made.
+    pub service_slug: String,
+    /// The agent key as submitted (`ed25519:<base64>`).
+    pub public_key: String,
+    /// The same key as a `did:key`.
+    pub agent_key: String,
+    pub agent_ip: Option<String>,
+    pub subject: Option<String>,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub status: ClaimStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// When a pending claim expires.
+    pub expires_at: Timestamp,
+    pub approved_at: Option<Timestamp>,
+    /// When it was rejected, revoked or expired.
+    pub decided_at: Option<Timestamp>,
+}
+
 /// Where a claim stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClaimStatus {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use assent_core::claim::{ClaimStatus, Decision};
+use assent_core::claim::{Claim, ClaimStatus, Decision};
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
 use serde_json::json;
@@ -17,10 +17,10 @@ use crate::error::{StoreError, conflict_as};
 use crate::outbox::{NewEvent, Outbox};
 use crate::schema::{claim_history, claims, services};
 
-/// A claim as stored.
+/// A claim as stored; callers get it as a [`Claim`].
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = claims)]
-pub struct ClaimRow {
+pub(crate) struct ClaimRow {
     pub id: String,
     pub namespace: String,
     pub service_id: String,
@@ -39,8 +39,31 @@ pub struct ClaimRow {
     pub decided_at: Option<i64>,
 }
 
+impl From<ClaimRow> for Claim {
+    fn from(row: ClaimRow) -> Self {
+        Self {
+            status: row.status(),
+            created_at: Timestamp::from_millis(row.created_at),
+            updated_at: Timestamp::from_millis(row.updated_at),
+            expires_at: Timestamp::from_millis(row.expires_at),
+            approved_at: row.approved_at.map(Timestamp::from_millis),
+            decided_at: row.decided_at.map(Timestamp::from_millis),
+            id: row.id,
+            namespace: row.namespace,
+            service_id: row.service_id,
+            service_slug: row.service_slug,
+            public_key: row.public_key,
+            agent_key: row.agent_key,
+            agent_ip: row.agent_ip,
+            subject: row.subject,
+            agent_id: row.agent_id,
+            agent_name: row.agent_name,
+        }
+    }
+}
+
 impl ClaimRow {
-    pub fn status(&self) -> ClaimStatus {
+    fn status(&self) -> ClaimStatus {
         ClaimStatus::parse(&self.status).unwrap_or(ClaimStatus::Expired)
     }
 }
@@ -63,9 +86,9 @@ pub struct NewClaim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
     /// A new pending claim (and its `request.submitted` event).
-    Created(ClaimRow),
+    Created(Claim),
     /// The key already has a live (pending or approved) claim: nothing changed.
-    Existing(ClaimRow),
+    Existing(Claim),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +138,7 @@ impl Store {
                     existing = expire(conn, outbox, existing, now)?;
                 }
                 if existing.status().is_live() {
-                    return Ok(Submitted::Existing(existing));
+                    return Ok(Submitted::Existing(existing.into()));
                 }
                 diesel::insert_into(claim_history::table)
                     .values((
@@ -155,7 +178,7 @@ impl Store {
                 .execute(conn)
                 .map_err(conflict_as("claim"))?;
             emit(conn, outbox, &claim, EventType::RequestSubmitted, None)?;
-            Ok(Submitted::Created(claim))
+            Ok(Submitted::Created(claim.into()))
         })
     }
 
@@ -168,7 +191,7 @@ impl Store {
         claim_id: &str,
         decision: Decision,
         actor: &Actor,
-    ) -> Result<ClaimRow, DecideError> {
+    ) -> Result<Claim, DecideError> {
         let now = Timestamp::now().as_millis();
         self.write_changes(|conn, outbox| {
             let mut guarded = diesel::update(
@@ -218,20 +241,16 @@ impl Store {
                 target_id: claim_id,
                 details: json!({ "service": claim.service_slug, "public_key": claim.public_key }),
             })?;
-            Ok(claim)
+            Ok(claim.into())
         })
     }
 
     /// A claim of `namespace`; a pending one past its expiry is expired on the way (with its
     /// event), so a read never shows a stale pending claim.
-    pub fn get_claim(
-        &self,
-        namespace: &str,
-        claim_id: &str,
-    ) -> Result<Option<ClaimRow>, StoreError> {
+    pub fn get_claim(&self, namespace: &str, claim_id: &str) -> Result<Option<Claim>, StoreError> {
         let now = Timestamp::now().as_millis();
         let claim = self.read(|conn| find(conn, namespace, claim_id))?;
-        match claim {
+        let claim = match claim {
             Some(claim) if claim.status() == ClaimStatus::Pending && claim.expires_at <= now => {
                 self.write_changes(|conn, outbox| {
                     // Re-read under the write lock: a decision may have won meanwhile.
@@ -241,10 +260,11 @@ impl Store {
                         }
                         other => Ok(other),
                     }
-                })
+                })?
             }
-            other => Ok(other),
-        }
+            other => other,
+        };
+        Ok(claim.map(Claim::from))
     }
 
     /// A namespace's claims, newest first, optionally of one status and one service slug.
@@ -255,7 +275,7 @@ impl Store {
         service_slug: Option<&str>,
         limit: i64,
         before: Option<(i64, String)>,
-    ) -> Result<Vec<ClaimRow>, StoreError> {
+    ) -> Result<Vec<Claim>, StoreError> {
         // Only this namespace's due claims, and only when pending ones can be listed: a listing
         // of approved claims (the public DID document) never writes.
         if matches!(status, None | Some(ClaimStatus::Pending)) {
@@ -282,7 +302,10 @@ impl Store {
                 .order((claims::created_at.desc(), claims::id.desc()))
                 .limit(limit)
                 .select(ClaimRow::as_select())
-                .load(conn)?)
+                .load::<ClaimRow>(conn)?
+                .into_iter()
+                .map(Claim::from)
+                .collect())
         })
     }
 
@@ -360,7 +383,7 @@ impl Store {
         service_id: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<ClaimRow>, StoreError> {
+    ) -> Result<Vec<Claim>, StoreError> {
         self.read(|conn| {
             Ok(claims::table
                 .filter(claims::service_id.eq(service_id))
@@ -369,7 +392,10 @@ impl Store {
                 .limit(limit)
                 .offset(offset)
                 .select(ClaimRow::as_select())
-                .load(conn)?)
+                .load::<ClaimRow>(conn)?
+                .into_iter()
+                .map(Claim::from)
+                .collect())
         })
     }
 

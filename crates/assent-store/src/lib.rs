@@ -32,7 +32,7 @@ pub use admin_tokens::AdminToken;
 pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
 pub use audit::{Actor, AuditRecord};
 pub use changes::{Change, ChangeKind};
-pub use claims::{ClaimRow, DecideError, NewClaim, Submitted};
+pub use claims::{DecideError, NewClaim, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
 pub use error::{Quota, StoreError};

@@ -157,7 +157,7 @@ pub async fn submit(
             c,
             "Access request submitted. Awaiting namespace owner approval.",
         ),
-        Submitted::Existing(c) if c.status() == ClaimStatus::Approved => (
+        Submitted::Existing(c) if c.status == ClaimStatus::Approved => (
             StatusCode::OK,
             c,
             "Authorization already approved for this key.",
@@ -170,7 +170,7 @@ pub async fn submit(
     };
     Ok(HttpResponse::build(status).json(SubmitClaimResponse {
         claim_id: claim.id,
-        status: claim.status,
+        status: claim.status.as_str().to_owned(),
         service: claim.service_slug,
         message: message.to_owned(),
     }))
@@ -298,7 +298,7 @@ pub async fn feed(
             json!({
                 "claim_id": c.id, "namespace": c.namespace, "public_key": c.public_key,
                 "service": c.service_slug, "subject": c.subject, "agent_id": c.agent_id,
-                "agent_name": c.agent_name, "approved_at": c.approved_at.map(Timestamp::from_millis),
+                "agent_name": c.agent_name, "approved_at": c.approved_at,
             })
         })
         .collect();

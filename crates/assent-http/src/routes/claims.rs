@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use assent_app::claims;
 use assent_core::Timestamp;
 use assent_core::claim::Decision;
-use assent_store::ClaimRow;
+use assent_core::claim::Claim;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -44,8 +44,8 @@ pub struct ClaimView {
     pub decided_at: Option<Timestamp>,
 }
 
-impl From<ClaimRow> for ClaimView {
-    fn from(c: ClaimRow) -> Self {
+impl From<Claim> for ClaimView {
+    fn from(c: Claim) -> Self {
         Self {
             claim_id: c.id,
             namespace: c.namespace,
@@ -57,11 +57,11 @@ impl From<ClaimRow> for ClaimView {
             subject: c.subject,
             agent_id: c.agent_id,
             agent_name: c.agent_name,
-            status: c.status,
-            created_at: Timestamp::from_millis(c.created_at),
-            expires_at: Timestamp::from_millis(c.expires_at),
-            approved_at: c.approved_at.map(Timestamp::from_millis),
-            decided_at: c.decided_at.map(Timestamp::from_millis),
+            status: c.status.as_str().to_owned(),
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+            approved_at: c.approved_at,
+            decided_at: c.decided_at,
         }
     }
 }

@@ -31,7 +31,7 @@ fn claim_status(server: &TestServer, id: &str) -> ClaimStatus {
         .get_claim("ada", id)
         .unwrap()
         .expect("the claim exists")
-        .status()
+        .status
 }
 
 /// The notification as its service reads it.

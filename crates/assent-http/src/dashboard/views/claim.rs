@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use assent_core::claim::ClaimStatus;
-use assent_store::ClaimRow;
+use assent_core::claim::Claim;
 
 use super::When;
 
@@ -32,8 +32,8 @@ pub(in crate::dashboard) struct ClaimView {
 
 impl ClaimView {
     /// `names` maps service ids to their display names.
-    pub fn new(row: ClaimRow, names: &HashMap<String, String>) -> Self {
-        let status = row.status();
+    pub fn new(row: Claim, names: &HashMap<String, String>) -> Self {
+        let status = row.status;
         let agent = row
             .agent_name
             .clone()
@@ -55,12 +55,12 @@ impl ClaimView {
             status: status.as_str(),
             pending: status == ClaimStatus::Pending,
             approved: status == ClaimStatus::Approved,
-            created: When::at(row.created_at),
-            expires: When::at(row.expires_at),
-            approved_at: row.approved_at.map(When::at),
-            decided_at: row.decided_at.map(When::at),
-            created_at: row.created_at,
-            changed_at: row.updated_at,
+            created: When::from(row.created_at),
+            expires: When::from(row.expires_at),
+            approved_at: row.approved_at.map(When::from),
+            decided_at: row.decided_at.map(When::from),
+            created_at: row.created_at.as_millis(),
+            changed_at: row.updated_at.as_millis(),
         }
     }
 }
