@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use assent_core::claim::Claim;
 use assent_core::claim::ClaimStatus;
+use assent_core::notification::Notification;
 use assent_core::notification::NotificationStatus;
-use assent_store::{Account, NotificationQuery, NotificationRow, Store, StoreError};
+use assent_store::{Account, NotificationQuery, Store, StoreError};
 
 use crate::notifications::deliver;
 use crate::{App, Error};
@@ -18,7 +19,7 @@ pub const LIST_LIMIT: i64 = 100;
 #[derive(Debug, Clone, Default)]
 pub struct Items {
     pub claims: Vec<Claim>,
-    pub notifications: Vec<NotificationRow>,
+    pub notifications: Vec<Notification>,
     /// Service ids to display names (claims keep only the slug).
     pub service_names: HashMap<String, String>,
 }
@@ -80,7 +81,7 @@ fn items(
     store: &Store,
     namespace: &str,
     claims: Vec<Claim>,
-    notifications: Vec<NotificationRow>,
+    notifications: Vec<Notification>,
 ) -> Result<Items, StoreError> {
     let service_names = if claims.is_empty() {
         HashMap::new()

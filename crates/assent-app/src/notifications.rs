@@ -3,11 +3,10 @@
 
 use assent_core::Timestamp;
 use assent_core::notification::{
-    Action, NewNotification, NotificationStatus, ResponseError, ResponseType,
+    Action, NewNotification, Notification, NotificationStatus, ResponseError, ResponseType,
 };
 use assent_store::{
-    Account, NotificationQuery, NotificationRow, Party, Response, Store, StoreError,
-    TransitionError,
+    Account, NotificationQuery, Party, Response, Store, StoreError, TransitionError,
 };
 use serde_json::Value;
 
@@ -20,7 +19,7 @@ pub async fn list_for(
     app: &App,
     account: &Account,
     query: NotificationQuery,
-) -> Result<(Vec<NotificationRow>, i64), Error> {
+) -> Result<(Vec<Notification>, i64), Error> {
     let namespace = account.namespace.clone();
     app.run(move |store| {
         let (rows, total) = store.list_notifications(&namespace, &query)?;
@@ -30,7 +29,7 @@ pub async fn list_for(
 }
 
 /// One notification addressed to the human's namespace, `delivered` if it was `created`.
-pub async fn get_for(app: &App, account: &Account, id: String) -> Result<NotificationRow, Error> {
+pub async fn get_for(app: &App, account: &Account, id: String) -> Result<Notification, Error> {
     let namespace = account.namespace.clone();
     app.run(move |store| {
         let row = store
@@ -46,11 +45,11 @@ pub async fn get_for(app: &App, account: &Account, id: String) -> Result<Notific
 /// and returns the rows as they now stand.
 pub(crate) fn deliver(
     store: &Store,
-    mut rows: Vec<NotificationRow>,
-) -> Result<Vec<NotificationRow>, StoreError> {
+    mut rows: Vec<Notification>,
+) -> Result<Vec<Notification>, StoreError> {
     let created: Vec<String> = rows
         .iter()
-        .filter(|r| r.status() == NotificationStatus::Created)
+        .filter(|r| r.status == NotificationStatus::Created)
         .map(|r| r.id.clone())
         .collect();
     for moved in store.mark_delivered(&created)? {
@@ -82,7 +81,10 @@ pub async fn action_of(
             },
         )
         .await?;
-    Ok(row.action(action_id).filter(|_| row.status().is_pending()))
+    Ok(row
+        .action(action_id)
+        .filter(|_| row.status.is_pending())
+        .cloned())
 }
 
 /// Checks an answer against its notification and records it, exactly once: the notification
@@ -94,7 +96,7 @@ pub async fn respond(
     notification_id: String,
     action_id: &str,
     data: Option<Value>,
-) -> Result<NotificationRow, Error> {
+) -> Result<Notification, Error> {
     let namespace = account.namespace.clone();
     let lookup = notification_id.clone();
     let row = app
@@ -105,7 +107,7 @@ pub async fn respond(
         })
         .await?;
     // A notification that takes no answer says so first, whatever the answer.
-    if !row.status().is_pending() {
+    if !row.status.is_pending() {
         return Err(state_conflict(&row));
     }
     let action = row.action(action_id).ok_or_else(|| {
@@ -158,11 +160,7 @@ pub async fn respond(
 
 /// Moves a notification of `namespace` to `acknowledged`: the human has seen it.
 /// Acknowledging an acknowledged notification changes nothing.
-pub async fn acknowledge(
-    app: &App,
-    namespace: String,
-    id: String,
-) -> Result<NotificationRow, Error> {
+pub async fn acknowledge(app: &App, namespace: String, id: String) -> Result<Notification, Error> {
     app.run(move |store| {
         match store.move_notification(
             Party::Namespace(&namespace),
@@ -173,7 +171,7 @@ pub async fn acknowledge(
         ) {
             Ok(row) => Ok(row),
             Err(TransitionError::Conflict(row))
-                if row.status() == NotificationStatus::Acknowledged =>
+                if row.status == NotificationStatus::Acknowledged =>
             {
                 Ok(*row)
             }
@@ -203,8 +201,8 @@ pub fn transition_error(e: TransitionError, not_owner: &'static str) -> Error {
 }
 
 /// The conflict of a notification whose state allows no more changes.
-pub fn state_conflict(row: &NotificationRow) -> Error {
-    let (code, message) = match row.status() {
+pub fn state_conflict(row: &Notification) -> Error {
+    let (code, message) = match row.status {
         NotificationStatus::Responded | NotificationStatus::Completed => (
             code::NOTIFICATION_ALREADY_RESPONDED,
             "The notification has already been answered.",
@@ -226,11 +224,11 @@ pub fn state_conflict(row: &NotificationRow) -> Error {
     };
     let mut error = Error::conflict(code, message)
         .with_detail("notification_id", row.id.clone())
-        .with_detail("status", row.status.clone());
-    if row.status() == NotificationStatus::Expired
+        .with_detail("status", row.status.as_str());
+    if row.status == NotificationStatus::Expired
         && let Some(deadline) = row.deadline
     {
-        error = error.with_detail("expired_at", Timestamp::from_millis(deadline).to_rfc3339());
+        error = error.with_detail("expired_at", deadline.to_rfc3339());
     }
     error
 }
@@ -253,8 +251,8 @@ pub async fn send(
     sender: Sender,
     input: NewNotification,
     now: Timestamp,
-) -> Result<NotificationRow, Error> {
-    let row = NotificationRow {
+) -> Result<Notification, Error> {
+    let notification = Notification {
         id: input
             .id
             .unwrap_or_else(|| assent_auth::random::Id::Notification.mint()),
@@ -264,25 +262,27 @@ pub async fn send(
         service_name: sender.name,
         service_icon: sender.icon,
         project: input.project,
-        context: Value::Object(input.context).to_string(),
-        actions: serde_json::to_string(&input.actions).map_err(|e| Error::internal(&e))?,
-        status: NotificationStatus::Created.as_str().to_owned(),
-        sent_at: input.timestamp.as_millis(),
-        created_at: now.as_millis(),
-        updated_at: now.as_millis(),
-        deadline: input.deadline.map(Timestamp::as_millis),
+        context: input.context,
+        actions: input.actions,
+        status: NotificationStatus::Created,
+        sent_at: input.timestamp,
+        created_at: now,
+        updated_at: now,
+        deadline: input.deadline,
         status_reason: None,
         response: None,
     };
     app.run(move |store| {
-        store.create_notification(&row).map_err(|e| match e {
-            StoreError::Conflict(_) => Error::conflict(
-                code::NOTIFICATION_ALREADY_EXISTS,
-                "A notification with this id already exists.",
-            )
-            .for_field("id"),
-            other => other.into(),
-        })
+        store
+            .create_notification(&notification)
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::conflict(
+                    code::NOTIFICATION_ALREADY_EXISTS,
+                    "A notification with this id already exists.",
+                )
+                .for_field("id"),
+                other => other.into(),
+            })
     })
     .await
 }
@@ -294,7 +294,7 @@ pub async fn invalidate(
     service_id: String,
     id: String,
     reason: Option<String>,
-) -> Result<NotificationRow, Error> {
+) -> Result<Notification, Error> {
     app.run(move |store| {
         store
             .move_notification(
@@ -314,7 +314,7 @@ pub async fn get_for_service(
     app: &App,
     service_id: String,
     id: String,
-) -> Result<NotificationRow, Error> {
+) -> Result<Notification, Error> {
     app.run(move |store| {
         store
             .get_notification(Party::Service(&service_id), &id)

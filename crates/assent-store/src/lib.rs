@@ -36,7 +36,7 @@ pub use claims::{DecideError, NewClaim, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
 pub use error::{Quota, StoreError};
-pub use notifications::{NotificationQuery, NotificationRow, Party, Response, TransitionError};
+pub use notifications::{NotificationQuery, Party, Response, TransitionError};
 pub use outbox::{Emitted, NewEvent, Outbox};
 pub use services::{NewService, RegisterError, ServiceChanges};
 pub use sessions::Session;

@@ -5,10 +5,10 @@
 //! the user's open clients are pushed; see [`crate::changes`]) and, for a response, the
 //! `notification.responded` event through the outbox.
 
-use assent_core::notification::{Action, NotificationStatus, PROTOCOL_VERSION, parse_uuid};
+use assent_core::notification::{Notification, NotificationStatus, parse_uuid, responded_payload};
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::AnyConnection;
 use crate::changes::{self, ChangeKind};
@@ -17,10 +17,10 @@ use crate::error::{StoreError, is_unique_violation};
 use crate::outbox::{NewEvent, Outbox};
 use crate::schema::notifications;
 
-/// A notification as stored.
+/// A notification as stored; callers get it as a [`Notification`].
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = notifications)]
-pub struct NotificationRow {
+pub(crate) struct NotificationRow {
     pub id: String,
     pub namespace: String,
     pub service_id: String,
@@ -42,76 +42,64 @@ pub struct NotificationRow {
 }
 
 impl NotificationRow {
-    pub fn status(&self) -> NotificationStatus {
+    fn status(&self) -> NotificationStatus {
         // The CHECK constraint allows only known states.
         NotificationStatus::parse(&self.status).unwrap_or(NotificationStatus::Expired)
     }
 
     /// Whether its deadline has passed at `now`.
-    pub fn is_past_deadline(&self, now: i64) -> bool {
+    fn is_past_deadline(&self, now: i64) -> bool {
         self.deadline.is_some_and(|d| d <= now)
     }
 
-    pub fn actions(&self) -> Vec<Action> {
-        serde_json::from_str(&self.actions).unwrap_or_default()
+    /// The row of a new notification.
+    fn of(n: &Notification) -> Self {
+        Self {
+            id: n.id.clone(),
+            namespace: n.namespace.clone(),
+            service_id: n.service_id.clone(),
+            service_slug: n.service_slug.clone(),
+            service_name: n.service_name.clone(),
+            service_icon: n.service_icon.clone(),
+            project: n.project.clone(),
+            context: Value::Object(n.context.clone()).to_string(),
+            actions: json!(n.actions).to_string(),
+            status: n.status.as_str().to_owned(),
+            sent_at: n.sent_at.as_millis(),
+            created_at: n.created_at.as_millis(),
+            updated_at: n.updated_at.as_millis(),
+            deadline: n.deadline.map(Timestamp::as_millis),
+            status_reason: n.status_reason.clone(),
+            response: n.response.as_ref().map(Value::to_string),
+        }
     }
+}
 
-    pub fn action(&self, id: &str) -> Option<Action> {
-        self.actions().into_iter().find(|a| a.id == id)
-    }
-
-    /// The ATP notification object (with the extensions `created_at`, `updated_at`,
-    /// `response` once answered and `status_reason` once invalidated).
-    pub fn to_json(&self) -> Value {
-        let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
-        let mut service = Map::new();
-        service.insert("id".into(), self.service_slug.clone().into());
-        service.insert("name".into(), self.service_name.clone().into());
-        if let Some(icon) = &self.service_icon {
-            service.insert("icon".into(), icon.clone().into());
+/// The stored JSON columns are written by this crate only; one that does not parse reads as
+/// empty rather than failing the read.
+impl From<NotificationRow> for Notification {
+    fn from(row: NotificationRow) -> Self {
+        Self {
+            status: row.status(),
+            context: serde_json::from_str(&row.context).unwrap_or_default(),
+            actions: serde_json::from_str(&row.actions).unwrap_or_default(),
+            response: row
+                .response
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok()),
+            sent_at: Timestamp::from_millis(row.sent_at),
+            created_at: Timestamp::from_millis(row.created_at),
+            updated_at: Timestamp::from_millis(row.updated_at),
+            deadline: row.deadline.map(Timestamp::from_millis),
+            id: row.id,
+            namespace: row.namespace,
+            service_id: row.service_id,
+            service_slug: row.service_slug,
+            service_name: row.service_name,
+            service_icon: row.service_icon,
+            project: row.project,
+            status_reason: row.status_reason,
         }
-        let mut object = Map::new();
-        object.insert("id".into(), self.id.clone().into());
-        object.insert("version".into(), PROTOCOL_VERSION.into());
-        object.insert(
-            "timestamp".into(),
-            json!(Timestamp::from_millis(self.sent_at)),
-        );
-        if let Some(deadline) = self.deadline {
-            object.insert("deadline".into(), json!(Timestamp::from_millis(deadline)));
-        }
-        object.insert("service".into(), Value::Object(service));
-        object.insert("context".into(), parse(&self.context));
-        object.insert("actions".into(), parse(&self.actions));
-        object.insert("status".into(), self.status.clone().into());
-        object.insert(
-            "created_at".into(),
-            json!(Timestamp::from_millis(self.created_at)),
-        );
-        object.insert(
-            "updated_at".into(),
-            json!(Timestamp::from_millis(self.updated_at)),
-        );
-        if let Some(response) = &self.response {
-            object.insert("response".into(), parse(response));
-        }
-        if let Some(reason) = &self.status_reason {
-            object.insert("status_reason".into(), reason.clone().into());
-        }
-        Value::Object(object)
-    }
-
-    /// What a `status_update` tells clients.
-    fn status_update(&self) -> Value {
-        let mut update = json!({
-            "notification_id": self.id,
-            "status": self.status,
-            "updated_at": Timestamp::from_millis(self.updated_at),
-        });
-        if let (Some(reason), Some(object)) = (&self.status_reason, update.as_object_mut()) {
-            object.insert("reason".into(), reason.clone().into());
-        }
-        update
     }
 }
 
@@ -135,7 +123,7 @@ pub enum TransitionError {
     /// It is not in a state the move starts from; carries the state it is in (a pending one
     /// past its deadline is expired on the way).
     #[error("the notification is {}", .0.status)]
-    Conflict(Box<NotificationRow>),
+    Conflict(Box<Notification>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -183,11 +171,12 @@ impl Store {
     /// is taken.
     pub fn create_notification(
         &self,
-        row: &NotificationRow,
-    ) -> Result<NotificationRow, StoreError> {
+        notification: &Notification,
+    ) -> Result<Notification, StoreError> {
+        let row = NotificationRow::of(notification);
         self.write_changes(|conn, outbox| {
             diesel::insert_into(notifications::table)
-                .values(row)
+                .values(&row)
                 .execute(conn)
                 .map_err(|e| {
                     if is_unique_violation(&e) {
@@ -202,9 +191,9 @@ impl Store {
                 &row.namespace,
                 &row.id,
                 ChangeKind::Notification,
-                &row.to_json(),
+                &notification.to_json(),
             )?;
-            Ok(row.clone())
+            Ok(notification.clone())
         })
     }
 
@@ -214,7 +203,7 @@ impl Store {
         &self,
         party: Party<'_>,
         id: &str,
-    ) -> Result<NotificationRow, TransitionError> {
+    ) -> Result<Notification, TransitionError> {
         let now = Timestamp::now().as_millis();
         let row = self
             .read(|conn| find(conn, id))?
@@ -227,9 +216,9 @@ impl Store {
                 Some(row) => expire_if_due(conn, outbox, row, now),
                 None => Err(StoreError::NotFound),
             })?;
-            return Ok(expired);
+            return Ok(expired.into());
         }
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Moves a notification to `to` if, and only if, it is in a state that move starts from
@@ -243,7 +232,7 @@ impl Store {
         to: NotificationStatus,
         reason: Option<&str>,
         response: Option<&Response>,
-    ) -> Result<NotificationRow, TransitionError> {
+    ) -> Result<Notification, TransitionError> {
         let now = Timestamp::now().as_millis();
         // The outer result commits (an expiry found on the way is kept); the inner one is
         // the caller's answer.
@@ -256,14 +245,14 @@ impl Store {
             }
             let row = expire_if_due(conn, outbox, row, now)?;
             if !to.reachable_from().contains(&row.status()) {
-                return Ok(Err(TransitionError::Conflict(Box::new(row))));
+                return Ok(Err(TransitionError::Conflict(Box::new(row.into()))));
             }
             let id = row.id.clone();
             Ok(
                 match transition(conn, outbox, row, to, reason, response, now)? {
-                    Some(moved) => Ok(moved),
+                    Some(moved) => Ok(moved.into()),
                     None => Err(match find(conn, &id)? {
-                        Some(current) => TransitionError::Conflict(Box::new(current)),
+                        Some(current) => TransitionError::Conflict(Box::new(current.into())),
                         None => TransitionError::NotFound,
                     }),
                 },
@@ -274,7 +263,7 @@ impl Store {
 
     /// Marks `created` notifications as `delivered` (a client of their user received them),
     /// each with its status update. Returns those moved; others are left as they are.
-    pub fn mark_delivered(&self, ids: &[String]) -> Result<Vec<NotificationRow>, StoreError> {
+    pub fn mark_delivered(&self, ids: &[String]) -> Result<Vec<Notification>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -299,7 +288,7 @@ impl Store {
                     None,
                     now,
                 )?;
-                moved.extend(delivered);
+                moved.extend(delivered.map(Notification::from));
             }
             Ok(moved)
         })
@@ -311,7 +300,7 @@ impl Store {
         &self,
         namespace: &str,
         query: &NotificationQuery,
-    ) -> Result<(Vec<NotificationRow>, i64), StoreError> {
+    ) -> Result<(Vec<Notification>, i64), StoreError> {
         self.expire_due_notifications_of(Some(namespace), Timestamp::now(), 1000)?;
         self.read(|conn| {
             let filtered = || {
@@ -359,8 +348,8 @@ impl Store {
             let rows = page
                 .limit(query.limit)
                 .select(NotificationRow::as_select())
-                .load(conn)?;
-            Ok((rows, total))
+                .load::<NotificationRow>(conn)?;
+            Ok((rows.into_iter().map(Notification::from).collect(), total))
         })
     }
 
@@ -370,7 +359,7 @@ impl Store {
         &self,
         namespace: &str,
         limit: i64,
-    ) -> Result<Vec<NotificationRow>, StoreError> {
+    ) -> Result<Vec<Notification>, StoreError> {
         let query = NotificationQuery {
             statuses: NotificationStatus::PENDING.to_vec(),
             oldest_first: true,
@@ -480,13 +469,13 @@ fn transition(
     let from: Vec<&str> = to.reachable_from().iter().map(|s| s.as_str()).collect();
     // What the service's callback receives, and what reads show as `response`.
     let response = response.map(|r| {
-        json!({
-            "notification_id": row.id,
-            "action_id": r.action_id,
-            "response_data": r.data,
-            "responded_at": Timestamp::from_millis(now),
-            "responder": { "id": r.responder_id, "type": "human" },
-        })
+        responded_payload(
+            &row.id,
+            &r.action_id,
+            &r.data,
+            Timestamp::from_millis(now),
+            &r.responder_id,
+        )
         .to_string()
     });
     let changed = diesel::update(
@@ -517,7 +506,7 @@ fn transition(
         &moved.namespace,
         &moved.id,
         ChangeKind::StatusUpdate,
-        &moved.status_update(),
+        &Notification::from(moved.clone()).status_update(),
     )?;
     if let Some(payload) = response {
         let event = NewEvent {

@@ -10,12 +10,14 @@
 //! [`validate_notification`] below reads a body top to bottom; the files beside it hold what it
 //! calls: `fields.rs` reads one field of a JSON object, `attachments.rs` and `action.rs` check
 //! the context's attachments and each action, and `error.rs` names what was wrong. `response.rs`
-//! holds the response types and checks a user's answer; `status.rs` the lifecycle.
+//! holds the response types and checks a user's answer; `status.rs` the lifecycle; `record.rs` a
+//! stored notification and the payloads made of it.
 
 mod action;
 mod attachments;
 mod error;
 mod fields;
+mod record;
 mod response;
 mod status;
 #[cfg(test)]
@@ -30,6 +32,7 @@ use crate::Timestamp;
 pub use action::Action;
 pub use error::NotificationError;
 pub use fields::parse_uuid;
+pub use record::{Notification, responded_payload};
 pub use response::{ResponseError, ResponseType};
 pub use status::{NotificationStatus, parse_status_filter};
 

@@ -4,8 +4,8 @@
 use actix_web::{HttpResponse, web};
 use assent_app::claims;
 use assent_core::Timestamp;
-use assent_core::claim::Decision;
 use assent_core::claim::Claim;
+use assent_core::claim::Decision;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -5,8 +5,9 @@ use actix_web::{HttpResponse, web};
 use assent_app::notifications;
 use assent_app::pagination::finish;
 use assent_core::Timestamp;
+use assent_core::notification::Notification;
 use assent_core::notification::parse_status_filter;
-use assent_store::{NotificationQuery, NotificationRow};
+use assent_store::NotificationQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -138,7 +139,7 @@ pub async fn list(
         format!("{}.{}", r.created_at, r.id)
     });
     Ok(HttpResponse::Ok().json(NotificationPage {
-        notifications: rows.iter().map(NotificationRow::to_json).collect(),
+        notifications: rows.iter().map(Notification::to_json).collect(),
         pagination: Pagination {
             has_more: next_cursor.is_some(),
             next_cursor,
@@ -250,7 +251,7 @@ pub async fn respond(
     Ok(HttpResponse::Ok().json(Responded {
         notification_id: row.id,
         action_id,
-        status: row.status,
-        responded_at: Timestamp::from_millis(row.updated_at),
+        status: row.status.as_str().to_owned(),
+        responded_at: row.updated_at,
     }))
 }

@@ -89,7 +89,7 @@ pub async fn create(
     let row = notifications::send(&state.app, sender, input, now).await?;
     Ok(HttpResponse::Created().json(NotificationCreated {
         notification_id: row.id,
-        status: row.status,
+        status: row.status.as_str().to_owned(),
         estimated_delivery: now,
     }))
 }
@@ -175,8 +175,8 @@ pub async fn invalidate(
         notifications::invalidate(&state.app, caller.service_id, id.into_inner(), reason).await?;
     Ok(HttpResponse::Ok().json(StatusChanged {
         notification_id: row.id,
-        status: row.status,
-        updated_at: Timestamp::from_millis(row.updated_at),
+        status: row.status.as_str().to_owned(),
+        updated_at: row.updated_at,
     }))
 }
 

@@ -79,7 +79,7 @@ fn opening(
     let pending = store.pending_notifications(namespace, OPENING_LIMIT)?;
     let created: Vec<String> = pending
         .iter()
-        .filter(|n| n.status() == NotificationStatus::Created)
+        .filter(|n| n.status == NotificationStatus::Created)
         .map(|n| n.id.clone())
         .collect();
     let frames = pending

@@ -8,12 +8,12 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use assent_auth::{MintedToken, TokenKind, random};
-use assent_core::notification::NotificationStatus;
+use assent_core::notification::{Notification, NotificationStatus};
 use assent_core::{EndpointFormat, EventType, Timestamp};
 use assent_store::testing::{Engine, TestDatabase};
 use assent_store::{
     Actor, ChangeKind, NewAccount, NewApiKey, NewService, NewWebhookEndpoint, NotificationQuery,
-    NotificationRow, Party, Response, Store, StoreError, TransitionError,
+    Party, Response, Store, StoreError, TransitionError,
 };
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -133,15 +133,20 @@ fn fixture(engine: Engine) -> Fixture {
     }
 }
 
+/// A JSON object literal as a map.
+fn object(value: Value) -> serde_json::Map<String, Value> {
+    value.as_object().cloned().expect("an object")
+}
+
 impl Fixture {
     fn store(&self) -> &Store {
         &self.db.store
     }
 
     /// A fresh `created` notification of `gateway` for `ada`, due in an hour, not yet stored.
-    fn row(&self) -> NotificationRow {
+    fn row(&self) -> Notification {
         let now = Timestamp::now().as_millis();
-        NotificationRow {
+        Notification {
             id: uuid::Uuid::new_v4().to_string(),
             namespace: "ada".into(),
             service_id: self.service_id.clone(),
@@ -149,24 +154,23 @@ impl Fixture {
             service_name: "Gateway".into(),
             service_icon: None,
             project: None,
-            context: json!({"title": "Deploy to production?", "description": "Build 42"})
-                .to_string(),
-            actions: json!([
+            context: object(json!({"title": "Deploy to production?", "description": "Build 42"})),
+            actions: serde_json::from_value(json!([
                 {"id": "approve", "label": "Approve", "response_type": "simple"},
                 {"id": "comment", "label": "Comment", "response_type": "text"},
-            ])
-            .to_string(),
-            status: "created".into(),
-            sent_at: now,
-            created_at: now,
-            updated_at: now,
-            deadline: Some(now + HOUR),
+            ]))
+            .expect("actions"),
+            status: NotificationStatus::Created,
+            sent_at: Timestamp::from_millis(now),
+            created_at: Timestamp::from_millis(now),
+            updated_at: Timestamp::from_millis(now),
+            deadline: Some(Timestamp::from_millis(now + HOUR)),
             status_reason: None,
             response: None,
         }
     }
 
-    fn create(&self, row: NotificationRow) -> NotificationRow {
+    fn create(&self, row: Notification) -> Notification {
         self.store().create_notification(&row).expect("create")
     }
 
@@ -174,13 +178,13 @@ impl Fixture {
         Party::Namespace("ada")
     }
 
-    fn get(&self, id: &str) -> NotificationRow {
+    fn get(&self, id: &str) -> Notification {
         self.store()
             .get_notification(self.ada(), id)
             .unwrap_or_else(|e| panic!("get {id}: {e:?}"))
     }
 
-    fn mv(&self, id: &str, to: NotificationStatus) -> Result<NotificationRow, TransitionError> {
+    fn mv(&self, id: &str, to: NotificationStatus) -> Result<Notification, TransitionError> {
         let response = respond_with("approve", Value::Null, "acc_ada");
         let response = (to == NotificationStatus::Responded).then_some(&response);
         self.store()
@@ -256,9 +260,9 @@ fn respond_with(action: &str, data: Value, responder: &str) -> Response {
 }
 
 /// The state a refused move reports, or a panic naming what came instead.
-fn conflict_status(result: Result<NotificationRow, TransitionError>) -> NotificationStatus {
+fn conflict_status(result: Result<Notification, TransitionError>) -> NotificationStatus {
     match result {
-        Err(TransitionError::Conflict(row)) => row.status(),
+        Err(TransitionError::Conflict(row)) => row.status,
         other => panic!("expected a conflict, got {other:?}"),
     }
 }
@@ -266,13 +270,12 @@ fn conflict_status(result: Result<NotificationRow, TransitionError>) -> Notifica
 fn a_notification_is_readable_by_its_service_and_namespace_only(engine: Engine) {
     let f = fixture(engine);
     let now = Timestamp::now().as_millis();
-    let row = NotificationRow {
+    let row = Notification {
         service_icon: Some("https://gateway.example/icon.png".into()),
         project: Some("alpha".into()),
-        context: json!({"title": "Deploy?", "description": "Build 42", "project": "alpha"})
-            .to_string(),
-        sent_at: now - 5_000,
-        deadline: Some(now + HOUR),
+        context: object(json!({"title": "Deploy?", "description": "Build 42", "project": "alpha"})),
+        sent_at: Timestamp::from_millis(now - 5_000),
+        deadline: Some(Timestamp::from_millis(now + HOUR)),
         ..f.row()
     };
     let created = f.store().create_notification(&row).expect("create");
@@ -310,7 +313,7 @@ fn a_notification_is_readable_by_its_service_and_namespace_only(engine: Engine) 
 
     let changes_before = f.changes();
     // The same id, even for another namespace.
-    let duplicate = NotificationRow {
+    let duplicate = Notification {
         id: row.id.clone(),
         namespace: "grace".into(),
         ..f.row()
@@ -345,14 +348,14 @@ fn a_notification_is_readable_by_its_service_and_namespace_only(engine: Engine) 
                 {"id": "comment", "label": "Comment", "response_type": "text"},
             ],
             "status": "created",
-            "created_at": ts(row.created_at),
-            "updated_at": ts(row.updated_at),
+            "created_at": ts(row.created_at.as_millis()),
+            "updated_at": ts(row.updated_at.as_millis()),
         })
     );
 
     // Without deadline or icon the keys are absent; once answered, `response` is the webhook
     // payload; once invalidated, `status_reason` is the reason.
-    let plain = f.create(NotificationRow {
+    let plain = f.create(Notification {
         deadline: None,
         ..f.row()
     });
@@ -381,7 +384,7 @@ fn a_notification_is_readable_by_its_service_and_namespace_only(engine: Engine) 
     );
     assert_eq!(
         object["response"]["responded_at"],
-        ts(answered.updated_at).as_str()
+        ts(answered.updated_at.as_millis()).as_str()
     );
     let withdrawn = f.create(f.row());
     let withdrawn = f
@@ -404,7 +407,7 @@ fn moves_follow_the_lifecycle_and_refuse_everything_else(engine: Engine) {
     // A response is accepted from every pending state.
     let from_created = f.create(f.row());
     assert_eq!(
-        f.mv(&from_created.id, Responded).expect("respond").status(),
+        f.mv(&from_created.id, Responded).expect("respond").status,
         Responded
     );
 
@@ -414,11 +417,9 @@ fn moves_follow_the_lifecycle_and_refuse_everything_else(engine: Engine) {
         .mark_delivered(std::slice::from_ref(&from_delivered.id))
         .expect("deliver");
     assert_eq!(delivered.len(), 1);
-    assert_eq!(delivered[0].status(), Delivered);
+    assert_eq!(delivered[0].status, Delivered);
     assert_eq!(
-        f.mv(&from_delivered.id, Responded)
-            .expect("respond")
-            .status(),
+        f.mv(&from_delivered.id, Responded).expect("respond").status,
         Responded
     );
 
@@ -426,11 +427,11 @@ fn moves_follow_the_lifecycle_and_refuse_everything_else(engine: Engine) {
     assert_eq!(
         f.mv(&from_acknowledged.id, Acknowledged)
             .expect("acknowledge")
-            .status(),
+            .status,
         Acknowledged
     );
     let responded = f.mv(&from_acknowledged.id, Responded).expect("respond");
-    assert_eq!(responded.status(), Responded);
+    assert_eq!(responded.status, Responded);
     assert_eq!(
         f.get(&from_acknowledged.id),
         responded,
@@ -479,7 +480,7 @@ fn moves_follow_the_lifecycle_and_refuse_everything_else(engine: Engine) {
             None,
         )
         .expect("invalidate");
-    assert_eq!(invalidated.status(), Invalidated);
+    assert_eq!(invalidated.status, Invalidated);
     assert_eq!(invalidated.status_reason.as_deref(), Some("superseded"));
     assert_eq!(f.get(&withdrawn.id), invalidated);
     assert_eq!(
@@ -494,7 +495,7 @@ fn moves_follow_the_lifecycle_and_refuse_everything_else(engine: Engine) {
         .mark_delivered(std::slice::from_ref(&seen.id))
         .expect("deliver");
     assert_eq!(
-        f.mv(&seen.id, Acknowledged).expect("acknowledge").status(),
+        f.mv(&seen.id, Acknowledged).expect("acknowledge").status,
         Acknowledged
     );
     assert_eq!(conflict_status(f.mv(&seen.id, Acknowledged)), Acknowledged);
@@ -526,7 +527,7 @@ fn moves_follow_the_lifecycle_and_refuse_everything_else(engine: Engine) {
         Err(TransitionError::NotFound)
     ));
     assert_eq!(
-        f.get(&seen.id).status(),
+        f.get(&seen.id).status,
         Acknowledged,
         "refused moves change nothing"
     );
@@ -545,11 +546,11 @@ fn moves_follow_the_lifecycle_and_refuse_everything_else(engine: Engine) {
         moved.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         [fresh.id.as_str()]
     );
-    assert_eq!(moved[0].status(), Delivered);
-    assert_eq!(f.get(&fresh.id).status(), Delivered);
-    assert_eq!(f.get(&seen.id).status(), Acknowledged);
-    assert_eq!(f.get(&from_created.id).status(), Responded);
-    assert_eq!(f.get(&withdrawn.id).status(), Invalidated);
+    assert_eq!(moved[0].status, Delivered);
+    assert_eq!(f.get(&fresh.id).status, Delivered);
+    assert_eq!(f.get(&seen.id).status, Acknowledged);
+    assert_eq!(f.get(&from_created.id).status, Responded);
+    assert_eq!(f.get(&withdrawn.id).status, Invalidated);
     assert_eq!(f.store().mark_delivered(&ids).expect("again"), vec![]);
     assert_eq!(f.store().mark_delivered(&[]).expect("nothing"), vec![]);
 
@@ -568,7 +569,7 @@ fn of_fifty_concurrent_responders_exactly_one_wins_with_one_event_and_one_delive
     let notification = f.create(f.row());
     let racers = 50;
     let barrier = Arc::new(Barrier::new(racers));
-    let results: Vec<(usize, Result<NotificationRow, TransitionError>)> =
+    let results: Vec<(usize, Result<Notification, TransitionError>)> =
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..racers)
                 .map(|i| {
@@ -601,7 +602,7 @@ fn of_fifty_concurrent_responders_exactly_one_wins_with_one_event_and_one_delive
         .iter()
         .filter(|(_, r)| {
             matches!(r, Err(TransitionError::Conflict(row))
-                if row.status() == NotificationStatus::Responded)
+                if row.status == NotificationStatus::Responded)
         })
         .count();
     assert_eq!(
@@ -615,10 +616,9 @@ fn of_fifty_concurrent_responders_exactly_one_wins_with_one_event_and_one_delive
     );
     let winner = winners[0].0;
     let stored = f.get(&notification.id);
-    assert_eq!(stored.status(), NotificationStatus::Responded);
+    assert_eq!(stored.status, NotificationStatus::Responded);
     let expected_data = format!("racer {winner}");
-    let response: Value =
-        serde_json::from_str(stored.response.as_deref().expect("a response")).expect("JSON");
+    let response: Value = stored.response.clone().expect("a response");
     assert_eq!(
         response["response_data"],
         expected_data.as_str(),
@@ -652,9 +652,9 @@ fn notifications_past_their_deadline_are_expired_on_read_on_listing_and_by_the_s
 ) {
     let f = fixture(engine);
     let past = Timestamp::now().as_millis() - 1_000;
-    let due = |f: &Fixture, namespace: &str| NotificationRow {
+    let due = |f: &Fixture, namespace: &str| Notification {
         namespace: namespace.into(),
-        deadline: Some(past),
+        deadline: Some(Timestamp::from_millis(past)),
         ..f.row()
     };
 
@@ -665,14 +665,14 @@ fn notifications_past_their_deadline_are_expired_on_read_on_listing_and_by_the_s
         .store()
         .get_notification(Party::Service(&f.service_id), &read.id)
         .expect("read");
-    assert_eq!(expired.status(), NotificationStatus::Expired);
+    assert_eq!(expired.status, NotificationStatus::Expired);
     assert_eq!(f.stored_status(&read.id), "expired", "the expiry is stored");
     assert_eq!(f.get(&read.id), expired);
 
     // By the sweeper, in every namespace, once.
     let swept_ada = f.create(due(&f, "ada"));
     let swept_grace = f.create(due(&f, "grace"));
-    let never = f.create(NotificationRow {
+    let never = f.create(Notification {
         deadline: None,
         ..f.row()
     });
@@ -727,7 +727,7 @@ fn notifications_past_their_deadline_are_expired_on_read_on_listing_and_by_the_s
         )
         .expect("list");
     let row = rows.iter().find(|r| r.id == listed.id).expect("listed");
-    assert_eq!(row.status(), NotificationStatus::Expired);
+    assert_eq!(row.status, NotificationStatus::Expired);
     assert_eq!(f.stored_status(&listed.id), "expired");
     let pending = f
         .store()
@@ -832,7 +832,7 @@ fn listings_filter_order_and_page_through_every_row_once(engine: Engine) {
         } else {
             (f.service_id.clone(), "gateway")
         };
-        let row = f.create(NotificationRow {
+        let row = f.create(Notification {
             service_id,
             service_slug: slug.into(),
             project: match i % 4 {
@@ -840,12 +840,12 @@ fn listings_filter_order_and_page_through_every_row_once(engine: Engine) {
                 2 => Some("beta".into()),
                 _ => None,
             },
-            created_at: base + (i / 2) * 1_000,
+            created_at: Timestamp::from_millis(base + (i / 2) * 1_000),
             ..f.row()
         });
         made.push(row);
     }
-    f.create(NotificationRow {
+    f.create(Notification {
         namespace: "grace".into(),
         ..f.row()
     });
@@ -866,11 +866,11 @@ fn listings_filter_order_and_page_through_every_row_once(engine: Engine) {
         .mark_delivered(std::slice::from_ref(&made[7].id))
         .expect("deliver");
 
-    let mut oldest: Vec<&NotificationRow> = made.iter().collect();
+    let mut oldest: Vec<&Notification> = made.iter().collect();
     oldest.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     let ids =
-        |rows: &[&NotificationRow]| -> Vec<String> { rows.iter().map(|r| r.id.clone()).collect() };
-    let newest: Vec<&NotificationRow> = oldest.iter().rev().copied().collect();
+        |rows: &[&Notification]| -> Vec<String> { rows.iter().map(|r| r.id.clone()).collect() };
+    let newest: Vec<&Notification> = oldest.iter().rev().copied().collect();
     let query = |statuses: Vec<NotificationStatus>,
                  service: Option<&str>,
                  project: Option<&str>,
@@ -899,7 +899,7 @@ fn listings_filter_order_and_page_through_every_row_once(engine: Engine) {
     );
 
     // Filters, alone and together; the total counts every match.
-    let pick = |keep: &dyn Fn(usize, &NotificationRow) -> bool| -> Vec<String> {
+    let pick = |keep: &dyn Fn(usize, &Notification) -> bool| -> Vec<String> {
         newest
             .iter()
             .filter(|r| {
@@ -1004,7 +1004,7 @@ fn listings_filter_order_and_page_through_every_row_once(engine: Engine) {
                     assert_eq!(page_total, total, "the total counts every match");
                     assert!(page.len() <= usize::try_from(limit).expect("limit"));
                     let Some(last) = page.last() else { break };
-                    after = Some((last.created_at, last.id.clone()));
+                    after = Some((last.created_at.as_millis(), last.id.clone()));
                     seen.extend(page.into_iter().map(|r| r.id));
                     assert!(seen.len() <= all.len(), "paging does not end: {seen:?}");
                 }
@@ -1037,7 +1037,7 @@ fn every_creation_and_move_is_one_numbered_change_of_its_namespace(engine: Engin
     assert_eq!(store.changes_after(None, 0, 100).expect("none"), vec![]);
 
     let first = f.create(f.row());
-    let grace = f.create(NotificationRow {
+    let grace = f.create(Notification {
         namespace: "grace".into(),
         ..f.row()
     });
@@ -1096,11 +1096,11 @@ fn every_creation_and_move_is_one_numbered_change_of_its_namespace(engine: Engin
     // A new notification is sent in full; a status update names the state and the time.
     assert_eq!(all[0].payload, first.to_json());
     assert_eq!(all[1].payload, grace.to_json());
-    let update = |row: &NotificationRow| {
+    let update = |row: &Notification| {
         json!({
             "notification_id": row.id,
             "status": row.status,
-            "updated_at": Timestamp::from_millis(row.updated_at).to_rfc3339(),
+            "updated_at": row.updated_at.to_rfc3339(),
         })
     };
     assert_eq!(all[2].payload, update(&delivered[0]));
@@ -1180,7 +1180,7 @@ fn every_creation_and_move_is_one_numbered_change_of_its_namespace(engine: Engin
     assert_eq!(store.oldest_change().expect("oldest"), None);
     assert_eq!(store.latest_change().expect("latest"), 0);
     // The notifications themselves are untouched.
-    assert_eq!(f.get(&first.id).status(), NotificationStatus::Responded);
+    assert_eq!(f.get(&first.id).status, NotificationStatus::Responded);
 }
 
 /// Moves of many notifications in one transaction (the sweeper, `mark_delivered`) racing
@@ -1194,8 +1194,8 @@ fn batch_moves_and_single_moves_of_the_same_notifications_never_deadlock(engine:
     let mut fresh = Vec::new();
     for _ in 0..150 {
         due.push(
-            f.create(NotificationRow {
-                deadline: Some(past),
+            f.create(Notification {
+                deadline: Some(Timestamp::from_millis(past)),
                 ..f.row()
             })
             .id,

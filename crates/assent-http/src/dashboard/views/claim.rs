@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use assent_core::claim::ClaimStatus;
 use assent_core::claim::Claim;
+use assent_core::claim::ClaimStatus;
 
 use super::When;
 

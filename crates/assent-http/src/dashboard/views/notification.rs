@@ -2,9 +2,9 @@
 //! metadata, attachments), its status, the forms of its actions while it is pending, and once
 //! answered, the answer in words.
 
+use assent_core::notification::Notification;
 use assent_core::notification::{Action, ResponseType};
-use assent_store::NotificationRow;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::When;
 use super::action_form::ActionView;
@@ -55,8 +55,8 @@ pub(in crate::dashboard) struct Answer {
 }
 
 impl NotificationView {
-    pub fn new(row: NotificationRow) -> Self {
-        let context: Map<String, Value> = serde_json::from_str(&row.context).unwrap_or_default();
+    pub fn new(row: Notification) -> Self {
+        let context = &row.context;
         let text = |key: &str| {
             context
                 .get(key)
@@ -84,13 +84,9 @@ impl NotificationView {
             .and_then(Value::as_array)
             .map(|items| items.iter().map(attachment).collect())
             .unwrap_or_default();
-        let actions = row.actions();
-        let answer = row
-            .response
-            .as_deref()
-            .and_then(|r| serde_json::from_str::<Value>(r).ok())
-            .map(|r| answer(&r, &actions));
-        let status = row.status();
+        let actions = &row.actions;
+        let answer = row.response.as_ref().map(|r| answer(r, actions));
+        let status = row.status;
         Self {
             title: text("title"),
             description: text("description"),
@@ -103,11 +99,11 @@ impl NotificationView {
             status: if status.is_pending() {
                 "pending".to_owned()
             } else {
-                row.status.clone()
+                status.as_str().to_owned()
             },
-            created: When::at(row.created_at),
-            deadline: row.deadline.map(When::at),
-            changed: When::at(row.updated_at),
+            created: When::from(row.created_at),
+            deadline: row.deadline.map(When::from),
+            changed: When::from(row.updated_at),
             status_reason: row.status_reason.clone(),
             actions: if status.is_pending() {
                 actions.iter().map(ActionView::new).collect()
@@ -115,8 +111,8 @@ impl NotificationView {
                 Vec::new()
             },
             answer,
-            created_at: row.created_at,
-            changed_at: row.updated_at,
+            created_at: row.created_at.as_millis(),
+            changed_at: row.updated_at.as_millis(),
             service_slug: row.service_slug,
             id: row.id,
         }
