@@ -5,7 +5,9 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 /// The two wire dialects. They differ only in the error envelope (and the name of the
 /// "who are you?" code).
@@ -29,6 +31,36 @@ impl Dialect {
 
 /// Every stable error code (the catalogue lives with the operations that answer with them).
 pub use assent_app::code;
+
+// The two envelopes as the OpenAPI document describes them (`ApiError::to_body` writes them).
+
+/// An error in the ATP dialect (`/api/v1/...`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AtpError {
+    /// Stable machine-readable code, e.g. `MISSING_REQUIRED_FIELD`.
+    #[schema(example = "MISSING_REQUIRED_FIELD")]
+    pub code: String,
+    #[schema(example = "The field `name` is required.")]
+    pub message: String,
+    /// Context for the error, such as `{"field": "name"}`.
+    #[schema(nullable = false)]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Also sent as the `X-Request-ID` response header.
+    #[schema(example = "req_3f9a0c1d2e4b5a6978695a4b")]
+    pub request_id: String,
+}
+
+/// An error in the Sigilum dialect (every other path).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigilumError {
+    /// A message for humans.
+    pub error: String,
+    /// Stable machine-readable code, e.g. `UNAUTHORIZED`.
+    pub code: String,
+    #[schema(nullable = false)]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    pub request_id: String,
+}
 
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -4,39 +4,11 @@
 use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
-use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
+use crate::error::{AtpError, SigilumError};
 use crate::routes;
-
-/// An error in the ATP dialect (`/api/v1/...`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AtpError {
-    /// Stable machine-readable code, e.g. `MISSING_REQUIRED_FIELD`.
-    #[schema(example = "MISSING_REQUIRED_FIELD")]
-    pub code: String,
-    #[schema(example = "The field `name` is required.")]
-    pub message: String,
-    /// Context for the error, such as `{"field": "name"}`.
-    #[schema(nullable = false)]
-    pub details: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Also sent as the `X-Request-ID` response header.
-    #[schema(example = "req_3f9a0c1d2e4b5a6978695a4b")]
-    pub request_id: String,
-}
-
-/// An error in the Sigilum dialect (every other path).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SigilumError {
-    /// A message for humans.
-    pub error: String,
-    /// Stable machine-readable code, e.g. `UNAUTHORIZED`.
-    pub code: String,
-    #[schema(nullable = false)]
-    pub details: Option<serde_json::Map<String, serde_json::Value>>,
-    pub request_id: String,
-}
 
 #[derive(Debug, OpenApi)]
 #[openapi(

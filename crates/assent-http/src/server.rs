@@ -35,8 +35,10 @@ pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
     let data = web::Data::new(state);
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(data.clone()).app_data(payload.clone());
-        // The JSON routes first: `/dashboard/events` is one of them, before the dashboard's scope.
+        // The JSON routes (and the document that describes them) first: `/dashboard/events`
+        // is one of them, before the dashboard's scope.
         routes::configure(cfg);
+        cfg.service(web::resource("/openapi.json").route(web::get().to(crate::openapi::document)));
         crate::dashboard::configure(cfg);
         cfg.default_service(web::to(HttpResponse::NotFound));
     }

@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::ServiceCaller;
 use crate::error::ApiError;
-use crate::openapi::SigilumError;
+use crate::error::SigilumError;
 use crate::signed::Signed;
 use crate::state::AppState;
 

@@ -91,15 +91,15 @@ impl From<RegisterServiceRequest> for AtpRegistrationInput {
     responses(
         (status = 201, description = "Registered", body = RegisterServiceResponse),
         (status = 400, description = "`MISSING_REQUIRED_FIELD` (with `details.field`), \
-            `INVALID_CALLBACK_URL`, `INVALID_PARAMETER`, `INVALID_JSON`", body = crate::openapi::AtpError),
-        (status = 401, description = "`AUTH_INVALID_TOKEN`", body = crate::openapi::AtpError),
+            `INVALID_CALLBACK_URL`, `INVALID_PARAMETER`, `INVALID_JSON`", body = crate::error::AtpError),
+        (status = 401, description = "`AUTH_INVALID_TOKEN`", body = crate::error::AtpError),
         (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`: not an admin token",
-            body = crate::openapi::AtpError),
+            body = crate::error::AtpError),
         (status = 409, description = "`SERVICE_ALREADY_EXISTS`, or `SERVICE_LIMIT_REACHED` when \
-            the namespace has its quota of services", body = crate::openapi::AtpError),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = crate::openapi::AtpError),
+            the namespace has its quota of services", body = crate::error::AtpError),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = crate::error::AtpError),
         (status = 429, description = "`RATE_LIMIT_EXCEEDED` (10 an hour per address), with \
-            `Retry-After`", body = crate::openapi::AtpError),
+            `Retry-After`", body = crate::error::AtpError),
     ))]
 pub async fn register(
     req: HttpRequest,
@@ -143,9 +143,9 @@ pub struct ServiceIdentity {
     responses(
         (status = 200, description = "The key is active", body = ServiceIdentity),
         (status = 401, description = "`AUTH_INVALID_TOKEN`: no key, or an unknown or revoked one",
-            body = crate::openapi::AtpError),
+            body = crate::error::AtpError),
         (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`: not a service API key",
-            body = crate::openapi::AtpError),
+            body = crate::error::AtpError),
     ))]
 pub async fn me(caller: ServiceCaller) -> HttpResponse {
     // The key check joined the service, so it is read already; a deleted one fails that check.

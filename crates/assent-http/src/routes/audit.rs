@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Owner;
 use crate::error::ApiError;
-use crate::openapi::SigilumError;
+use crate::error::SigilumError;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]

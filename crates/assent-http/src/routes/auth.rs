@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 
 use crate::auth::{Owner, client_address, session_cookie, session_cookie_removal};
 use crate::error::ApiError;
+use crate::error::SigilumError;
 use crate::json::{JsonBody, OptionalJsonBody};
-use crate::openapi::SigilumError;
 use crate::state::{AppState, HttpSettings};
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::UserCaller;
+use crate::error::AtpError;
 use crate::error::{ApiError, code};
 use crate::json::{JsonBody, required_string};
-use crate::openapi::AtpError;
 use crate::rate_limit::Operation;
 use crate::state::AppState;
 

@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Owner;
 use crate::error::ApiError;
+use crate::error::SigilumError;
 use crate::json::JsonBody;
-use crate::openapi::SigilumError;
 use crate::routes::services::WebhookView;
 use crate::state::AppState;
 

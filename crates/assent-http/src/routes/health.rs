@@ -42,7 +42,7 @@ pub async fn atp_health() -> HttpResponse {
 /// Readiness: the database answers. Load balancers should route to a replica only when ready.
 #[utoipa::path(get, path = "/ready", tag = "operator", responses(
     (status = 200, description = "The database answers", body = Health),
-    (status = 503, description = "The database does not answer", body = crate::openapi::SigilumError)))]
+    (status = 503, description = "The database does not answer", body = crate::error::SigilumError)))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.app.run(|store| store.ping()).await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");

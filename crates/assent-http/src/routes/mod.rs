@@ -20,7 +20,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health").route(web::get().to(health::health)))
         .service(web::resource("/api/v1/health").route(web::get().to(health::atp_health)))
         .service(web::resource("/ready").route(web::get().to(health::ready)))
-        .service(web::resource("/openapi.json").route(web::get().to(crate::openapi::document)))
         .service(web::resource("/api/v1/services").route(web::post().to(atp_services::register)))
         .service(web::resource("/api/v1/services/me").route(web::get().to(atp_services::me)))
         .service(

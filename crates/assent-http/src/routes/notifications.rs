@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::auth::ServiceCaller;
+use crate::error::AtpError;
 use crate::error::{ApiError, code, sentence};
 use crate::json::{JsonBody, missing, wrong_type};
-use crate::openapi::AtpError;
 use crate::rate_limit::Operation;
 use crate::state::AppState;
 

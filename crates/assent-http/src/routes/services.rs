@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 
 use crate::auth::Owner;
 use crate::error::ApiError;
+use crate::error::SigilumError;
 use crate::json::{JsonBody, OptionalJsonBody, present};
-use crate::openapi::SigilumError;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -21,9 +21,9 @@ use tokio::sync::mpsc;
 use utoipa::IntoParams;
 
 use crate::auth::{Owner, StreamUser};
+use crate::error::AtpError;
 use crate::error::{ApiError, code};
 use crate::feed::Subscription;
-use crate::openapi::AtpError;
 use crate::rate_limit::ConnectionPermit;
 use crate::state::AppState;
 
