@@ -73,8 +73,9 @@ pub async fn list(
             store.list_claims(&namespace, status, service.as_deref(), limit + 1, before)
         })
         .await?;
-    let next_cursor =
-        pagination::finish(&mut items, limit, |c| format!("{}.{}", c.created_at, c.id));
+    let next_cursor = pagination::finish(&mut items, limit, |c| {
+        format!("{}.{}", c.created_at.as_millis(), c.id)
+    });
     Ok(Page { items, next_cursor })
 }
 

@@ -256,7 +256,55 @@ fn of_concurrent_decisions_on_a_claim_exactly_one_wins(engine: Engine) {
     });
 }
 
+fn the_pages_of_a_claim_listing_walk_every_claim_once(engine: Engine) {
+    with_app(engine, |app| async move {
+        let ada = owner(&app, "ada").await?;
+        let api = service(&app, &ada, "api").await?;
+        let mut submitted = Vec::new();
+        for n in 0..5 {
+            let new = NewClaim {
+                namespace: "ada".into(),
+                service_id: api.id.clone(),
+                service_slug: api.slug.clone(),
+                public_key: format!("ed25519:{n:0>43}="),
+                agent_key: format!("did:key:z6Mk{n}"),
+                agent_ip: None,
+                subject: None,
+                agent_id: None,
+                agent_name: None,
+            };
+            let Submitted::Created(claim) = agents::submit(&app, new, format!("n-{n}")).await?
+            else {
+                panic!("a new claim");
+            };
+            submitted.push(claim.id);
+        }
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        for _ in 0..5 {
+            let query = claims::ListQuery {
+                limit: Some("2".into()),
+                cursor: cursor.clone(),
+                ..claims::ListQuery::default()
+            };
+            let page = claims::list(&app, &ada, "ada", query).await?;
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items.into_iter().map(|c| c.id));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert!(cursor.is_none(), "the listing ends");
+        seen.sort();
+        submitted.sort();
+        assert_eq!(seen, submitted, "every claim once");
+        Ok(())
+    });
+}
+
 assent_store::on_both_engines!(
+    the_pages_of_a_claim_listing_walk_every_claim_once,
     a_minted_key_identifies_its_service_until_revoked,
     a_credential_of_another_kind_is_forbidden_not_unknown,
     another_owners_service_looks_like_no_service,

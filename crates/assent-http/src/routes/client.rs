@@ -136,7 +136,7 @@ pub async fn list(
     let page_size = query.limit - 1;
     let (mut rows, total) = notifications::list_for(&state.app, &user.account, query).await?;
     let next_cursor = finish(&mut rows, page_size, |r| {
-        format!("{}.{}", r.created_at, r.id)
+        format!("{}.{}", r.created_at.as_millis(), r.id)
     });
     Ok(HttpResponse::Ok().json(NotificationPage {
         notifications: rows.iter().map(Notification::to_json).collect(),
