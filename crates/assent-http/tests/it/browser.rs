@@ -164,13 +164,25 @@ impl Tab<'_> {
 
     /// Clicks `css`, then waits for the page it leads to to show `next`.
     async fn click(&self, css: &str, next: &str) {
+        self.press(css).await;
+        self.find(next).await;
+    }
+
+    /// Clicks `css`, found again while the live inbox replaces it (a stale element, or one
+    /// not yet interactable in the new render); a click that failed so did nothing.
+    async fn press(&self, css: &str) {
+        let started = Instant::now();
         loop {
             match self.find(css).await.click().await {
-                Err(e) if e.is_stale_element_reference() => {}
+                Err(e)
+                    if (e.is_stale_element_reference() || e.is_element_not_interactable())
+                        && started.elapsed() < PATIENCE =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
                 done => break done.unwrap(),
             }
         }
-        self.find(next).await;
     }
 
     /// Evaluates a script's `return` value.
@@ -420,13 +432,25 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
         tab.focused_matches(&approve).await,
         "the focus stayed on Approve across the live update"
     );
-    tab.client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(&Key::Enter.to_string())
-        .await
-        .unwrap();
+    // The live inbox may render once more between that check and the key press (each render
+    // keeps the focus on Approve, as just asserted), which leaves the element in hand stale:
+    // press Enter on the element focused at that moment, again if it was replaced meanwhile.
+    let started = Instant::now();
+    loop {
+        let focused = tab.client.active_element().await.unwrap();
+        if focused.send_keys(&Key::Enter.to_string()).await.is_ok() {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "Enter never reached the Approve button"
+        );
+        assert!(
+            tab.focused_matches(&approve).await,
+            "the focus stayed on Approve across the live update"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let started = Instant::now();
     while tab.client.find(Locator::Css(&approve)).await.is_ok() {
         assert!(started.elapsed() < PATIENCE, "the claim stayed pending");
@@ -445,16 +469,8 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
 
     // Answer the notification: choose "Tonight", send.
     let answer = format!("[aria-labelledby='note-{note_id}'] form.answer-1");
-    tab.find(&format!("{answer} input[value='tonight']"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    tab.find(&format!("{answer} button[type=submit]"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    tab.press(&format!("{answer} input[value='tonight']")).await;
+    tab.press(&format!("{answer} button[type=submit]")).await;
     let started = Instant::now();
     loop {
         let status = server
@@ -498,11 +514,7 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     let log = tab.text(".deliveries").await;
     assert!(log.contains("request.approved"), "{log}");
     assert!(log.contains("request.submitted"), "{log}");
-    tab.find(".delivery details summary")
-        .await
-        .click()
-        .await
-        .unwrap();
+    tab.press(".delivery details summary").await;
     assert!(tab.text(".delivery .attempts").await.contains("200"));
     tab.screenshot("deliveries").await;
 
@@ -621,11 +633,8 @@ async fn every_page_fits_a_phone(engine: Engine) {
 
     // Every other page, each with something on it: a webhook with a delivery in its log
     // (nothing delivers here, so it stays pending), a user token, audit entries, history.
-    tab.find(&format!("{} .decide button.primary", "#inbox-items .claim"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    tab.press(&format!("{} .decide button.primary", "#inbox-items .claim"))
+        .await;
     tab.find("#inbox-items .notification").await;
     let webhook = server
         .call(
