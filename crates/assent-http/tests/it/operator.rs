@@ -21,6 +21,25 @@ async fn health_answers_without_credentials(engine: Engine) {
     }
 }
 
+async fn health_answers_head_requests_without_a_body(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    for path in ["/health", "/api/v1/health", "/ready"] {
+        let reply = server.send(server.client.head(server.url(path))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            reply.body,
+            serde_json::Value::Null,
+            "{path}: a HEAD answer has no body"
+        );
+        assert!(reply.request_id().starts_with("req_"));
+    }
+    // Other operator routes still refuse methods they do not take.
+    let reply = server
+        .send(server.client.delete(server.url("/health")))
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
 async fn sane_request_ids_are_echoed_and_others_replaced(engine: Engine) {
     let server = TestServer::start(engine).await;
     let reply = server
@@ -123,6 +142,7 @@ async fn the_served_openapi_document_is_the_committed_one(engine: Engine) {
 }
 
 on_both_engines!(
+    health_answers_head_requests_without_a_body,
     health_answers_without_credentials,
     sane_request_ids_are_echoed_and_others_replaced,
     unknown_routes_and_methods_get_the_dialects_envelope,
