@@ -35,7 +35,11 @@ impl fmt::Display for UrlRejection {
         f.write_str(match self {
             Self::NotAUrl => "is not a valid absolute URL",
             Self::TooLong => "is longer than 2048 characters",
-            Self::NotHttps => "must use https",
+            // Names the switch: a developer with a local receiver otherwise has to search for it.
+            Self::NotHttps => {
+                "must use https (a development server started with --allow-private-webhooks \
+                 also accepts http)"
+            }
             Self::HasCredentials => "must not contain a user name or password",
             Self::NoHost => "must name a host",
             Self::NonPublicAddress => {

@@ -142,7 +142,10 @@ async fn each_missing_field_is_named(engine: Engine) {
 async fn callback_urls_must_be_public_https(engine: Engine) {
     let server = TestServer::start(engine).await;
     let cases = [
-        ("http://lovelace.dev/hook", "must use https"),
+        (
+            "http://lovelace.dev/hook",
+            "must use https (a development server started with --allow-private-webhooks also accepts http)",
+        ),
         (
             "https://127.0.0.1/hook",
             "must not point at a loopback, private, link-local or otherwise non-public address",

@@ -229,11 +229,15 @@ async fn webhooks_are_added_with_the_secret_shown_once(engine: Engine) {
 
     // Refusals: the service's page again, the message beside the form, what was typed kept.
     let refusals: [(&str, &[&str], &str); 6] = [
-        ("ftp://x", &["request.approved"], "The url must use https."),
+        (
+            "ftp://x",
+            &["request.approved"],
+            "The url must use https (a development server started with --allow-private-webhooks also accepts http).",
+        ),
         (
             "http://hooks.example/in",
             &["request.approved"],
-            "The url must use https.",
+            "The url must use https (a development server started with --allow-private-webhooks also accepts http).",
         ),
         (
             "https://192.168.1.1/in",

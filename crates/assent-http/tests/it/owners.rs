@@ -864,7 +864,10 @@ async fn webhooks_are_validated(engine: Engine) {
         )
     );
     for (url, why) in [
-        ("http://h.example/x", "must use https"),
+        (
+            "http://h.example/x",
+            "must use https (a development server started with --allow-private-webhooks also accepts http)",
+        ),
         (
             "https://10.1.2.3/x",
             "must not point at a loopback, private, link-local or otherwise non-public address",
