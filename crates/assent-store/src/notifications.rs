@@ -5,7 +5,9 @@
 //! the user's open clients are pushed; see [`crate::changes`]) and, for a response, the
 //! `notification.responded` event through the outbox.
 
-use assent_core::notification::{Notification, NotificationStatus, parse_uuid, responded_payload};
+use assent_core::notification::{
+    Notification, NotificationStatus, parse_uuid, responded_payload, status_update,
+};
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -506,7 +508,12 @@ fn transition(
         &moved.namespace,
         &moved.id,
         ChangeKind::StatusUpdate,
-        &Notification::from(moved.clone()).status_update(),
+        &status_update(
+            &moved.id,
+            to,
+            Timestamp::from_millis(now),
+            moved.status_reason.as_deref(),
+        ),
     )?;
     if let Some(payload) = response {
         let event = NewEvent {

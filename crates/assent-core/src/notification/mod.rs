@@ -32,7 +32,7 @@ use crate::Timestamp;
 pub use action::Action;
 pub use error::NotificationError;
 pub use fields::parse_uuid;
-pub use record::{Notification, responded_payload};
+pub use record::{Notification, responded_payload, status_update};
 pub use response::{ResponseError, ResponseType};
 pub use status::{NotificationStatus, parse_status_filter};
 

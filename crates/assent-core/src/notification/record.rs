@@ -80,16 +80,32 @@ impl Notification {
 
     /// What a `status_update` tells clients.
     pub fn status_update(&self) -> Value {
-        let mut update = json!({
-            "notification_id": self.id,
-            "status": self.status.as_str(),
-            "updated_at": self.updated_at,
-        });
-        if let (Some(reason), Some(object)) = (&self.status_reason, update.as_object_mut()) {
-            object.insert("reason".into(), reason.clone().into());
-        }
-        update
+        status_update(
+            &self.id,
+            self.status,
+            self.updated_at,
+            self.status_reason.as_deref(),
+        )
     }
+}
+
+/// What a `status_update` tells clients of notification `id`. A function of the four fields
+/// alone, so that a write that moves a notification need not read its whole body.
+pub fn status_update(
+    id: &str,
+    status: NotificationStatus,
+    updated_at: Timestamp,
+    reason: Option<&str>,
+) -> Value {
+    let mut update = json!({
+        "notification_id": id,
+        "status": status.as_str(),
+        "updated_at": updated_at,
+    });
+    if let (Some(reason), Some(object)) = (reason, update.as_object_mut()) {
+        object.insert("reason".into(), reason.into());
+    }
+    update
 }
 
 /// The body of `notification.responded`, what the service's callback receives (and what reads
