@@ -53,6 +53,21 @@ async fn service(app: &App, owner: &Account, slug: &str) -> Result<assent_core::
     services::create(app, owner, input).await
 }
 
+/// A claim for agent key number `n` on `service` of `ada`.
+fn claim_for(service: &assent_core::Service, n: u32) -> NewClaim {
+    NewClaim {
+        namespace: "ada".into(),
+        service_id: service.id.clone(),
+        service_slug: service.slug.clone(),
+        public_key: format!("ed25519:{n:0>43}="),
+        agent_key: format!("did:key:z6Mk{n}"),
+        agent_ip: None,
+        subject: None,
+        agent_id: None,
+        agent_name: None,
+    }
+}
+
 fn refused<T: std::fmt::Debug>(result: Result<T, Error>) -> Error {
     match result {
         Ok(value) => panic!("expected a refusal, got {value:?}"),
@@ -210,17 +225,7 @@ fn of_concurrent_decisions_on_a_claim_exactly_one_wins(engine: Engine) {
     with_app(engine, |app| async move {
         let ada = owner(&app, "ada").await?;
         let api = service(&app, &ada, "api").await?;
-        let new = NewClaim {
-            namespace: "ada".into(),
-            service_id: api.id.clone(),
-            service_slug: api.slug.clone(),
-            public_key: "ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
-            agent_key: "did:key:z6MkTest".into(),
-            agent_ip: None,
-            subject: None,
-            agent_id: None,
-            agent_name: None,
-        };
+        let new = claim_for(&api, 0);
         let Submitted::Created(claim) = agents::submit(&app, new.clone(), "n-1".into()).await?
         else {
             panic!("a new claim");
@@ -262,17 +267,7 @@ fn the_pages_of_a_claim_listing_walk_every_claim_once(engine: Engine) {
         let api = service(&app, &ada, "api").await?;
         let mut submitted = Vec::new();
         for n in 0..5 {
-            let new = NewClaim {
-                namespace: "ada".into(),
-                service_id: api.id.clone(),
-                service_slug: api.slug.clone(),
-                public_key: format!("ed25519:{n:0>43}="),
-                agent_key: format!("did:key:z6Mk{n}"),
-                agent_ip: None,
-                subject: None,
-                agent_id: None,
-                agent_name: None,
-            };
+            let new = claim_for(&api, n);
             let Submitted::Created(claim) = agents::submit(&app, new, format!("n-{n}")).await?
             else {
                 panic!("a new claim");
