@@ -14,6 +14,11 @@ use crate::commands::open_store;
 use crate::config::{ServeConfig, StorageConfig};
 
 pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
+    // The port first: a taken port must fail before the first admin token is created and
+    // printed, or that token would be shown for a server that never ran (and never again).
+    let listener = TcpListener::bind(config.bind)
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let address = listener.local_addr()?;
     std::fs::create_dir_all(&storage.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -73,13 +78,13 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
     if let Some(workers) = config.workers {
         options.workers = workers;
     }
-    let listener = TcpListener::bind(config.bind)
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
-    let address = listener.local_addr()?;
 
     actix_web::rt::System::new().block_on(async move {
         let server = assent_http::start(state, listener, &options)?;
         let handle = server.handle();
+        // Installed before "listening" is said, so a supervisor that signals as soon as it
+        // reads that line gets a graceful stop, not the default kill.
+        let stopped = shutdown_signal()?;
         tracing::info!(%address, "listening on http://{address}");
         if let Some(public_url) = &config.public_url {
             tracing::info!(%public_url, "public URL");
@@ -88,7 +93,7 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
         let delivery = engine.spawn(delivery_stopped.clone());
         let upkeep = actix_web::rt::spawn(maintenance(upkeep_store, delivery_stopped));
-        shutdown_signal().await?;
+        stopped.await?;
         tracing::info!("shutting down: finishing in-flight requests and delivery attempts");
         // Open client streams end now (their clients reconnect), or they would hold the
         // graceful stop for its whole timeout.
@@ -204,11 +209,16 @@ async fn maintenance(store: Store, mut stop: tokio::sync::watch::Receiver<bool>)
 /// How long notification changes are kept for clients that resume a stream.
 const CHANGES_KEPT_MS: i64 = 24 * 3600 * 1000;
 
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result?,
-        _ = terminate.recv() => {}
-    }
-    Ok(())
+/// Installs the SIGTERM and SIGINT handlers now; the future resolves at the first signal.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = anyhow::Result<()>>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        Ok(())
+    })
 }

@@ -145,6 +145,37 @@ async fn serve_starts_on_the_embedded_default_and_prints_the_first_admin_token_o
     );
 }
 
+/// A taken port fails before anything is created: no admin token is printed (or stored) for
+/// a server that never ran, so the next start on a free port still prints the first one.
+#[test]
+fn a_taken_port_fails_before_the_first_admin_token_is_made() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+
+    let out = run(assent(dir.path()).arg("serve").env("ASSENT_BIND", &address));
+    assert!(!out.status.success(), "serve on a taken port must fail");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+    assert!(!text(&out.stdout).contains("adm_"), "no token printed");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created for a server that cannot listen"
+    );
+    drop(taken);
+
+    let server = serve(assent(dir.path()));
+    let (exit, stdout, _) = server.terminate();
+    assert!(exit.success());
+    assert!(
+        stdout.lines().any(|l| l.starts_with("adm_")),
+        "the first start that listens prints the first token: {stdout}"
+    );
+}
+
 #[test]
 fn invalid_configuration_is_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().expect("tempdir");
