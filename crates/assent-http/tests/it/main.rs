@@ -22,5 +22,6 @@ mod notifications;
 mod operator;
 mod owners;
 mod signed;
+mod signing_doc;
 mod streams;
 mod webhooks;
