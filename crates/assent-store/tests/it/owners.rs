@@ -37,7 +37,7 @@ pub(crate) fn new_service(namespace: &str, slug: &str) -> NewService {
     }
 }
 
-fn new_key() -> (MintedToken, NewApiKey) {
+pub(crate) fn new_key() -> (MintedToken, NewApiKey) {
     let token = MintedToken::new(TokenKind::ApiKey);
     let key = NewApiKey {
         id: random::id("key_"),
