@@ -518,27 +518,29 @@ fn start_attempts(
         return Ok(());
     }
     let interrupted = Failure::Interrupted.to_string();
-    let rows: Vec<_> = started
-        .iter()
-        .map(|(attempt_id, delivery_id)| {
-            (
-                delivery_attempts::id.eq(*attempt_id),
-                delivery_attempts::delivery_id.eq(*delivery_id),
-                delivery_attempts::attempted_at.eq(now),
-                delivery_attempts::status_code.eq(None::<i32>),
-                delivery_attempts::duration_ms.eq(0_i64),
-                delivery_attempts::error.eq(Some(interrupted.as_str())),
-                delivery_attempts::response_excerpt.eq(""),
-            )
-        })
-        .collect();
-    // One statement for the batch; the multi-backend connection cannot build a multi-row
-    // insert, each backend's own connection can.
-    let insert = diesel::insert_into(delivery_attempts::table).values(rows);
-    match conn {
-        AnyConnection::Postgresql(pg) => insert.execute(pg)?,
-        AnyConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
-    };
+    // One statement per thousand rows (7,000 parameters, within both engines' limits); the
+    // multi-backend connection cannot build a multi-row insert, each backend's own one can.
+    for chunk in started.chunks(1000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(attempt_id, delivery_id)| {
+                (
+                    delivery_attempts::id.eq(*attempt_id),
+                    delivery_attempts::delivery_id.eq(*delivery_id),
+                    delivery_attempts::attempted_at.eq(now),
+                    delivery_attempts::status_code.eq(None::<i32>),
+                    delivery_attempts::duration_ms.eq(0_i64),
+                    delivery_attempts::error.eq(Some(interrupted.as_str())),
+                    delivery_attempts::response_excerpt.eq(""),
+                )
+            })
+            .collect();
+        let insert = diesel::insert_into(delivery_attempts::table).values(rows);
+        match conn {
+            AnyConnection::Postgresql(pg) => insert.execute(pg)?,
+            AnyConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
+        };
+    }
     let ids: Vec<&str> = started
         .iter()
         .map(|(_, delivery_id)| *delivery_id)

@@ -644,9 +644,33 @@ mod leases {
         assert!(record.attempts.iter().all(|a| a.error.is_none()));
     }
 
+    /// A lease larger than one statement's parameters allow (SQLite's 32,766 is 4,681 attempt
+    /// rows) still starts every attempt.
+    fn a_lease_of_thousands_starts_every_attempt(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        let total = 5000;
+        with_deliveries(&db, total);
+        let lease = Duration::from_secs(60);
+        let now = Timestamp::now();
+        let first = db.store.lease_due(now, lease, 10_000).expect("lease");
+        assert_eq!(first.len(), total);
+        assert!(first.iter().all(|d| d.attempt_id.is_some()));
+        let later = Timestamp::from_millis(now.as_millis() + 61_000);
+        let second = db
+            .store
+            .lease_due(later, lease, 10_000)
+            .expect("lease again");
+        assert_eq!(second.len(), total);
+        assert!(
+            second.iter().all(|d| d.attempt_count == 1),
+            "each counted once"
+        );
+    }
+
     assent_store::on_both_engines!(
         concurrent_leases_never_overlap,
         an_attempt_is_logged_from_its_lease_and_interrupted_until_recorded,
+        a_lease_of_thousands_starts_every_attempt,
     );
 }
 
