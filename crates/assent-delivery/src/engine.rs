@@ -148,7 +148,8 @@ impl Engine {
         let result = tokio::task::spawn_blocking(move || store.record_settled(&settled)).await;
         match result {
             Ok(Ok(())) => tracing::debug!(count, "recorded settled deliveries"),
-            // The leases lapse and the deliveries are attempted again: at least once.
+            // The leases lapse and the deliveries are attempted again: at least once. These
+            // attempts stay in the log as interrupted (the lease wrote them so).
             Ok(Err(e)) => tracing::error!(error = %e, count, "recording settled deliveries failed"),
             Err(e) => tracing::error!(error = %e, count, "recording settled deliveries panicked"),
         }
@@ -177,11 +178,13 @@ async fn attempt(
         delivery_id: delivery.delivery_id.clone(),
         lease_until: delivery.lease_until,
         endpoint_id: endpoint.id.clone(),
+        attempt_id: delivery.attempt_id.clone(),
         attempt,
         next,
         endpoint: health,
     };
-    if !endpoint.enabled {
+    // The lease started no attempt: the endpoint is disabled.
+    if delivery.attempt_id.is_none() {
         return settled(None, NextStep::Skipped, EndpointHealth::Unchanged);
     }
     let number = usize::try_from(delivery.attempt_count)
@@ -324,6 +327,7 @@ mod tests {
             delivery_id: "dlv_1".into(),
             lease_until: now.as_millis() + 30_000,
             attempt_count: 0,
+            attempt_id: Some("att_1".into()),
             event_id: "evt_1".into(),
             event_type: "request.approved".into(),
             payload: r#"{"data":"body-never-in-a-log"}"#.into(),

@@ -134,6 +134,7 @@ impl Store {
         let now = Timestamp::now().as_millis();
         self.write(|conn| {
             owned(conn, namespace, service_id)?;
+            crate::db::lock_quota_owner(conn, Quota::ApiKeys, service_id)?;
             let active: i64 = api_keys::table
                 .filter(api_keys::service_id.eq(service_id))
                 .filter(api_keys::revoked_at.is_null())

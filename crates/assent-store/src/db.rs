@@ -302,6 +302,34 @@ impl Store {
     }
 }
 
+/// Makes a quota's count-then-insert exact under concurrency: call it inside the write
+/// transaction before counting. On PostgreSQL it locks the row that owns the counted rows (the
+/// namespace's account for services, the service for keys and webhooks) until the transaction
+/// ends, so creations against one quota take turns and each counts what the one before it
+/// inserted. `FOR NO KEY UPDATE` rather than `FOR UPDATE`: the foreign-key checks of other
+/// inserts under that row take `FOR KEY SHARE`, which it does not block. On SQLite the write
+/// transaction (`BEGIN IMMEDIATE`) already holds the database's only write lock.
+pub(crate) fn lock_quota_owner(
+    conn: &mut AnyConnection,
+    quota: crate::error::Quota,
+    owner: &str,
+) -> diesel::QueryResult<()> {
+    use crate::error::Quota;
+    if let AnyConnection::Postgresql(pg) = conn {
+        let sql = match quota {
+            Quota::Services => "SELECT 1 FROM accounts WHERE namespace = $1 FOR NO KEY UPDATE",
+            Quota::ApiKeys | Quota::Webhooks => {
+                "SELECT 1 FROM services WHERE id = $1 FOR NO KEY UPDATE"
+            }
+        };
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(owner),
+            pg,
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use assent_core::delivery::{Attempt, DeliveryStatus, EndpointHealth, NextStep};
+use assent_core::delivery::{Attempt, DeliveryStatus, EndpointHealth, Failure, NextStep};
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -26,6 +26,9 @@ pub struct LeasedDelivery {
     pub lease_until: i64,
     /// Attempts made before this one.
     pub attempt_count: u32,
+    /// The delivery log's row for this attempt, written with the lease (as interrupted, until
+    /// the outcome replaces it); `None` when the endpoint is disabled and no attempt is made.
+    pub attempt_id: Option<String>,
     pub event_id: String,
     pub event_type: String,
     pub payload: String,
@@ -51,6 +54,8 @@ pub struct Settled {
     /// The lease it was sent under ([`LeasedDelivery::lease_until`]).
     pub lease_until: i64,
     pub endpoint_id: String,
+    /// The attempt's row in the log ([`LeasedDelivery::attempt_id`]).
+    pub attempt_id: Option<String>,
     /// `None` when it was skipped.
     pub attempt: Option<Attempt>,
     pub next: NextStep,
@@ -105,6 +110,12 @@ type DeliveryRow = (
 impl Store {
     /// Leases up to `limit` due deliveries until `now + lease`: pending, due, and not leased
     /// by another sender (or leased and expired, so a crashed sender's work comes back).
+    ///
+    /// Each lease of a delivery to an enabled endpoint starts an attempt, durably, before
+    /// anything is sent: it counts in `attempt_count` and has its row in the log, which says
+    /// "interrupted" until [`Store::record_settled`] writes the outcome. So an attempt whose
+    /// sender died (or lost the database) before recording it still shows, and the log never
+    /// counts fewer attempts than the endpoint received.
     pub fn lease_due(
         &self,
         now: Timestamp,
@@ -161,25 +172,32 @@ impl Store {
                     WebhookEndpointRow::as_select(),
                 ))
                 .load(conn)?;
-            rows.into_iter()
+            let leased = rows
+                .into_iter()
                 .map(|(delivery_id, attempts, event_id, event_type, payload, endpoint)| {
+                    let endpoint = WebhookEndpoint::try_from(endpoint)?;
                     Ok(LeasedDelivery {
+                        attempt_id: endpoint
+                            .enabled
+                            .then(|| assent_auth::random::Id::Attempt.mint()),
                         delivery_id,
                         lease_until,
                         attempt_count: u32::try_from(attempts).unwrap_or(0),
                         event_id,
                         event_type,
                         payload,
-                        endpoint: WebhookEndpoint::try_from(endpoint)?,
+                        endpoint,
                     })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            start_attempts(conn, &leased, now)?;
+            Ok(leased)
         })
     }
 
     /// Records settled deliveries in one transaction, releasing their leases. A delivery whose
-    /// lease was taken over meanwhile (it expired) keeps its attempt in the log but is not
-    /// updated.
+    /// lease was taken over meanwhile (it expired) gets its attempt's outcome in the log but is
+    /// not updated.
     pub fn record_settled(&self, settled: &[Settled]) -> Result<(), StoreError> {
         let now = Timestamp::now().as_millis();
         self.write(|conn| {
@@ -485,12 +503,60 @@ fn with_attempts(conn: &mut AnyConnection, row: DeliveryRow) -> Result<DeliveryR
     })
 }
 
+/// Counts the attempts the lease starts and writes their rows, as interrupted: what the log
+/// says if no outcome is ever recorded.
+fn start_attempts(
+    conn: &mut AnyConnection,
+    leased: &[LeasedDelivery],
+    now: i64,
+) -> Result<(), StoreError> {
+    let started: Vec<(&str, &str)> = leased
+        .iter()
+        .filter_map(|d| Some((d.attempt_id.as_deref()?, d.delivery_id.as_str())))
+        .collect();
+    if started.is_empty() {
+        return Ok(());
+    }
+    let interrupted = Failure::Interrupted.to_string();
+    // One statement per thousand rows (7,000 parameters, within both engines' limits); the
+    // multi-backend connection cannot build a multi-row insert, each backend's own one can.
+    for chunk in started.chunks(1000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(attempt_id, delivery_id)| {
+                (
+                    delivery_attempts::id.eq(*attempt_id),
+                    delivery_attempts::delivery_id.eq(*delivery_id),
+                    delivery_attempts::attempted_at.eq(now),
+                    delivery_attempts::status_code.eq(None::<i32>),
+                    delivery_attempts::duration_ms.eq(0_i64),
+                    delivery_attempts::error.eq(Some(interrupted.as_str())),
+                    delivery_attempts::response_excerpt.eq(""),
+                )
+            })
+            .collect();
+        let insert = diesel::insert_into(delivery_attempts::table).values(rows);
+        match conn {
+            AnyConnection::Postgresql(pg) => insert.execute(pg)?,
+            AnyConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
+        };
+    }
+    let ids: Vec<&str> = started
+        .iter()
+        .map(|(_, delivery_id)| *delivery_id)
+        .collect();
+    diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
+        .set(deliveries::attempt_count.eq(deliveries::attempt_count + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
 fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(), StoreError> {
-    if let Some(attempt) = &settled.attempt {
-        diesel::insert_into(delivery_attempts::table)
-            .values((
-                delivery_attempts::id.eq(assent_auth::random::Id::Attempt.mint()),
-                delivery_attempts::delivery_id.eq(&settled.delivery_id),
+    // The outcome replaces the "interrupted" the lease wrote, even when the lease was taken
+    // over meanwhile: this attempt happened, whatever becomes of the delivery.
+    if let (Some(attempt_id), Some(attempt)) = (&settled.attempt_id, &settled.attempt) {
+        diesel::update(delivery_attempts::table.find(attempt_id))
+            .set((
                 delivery_attempts::attempted_at.eq(attempt.attempted_at.as_millis()),
                 delivery_attempts::status_code.eq(attempt.status().map(i32::from)),
                 delivery_attempts::duration_ms
@@ -516,11 +582,9 @@ fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(
     let ours = deliveries::table
         .filter(deliveries::id.eq(&settled.delivery_id))
         .filter(deliveries::lease_until.eq(settled.lease_until));
-    let attempted = i32::from(settled.attempt.is_some());
     diesel::update(ours)
         .set((
             deliveries::status.eq(status.as_str()),
-            deliveries::attempt_count.eq(deliveries::attempt_count + attempted),
             deliveries::next_attempt_at.eq(next_at.unwrap_or(now)),
             deliveries::lease_until.eq(None::<i64>),
             deliveries::last_error.eq(last_error),

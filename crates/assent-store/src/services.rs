@@ -93,6 +93,7 @@ impl Store {
             if !accounts::namespace_exists(conn, &service.namespace)? {
                 return Err(RegisterError::NamespaceNotFound(service.namespace.clone()));
             }
+            crate::db::lock_quota_owner(conn, Quota::Services, &service.namespace)?;
             if name_taken(conn, &service.namespace, &service.name)? {
                 return Err(RegisterError::ServiceExists);
             }
@@ -123,6 +124,7 @@ impl Store {
     ) -> Result<Service, StoreError> {
         let now = Timestamp::now().as_millis();
         self.write(|conn| {
+            crate::db::lock_quota_owner(conn, Quota::Services, &service.namespace)?;
             if count_in_namespace(conn, &service.namespace)? >= i64::from(max_services) {
                 return Err(StoreError::LimitReached(Quota::Services));
             }

@@ -107,6 +107,7 @@ impl Store {
         let now = Timestamp::now().as_millis();
         self.write(|conn| {
             owned(conn, namespace, service_id)?;
+            crate::db::lock_quota_owner(conn, Quota::Webhooks, service_id)?;
             let count: i64 = webhook_endpoints::table
                 .filter(webhook_endpoints::service_id.eq(service_id))
                 .count()

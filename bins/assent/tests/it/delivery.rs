@@ -1,5 +1,7 @@
-//! Delivery across process crashes and replicas, with the real binary: a SIGKILL loses no
-//! event, and two `assent serve` on one PostgreSQL never send a delivery twice at once.
+//! Delivery across faults and replicas, with the real binary: a SIGKILL mid-batch and a
+//! PostgreSQL restart mid-load lose no event, send again at most what was in flight, and leave a
+//! delivery log whose attempts account for everything the receiver saw; two `assent serve` on
+//! one PostgreSQL never send a delivery twice at once.
 
 use crate::common;
 
@@ -8,15 +10,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assent_auth::{SecretKey, random, webhook_secret};
+use assent_core::delivery::{DeliveryStatus, Failure};
 use assent_core::{EndpointFormat, EventType};
 use assent_store::testing::{Engine, TestDatabase};
-use assent_store::{Actor, NewAccount, NewEvent, NewService, NewWebhookEndpoint, Store};
+use assent_store::{
+    Actor, NewAccount, NewEvent, NewService, NewWebhookEndpoint, PoolOptions, Store,
+};
+use common::cluster::Cluster;
 use common::{Running, assent, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// A slow receiver: answers 200 after `delay`, and watches for a delivery arriving while the
-/// same delivery is still being received (a lease that did not hold).
+/// A slow receiver: counts each delivery as soon as it has read the request, answers 200
+/// after `delay`, and watches for a delivery arriving while the same delivery is still being
+/// received (a lease that did not hold).
 #[derive(Clone, Default)]
 struct Receiver {
     received: Arc<Mutex<HashMap<String, usize>>>,
@@ -39,6 +46,12 @@ impl Receiver {
                     if !this.in_flight.lock().expect("lock").insert(id.clone()) {
                         this.overlaps.lock().expect("lock").push(id.clone());
                     }
+                    *this
+                        .received
+                        .lock()
+                        .expect("lock")
+                        .entry(id.clone())
+                        .or_default() += 1;
                     tokio::time::sleep(delay).await;
                     let _ = socket
                         .write_all(
@@ -46,7 +59,6 @@ impl Receiver {
                         )
                         .await;
                     this.in_flight.lock().expect("lock").remove(&id);
-                    *this.received.lock().expect("lock").entry(id).or_default() += 1;
                 });
             }
         });
@@ -92,9 +104,16 @@ async fn read_delivery_id(socket: &mut tokio::net::TcpStream) -> Option<String> 
     header("x-sigilum-delivery-id")
 }
 
+/// What [`seed`] made.
+struct Seeded {
+    service_id: String,
+    webhook_id: String,
+    delivery_ids: Vec<String>,
+}
+
 /// A namespace, a service, one webhook to `url` sealed with `key`, and `events` committed
-/// events. Returns every delivery id.
-fn seed(store: &Store, key: &SecretKey, url: &str, events: usize) -> Vec<String> {
+/// events, one delivery each.
+fn seed(store: &Store, key: &SecretKey, url: &str, events: usize) -> Seeded {
     store
         .create_account(
             NewAccount {
@@ -121,7 +140,7 @@ fn seed(store: &Store, key: &SecretKey, url: &str, events: usize) -> Vec<String>
     let webhook_id = random::id("wh_");
     let endpoint = NewWebhookEndpoint {
         secret_sealed: key.seal(&webhook_secret(), &webhook_id),
-        id: webhook_id,
+        id: webhook_id.clone(),
         url: url.to_owned(),
         format: EndpointFormat::Sigilum,
         events: vec![EventType::RequestApproved],
@@ -129,7 +148,7 @@ fn seed(store: &Store, key: &SecretKey, url: &str, events: usize) -> Vec<String>
     store
         .create_webhook_endpoint("ada", &service.id, &endpoint, &Actor::Cli, 10)
         .expect("webhook");
-    store
+    let delivery_ids = store
         .write_with_outbox(
             |conn, outbox| -> Result<Vec<String>, assent_store::StoreError> {
                 let mut ids = Vec::new();
@@ -148,8 +167,16 @@ fn seed(store: &Store, key: &SecretKey, url: &str, events: usize) -> Vec<String>
                 Ok(ids)
             },
         )
-        .expect("events")
+        .expect("events");
+    Seeded {
+        service_id: service.id,
+        webhook_id,
+        delivery_ids,
+    }
 }
+
+/// Attempts in flight at once per server: at most this many are cut short by one fault.
+const CONCURRENCY: usize = 16;
 
 fn server(dir: &std::path::Path, database_url: &str, key: &SecretKey) -> Running {
     let mut command = assent(dir);
@@ -160,7 +187,7 @@ fn server(dir: &std::path::Path, database_url: &str, key: &SecretKey) -> Running
         .env("ASSENT_DELIVERY_LEASE", "3s")
         .env("ASSENT_DELIVERY_TIMEOUT", "2s")
         .env("ASSENT_DELIVERY_POLL_INTERVAL", "100ms")
-        .env("ASSENT_DELIVERY_CONCURRENCY", "16");
+        .env("ASSENT_DELIVERY_CONCURRENCY", CONCURRENCY.to_string());
     serve(command)
 }
 
@@ -180,34 +207,114 @@ async fn a_killed_server_loses_no_event(engine: Engine) {
     let receiver = Receiver::default();
     let url = receiver.start(Duration::from_millis(15)).await;
     let total = 2000;
-    let ids = seed(&db.store, &key, &url, total);
-    assert_eq!(ids.len(), total);
+    let seeded = seed(&db.store, &key, &url, total);
+    assert_eq!(seeded.delivery_ids.len(), total);
 
     let first = server(dir.path(), &db.url, &key);
+    mid_load(&receiver, total, || first.kill()).await;
+
+    let second = server(dir.path(), &db.url, &key);
+    every_delivery_settled(&db.store, &seeded, &receiver).await;
+    let (exit, _, stderr) = second.terminate();
+    assert!(exit.success(), "{stderr}");
+    the_log_accounts_for_what_was_received(&db.store, &seeded, &receiver, 1);
+}
+
+/// Runs `fault` once the receiver has seen the first deliveries, and checks that it came
+/// before the last.
+async fn mid_load(receiver: &Receiver, total: usize, fault: impl FnOnce()) {
     wait_until("the first deliveries", Duration::from_secs(30), || {
         receiver.distinct() >= 200
     })
     .await;
-    first.kill();
-    let at_kill = receiver.distinct();
+    fault();
+    let after = receiver.distinct();
     assert!(
-        at_kill < total,
-        "the crash came mid-flight ({at_kill} of {total})"
+        after < total,
+        "the fault came mid-load ({after} of {total})"
     );
+}
 
-    let second = server(dir.path(), &db.url, &key);
+/// Waits until the receiver has seen every delivery and none is pending: attempts cut short
+/// come back once their lease lapses, even for deliveries the receiver already got.
+async fn every_delivery_settled(store: &Store, seeded: &Seeded, receiver: &Receiver) {
+    let total = seeded.delivery_ids.len();
     wait_until("every delivery", Duration::from_secs(120), || {
         receiver.distinct() == total
+            && store
+                .list_deliveries(
+                    "ada",
+                    &seeded.service_id,
+                    &seeded.webhook_id,
+                    Some(DeliveryStatus::Pending),
+                    1,
+                    None,
+                )
+                .is_ok_and(|pending| pending.is_empty())
     })
     .await;
-    let (exit, _, stderr) = second.terminate();
-    assert!(exit.success(), "{stderr}");
+}
+
+/// After `faults` faults, each cutting short at most [`CONCURRENCY`] attempts: every delivery
+/// succeeded and reached the receiver; the receiver got repeats of at most what was in flight;
+/// and the delivery log, attempt by attempt, never shows fewer attempts than the receiver saw,
+/// and more only for interrupted attempts, at most what was in flight.
+fn the_log_accounts_for_what_was_received(
+    store: &Store,
+    seeded: &Seeded,
+    receiver: &Receiver,
+    faults: usize,
+) {
+    let bound = CONCURRENCY * faults;
     let received = receiver.received.lock().expect("lock").clone();
-    let missing: Vec<&String> = ids
-        .iter()
-        .filter(|id| !received.contains_key(*id))
-        .collect();
-    assert!(missing.is_empty(), "lost: {missing:?}");
+    let records = store
+        .list_deliveries(
+            "ada",
+            &seeded.service_id,
+            &seeded.webhook_id,
+            None,
+            i64::MAX,
+            None,
+        )
+        .expect("the delivery log");
+    assert_eq!(records.len(), seeded.delivery_ids.len());
+    let interrupted = Failure::Interrupted.to_string();
+    let (mut repeats, mut unseen, mut interruptions) = (0, 0, 0);
+    for record in &records {
+        let seen = received.get(&record.id).copied().unwrap_or(0);
+        let logged = record.attempts.len();
+        assert_eq!(record.status, DeliveryStatus::Succeeded, "{record:?}");
+        assert!(seen >= 1, "lost: {record:?}");
+        assert_eq!(
+            record.attempt_count as usize, logged,
+            "the count is the log's: {record:?}"
+        );
+        assert!(
+            logged >= seen,
+            "the log under-counts: {logged} attempts logged, {seen} received: {record:?}"
+        );
+        repeats += seen - 1;
+        unseen += logged - seen;
+        interruptions += record
+            .attempts
+            .iter()
+            .filter(|a| a.error.as_deref() == Some(interrupted.as_str()))
+            .count();
+    }
+    // Shown with --nocapture: what the fault cost.
+    eprintln!(
+        "after {faults} fault(s): {repeats} repeats, {unseen} attempts the receiver never saw, \
+         {interruptions} interrupted"
+    );
+    assert!(repeats <= bound, "{repeats} repeats after {faults} faults");
+    assert!(
+        unseen <= bound,
+        "{unseen} logged attempts the receiver never saw after {faults} faults"
+    );
+    assert!(
+        interruptions >= 1,
+        "the fault came mid-flight and cut an attempt short"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,6 +327,32 @@ async fn a_killed_server_loses_no_event_on_postgres() {
     a_killed_server_loses_no_event(Engine::Postgres).await;
 }
 
+/// PostgreSQL restarted (every connection cut) in the middle of the load: the server rides
+/// out the outage, and afterwards every delivery arrives and the log accounts for each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_mid_load_loses_no_event() {
+    let cluster = Cluster::start();
+    let store = Store::connect(&cluster.url(), &PoolOptions::default()).expect("connect");
+    store.migrate().expect("migrate");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SecretKey::generate();
+    let receiver = Receiver::default();
+    let url = receiver.start(Duration::from_millis(15)).await;
+    let total = 1500;
+    let seeded = seed(&store, &key, &url, total);
+    drop(store);
+
+    let running = server(dir.path(), &cluster.url(), &key);
+    mid_load(&receiver, total, || cluster.restart()).await;
+    // A new pool: the connections of one opened before the restart are gone.
+    let store = Store::connect(&cluster.url(), &PoolOptions::default()).expect("reconnect");
+    every_delivery_settled(&store, &seeded, &receiver).await;
+    let (exit, _, stderr) = running.terminate();
+    assert!(exit.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    the_log_accounts_for_what_was_received(&store, &seeded, &receiver, 1);
+}
+
 /// Two replicas on one database share the work, and the leases hold: no delivery is ever
 /// being received twice at the same time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +362,7 @@ async fn two_replicas_share_the_work_without_overlap() {
     let receiver = Receiver::default();
     let url = receiver.start(Duration::from_millis(10)).await;
     let total = 1000;
-    let ids = seed(&db.store, &key, &url, total);
+    let ids = seed(&db.store, &key, &url, total).delivery_ids;
     let (a, b) = (
         tempfile::tempdir().expect("tempdir"),
         tempfile::tempdir().expect("tempdir"),

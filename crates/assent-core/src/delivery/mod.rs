@@ -129,6 +129,10 @@ pub enum Failure {
     /// The endpoint's secret cannot be opened with this server's key, so nothing was signed
     /// or sent. Made by the engine, never by the client.
     SecretUnreadable,
+    /// The attempt started but its outcome was never recorded: the sender stopped (a crash, a
+    /// kill) or lost its database first. The receiver may have got it. Written by the store
+    /// when it leases the delivery, and replaced by the real outcome when that is recorded.
+    Interrupted,
 }
 
 /// Why the outbound policy refused a target at an attempt (`docs/webhooks.md`, "Outbound
@@ -223,7 +227,8 @@ impl Failure {
             | Self::Refused(_)
             | Self::InvalidUrl
             | Self::NoHost
-            | Self::SecretUnreadable => true,
+            | Self::SecretUnreadable
+            | Self::Interrupted => true,
         }
     }
 
@@ -247,6 +252,7 @@ impl Failure {
             Self::InvalidUrl | Self::NoHost => "invalid_url",
             Self::BadHeaderName { .. } | Self::BadHeaderValue { .. } => "invalid_header",
             Self::SecretUnreadable => "secret_unreadable",
+            Self::Interrupted => "interrupted",
         }
     }
 }
@@ -268,6 +274,9 @@ impl fmt::Display for Failure {
             }
             Self::SecretUnreadable => f.write_str(
                 "the webhook secret cannot be read with this server's key (ASSENT_SECRET_KEY changed?)",
+            ),
+            Self::Interrupted => f.write_str(
+                "interrupted: the sender stopped before recording the outcome (the endpoint may have received it)",
             ),
         }
     }

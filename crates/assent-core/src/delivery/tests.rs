@@ -82,6 +82,7 @@ fn every_failure() -> Vec<(Failure, bool)> {
         (Failure::InvalidUrl, true),
         (Failure::NoHost, true),
         (Failure::SecretUnreadable, true),
+        (Failure::Interrupted, true),
         (Failure::BadHeaderName { name: "a b".into() }, false),
         (
             Failure::BadHeaderValue {
@@ -327,6 +328,10 @@ fn the_log_reads_as_it_always_has() {
         (
             Failure::SecretUnreadable,
             "the webhook secret cannot be read with this server's key (ASSENT_SECRET_KEY changed?)",
+        ),
+        (
+            Failure::Interrupted,
+            "interrupted: the sender stopped before recording the outcome (the endpoint may have received it)",
         ),
     ];
     for (failure, sentence) in sentences {

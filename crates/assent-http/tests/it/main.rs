@@ -21,6 +21,7 @@ mod nonces;
 mod notifications;
 mod operator;
 mod owners;
+mod quotas;
 mod signed;
 mod signing_doc;
 mod streams;

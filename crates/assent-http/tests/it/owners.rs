@@ -938,23 +938,7 @@ async fn webhooks_are_validated(engine: Engine) {
 }
 
 async fn quotas_have_their_own_codes(engine: Engine) {
-    let server = TestServer::start_with(engine, |s| {
-        s.quotas = assent_http::Quotas {
-            services_per_namespace: 1,
-            keys_per_service: 1,
-            webhooks_per_service: 1,
-        };
-    })
-    .await;
-    let session = server.signup("lin").await;
-    let service = server
-        .call(
-            Method::POST,
-            "/v1/services",
-            &session,
-            Some(json!({ "slug": "a", "name": "A" })),
-        )
-        .await;
+    let (server, session, id) = crate::quotas::one_service_under_quotas(engine, 1).await;
     let reply = server
         .call(
             Method::POST,
@@ -972,7 +956,6 @@ async fn quotas_have_their_own_codes(engine: Engine) {
             "The limit of services is reached; delete or revoke one first."
         )
     );
-    let id = service.body["id"].as_str().unwrap();
     let keys = format!("/v1/services/{id}/keys");
     assert_eq!(
         server

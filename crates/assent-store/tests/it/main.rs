@@ -9,4 +9,5 @@
 mod claims;
 mod notifications;
 mod owners;
+mod quotas;
 mod repositories;

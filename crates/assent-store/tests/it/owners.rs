@@ -37,7 +37,7 @@ pub(crate) fn new_service(namespace: &str, slug: &str) -> NewService {
     }
 }
 
-fn new_key() -> (MintedToken, NewApiKey) {
+pub(crate) fn new_key() -> (MintedToken, NewApiKey) {
     let token = MintedToken::new(TokenKind::ApiKey);
     let key = NewApiKey {
         id: random::id("key_"),
@@ -473,16 +473,18 @@ mod leases {
     use std::sync::{Arc, Barrier};
     use std::time::Duration;
 
+    use assent_core::delivery::{
+        Attempt, Delivered, DeliveryStatus, EndpointHealth, Failure, NextStep,
+    };
     use assent_core::{EventType, Timestamp};
-    use assent_store::NewEvent;
     use assent_store::testing::{Engine, TestDatabase};
+    use assent_store::{NewEvent, Settled};
 
     use super::{account, actor, new_endpoint, new_service};
 
-    /// Senders leasing side by side never get the same delivery while its lease holds, and an
-    /// expired lease gives a delivery back.
-    fn concurrent_leases_never_overlap(engine: Engine) {
-        let db = TestDatabase::new(engine);
+    /// A namespace `ada` with one service, one webhook subscribed to `request.approved`, and
+    /// `total` such events, one delivery each. Returns the service and webhook ids.
+    fn with_deliveries(db: &TestDatabase, total: usize) -> (String, String) {
         let ada = account(&db.store, "ada");
         let service = db
             .store
@@ -493,7 +495,6 @@ mod leases {
         db.store
             .create_webhook_endpoint("ada", &service.id, &endpoint, &actor(&ada), 10)
             .expect("endpoint");
-        let total = 300;
         db.store
             .write_with_outbox(|conn, outbox| -> Result<(), assent_store::StoreError> {
                 for i in 0..total {
@@ -509,6 +510,15 @@ mod leases {
                 Ok(())
             })
             .expect("emit");
+        (service.id, endpoint.id)
+    }
+
+    /// Senders leasing side by side never get the same delivery while its lease holds, and an
+    /// expired lease gives a delivery back.
+    fn concurrent_leases_never_overlap(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        let total = 300;
+        with_deliveries(&db, total);
 
         let senders = 6;
         let barrier = Arc::new(Barrier::new(senders));
@@ -559,7 +569,109 @@ mod leases {
         );
     }
 
-    assent_store::on_both_engines!(concurrent_leases_never_overlap);
+    /// A lease starts the attempt in the log before anything is sent: a sender that dies
+    /// leaves it as interrupted, and one that records late (after its lease was taken over)
+    /// still gets its outcome into its own row.
+    fn an_attempt_is_logged_from_its_lease_and_interrupted_until_recorded(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        let (service_id, endpoint_id) = with_deliveries(&db, 1);
+        let log = || {
+            let mut records = db
+                .store
+                .list_deliveries("ada", &service_id, &endpoint_id, None, 10, None)
+                .expect("log");
+            assert_eq!(records.len(), 1);
+            records.remove(0)
+        };
+        let lease = Duration::from_secs(60);
+        let now = Timestamp::now();
+        let first = db.store.lease_due(now, lease, 10).expect("lease");
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].attempt_count, 0, "attempts before this one");
+        let interrupted = Some(Failure::Interrupted.to_string());
+        let record = log();
+        assert_eq!(record.attempt_count, 1, "counted when it starts");
+        assert_eq!(record.attempts.len(), 1);
+        assert_eq!(record.attempts[0].error, interrupted);
+
+        // The first sender never records; its lease lapses and a second sender takes over.
+        let later = Timestamp::from_millis(now.as_millis() + 61_000);
+        let second = db.store.lease_due(later, lease, 10).expect("lease again");
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].attempt_count, 1);
+        assert_ne!(second[0].attempt_id, first[0].attempt_id);
+        let record = log();
+        assert_eq!(record.attempt_count, 2);
+        assert_eq!(
+            record.attempts.iter().map(|a| &a.error).collect::<Vec<_>>(),
+            vec![&interrupted, &interrupted]
+        );
+
+        let settled = |leased: &assent_store::LeasedDelivery, status: u16| Settled {
+            delivery_id: leased.delivery_id.clone(),
+            lease_until: leased.lease_until,
+            endpoint_id: leased.endpoint.id.clone(),
+            attempt_id: leased.attempt_id.clone(),
+            attempt: Some(Attempt {
+                attempted_at: Timestamp::now(),
+                duration: Duration::from_millis(5),
+                result: Ok(Delivered {
+                    status,
+                    response_excerpt: String::new(),
+                }),
+            }),
+            next: NextStep::Succeeded,
+            endpoint: EndpointHealth::Healthy,
+        };
+        // The first sender comes back late: its own attempt gets its outcome, the delivery
+        // (no longer its lease) does not change.
+        db.store
+            .record_settled(&[settled(&first[0], 201)])
+            .expect("record late");
+        let record = log();
+        assert_eq!(record.status, DeliveryStatus::Pending);
+        let codes = |r: &assent_store::DeliveryRecord| -> Vec<Option<u16>> {
+            r.attempts.iter().map(|a| a.status_code).collect()
+        };
+        assert_eq!(codes(&record), vec![Some(201), None]);
+        db.store
+            .record_settled(&[settled(&second[0], 200)])
+            .expect("record");
+        let record = log();
+        assert_eq!(record.status, DeliveryStatus::Succeeded);
+        assert_eq!(record.attempt_count, 2);
+        assert_eq!(codes(&record), vec![Some(201), Some(200)]);
+        assert!(record.attempts.iter().all(|a| a.error.is_none()));
+    }
+
+    /// A lease larger than one statement's parameters allow (SQLite's 32,766 is 4,681 attempt
+    /// rows) still starts every attempt.
+    fn a_lease_of_thousands_starts_every_attempt(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        let total = 5000;
+        with_deliveries(&db, total);
+        let lease = Duration::from_secs(60);
+        let now = Timestamp::now();
+        let first = db.store.lease_due(now, lease, 10_000).expect("lease");
+        assert_eq!(first.len(), total);
+        assert!(first.iter().all(|d| d.attempt_id.is_some()));
+        let later = Timestamp::from_millis(now.as_millis() + 61_000);
+        let second = db
+            .store
+            .lease_due(later, lease, 10_000)
+            .expect("lease again");
+        assert_eq!(second.len(), total);
+        assert!(
+            second.iter().all(|d| d.attempt_count == 1),
+            "each counted once"
+        );
+    }
+
+    assent_store::on_both_engines!(
+        concurrent_leases_never_overlap,
+        an_attempt_is_logged_from_its_lease_and_interrupted_until_recorded,
+        a_lease_of_thousands_starts_every_attempt,
+    );
 }
 
 mod nonces {

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod cluster;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_assent");
 /// The README quick start's token.
 pub const ADMIN_TOKEN: &str = "adm_quickstart_0123456789abcdef";
