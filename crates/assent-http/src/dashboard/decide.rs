@@ -139,6 +139,20 @@ pub async fn respond(
             let data = match notifications::action_of(&state.app, &visitor.account, &id, &action_id)
                 .await
             {
+                // Without JavaScript too: an action that cannot be undone goes only with its
+                // confirmation box ticked.
+                Ok(Some(action))
+                    if action.is_irreversible() && form.get(CONFIRM_IRREVERSIBLE) != Some("1") =>
+                {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "“{}” cannot be undone: tick the box to confirm it. Nothing was sent.",
+                            action.label
+                        ),
+                    )
+                    .await;
+                }
                 Ok(Some(action)) => match response_data(&action, &form) {
                     Ok(data) => data,
                     Err(notice) => return refuse(StatusCode::BAD_REQUEST, notice).await,
@@ -159,6 +173,9 @@ pub async fn respond(
         .await,
     )
 }
+
+/// The form field that confirms an irreversible action.
+const CONFIRM_IRREVERSIBLE: &str = "confirm_irreversible";
 
 /// A notification that does not exist, or is another namespace's: the dashboard's 404 page.
 fn is_not_theirs(e: &assent_app::Error) -> bool {
