@@ -2,16 +2,14 @@
 //! once; revoke), the owner's user tokens (create, shown once; revoke) and the audit log. The
 //! rules are the JSON API's own functions; a refused form is shown again with the message.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use assent_app::{Kind, accounts, audit, keys, services};
 use assent_core::{EventType, ServiceInput};
 
 use super::views::{
-    AuditItem, AuditPage, Credential, EventChoice, Secret, ServiceItem, ServicePage, ServicesPage,
-    TokensPage, WebhookItem,
+    AuditItem, AuditPage, Credential, EventChoice, Secret, ServiceItem, ServicePage, Services,
+    ServicesPage, TokensPage, WebhookItem,
 };
 use super::{Failure, Form, Posted, Visitor, finish, html, logged_in, see_other};
 use crate::error::status_of;
@@ -273,10 +271,10 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
             let page =
                 audit::page(&state.app, &visitor.account, Some(AUDIT_PAGE_SIZE), cursor).await?;
             let own = visitor.actor().to_string();
-            let services: HashMap<String, String> = services::list(&state.app, &visitor.account)
+            let services: Services = services::list(&state.app, &visitor.account)
                 .await?
                 .into_iter()
-                .map(|s| (s.id, s.name))
+                .map(|s| (s.id, (s.name, s.slug)))
                 .collect();
             Ok(html(
                 StatusCode::OK,

@@ -516,8 +516,8 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     let log = tab.text(".deliveries").await;
     assert!(log.contains("request.approved"), "{log}");
     assert!(log.contains("request.submitted"), "{log}");
-    tab.press(".delivery details summary").await;
-    assert!(tab.text(".delivery .attempts").await.contains("200"));
+    tab.press(".delivery-sent details summary").await;
+    assert!(tab.text(".delivery-sent .attempts").await.contains("200"));
     tab.screenshot("deliveries").await;
 
     // Retry the newest delivery from its button: the receiver gets it again.
@@ -766,6 +766,8 @@ async fn an_owner_confirms_what_cannot_be_undone(engine: Engine) {
             .await
             .contains("Nothing was deleted: type the service's slug, `old-bot`, to confirm."),
     );
+    tab.eval("document.getElementById('delete-error').scrollIntoView(); return null;")
+        .await;
     tab.screenshot("delete-refused").await;
     assert_eq!(server.db.store.list_services("lin").unwrap().len(), 1);
     tab.fill("#confirm-slug", "old-bot").await;

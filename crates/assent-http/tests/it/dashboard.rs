@@ -577,6 +577,24 @@ async fn claims_are_decided_from_their_forms_and_listed_in_history(engine: Engin
     twice.assert_shows(StatusCode::CONFLICT, "<h1>History</h1>");
     assert!(twice.text.contains("already revoked"), "{}", twice.text);
 
+    // The audit log tells each decision in a sentence, linking the claim and its service.
+    let audit = browser.get("/dashboard/audit").await;
+    for (verb, id) in [
+        ("approved", &approved),
+        ("rejected", &rejected),
+        ("revoked", &approved),
+    ] {
+        let sentence = format!(
+            "You {verb} the claim <a href=\"/dashboard/history#claim-{id}\">{id}</a> of service \
+             <a href=\"/dashboard/services/"
+        );
+        assert!(
+            audit.text.contains(&sentence),
+            "{sentence} in {}",
+            audit.text
+        );
+    }
+
     let unknown = browser
         .submit(&format!("/dashboard/claims/{approved}/bless"), &csrf)
         .await;

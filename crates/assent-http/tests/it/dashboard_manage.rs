@@ -218,10 +218,7 @@ async fn api_keys_are_shown_once_and_revoked(engine: Engine) {
         "<pre class=\"snippet\" id=\"key-snippet\"><code>",
         "</code>",
     );
-    assert!(
-        snippet.contains("API_KEY='your API key'\n"),
-        "{snippet}"
-    );
+    assert!(snippet.contains("API_KEY='your API key'\n"), "{snippet}");
     assert!(snippet.contains("/api/v1/notifications"), "{snippet}");
 
     // A bad name is refused on the form.

@@ -65,13 +65,9 @@ impl Part {
 }
 
 impl AuditItem {
-    /// `own_actor` is the visitor's actor (`account:…`); `services` names the services that
-    /// still exist, by id, so they are linked.
-    pub fn new(
-        r: assent_store::AuditRecord,
-        own_actor: &str,
-        services: &HashMap<String, String>,
-    ) -> Self {
+    /// `own_actor` is the visitor's actor (`account:…`); `services` holds the name and slug
+    /// of each service that still exists, by id, so they are linked.
+    pub fn new(r: assent_store::AuditRecord, own_actor: &str, services: &Services) -> Self {
         let empty = r.details.is_null() || r.details.as_object().is_some_and(Map::is_empty);
         let actor = if r.actor == own_actor {
             "You".to_owned()
@@ -94,17 +90,26 @@ impl AuditItem {
     }
 }
 
+/// The services that exist, by id: their name and slug.
+pub(in crate::dashboard) type Services = HashMap<String, (String, String)>;
+
 /// What the actor did, after their name.
-fn describe(r: &assent_store::AuditRecord, services: &HashMap<String, String>) -> Vec<Part> {
+fn describe(r: &assent_store::AuditRecord, services: &Services) -> Vec<Part> {
     let detail = |key: &str| r.details.get(key).and_then(Value::as_str).unwrap_or("");
     let target = r.target_id.as_str();
-    // The service an entry is about: itself, or the one its details name.
+    // The service an entry is about: itself, the one its details name, or (a claim) the one
+    // of its slug.
     let service_id = match r.action.as_str() {
         "service.created" | "service.updated" | "service.deleted" => target,
+        "claim.approved" | "claim.rejected" | "claim.revoked" => services
+            .iter()
+            .find(|(_, (_, slug))| slug == detail("service"))
+            .map_or("", |(id, _)| id.as_str()),
         _ => detail("service_id"),
     };
     let service = || match services.get(service_id) {
-        Some(name) => Part::link(name.clone(), format!("/dashboard/services/{service_id}")),
+        Some((name, _)) => Part::link(name.clone(), format!("/dashboard/services/{service_id}")),
+        None if !detail("service").is_empty() => Part::code(detail("service")),
         None if service_id.is_empty() => Part::words("a service"),
         None => Part::code(service_id),
     };
@@ -208,6 +213,15 @@ fn describe(r: &assent_store::AuditRecord, services: &HashMap<String, String>) -
             Part::code(target),
             Part::words("of webhook"),
             webhook(detail("webhook_id")),
+        ],
+        "claim.approved" | "claim.rejected" | "claim.revoked" => vec![
+            Part::words(format!(
+                "{} the claim",
+                r.action.trim_start_matches("claim.")
+            )),
+            Part::link(target, format!("/dashboard/history#claim-{target}")),
+            Part::words("of service"),
+            service(),
         ],
         other => vec![
             Part::words("did"),
