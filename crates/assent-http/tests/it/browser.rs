@@ -473,20 +473,13 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     tab.press(&format!("{answer} button[type=submit]")).await;
     let started = Instant::now();
     loop {
-        let status = server
-            .send(
-                server
-                    .client
-                    .get(server.url(&format!("/api/v1/notifications/{note_id}")))
-                    .bearer_auth(&api_key),
-            )
-            .await;
-        if status.body["status"] == "responded" {
-            assert_eq!(status.body["response"]["action_id"], "ship");
-            assert_eq!(status.body["response"]["response_data"], "tonight");
+        let status = notification(&server, &api_key, &note_id).await;
+        if status["status"] == "responded" {
+            assert_eq!(status["response"]["action_id"], "ship");
+            assert_eq!(status["response"]["response_data"], "tonight");
             break;
         }
-        assert!(started.elapsed() < PATIENCE, "{:?}", status.body);
+        assert!(started.elapsed() < PATIENCE, "{status:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tab.find("#inbox-items .empty").await;

@@ -1,8 +1,9 @@
 //! The dashboard's webhook pages over HTTP, on SQLite and PostgreSQL: adding a webhook (its
 //! secret shown once), editing it, disabling and enabling it again (with the events it missed
 //! replayed or not), rotating its secret, test events delivered to a real receiver by the real
-//! delivery engine, the delivery log with its filters, pages and retry button, deleting it,
-//! other owners' ids, CSRF tokens, hostile urls and the security headers.
+//! delivery engine, the delivery log with its filters, pages, retry button and what each
+//! attempt sent (payload and headers), deleting it, other owners' ids, CSRF tokens, hostile urls
+//! and the security headers.
 
 use crate::common;
 
@@ -15,6 +16,7 @@ use common::{
     between, create_service, pending_claim, shown_secret, signup,
 };
 use reqwest::{Method, StatusCode};
+use serde_json::Value;
 
 /// Every event a webhook can subscribe to, in the forms' order.
 const EVENTS: [&str; 5] = [
@@ -28,8 +30,18 @@ const EVENTS: [&str; 5] = [
 const NO_SUCH_WEBHOOK: &str = "There is no such webhook of a service of yours.";
 
 /// The text of the element with this id (a notice or an error).
-pub(crate) fn message<'p>(page: &'p Page, id: &str) -> &'p str {
+fn message<'p>(page: &'p Page, id: &str) -> &'p str {
     between(&page.text, &format!("id=\"{id}\">"), "</p>")
+}
+
+/// Text as it reads, from its HTML-escaped form.
+fn unescape(html: &str) -> String {
+    html.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The events checked in the page's (only) choice of events.
@@ -592,6 +604,22 @@ async fn test_events_are_delivered_logged_and_retried(engine: Engine) {
     );
     assert!(page.text.contains("<br>finished <time"));
     assert_eq!(page.text.matches("<strong>200</strong>").count(), 1);
+    // What was sent: the payload, as the receiver got it, and each header as it got it (the
+    // signature too, never the secret).
+    let shown = unescape(between(&page.text, "<pre class=\"payload\">", "</pre>"));
+    let shown: Value = serde_json::from_str(&shown).expect("the payload shown is its JSON");
+    assert_eq!(shown, event);
+    let headers = unescape(between(&page.text, "<pre class=\"headers\">", "</pre>"));
+    for name in [
+        "X-Sigilum-Signature",
+        "X-Sigilum-Event",
+        "X-Sigilum-Webhook-Id",
+        "X-Sigilum-Delivery-Id",
+    ] {
+        let line = format!("{name}: {}", hooks[0].header(&name.to_lowercase()));
+        assert!(headers.contains(&line), "{line} in {headers}");
+    }
+    assert!(!page.text.contains(&secret));
 
     // The filters.
     let succeeded = ada.get(&format!("{path}?status=succeeded")).await;
