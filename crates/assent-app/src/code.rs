@@ -45,6 +45,8 @@ codes! {
     METHOD_NOT_ALLOWED,
     /// Too many requests; `Retry-After` says when to come back (429).
     RATE_LIMIT_EXCEEDED,
+    /// A dashboard form for a change that cannot be undone, without its confirmation (400).
+    CONFIRMATION_REQUIRED,
 
     // The server.
     /// A bug or an outage; the cause is logged, never shown (500).

@@ -60,6 +60,21 @@ pub(crate) fn deliver(
     Ok(rows)
 }
 
+/// Holds an action flagged `irreversible` to an explicit confirmation, as the dashboard asks
+/// before sending it: `CONFIRMATION_REQUIRED` unless `confirmed`. Other actions pass.
+pub fn check_confirmed(action: &Action, confirmed: bool) -> Result<(), Error> {
+    if action.is_irreversible() && !confirmed {
+        return Err(Error::invalid(
+            code::CONFIRMATION_REQUIRED,
+            format!(
+                "“{}” cannot be undone: tick the box to confirm it. Nothing was sent.",
+                action.label
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The action `action_id` of a notification of the human's namespace, if the notification
 /// still takes an answer and has that action: what a front end needs to read an answer from
 /// a form before [`respond`] checks it. `NOTIFICATION_NOT_FOUND` or
@@ -321,4 +336,25 @@ pub async fn get_for_service(
             .map_err(|e| transition_error(e, code::SERVICE_NOT_OWNER))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(flags: &[&str]) -> Action {
+        serde_json::from_value(serde_json::json!({
+            "id": "apply", "label": "Apply", "response_type": "simple", "flags": flags,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_an_irreversible_action_needs_its_confirmation() {
+        let refused = check_confirmed(&action(&["irreversible"]), false).unwrap_err();
+        assert_eq!(refused.code(), code::CONFIRMATION_REQUIRED);
+        assert_eq!(refused.kind(), Kind::Invalid);
+        assert!(check_confirmed(&action(&["irreversible"]), true).is_ok());
+        assert!(check_confirmed(&action(&["urgent"]), false).is_ok());
+    }
 }

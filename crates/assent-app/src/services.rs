@@ -75,6 +75,36 @@ pub async fn delete(app: &App, owner: &Account, service_id: String) -> Result<()
         .await
 }
 
+/// Deletes one of the owner's services once the owner has typed its slug, as the dashboard
+/// asks before a change that cannot be undone. `CONFIRMATION_REQUIRED` (nothing deleted) when
+/// `typed_slug` is not the service's slug.
+pub async fn delete_confirmed(
+    app: &App,
+    owner: &Account,
+    service_id: String,
+    typed_slug: &str,
+) -> Result<(), Error> {
+    let namespace = owner.namespace.clone();
+    let actor = actor(owner);
+    let typed_slug = typed_slug.trim().to_owned();
+    app.run(move |store| {
+        let service = store.get_owned_service(&namespace, &service_id)?;
+        if service.slug != typed_slug {
+            return Err(Error::invalid(
+                code::CONFIRMATION_REQUIRED,
+                format!(
+                    "Nothing was deleted: type the service's slug, `{}`, to confirm.",
+                    service.slug
+                ),
+            ));
+        }
+        store
+            .delete_service(&namespace, &service_id, &actor)
+            .map_err(Error::from)
+    })
+    .await
+}
+
 /// The changes asked for, checked; at least one must be given.
 fn changes(
     name: Option<Option<String>>,

@@ -174,38 +174,48 @@ async fn attempt(
     config: Arc<EngineConfig>,
 ) -> Settled {
     let endpoint = &delivery.endpoint;
-    let settled = |attempt, next, health| Settled {
+    let settled = |attempt, headers, next, health| Settled {
         delivery_id: delivery.delivery_id.clone(),
         lease_until: delivery.lease_until,
         endpoint_id: endpoint.id.clone(),
         attempt_id: delivery.attempt_id.clone(),
         attempt,
+        headers,
         next,
         endpoint: health,
     };
     // The lease started no attempt: the endpoint is disabled.
     if delivery.attempt_id.is_none() {
-        return settled(None, NextStep::Skipped, EndpointHealth::Unchanged);
+        return settled(
+            None,
+            Vec::new(),
+            NextStep::Skipped,
+            EndpointHealth::Unchanged,
+        );
     }
     let number = usize::try_from(delivery.attempt_count)
         .unwrap_or(usize::MAX)
         .saturating_add(1);
     let signed_at = Timestamp::now();
-    let attempt = match signed_headers(&delivery, &key, signed_at) {
+    let (attempt, headers) = match signed_headers(&delivery, &key, signed_at) {
         Ok(headers) => {
-            client
+            let attempt = client
                 .post(
                     &endpoint.url,
                     &headers,
                     delivery.payload.clone().into_bytes(),
                 )
-                .await
+                .await;
+            (attempt, headers)
         }
-        Err(failure) => Attempt {
-            attempted_at: signed_at,
-            duration: Duration::ZERO,
-            result: Err(failure),
-        },
+        Err(failure) => (
+            Attempt {
+                attempted_at: signed_at,
+                duration: Duration::ZERO,
+                result: Err(failure),
+            },
+            Vec::new(),
+        ),
     };
     // The rules decide, here and only here: what becomes of the delivery and of its endpoint.
     let next = next_step(&config.schedule, number, &attempt, jitter());
@@ -221,7 +231,7 @@ async fn attempt(
             "webhook delivery attempt failed"
         );
     }
-    settled(Some(attempt), next, health)
+    settled(Some(attempt), headers, next, health)
 }
 
 /// The headers of one attempt: the format's family, signed with the current secret and, while
@@ -347,6 +357,8 @@ mod tests {
                 failing_since: None,
                 disabled_at: None,
                 disabled_reason: None,
+                consecutive_failures: 0,
+                last_error: None,
             },
         };
         let config = EngineConfig::default();

@@ -44,6 +44,8 @@ pub struct AttemptRecord {
     pub duration_ms: i64,
     pub error: Option<String>,
     pub response_excerpt: String,
+    /// The headers sent, in order (none for attempts recorded before they were kept).
+    pub request_headers: Vec<(String, String)>,
 }
 
 /// A leased delivery whose turn is over: attempted (or skipped) and its next step decided by
@@ -58,6 +60,8 @@ pub struct Settled {
     pub attempt_id: Option<String>,
     /// `None` when it was skipped.
     pub attempt: Option<Attempt>,
+    /// The headers the attempt was sent with (none when it could not be signed or was skipped).
+    pub headers: Vec<(String, String)>,
     pub next: NextStep,
     pub endpoint: EndpointHealth,
 }
@@ -68,6 +72,8 @@ pub struct DeliveryRecord {
     pub id: String,
     pub event_id: String,
     pub event_type: String,
+    /// The body every attempt sends: the event's payload.
+    pub payload: String,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
     pub next_attempt_at: Option<Timestamp>,
@@ -93,9 +99,10 @@ struct IdRow {
     id: String,
 }
 
-type AttemptRow = (i64, Option<i32>, i64, Option<String>, String);
+type AttemptRow = (i64, Option<i32>, i64, Option<String>, String, String);
 type LeaseRow = (String, i32, String, String, String, WebhookEndpointRow);
 type DeliveryRow = (
+    String,
     String,
     String,
     String,
@@ -271,7 +278,7 @@ impl Store {
                     actor,
                     action: "delivery.retried",
                     target_id: delivery_id,
-                    details: json!({ "webhook_id": webhook_id }),
+                    details: json!({ "service_id": service_id, "webhook_id": webhook_id }),
                 },
             )?;
             let row = deliveries::table
@@ -338,7 +345,10 @@ impl Store {
                     actor,
                     action: "webhook.secret_rotated",
                     target_id: webhook_id,
-                    details: json!({ "previous_secret_expires_at": previous_expires_at }),
+                    details: json!({
+                        "service_id": service_id,
+                        "previous_secret_expires_at": previous_expires_at,
+                    }),
                 },
             )?;
             Ok(())
@@ -390,6 +400,8 @@ impl Store {
                             webhook_endpoints::disabled_at.eq(None::<i64>),
                             webhook_endpoints::disabled_reason.eq(None::<String>),
                             webhook_endpoints::failing_since.eq(None::<i64>),
+                            webhook_endpoints::consecutive_failures.eq(0),
+                            webhook_endpoints::last_error.eq(None::<String>),
                         ))
                         .execute(conn)?;
                 }
@@ -415,6 +427,7 @@ impl Store {
                     action: "webhook.updated",
                     target_id: webhook_id,
                     details: json!({
+                        "service_id": service_id,
                         "url": changes.url,
                         "events": changes.events,
                         "enabled": changes.enabled,
@@ -432,6 +445,7 @@ fn delivery_columns() -> (
     deliveries::id,
     events::id,
     events::event_type,
+    events::payload,
     deliveries::status,
     deliveries::attempt_count,
     deliveries::next_attempt_at,
@@ -443,6 +457,7 @@ fn delivery_columns() -> (
         deliveries::id,
         events::id,
         events::event_type,
+        events::payload,
         deliveries::status,
         deliveries::attempt_count,
         deliveries::next_attempt_at,
@@ -457,6 +472,7 @@ fn with_attempts(conn: &mut AnyConnection, row: DeliveryRow) -> Result<DeliveryR
         id,
         event_id,
         event_type,
+        payload,
         status,
         attempt_count,
         next_attempt_at,
@@ -475,12 +491,31 @@ fn with_attempts(conn: &mut AnyConnection, row: DeliveryRow) -> Result<DeliveryR
             delivery_attempts::duration_ms,
             delivery_attempts::error,
             delivery_attempts::response_excerpt,
+            delivery_attempts::request_headers,
         ))
         .load(conn)?;
+    let attempts = attempts
+        .into_iter()
+        .map(
+            |(at, code, duration_ms, error, response_excerpt, headers)| {
+                Ok(AttemptRecord {
+                    attempted_at: Timestamp::from_millis(at),
+                    status_code: code.and_then(|c| u16::try_from(c).ok()),
+                    duration_ms,
+                    error,
+                    response_excerpt,
+                    request_headers: serde_json::from_str(&headers).map_err(|_| {
+                        StoreError::Corrupt(format!("delivery {id} attempt headers"))
+                    })?,
+                })
+            },
+        )
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(DeliveryRecord {
         id,
         event_id,
         event_type,
+        payload,
         status,
         attempt_count: u32::try_from(attempt_count).unwrap_or(0),
         next_attempt_at: (status == DeliveryStatus::Pending)
@@ -488,18 +523,7 @@ fn with_attempts(conn: &mut AnyConnection, row: DeliveryRow) -> Result<DeliveryR
         last_error,
         created_at: Timestamp::from_millis(created_at),
         completed_at: completed_at.map(Timestamp::from_millis),
-        attempts: attempts
-            .into_iter()
-            .map(
-                |(at, code, duration_ms, error, response_excerpt)| AttemptRecord {
-                    attempted_at: Timestamp::from_millis(at),
-                    status_code: code.and_then(|c| u16::try_from(c).ok()),
-                    duration_ms,
-                    error,
-                    response_excerpt,
-                },
-            )
-            .collect(),
+        attempts,
     })
 }
 
@@ -563,6 +587,8 @@ fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(
                     .eq(i64::try_from(attempt.duration.as_millis()).unwrap_or(i64::MAX)),
                 delivery_attempts::error.eq(attempt.error()),
                 delivery_attempts::response_excerpt.eq(attempt.response_excerpt()),
+                delivery_attempts::request_headers
+                    .eq(serde_json::to_string(&settled.headers).unwrap_or_default()),
             ))
             .execute(conn)?;
     }
@@ -587,24 +613,36 @@ fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(
             deliveries::status.eq(status.as_str()),
             deliveries::next_attempt_at.eq(next_at.unwrap_or(now)),
             deliveries::lease_until.eq(None::<i64>),
-            deliveries::last_error.eq(last_error),
+            deliveries::last_error.eq(&last_error),
             deliveries::completed_at.eq(completed),
         ))
         .execute(conn)?;
     let endpoint = webhook_endpoints::table.find(&settled.endpoint_id);
     match settled.endpoint {
         EndpointHealth::Unchanged => {}
-        // Only when the health changes: a busy endpoint's row is not rewritten per delivery
-        // (a new row version each time on PostgreSQL, and a lock replicas would queue on).
+        // Only when the health changes: a busy endpoint's row is not rewritten per successful
+        // delivery (a new row version each time on PostgreSQL, and a lock replicas would
+        // queue on). A failing one's row is, to keep its streak and last error.
         EndpointHealth::Healthy => {
-            diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_not_null()))
-                .set(webhook_endpoints::failing_since.eq(None::<i64>))
-                .execute(conn)?;
+            diesel::update(
+                endpoint.filter(
+                    webhook_endpoints::failing_since
+                        .is_not_null()
+                        .or(webhook_endpoints::consecutive_failures.ne(0)),
+                ),
+            )
+            .set((
+                webhook_endpoints::failing_since.eq(None::<i64>),
+                webhook_endpoints::consecutive_failures.eq(0),
+                webhook_endpoints::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?;
         }
         EndpointHealth::Failing => {
             diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
                 .set(webhook_endpoints::failing_since.eq(Some(now)))
                 .execute(conn)?;
+            count_failure(conn, &settled.endpoint_id, last_error.as_deref())?;
         }
         EndpointHealth::Disable(reason) => {
             let reason = reason.as_str();
@@ -615,9 +653,25 @@ fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(
                     webhook_endpoints::disabled_reason.eq(Some(reason)),
                 ))
                 .execute(conn)?;
+            count_failure(conn, &settled.endpoint_id, last_error.as_deref())?;
             tracing::warn!(endpoint_id = %settled.endpoint_id, reason, "webhook endpoint disabled");
         }
     }
+    Ok(())
+}
+
+/// One more failure in the endpoint's streak, and its error.
+fn count_failure(
+    conn: &mut AnyConnection,
+    endpoint_id: &str,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    diesel::update(webhook_endpoints::table.find(endpoint_id))
+        .set((
+            webhook_endpoints::consecutive_failures.eq(webhook_endpoints::consecutive_failures + 1),
+            webhook_endpoints::last_error.eq(error),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -65,6 +65,8 @@ diesel::table! {
         failing_since -> Nullable<BigInt>,
         disabled_at -> Nullable<BigInt>,
         disabled_reason -> Nullable<Text>,
+        consecutive_failures -> Integer,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -103,6 +105,7 @@ diesel::table! {
         duration_ms -> BigInt,
         error -> Nullable<Text>,
         response_excerpt -> Text,
+        request_headers -> Text,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Webhook endpoints: where a service's events are delivered. Secrets are stored sealed
 //! (see `assent_auth::sealed`); this layer never sees a plaintext secret.
 
+use assent_core::delivery::EndpointStatus;
 use assent_core::{EndpointFormat, EventType, Timestamp};
 use diesel::prelude::*;
 
@@ -41,6 +42,20 @@ pub struct WebhookEndpoint {
     pub disabled_at: Option<Timestamp>,
     /// `gone` (a 410) or `failing` (failing longer than the configured window).
     pub disabled_reason: Option<String>,
+    /// Attempts in a row that failed; 0 after a success.
+    pub consecutive_failures: u32,
+    /// The last failed attempt's error while failing (`HTTP 503`, or the failure's sentence).
+    pub last_error: Option<String>,
+}
+
+impl WebhookEndpoint {
+    /// Its health: disabled, failing while a streak of failed attempts runs, else healthy.
+    pub fn status(&self) -> EndpointStatus {
+        EndpointStatus::of(
+            self.enabled,
+            self.failing_since.is_some() || self.consecutive_failures > 0,
+        )
+    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -60,6 +75,8 @@ pub(crate) struct WebhookEndpointRow {
     failing_since: Option<i64>,
     disabled_at: Option<i64>,
     disabled_reason: Option<String>,
+    consecutive_failures: i32,
+    last_error: Option<String>,
 }
 
 impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
@@ -89,6 +106,8 @@ impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
             failing_since: row.failing_since.map(Timestamp::from_millis),
             disabled_at: row.disabled_at.map(Timestamp::from_millis),
             disabled_reason: row.disabled_reason,
+            consecutive_failures: u32::try_from(row.consecutive_failures).unwrap_or(0),
+            last_error: row.last_error,
         })
     }
 }
@@ -145,6 +164,8 @@ impl Store {
                 failing_since: None,
                 disabled_at: None,
                 disabled_reason: None,
+                consecutive_failures: 0,
+                last_error: None,
             })
         })
     }

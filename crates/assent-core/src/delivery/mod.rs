@@ -394,6 +394,35 @@ impl DisableReason {
     }
 }
 
+/// An endpoint's health as its owner sees it, in the API (`status`) and the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointStatus {
+    Healthy,
+    /// Enabled, and its last attempts failed: a streak runs.
+    Failing,
+    /// Disabled by its owner or by the rules; nothing is sent to it.
+    Disabled,
+}
+
+impl EndpointStatus {
+    /// The status of an endpoint that is `enabled` or not, with a failing streak or not.
+    pub const fn of(enabled: bool, failing: bool) -> Self {
+        match (enabled, failing) {
+            (false, _) => Self::Disabled,
+            (true, true) => Self::Failing,
+            (true, false) => Self::Healthy,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Failing => "failing",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
 /// The disable rule: a 410 disables the endpoint at once; any other failure disables it when
 /// it has been failing without a success since `failing_since` for `disable_after` or longer
 /// (counted to this attempt's start), and otherwise starts or continues the streak. A success

@@ -386,3 +386,11 @@ fn failure_kinds_are_one_word_each() {
     assert_eq!(timeout().kind(), "timeout");
     assert_eq!(Failure::Refused(Refusal::PlainHttp).kind(), "refused");
 }
+
+#[test]
+fn a_disabled_endpoint_is_disabled_whatever_its_streak_and_an_enabled_one_fails_while_it_runs() {
+    assert_eq!(EndpointStatus::of(true, false).as_str(), "healthy");
+    assert_eq!(EndpointStatus::of(true, true).as_str(), "failing");
+    assert_eq!(EndpointStatus::of(false, true).as_str(), "disabled");
+    assert_eq!(EndpointStatus::of(false, false).as_str(), "disabled");
+}

@@ -25,6 +25,17 @@ pub struct Action {
     pub constraints: Option<Value>,
 }
 
+/// The flag of an action that cannot be undone: the dashboard asks for an explicit
+/// confirmation before sending it.
+pub const IRREVERSIBLE: &str = "irreversible";
+
+impl Action {
+    /// Whether the service flagged the action `irreversible`.
+    pub fn is_irreversible(&self) -> bool {
+        self.flags.iter().any(|f| f == IRREVERSIBLE)
+    }
+}
+
 pub(super) fn validate_action(value: &Value, path: &str) -> Result<Action, NotificationError> {
     let Value::Object(action) = value else {
         return Err(malformed(path, "must be an object"));
@@ -271,6 +282,21 @@ mod tests {
 
     use crate::notification::NotificationError;
     use crate::notification::test_fixtures::*;
+
+    #[test]
+    fn only_an_action_flagged_irreversible_is_irreversible() {
+        let flagged = |flags: Value| {
+            super::validate_action(
+                &json!({"id": "a", "label": "A", "response_type": "simple", "flags": flags}),
+                "actions[0]",
+            )
+            .unwrap()
+            .is_irreversible()
+        };
+        assert!(flagged(json!(["urgent", "irreversible"])));
+        assert!(!flagged(json!(["urgent"])));
+        assert!(!flagged(json!([])));
+    }
 
     #[test]
     fn unknown_response_types_are_their_own_error() {

@@ -139,10 +139,18 @@ pub async fn respond(
             let data = match notifications::action_of(&state.app, &visitor.account, &id, &action_id)
                 .await
             {
-                Ok(Some(action)) => match response_data(&action, &form) {
-                    Ok(data) => data,
-                    Err(notice) => return refuse(StatusCode::BAD_REQUEST, notice).await,
-                },
+                Ok(Some(action)) => {
+                    // Without JavaScript too: an action that cannot be undone goes only with
+                    // its confirmation box ticked.
+                    let confirmed = form.get(CONFIRM_IRREVERSIBLE) == Some("1");
+                    if let Err(e) = notifications::check_confirmed(&action, confirmed) {
+                        return refuse(status_of(e.kind()), e.message().to_owned()).await;
+                    }
+                    match response_data(&action, &form) {
+                        Ok(data) => data,
+                        Err(notice) => return refuse(StatusCode::BAD_REQUEST, notice).await,
+                    }
+                }
                 // The shared check names the problem first (answered, expired, no such
                 // action), whatever the form holds.
                 Ok(None) => None,
@@ -159,6 +167,9 @@ pub async fn respond(
         .await,
     )
 }
+
+/// The form field that confirms an irreversible action.
+const CONFIRM_IRREVERSIBLE: &str = "confirm_irreversible";
 
 /// A notification that does not exist, or is another namespace's: the dashboard's 404 page.
 fn is_not_theirs(e: &assent_app::Error) -> bool {

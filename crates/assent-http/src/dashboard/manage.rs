@@ -8,8 +8,8 @@ use assent_app::{Kind, accounts, audit, keys, services};
 use assent_core::{EventType, ServiceInput};
 
 use super::views::{
-    AuditItem, AuditPage, Credential, EventChoice, Secret, ServiceItem, ServicePage, ServicesPage,
-    TokensPage, WebhookItem,
+    AuditItem, AuditPage, Credential, EventChoice, Secret, ServiceItem, ServicePage, Services,
+    ServicesPage, TokensPage, WebhookItem,
 };
 use super::{Failure, Form, Posted, Visitor, finish, html, logged_in, see_other};
 use crate::error::status_of;
@@ -109,7 +109,8 @@ pub async fn update_service(
     )
 }
 
-/// `POST /dashboard/services/{id}/delete`: the service, its keys and webhooks, for good.
+/// `POST /dashboard/services/{id}/delete`: the service, its keys and webhooks, for good, once
+/// the owner has typed its slug (`confirm_slug`); otherwise the page again, saying so.
 pub async fn delete_service(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -117,11 +118,19 @@ pub async fn delete_service(
 ) -> HttpResponse {
     finish(
         async {
-            let Posted { visitor, .. } = posted;
-            services::delete(&state.app, &visitor.account, id.into_inner())
-                .await
-                .map_err(|e| failure_of(&visitor, e, NO_SUCH_SERVICE))?;
-            Ok(see_other("/dashboard/services"))
+            let Posted { visitor, form } = posted;
+            let id = id.into_inner();
+            let typed = form.get("confirm_slug").unwrap_or_default();
+            match services::delete_confirmed(&state.app, &visitor.account, id.clone(), typed).await
+            {
+                Ok(()) => Ok(see_other("/dashboard/services")),
+                Err(e) => {
+                    let (status, error) = refusal_of(&visitor, e, NO_SUCH_SERVICE)?;
+                    let mut page = service_page(&state, &visitor, id).await?;
+                    page.delete_error = Some(error);
+                    Ok(html(status, &page))
+                }
+            }
         }
         .await,
     )
@@ -262,6 +271,11 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
             let page =
                 audit::page(&state.app, &visitor.account, Some(AUDIT_PAGE_SIZE), cursor).await?;
             let own = visitor.actor().to_string();
+            let services: Services = services::list(&state.app, &visitor.account)
+                .await?
+                .into_iter()
+                .map(|s| (s.id, (s.name, s.slug)))
+                .collect();
             Ok(html(
                 StatusCode::OK,
                 &AuditPage {
@@ -269,7 +283,7 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
                     entries: page
                         .items
                         .into_iter()
-                        .map(|r| AuditItem::new(r, &own))
+                        .map(|r| AuditItem::new(r, &own, &services))
                         .collect(),
                     later,
                     next_cursor: page.next_cursor,
@@ -319,10 +333,15 @@ pub(super) async fn service_page(
         description: service.description.clone().unwrap_or_default(),
         service: ServiceItem::from(service),
         error: None,
+        delete_error: None,
         keys: keys.into_iter().map(Credential::from).collect(),
         key_name: String::new(),
         key_error: None,
         new_key: None,
+        base_url: state.settings.public_url.as_ref().map_or_else(
+            || "https://assent.example.com".to_owned(),
+            |url| url.as_str().trim_end_matches('/').to_owned(),
+        ),
         webhooks: webhooks.into_iter().map(WebhookItem::from).collect(),
         webhook_url: String::new(),
         webhook_events: EventChoice::all(&EventType::REQUEST_EVENTS.map(EventType::as_str)),

@@ -164,7 +164,9 @@ fn page_of_form(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
     match segments.as_slice() {
         ["claims" | "notifications", _, _] => Some("/dashboard".to_owned()),
-        ["services", id, "keys" | "webhooks"] => Some(format!("/dashboard/services/{id}")),
+        ["services", id, "keys" | "webhooks" | "delete"] => {
+            Some(format!("/dashboard/services/{id}"))
+        }
         [
             "services",
             id,

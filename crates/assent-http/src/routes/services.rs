@@ -319,6 +319,19 @@ pub struct WebhookView {
     #[schema(value_type = String, example = "sigilum")]
     pub format: EndpointFormat,
     pub enabled: bool,
+    /// Its health: `healthy`, `failing` (enabled, and its last attempts failed) or `disabled`.
+    #[schema(example = "failing")]
+    pub status: &'static str,
+    /// Since when every attempt has failed; null after a success.
+    #[schema(value_type = Option<String>)]
+    pub failing_since: Option<Timestamp>,
+    /// Attempts in a row that failed; 0 after a success.
+    #[schema(example = 3)]
+    pub consecutive_failures: u32,
+    /// The last failed attempt's error while failing: `HTTP 503` for a status, else the
+    /// failure in a sentence (never a secret or the receiver's body); null after a success.
+    #[schema(example = "HTTP 500")]
+    pub last_error: Option<String>,
     /// Why it is disabled: `gone` (a 410), `failing` (failing too long) or `owner`.
     pub disabled_reason: Option<String>,
     #[schema(value_type = Option<String>)]
@@ -332,11 +345,15 @@ pub struct WebhookView {
 impl From<assent_store::WebhookEndpoint> for WebhookView {
     fn from(e: assent_store::WebhookEndpoint) -> Self {
         Self {
+            status: e.status().as_str(),
             id: e.id,
             url: e.url,
             events: e.events,
             format: e.format,
             enabled: e.enabled,
+            failing_since: e.failing_since,
+            consecutive_failures: e.consecutive_failures,
+            last_error: e.last_error,
             disabled_reason: e.disabled_reason,
             disabled_at: e.disabled_at,
             created_at: e.created_at,

@@ -473,20 +473,13 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     tab.press(&format!("{answer} button[type=submit]")).await;
     let started = Instant::now();
     loop {
-        let status = server
-            .send(
-                server
-                    .client
-                    .get(server.url(&format!("/api/v1/notifications/{note_id}")))
-                    .bearer_auth(&api_key),
-            )
-            .await;
-        if status.body["status"] == "responded" {
-            assert_eq!(status.body["response"]["action_id"], "ship");
-            assert_eq!(status.body["response"]["response_data"], "tonight");
+        let status = notification(&server, &api_key, &note_id).await;
+        if status["status"] == "responded" {
+            assert_eq!(status["response"]["action_id"], "ship");
+            assert_eq!(status["response"]["response_data"], "tonight");
             break;
         }
-        assert!(started.elapsed() < PATIENCE, "{:?}", status.body);
+        assert!(started.elapsed() < PATIENCE, "{status:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tab.find("#inbox-items .empty").await;
@@ -506,7 +499,9 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     // The webhook's log shows request.approved delivered, with its attempt.
     wait_for_event(&receiver, "request.approved").await;
     tab.goto(&webhook_path).await;
-    let delivered = tab.reload_until(".delivery .status-succeeded ~ code").await;
+    let delivered = tab
+        .reload_until(".delivery:has(.status-succeeded) td[data-label='Event'] code")
+        .await;
     assert!(
         ["request.approved", "request.submitted"]
             .contains(&delivered.text().await.unwrap().as_str())
@@ -514,8 +509,8 @@ async fn an_owner_decides_in_the_browser(engine: Engine) {
     let log = tab.text(".deliveries").await;
     assert!(log.contains("request.approved"), "{log}");
     assert!(log.contains("request.submitted"), "{log}");
-    tab.press(".delivery details summary").await;
-    assert!(tab.text(".delivery .attempts").await.contains("200"));
+    tab.press(".delivery-sent details summary").await;
+    assert!(tab.text(".delivery-sent .attempts").await.contains("200"));
     tab.screenshot("deliveries").await;
 
     // Retry the newest delivery from its button: the receiver gets it again.
@@ -676,4 +671,110 @@ async fn every_page_fits_a_phone(engine: Engine) {
     server.stop().await;
 }
 
-on_both_engines!(an_owner_decides_in_the_browser, every_page_fits_a_phone);
+/// A notification as its service reads it.
+async fn notification(server: &TestServer, api_key: &str, id: &str) -> Value {
+    server
+        .send(
+            server
+                .client
+                .get(server.url(&format!("/api/v1/notifications/{id}")))
+                .bearer_auth(api_key),
+        )
+        .await
+        .body
+}
+
+/// What cannot be undone asks first, in the browser as without JavaScript: an action flagged
+/// `irreversible` is not sent until its box is ticked, and a service is deleted only once its
+/// slug is typed (a wrong one deletes nothing, saying so).
+async fn an_owner_confirms_what_cannot_be_undone(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "old-bot").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let note_id = server
+        .notify(
+            &api_key,
+            &crate::dashboard::irreversible_notification("Drop the legacy tables?"),
+        )
+        .await;
+    let driver = Driver::start();
+    let tab = Tab {
+        client: driver.open(1280, 1000).await,
+        server: &server,
+        engine,
+    };
+    tab.goto("/dashboard/login").await;
+    tab.fill("#email", "lin@example.com").await;
+    tab.fill("#password", PASSWORD).await;
+    tab.click(
+        "form.stack button[type=submit]",
+        "#inbox-items .notification",
+    )
+    .await;
+
+    // The irreversible action stands apart; sending it unticked is held by the browser.
+    let form = format!("[aria-labelledby='note-{note_id}'] form.irreversible");
+    assert!(
+        tab.text(&form)
+            .await
+            .contains("“Apply the migration” cannot be undone."),
+    );
+    tab.screenshot("irreversible").await;
+    tab.press(&format!("{form} button[type=submit]")).await;
+    assert_eq!(
+        tab.eval(&format!(
+            "return document.querySelector(\"{form} input[name=confirm_irreversible]\")\
+             .validity.valueMissing;"
+        ))
+        .await,
+        json!(true)
+    );
+    tab.find(&form).await;
+    let unsent = notification(&server, &api_key, &note_id).await;
+    assert_ne!(unsent["status"], "responded", "not sent unticked: {unsent}");
+    // Ticked, it goes.
+    tab.press(&format!("{form} input[name=confirm_irreversible]"))
+        .await;
+    tab.press(&format!("{form} button[type=submit]")).await;
+    let started = Instant::now();
+    loop {
+        let body = notification(&server, &api_key, &note_id).await;
+        if body["status"] == "responded" {
+            assert_eq!(body["response"]["action_id"], "apply");
+            break;
+        }
+        assert!(started.elapsed() < PATIENCE, "{body:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Deleting the service: a wrong slug deletes nothing and says why; the slug deletes it.
+    let service_path = format!("/dashboard/services/{service_id}");
+    tab.goto(&service_path).await;
+    tab.fill("#confirm-slug", "old-bot-2").await;
+    tab.click("form[action$='/delete'] button.danger", "#delete-error")
+        .await;
+    assert!(
+        tab.text("#delete-error")
+            .await
+            .contains("Nothing was deleted: type the service's slug, `old-bot`, to confirm."),
+    );
+    tab.eval("document.getElementById('delete-error').scrollIntoView(); return null;")
+        .await;
+    tab.screenshot("delete-refused").await;
+    assert_eq!(server.db.store.list_services("lin").unwrap().len(), 1);
+    tab.fill("#confirm-slug", "old-bot").await;
+    tab.click("form[action$='/delete'] button.danger", "main .empty")
+        .await;
+    assert!(tab.text("main .empty").await.contains("No services yet"));
+    assert!(server.db.store.list_services("lin").unwrap().is_empty());
+
+    tab.client.close().await.unwrap();
+    server.stop().await;
+}
+
+on_both_engines!(
+    an_owner_decides_in_the_browser,
+    an_owner_confirms_what_cannot_be_undone,
+    every_page_fits_a_phone
+);

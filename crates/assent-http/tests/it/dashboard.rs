@@ -577,6 +577,24 @@ async fn claims_are_decided_from_their_forms_and_listed_in_history(engine: Engin
     twice.assert_shows(StatusCode::CONFLICT, "<h1>History</h1>");
     assert!(twice.text.contains("already revoked"), "{}", twice.text);
 
+    // The audit log tells each decision in a sentence, linking the claim and its service.
+    let audit = browser.get("/dashboard/audit").await;
+    for (verb, id) in [
+        ("approved", &approved),
+        ("rejected", &rejected),
+        ("revoked", &approved),
+    ] {
+        let sentence = format!(
+            "You {verb} the claim <a href=\"/dashboard/history#claim-{id}\">{id}</a> of service \
+             <a href=\"/dashboard/services/"
+        );
+        assert!(
+            audit.text.contains(&sentence),
+            "{sentence} in {}",
+            audit.text
+        );
+    }
+
     let unknown = browser
         .submit(&format!("/dashboard/claims/{approved}/bless"), &csrf)
         .await;
@@ -1026,6 +1044,76 @@ async fn addresses_of_forms_lead_to_their_pages_and_others_are_not_found(engine:
     server.stop().await;
 }
 
+/// A notification whose first action, `apply`, is flagged `irreversible`; `skip` is not.
+pub(crate) fn irreversible_notification(title: &str) -> Value {
+    json!({
+        "context": { "title": title, "description": "Drop the old tables." },
+        "actions": [
+            { "id": "apply", "label": "Apply the migration", "response_type": "simple",
+              "flags": ["irreversible"] },
+            { "id": "skip", "label": "Skip it", "response_type": "simple" },
+        ],
+    })
+}
+
+async fn an_irreversible_action_is_sent_only_with_its_confirmation(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let api_key = lovelace(&server).await;
+    let note = server
+        .notify(&api_key, &irreversible_notification("Migrate?"))
+        .await;
+    let mut browser = Browser::new(&server);
+    browser.login("ada@example.com").await;
+    let inbox = browser.get("/dashboard").await;
+    let csrf = inbox.csrf();
+    // Styled apart, with a box to tick; the other action has neither.
+    let html = &inbox.text;
+    assert_eq!(html.matches("irreversible\">").count(), 1, "{html}");
+    assert!(
+        html.contains("<p class=\"irreversible-note\">“Apply the migration” cannot be undone.</p>")
+    );
+    assert_eq!(
+        html.matches("name=\"confirm_irreversible\" value=\"1\" required>")
+            .count(),
+        1
+    );
+
+    // Without the box ticked (or with anything but its value): refused, nothing decided.
+    for confirm in [None, Some(""), Some("0"), Some("yes")] {
+        let mut fields = vec![("action_id", "apply")];
+        fields.extend(confirm.map(|c| ("confirm_irreversible", c)));
+        let refused = answer(&mut browser, &csrf, &note, &fields).await;
+        refused.assert_shows(
+            StatusCode::BAD_REQUEST,
+            "“Apply the migration” cannot be undone: tick the box to confirm it. Nothing was sent.",
+        );
+        let n = notification(&server, &api_key, &note).await;
+        assert_ne!(n["status"], "responded", "{n}");
+    }
+
+    // Ticked: answered.
+    answer(
+        &mut browser,
+        &csrf,
+        &note,
+        &[("action_id", "apply"), ("confirm_irreversible", "1")],
+    )
+    .await
+    .assert_redirect("/dashboard");
+    let n = notification(&server, &api_key, &note).await;
+    assert_eq!(n["status"], "responded", "{n}");
+    assert_eq!(n["response"]["action_id"], "apply", "{n}");
+
+    // An action without the flag needs no box.
+    let other = server
+        .notify(&api_key, &irreversible_notification("Again?"))
+        .await;
+    answer(&mut browser, &csrf, &other, &[("action_id", "skip")])
+        .await
+        .assert_redirect("/dashboard");
+    server.stop().await;
+}
+
 on_both_engines!(
     signup_and_login_set_the_cookie_and_redirect,
     failed_logins_are_throttled_on_the_form_too,
@@ -1035,6 +1123,7 @@ on_both_engines!(
     claims_are_decided_from_their_forms_and_listed_in_history,
     every_response_type_is_answered_from_its_form,
     answers_from_the_form_are_rate_limited,
+    an_irreversible_action_is_sent_only_with_its_confirmation,
     forms_without_a_valid_csrf_token_are_refused,
     another_owners_requests_are_not_found,
     addresses_of_forms_lead_to_their_pages_and_others_are_not_found,

@@ -112,12 +112,33 @@ async fn services_are_created_edited_and_deleted(engine: Engine) {
         "Billing v2"
     );
 
-    // Delete.
+    // Delete, once the slug is typed: a wrong one, or none, deletes nothing.
     let page = ada.get(&path).await;
     assert!(page.text.contains("Delete “Billing v2” for good"));
-    ada.submit(&format!("{path}/delete"), &csrf)
-        .await
-        .assert_redirect("/dashboard/services");
+    assert!(page.text.contains("name=\"confirm_slug\""));
+    for typed in [
+        None,
+        Some(""),
+        Some("Billing v2"),
+        Some("billin"),
+        Some(id.as_str()),
+    ] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(typed.map(|t| ("confirm_slug", t)));
+        let refused = ada.post(&format!("{path}/delete"), &form).await;
+        refused.assert_shows(
+            StatusCode::BAD_REQUEST,
+            "<p class=\"notice notice-error\" role=\"alert\" id=\"delete-error\">Nothing was \
+             deleted: type the service&#39;s slug, `billing`, to confirm.</p>",
+        );
+        assert_eq!(server.db.store.list_services("ada").unwrap().len(), 1);
+    }
+    ada.post(
+        &format!("{path}/delete"),
+        &[("csrf", &csrf), ("confirm_slug", " billing ")],
+    )
+    .await
+    .assert_redirect("/dashboard/services");
     assert!(server.db.store.list_services("ada").unwrap().is_empty());
     assert_eq!(ada.get(&path).await.status, StatusCode::NOT_FOUND);
     let again = ada.submit(&format!("{path}/delete"), &csrf).await;
@@ -159,6 +180,19 @@ async fn api_keys_are_shown_once_and_revoked(engine: Engine) {
         status_with(&server, "/api/v1/services/me", &key).await,
         StatusCode::OK
     );
+    // The usage snippet carries the new key this once.
+    let snippet = between(
+        &created.text,
+        "<pre class=\"snippet\" id=\"key-snippet\"><code>",
+        "</code>",
+    );
+    assert!(snippet.contains(&format!("API_KEY={key}\n")), "{snippet}");
+    assert!(
+        snippet.contains(
+            "curl -s \"$ASSENT_URL/api/v1/services/me\" -H \"Authorization: Bearer $API_KEY\""
+        ),
+        "{snippet}"
+    );
 
     // Listed afterwards by its prefix only, and used.
     let path = format!("/dashboard/services/{id}");
@@ -170,7 +204,22 @@ async fn api_keys_are_shown_once_and_revoked(engine: Engine) {
         "{}",
         page.text
     );
-    assert!(page.text.contains("<h3>ci</h3>"));
+    assert!(
+        page.text
+            .contains("<th scope=\"row\" data-label=\"Name\">ci</th>")
+    );
+    // The service's id, and the snippet with a placeholder for the key.
+    assert!(
+        page.text
+            .contains(&format!("<code id=\"service-id\">{id}</code>"))
+    );
+    let snippet = between(
+        &page.text,
+        "<pre class=\"snippet\" id=\"key-snippet\"><code>",
+        "</code>",
+    );
+    assert!(snippet.contains("API_KEY='your API key'\n"), "{snippet}");
+    assert!(snippet.contains("/api/v1/notifications"), "{snippet}");
 
     // A bad name is refused on the form.
     let long = "x".repeat(101);
@@ -220,7 +269,10 @@ async fn user_tokens_are_shown_once_and_revoked(engine: Engine) {
 
     let page = ada.get("/dashboard/tokens").await;
     assert!(!page.text.contains(&token));
-    assert!(page.text.contains("<h3>phone</h3>"));
+    assert!(
+        page.text
+            .contains("<th scope=\"row\" data-label=\"Name\">phone</th>")
+    );
     let token_id = revoke_id(&page, "/dashboard/tokens");
     ada.post(
         &format!("/dashboard/tokens/{token_id}/revoke"),
@@ -248,7 +300,7 @@ async fn the_audit_log_lists_the_actions_newest_first_by_pages(engine: Engine) {
     let empty = ada.get("/dashboard/audit").await;
     assert_eq!(empty.status, StatusCode::OK);
     // The account's own creation is the only entry yet.
-    assert_eq!(empty.text.matches("<li class=\"card\">").count(), 1);
+    assert_eq!(empty.text.matches("<tr class=\"entry\">").count(), 1);
     assert!(empty.text.contains("<code>account.created</code>"));
     assert!(!empty.text.contains("rel=\"next\""));
 
@@ -281,9 +333,32 @@ async fn the_audit_log_lists_the_actions_newest_first_by_pages(engine: Engine) {
     )
     .await
     .assert_redirect(&path);
-    ada.post(&format!("{path}/delete"), &[("csrf", &page.csrf())])
-        .await
-        .assert_redirect("/dashboard/services");
+    // Before the service is deleted, the entries about it link to it.
+    let linked = ada.get("/dashboard/audit").await;
+    let service_link = format!("<a href=\"/dashboard/services/{id}\">Billing v2</a>");
+    for sentence in [
+        format!("You created service {service_link} with slug <code>billing</code>."),
+        "You created API key “ci”".to_owned(),
+        format!("You revoked API key <code>{key_id}</code> of service {service_link}."),
+        format!("You changed the name and description of service {service_link}."),
+        "You revoked user token <a href=\"/dashboard/tokens\">".to_owned(),
+    ] {
+        assert!(
+            linked.text.contains(&sentence),
+            "{sentence} in {}",
+            linked.text
+        );
+    }
+    assert!(
+        !linked.text.contains("{&quot;"),
+        "no raw JSON outside the details"
+    );
+    ada.post(
+        &format!("{path}/delete"),
+        &[("csrf", &page.csrf()), ("confirm_slug", "billing")],
+    )
+    .await
+    .assert_redirect("/dashboard/services");
 
     let audit = ada.get("/dashboard/audit").await;
     assert_eq!(audit.status, StatusCode::OK);
@@ -307,8 +382,15 @@ async fn the_audit_log_lists_the_actions_newest_first_by_pages(engine: Engine) {
         })
         .collect();
     assert!(positions.is_sorted(), "newest first: {positions:?}");
-    assert!(audit.text.contains("· You</p>"));
-    assert!(audit.text.contains(&format!("<code>{id}</code>")));
+    // A deleted service is named by its id, no longer linked.
+    assert!(audit.text.contains(&format!(
+        "You revoked API key <code>{key_id}</code> of service <code>{id}</code>."
+    )));
+    assert!(
+        audit
+            .text
+            .contains("You deleted service “Billing v2” with slug <code>billing</code>.")
+    );
     assert!(!audit.text.contains("rel=\"next\""));
 
     // Paging by the store's cursor: 50 entries a page.
@@ -317,7 +399,7 @@ async fn the_audit_log_lists_the_actions_newest_first_by_pages(engine: Engine) {
         server.user_token(&session, &format!("t{n}")).await;
     }
     let first = ada.get("/dashboard/audit").await;
-    assert_eq!(first.text.matches("<li class=\"card\">").count(), 50);
+    assert_eq!(first.text.matches("<tr class=\"entry\">").count(), 50);
     let cursor = between(
         &first.text,
         "<a href=\"/dashboard/audit?cursor=",
@@ -327,7 +409,7 @@ async fn the_audit_log_lists_the_actions_newest_first_by_pages(engine: Engine) {
     let next = format!("/dashboard/audit?cursor={cursor}");
     let second = ada.get(&next).await;
     assert_eq!(second.status, StatusCode::OK);
-    assert_eq!(second.text.matches("<li class=\"card\">").count(), 8);
+    assert_eq!(second.text.matches("<tr class=\"entry\">").count(), 8);
     assert!(second.text.contains("<code>service.created</code>"));
     assert!(!second.text.contains("rel=\"next\""));
     assert!(

@@ -1,8 +1,9 @@
 //! The dashboard's webhook pages over HTTP, on SQLite and PostgreSQL: adding a webhook (its
 //! secret shown once), editing it, disabling and enabling it again (with the events it missed
 //! replayed or not), rotating its secret, test events delivered to a real receiver by the real
-//! delivery engine, the delivery log with its filters, pages and retry button, deleting it,
-//! other owners' ids, CSRF tokens, hostile urls and the security headers.
+//! delivery engine, the delivery log with its filters, pages, retry button and what each
+//! attempt sent (payload and headers), deleting it, other owners' ids, CSRF tokens, hostile urls
+//! and the security headers.
 
 use crate::common;
 
@@ -15,6 +16,7 @@ use common::{
     between, create_service, pending_claim, shown_secret, signup,
 };
 use reqwest::{Method, StatusCode};
+use serde_json::Value;
 
 /// Every event a webhook can subscribe to, in the forms' order.
 const EVENTS: [&str; 5] = [
@@ -30,6 +32,16 @@ const NO_SUCH_WEBHOOK: &str = "There is no such webhook of a service of yours.";
 /// The text of the element with this id (a notice or an error).
 fn message<'p>(page: &'p Page, id: &str) -> &'p str {
     between(&page.text, &format!("id=\"{id}\">"), "</p>")
+}
+
+/// Text as it reads, from its HTML-escaped form.
+fn unescape(html: &str) -> String {
+    html.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The events checked in the page's (only) choice of events.
@@ -50,7 +62,7 @@ fn checked_events(page: &Page) -> Vec<&'static str> {
 }
 
 /// The ids of the deliveries listed on a webhook's page, in order.
-fn delivery_ids(page: &Page) -> Vec<String> {
+pub(crate) fn delivery_ids(page: &Page) -> Vec<String> {
     page.text
         .split("id=\"delivery-")
         .skip(1)
@@ -73,7 +85,7 @@ async fn add_webhook(
 }
 
 /// Adds a webhook that must be accepted; returns its page's path and the secret shown.
-async fn webhook(
+pub(crate) async fn webhook(
     browser: &mut Browser<'_>,
     service_id: &str,
     url: &str,
@@ -86,7 +98,7 @@ async fn webhook(
     (format!("{base}{id}"), shown_secret(&created))
 }
 
-fn endpoints(server: &TestServer, service_id: &str) -> Vec<WebhookEndpoint> {
+pub(crate) fn endpoints(server: &TestServer, service_id: &str) -> Vec<WebhookEndpoint> {
     server.db.store.list_webhook_endpoints(service_id).unwrap()
 }
 
@@ -182,7 +194,7 @@ async fn webhooks_are_added_with_the_secret_shown_once(engine: Engine) {
             .text
             .contains("The signing secret of “https://hooks.example/in”")
     );
-    assert!(created.text.contains("status-enabled"));
+    assert!(created.text.contains("status-healthy\">healthy</span>"));
     assert_eq!(
         checked_events(&created),
         ["request.submitted", "request.approved"]
@@ -418,7 +430,7 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
     assert!(
         disabled
             .text
-            .contains("status-disabled\">Disabled</span> because its owner disabled it")
+            .contains("status-disabled\">disabled</span>\n<span class=\"health-detail\">because its owner disabled it")
     );
     assert!(disabled.text.contains(&format!("action=\"{path}/enable\"")));
     assert!(!disabled.text.contains(&format!("action=\"{path}/test\"")));
@@ -446,7 +458,7 @@ async fn a_webhook_is_edited_disabled_enabled_rotated_and_deleted(engine: Engine
         message(&enabled, "notice"),
         "Enabled: events are delivered to it again."
     );
-    assert!(enabled.text.contains("status-enabled"));
+    assert!(enabled.text.contains("status-healthy\">healthy</span>"));
     assert!(endpoints(&server, &id)[0].enabled);
 
     // An event missed while disabled, not replayed…
@@ -579,19 +591,35 @@ async fn test_events_are_delivered_logged_and_retried(engine: Engine) {
     assert_eq!(delivery_ids(&page), std::slice::from_ref(&delivery_id));
     assert!(
         page.text.contains(&format!(
-            "<dt>Event</dt><dd><code>{}</code></dd>",
+            "<code class=\"muted\">{}</code>",
             event["data"]["event_id"].as_str().unwrap()
         )),
         "{}",
         page.text
     );
     assert!(
-        page.text.contains("<dt>Attempts</dt><dd>1</dd>"),
+        page.text.contains("<td data-label=\"Attempts\">1</td>"),
         "{}",
         page.text
     );
-    assert!(page.text.contains("<dt>Finished</dt>"));
+    assert!(page.text.contains("<br>finished <time"));
     assert_eq!(page.text.matches("<strong>200</strong>").count(), 1);
+    // What was sent: the payload, as the receiver got it, and each header as it got it (the
+    // signature too, never the secret).
+    let shown = unescape(between(&page.text, "<pre class=\"payload\">", "</pre>"));
+    let shown: Value = serde_json::from_str(&shown).expect("the payload shown is its JSON");
+    assert_eq!(shown, event);
+    let headers = unescape(between(&page.text, "<pre class=\"headers\">", "</pre>"));
+    for name in [
+        "X-Sigilum-Signature",
+        "X-Sigilum-Event",
+        "X-Sigilum-Webhook-Id",
+        "X-Sigilum-Delivery-Id",
+    ] {
+        let line = format!("{name}: {}", hooks[0].header(&name.to_lowercase()));
+        assert!(headers.contains(&line), "{line} in {headers}");
+    }
+    assert!(!page.text.contains(&secret));
 
     // The filters.
     let succeeded = ada.get(&format!("{path}?status=succeeded")).await;
@@ -638,7 +666,7 @@ async fn test_events_are_delivered_logged_and_retried(engine: Engine) {
         "the same delivery"
     );
     assert!(
-        page.text.contains("<dt>Attempts</dt><dd>2</dd>"),
+        page.text.contains("<td data-label=\"Attempts\">2</td>"),
         "{}",
         page.text
     );

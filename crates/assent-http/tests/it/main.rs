@@ -14,6 +14,7 @@ mod atp_registration;
 mod browser;
 mod claims;
 mod dashboard;
+mod dashboard_health;
 mod dashboard_manage;
 mod dashboard_webhooks;
 mod logs;

@@ -10,6 +10,8 @@ pub(in crate::dashboard) struct ActionView {
     pub id: String,
     pub label: String,
     pub form: AnswerForm,
+    /// Flagged `irreversible`: styled apart, and sent only with its box ticked.
+    pub irreversible: bool,
 }
 
 #[derive(Debug)]
@@ -150,6 +152,7 @@ impl ActionView {
             id: action.id.clone(),
             label: action.label.clone(),
             form,
+            irreversible: action.is_irreversible(),
         }
     }
 }

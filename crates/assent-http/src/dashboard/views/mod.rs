@@ -20,7 +20,7 @@ mod webhooks;
 use askama::Template;
 use assent_core::Timestamp;
 
-pub(super) use audit::{AuditItem, AuditPage};
+pub(super) use audit::{AuditItem, AuditPage, Services};
 pub(super) use claim::ClaimView;
 pub(super) use credentials::{Credential, Secret, TokensPage};
 pub(super) use inbox::{HistoryPage, InboxPage, Item};

@@ -51,11 +51,16 @@ pub(in crate::dashboard) struct ServicePage {
     pub name: String,
     pub description: String,
     pub error: Option<String>,
+    /// Why the delete form was refused (its slug not typed).
+    pub delete_error: Option<String>,
     pub keys: Vec<Credential>,
     pub key_name: String,
     pub key_error: Option<String>,
-    /// A key just created, shown this once.
+    /// A key just created, shown this once (and in the usage snippet, this once).
     pub new_key: Option<Secret>,
+    /// This server's address for the usage snippet: the configured public URL, else a
+    /// placeholder.
+    pub base_url: String,
     pub webhooks: Vec<WebhookItem>,
     /// The add-a-webhook form's values (kept on an error).
     pub webhook_url: String,

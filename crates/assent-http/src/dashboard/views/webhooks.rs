@@ -17,6 +17,12 @@ pub(in crate::dashboard) struct WebhookItem {
     /// An ATP service's callback: it receives `notification.responded` only.
     pub atp: bool,
     pub enabled: bool,
+    /// `healthy`, `failing` or `disabled`: its badge.
+    pub status: &'static str,
+    /// While failing: since when, how many attempts in a row, and the last one's error.
+    pub failing_since: Option<When>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
     /// Why it is disabled, in words; empty while enabled.
     pub disabled_because: &'static str,
     pub disabled_at: Option<When>,
@@ -32,6 +38,10 @@ impl From<assent_store::WebhookEndpoint> for WebhookItem {
             (false, _) => "its owner disabled it",
         };
         Self {
+            status: e.status().as_str(),
+            failing_since: e.failing_since.map(When::from),
+            consecutive_failures: e.consecutive_failures,
+            last_error: e.last_error,
             id: e.id,
             url: e.url,
             events: e.events.iter().map(|t| t.as_str()).collect(),
@@ -129,6 +139,8 @@ pub(in crate::dashboard) struct DeliveryItem {
     pub id: String,
     pub event_id: String,
     pub event_type: String,
+    /// The body every attempt sent, pretty-printed when it is JSON.
+    pub payload: String,
     pub status: &'static str,
     pub attempt_count: u32,
     pub next_attempt: Option<When>,
@@ -146,6 +158,8 @@ pub(in crate::dashboard) struct AttemptItem {
     pub duration_ms: i64,
     pub error: Option<String>,
     pub response_body: String,
+    /// The headers sent, as `Name: value` lines (signature headers included; never a secret).
+    pub headers: Vec<String>,
 }
 
 impl From<assent_store::DeliveryRecord> for DeliveryItem {
@@ -154,6 +168,7 @@ impl From<assent_store::DeliveryRecord> for DeliveryItem {
             id: d.id,
             event_id: d.event_id,
             event_type: d.event_type,
+            payload: shown_payload(&d.payload),
             status: d.status.as_str(),
             attempt_count: d.attempt_count,
             next_attempt: d.next_attempt_at.map(When::from),
@@ -171,8 +186,50 @@ impl From<assent_store::DeliveryRecord> for DeliveryItem {
                     duration_ms: a.duration_ms,
                     error: a.error,
                     response_body: a.response_excerpt,
+                    headers: a
+                        .request_headers
+                        .into_iter()
+                        .map(|(name, value)| format!("{name}: {value}"))
+                        .collect(),
                 })
                 .collect(),
         }
+    }
+}
+
+/// Bytes of a payload the delivery log shows; a longer one is cut, saying its full size.
+const PAYLOAD_SHOWN: usize = 16 * 1024;
+
+/// A payload as the log shows it: pretty-printed when it is JSON, cut at [`PAYLOAD_SHOWN`].
+fn shown_payload(payload: &str) -> String {
+    let mut text = serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| payload.to_owned());
+    if text.len() > PAYLOAD_SHOWN {
+        let mut end = PAYLOAD_SHOWN;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(&format!(
+            "\n… cut here: the payload is {} bytes",
+            payload.len()
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_is_pretty_printed_and_a_long_one_cut_on_a_character() {
+        assert_eq!(shown_payload(r#"{"a":1}"#), "{\n  \"a\": 1\n}");
+        let long = format!("\"{}\"", "é".repeat(PAYLOAD_SHOWN));
+        let shown = shown_payload(&long);
+        assert!(shown.len() < PAYLOAD_SHOWN + 100);
+        assert!(shown.ends_with(&format!("the payload is {} bytes", long.len())));
     }
 }

@@ -287,9 +287,14 @@ impl Hook {
     }
 }
 
-/// A real webhook receiver on a random local port that answers 200 and records every request.
+/// A real webhook receiver on a random local port that records every request and answers
+/// 200, or the status given to [`Receiver::answer`].
 #[derive(Clone, Default)]
-pub struct Receiver(std::sync::Arc<std::sync::Mutex<Vec<Hook>>>);
+pub struct Receiver {
+    hooks: std::sync::Arc<std::sync::Mutex<Vec<Hook>>>,
+    /// The status it answers with; 0 for 200.
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+}
 
 impl Receiver {
     /// Starts it on the current runtime; returns its URL (`http://127.0.0.1:<port><path>`).
@@ -308,11 +313,15 @@ impl Receiver {
                             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
                         })
                         .collect();
-                    this.0.lock().unwrap().push(Hook {
+                    this.hooks.lock().unwrap().push(Hook {
                         headers,
                         body: body.to_vec(),
                     });
-                    async { actix_web::HttpResponse::Ok().finish() }
+                    let status = match this.status.load(std::sync::atomic::Ordering::SeqCst) {
+                        0 => actix_web::http::StatusCode::OK,
+                        code => actix_web::http::StatusCode::from_u16(code).unwrap(),
+                    };
+                    async move { actix_web::HttpResponse::build(status).body("receiver said no") }
                 },
             ))
         })
@@ -324,9 +333,15 @@ impl Receiver {
         url
     }
 
+    /// Answers every later request with `status`.
+    pub fn answer(&self, status: u16) {
+        self.status
+            .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Everything received so far, in order of arrival.
     pub fn hooks(&self) -> Vec<Hook> {
-        self.0.lock().unwrap().clone()
+        self.hooks.lock().unwrap().clone()
     }
 
     /// The JSON bodies of everything received so far, in order of arrival.
