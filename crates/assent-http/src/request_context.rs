@@ -55,12 +55,13 @@ pub async fn request_context(
         )
     };
     req.extensions_mut().insert(client);
-    // The path only: query strings may carry tokens (`?token=` on the ATP streams).
+    // Neither the path nor the query: the access line names the route template instead
+    // (ids would make every request's name unique), and query strings may carry tokens
+    // (`?token=` on the ATP streams).
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %req.method(),
-        path = %req.path(),
         client = %client,
     );
     let user_agent = req
