@@ -238,19 +238,24 @@ impl ClientAddr {
         Self(trusted.client(peer, headers))
     }
 
+    /// [`ClientAddr::resolve`] with the proxies `state` trusts (none without a state).
+    pub(crate) fn in_app(
+        state: Option<&web::Data<AppState>>,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Self {
+        let none = TrustedProxies::default();
+        let trusted = state.map_or(&none, |s| &s.settings.trusted_proxies);
+        Self::resolve(trusted, peer, headers)
+    }
+
     /// The request's client address: the one the middleware kept, else worked out now (an
     /// embedder's app without the middleware).
     pub fn of(req: &HttpRequest) -> Self {
         if let Some(known) = req.extensions().get::<Self>() {
             return *known;
         }
-        let state = req.app_data::<web::Data<AppState>>();
-        let trusted = state.map(|s| &s.settings.trusted_proxies);
-        Self::resolve(
-            trusted.unwrap_or(&TrustedProxies::default()),
-            req.peer_addr(),
-            req.headers(),
-        )
+        Self::in_app(req.app_data(), req.peer_addr(), req.headers())
     }
 }
 

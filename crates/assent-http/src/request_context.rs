@@ -9,12 +9,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::USER_AGENT;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, web};
+use actix_web::{Error, HttpMessage};
 use tracing::Instrument;
 
-use crate::client_addr::{ClientAddr, TrustedProxies};
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, Dialect, RenderedPage, code};
-use crate::state::AppState;
 
 /// Most characters of a user agent the access log keeps.
 const USER_AGENT_LOGGED: usize = 200;
@@ -45,15 +44,7 @@ pub async fn request_context(
         .filter(|v| sane_request_id(v))
         .map_or_else(new_request_id, str::to_owned);
     let dialect = Dialect::for_path(req.path());
-    let client = {
-        let state = req.app_data::<web::Data<AppState>>();
-        let trusted = state.map(|s| &s.settings.trusted_proxies);
-        ClientAddr::resolve(
-            trusted.unwrap_or(&TrustedProxies::default()),
-            req.peer_addr(),
-            req.headers(),
-        )
-    };
+    let client = ClientAddr::in_app(req.app_data(), req.peer_addr(), req.headers());
     req.extensions_mut().insert(client);
     // Neither the path nor the query: the access line names the route template instead
     // (ids would make every request's name unique), and query strings may carry tokens
