@@ -6,8 +6,7 @@ use std::time::Instant;
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::USER_AGENT;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue, USER_AGENT};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
 use tracing::Instrument;
@@ -15,7 +14,7 @@ use tracing::Instrument;
 use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, Dialect, RenderedPage, code};
 
-/// Most characters of a user agent the access log keeps.
+/// Most bytes of a user agent the access log keeps.
 const USER_AGENT_LOGGED: usize = 200;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -134,15 +133,13 @@ fn render_error(
     response.into_response(rendered)
 }
 
-/// Milliseconds to the microsecond: `1.234`, not `1.234567891`.
+/// Milliseconds rounded to the microsecond: `1.235`, not `1.234567891`.
 fn milliseconds(elapsed: std::time::Duration) -> f64 {
-    // Microseconds fit an f64 exactly for longer than any request lasts.
-    let micros = u32::try_from(elapsed.as_micros()).map_or(f64::from(u32::MAX), f64::from);
-    micros / 1000.0
+    (elapsed.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// A user agent as the log shows it: visible ASCII and spaces only (anything else, which
-/// could forge a log line, becomes `?`), at most [`USER_AGENT_LOGGED`] characters.
+/// could forge a log line, becomes `?`), at most [`USER_AGENT_LOGGED`] bytes.
 fn loggable_user_agent(value: &[u8]) -> String {
     value
         .iter()
@@ -183,10 +180,18 @@ mod tests {
         use std::time::Duration;
         assert_eq!(
             format!("{}", milliseconds(Duration::from_nanos(1_234_567))),
-            "1.234"
+            "1.235"
         );
         assert_eq!(format!("{}", milliseconds(Duration::from_millis(15))), "15");
-        assert_eq!(format!("{}", milliseconds(Duration::from_nanos(999))), "0");
+        assert_eq!(
+            format!("{}", milliseconds(Duration::from_nanos(999))),
+            "0.001"
+        );
+        assert_eq!(format!("{}", milliseconds(Duration::from_nanos(400))), "0");
+        assert_eq!(
+            format!("{}", milliseconds(Duration::from_secs(5 * 3600))),
+            "18000000"
+        );
     }
 
     #[test]
