@@ -67,6 +67,8 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         stream_heartbeat: config.stream_heartbeat,
         stream_idle_timeout: config.stream_idle_timeout,
         feed_poll: config.change_poll_interval,
+        trusted_proxies: config.trusted_proxies.clone(),
+        cors_origins: config.cors_origins.clone(),
     };
     let engine =
         assent_delivery::Engine::new(store.clone(), secret_key.clone(), config.engine.clone())

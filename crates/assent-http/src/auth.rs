@@ -252,13 +252,6 @@ fn authenticate_user(
     })
 }
 
-/// The address of the client that sent `req`, as the connection shows it.
-pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
-}
-
 /// The `assent_session` cookie carrying `token` for `max_age`: HTTP-only, `SameSite=Lax`,
 /// `Secure` when the server's public URL is https.
 pub(crate) fn session_cookie(

@@ -7,6 +7,7 @@
 //! means a bug or an outage, is logged with its cause, and shows the caller nothing internal.
 
 pub mod auth;
+pub mod client_addr;
 pub mod dashboard;
 pub mod error;
 pub mod feed;
@@ -21,6 +22,7 @@ pub mod signed;
 mod state;
 
 pub use assent_app::throttle;
+pub use client_addr::{ClientAddr, TrustedProxies};
 pub use error::{ApiError, Dialect};
 pub use server::{ServerOptions, app_config, start};
 pub use state::{AppState, HttpSettings, Quotas};

@@ -1,15 +1,25 @@
-//! The ATP rate limits: requests per period per caller (fixed windows), and open streaming
-//! connections per user. Breaching one is 429 `RATE_LIMIT_EXCEEDED` with `Retry-After`.
+//! The ATP rate limits: requests per period per caller, and open streaming connections per
+//! user. Breaching one is 429 `RATE_LIMIT_EXCEEDED` with `Retry-After`.
+//!
+//! `N/DURATION` is a GCRA bucket (`governor`): a caller may send `N` at once, and then one
+//! more every `DURATION / N`; `Retry-After` is the wait until the next one would pass.
 //!
 //! Kept in memory: each replica counts on its own (like login throttling), which costs no
 //! database write per request; behind N replicas a caller may reach N times a limit.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use assent_core::time::parse_duration;
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
 
 use crate::error::{ApiError, code};
 
@@ -83,67 +93,134 @@ impl Default for RateLimits {
     }
 }
 
-impl RateLimits {
-    fn rate(&self, operation: Operation) -> Rate {
-        match operation {
-            Operation::Registration => self.registration,
-            Operation::Submission => self.submission,
-            Operation::StatusUpdate => self.status_update,
-            Operation::Polling => self.polling,
-            Operation::Response => self.response,
+/// One operation's limit: its rate and a GCRA bucket per caller.
+struct Limit<C: Clock> {
+    rate: Rate,
+    callers: governor::RateLimiter<
+        String,
+        DefaultKeyedStateStore<String>,
+        C,
+        NoOpMiddleware<C::Instant>,
+    >,
+}
+
+impl<C: Clock> Limit<C> {
+    fn new(rate: Rate, clock: C) -> Self {
+        // `count` at once, then one more every `period / count` (GCRA): never more than
+        // `count` in a burst, and on average `count` per `period`.
+        let interval = (rate.period / rate.count).max(Duration::from_nanos(1));
+        let burst = NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(interval)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        Self {
+            rate,
+            callers: governor::RateLimiter::dashmap_with_clock(quota, clock),
         }
     }
 }
 
-/// Counts requests per (operation, caller) in fixed windows.
-#[derive(Debug)]
-pub struct RateLimiter {
-    limits: RateLimits,
+/// How many checks pass between two sweeps of callers whose bucket is full again, which
+/// keeps memory to the callers seen within about one period.
+const SWEEP_EVERY: u64 = 4096;
+
+/// Counts requests per (operation, caller) with `governor`'s keyed GCRA limiters.
+pub struct RateLimiter<C: Clock = DefaultClock> {
     enabled: bool,
-    windows: Mutex<HashMap<(Operation, String), (u32, Instant)>>,
+    clock: C,
+    registration: Limit<C>,
+    submission: Limit<C>,
+    status_update: Limit<C>,
+    polling: Limit<C>,
+    response: Limit<C>,
+    checks: AtomicU64,
+}
+
+impl<C: Clock> fmt::Debug for RateLimiter<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RateLimiter {
     pub fn new(limits: RateLimits, enabled: bool) -> Self {
+        Self::with_clock(limits, enabled, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    fn with_clock(limits: RateLimits, enabled: bool, clock: C) -> Self {
         Self {
-            limits,
             enabled,
-            windows: Mutex::default(),
+            registration: Limit::new(limits.registration, clock.clone()),
+            submission: Limit::new(limits.submission, clock.clone()),
+            status_update: Limit::new(limits.status_update, clock.clone()),
+            polling: Limit::new(limits.polling, clock.clone()),
+            response: Limit::new(limits.response, clock.clone()),
+            clock,
+            checks: AtomicU64::new(0),
         }
     }
 
-    /// Counts one request of `caller`; 429 when its window is used up.
-    pub fn check(&self, operation: Operation, caller: &str) -> Result<(), ApiError> {
-        self.check_at(operation, caller, Instant::now())
+    fn limit(&self, operation: Operation) -> &Limit<C> {
+        match operation {
+            Operation::Registration => &self.registration,
+            Operation::Submission => &self.submission,
+            Operation::StatusUpdate => &self.status_update,
+            Operation::Polling => &self.polling,
+            Operation::Response => &self.response,
+        }
     }
 
-    fn check_at(&self, operation: Operation, caller: &str, now: Instant) -> Result<(), ApiError> {
+    fn limits(&self) -> [&Limit<C>; 5] {
+        [
+            &self.registration,
+            &self.submission,
+            &self.status_update,
+            &self.polling,
+            &self.response,
+        ]
+    }
+
+    /// Counts one request of `caller`; 429 when its bucket is empty, with the wait until
+    /// the next request would pass.
+    pub fn check(&self, operation: Operation, caller: &str) -> Result<(), ApiError> {
         if !self.enabled {
             return Ok(());
         }
-        let rate = self.limits.rate(operation);
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        if windows.len() > 100_000 {
-            windows.retain(|(op, _), (_, started)| *started + self.limits.rate(*op).period > now);
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.forget_idle();
         }
-        let window = windows
-            .entry((operation, caller.to_owned()))
-            .or_insert((0, now));
-        if window.1 + rate.period <= now {
-            *window = (0, now);
+        let limit = self.limit(operation);
+        limit
+            .callers
+            .check_key(&caller.to_owned())
+            .map_err(|not_until| {
+                let rate = limit.rate;
+                too_many(
+                    format!(
+                        "The rate limit of {} requests per {:?} is reached.",
+                        rate.count, rate.period
+                    ),
+                    not_until.wait_time_from(self.clock.now()),
+                )
+            })
+    }
+
+    /// Drops the callers whose bucket is full again: they are as if never seen.
+    fn forget_idle(&self) {
+        for limit in self.limits() {
+            limit.callers.retain_recent();
+            limit.callers.shrink_to_fit();
         }
-        if window.0 >= rate.count {
-            let wait = (window.1 + rate.period).saturating_duration_since(now);
-            return Err(too_many(
-                format!(
-                    "The rate limit of {} requests per {:?} is reached.",
-                    rate.count, rate.period
-                ),
-                wait,
-            ));
-        }
-        window.0 += 1;
-        Ok(())
+    }
+
+    /// Callers remembered, over every operation.
+    #[cfg(test)]
+    fn callers(&self) -> usize {
+        self.limits().iter().map(|l| l.callers.len()).sum()
     }
 }
 
@@ -210,6 +287,8 @@ impl Drop for ConnectionPermit {
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
     #[test]
@@ -227,52 +306,69 @@ mod tests {
         }
     }
 
+    fn fake_limiter(limits: RateLimits) -> (RateLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        (RateLimiter::with_clock(limits, true, clock.clone()), clock)
+    }
+
     #[test]
-    fn a_window_refuses_past_its_count_until_it_ends() {
-        let limits = RateLimits {
+    fn a_burst_of_the_count_passes_then_one_per_share_of_the_period() {
+        let (limiter, clock) = fake_limiter(RateLimits {
             submission: Rate::per_minute(2),
             ..RateLimits::default()
-        };
-        let limiter = RateLimiter::new(limits, true);
-        let start = Instant::now();
-        assert!(
-            limiter
-                .check_at(Operation::Submission, "svc", start)
-                .is_ok()
-        );
-        assert!(
-            limiter
-                .check_at(Operation::Submission, "svc", start)
-                .is_ok()
-        );
-        let refused = limiter
-            .check_at(
-                Operation::Submission,
-                "svc",
-                start + Duration::from_millis(20_500),
-            )
-            .unwrap_err();
+        });
+        assert!(limiter.check(Operation::Submission, "svc").is_ok());
+        assert!(limiter.check(Operation::Submission, "svc").is_ok());
+        clock.advance(Duration::from_millis(20_500));
+        let refused = limiter.check(Operation::Submission, "svc").unwrap_err();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(refused.code(), code::RATE_LIMIT_EXCEEDED);
-        assert_eq!(refused.retry_after(), Some(40));
+        // The next request passes 30 s (a minute / 2) after the start: 9.5 s, rounded up.
+        assert_eq!(refused.retry_after(), Some(10));
         // Other callers and other operations count apart.
-        assert!(
-            limiter
-                .check_at(Operation::Submission, "other", start)
-                .is_ok()
-        );
-        assert!(
-            limiter
-                .check_at(Operation::StatusUpdate, "svc", start)
-                .is_ok()
-        );
-        // A new window starts after the period.
-        let later = start + Duration::from_secs(60);
-        assert!(
-            limiter
-                .check_at(Operation::Submission, "svc", later)
-                .is_ok()
-        );
+        assert!(limiter.check(Operation::Submission, "other").is_ok());
+        assert!(limiter.check(Operation::StatusUpdate, "svc").is_ok());
+        clock.advance(Duration::from_millis(9_500));
+        assert!(limiter.check(Operation::Submission, "svc").is_ok());
+        let refused = limiter.check(Operation::Submission, "svc").unwrap_err();
+        assert_eq!(refused.retry_after(), Some(30));
+        // A whole period later the whole burst is back.
+        clock.advance(Duration::from_secs(60));
+        assert!(limiter.check(Operation::Submission, "svc").is_ok());
+        assert!(limiter.check(Operation::Submission, "svc").is_ok());
+        assert!(limiter.check(Operation::Submission, "svc").is_err());
+    }
+
+    #[test]
+    fn an_hourly_limit_refuses_with_a_wait_of_its_share() {
+        let (limiter, _clock) = fake_limiter(RateLimits::default());
+        for _ in 0..10 {
+            assert!(limiter.check(Operation::Registration, "1.2.3.4").is_ok());
+        }
+        let refused = limiter
+            .check(Operation::Registration, "1.2.3.4")
+            .unwrap_err();
+        assert_eq!(refused.retry_after(), Some(360));
+    }
+
+    #[test]
+    fn idle_callers_are_forgotten_as_checks_go_on() {
+        let (limiter, clock) = fake_limiter(RateLimits::default());
+        for caller in 0..100 {
+            assert!(
+                limiter
+                    .check(Operation::Polling, &caller.to_string())
+                    .is_ok()
+            );
+        }
+        assert_eq!(limiter.callers(), 100);
+        clock.advance(Duration::from_secs(61));
+        for _ in 0..SWEEP_EVERY {
+            // Far below the limit: a second apart, 60 a minute allowed.
+            clock.advance(Duration::from_secs(1));
+            assert!(limiter.check(Operation::Polling, "ada").is_ok());
+        }
+        assert_eq!(limiter.callers(), 1);
     }
 
     #[test]

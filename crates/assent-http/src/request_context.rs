@@ -1,16 +1,21 @@
-//! Per-request context: the request id (`X-Request-ID` on every response), a tracing span,
-//! one access-log line, and the rendering of every error in the route's dialect.
+//! Per-request context: the request id (`X-Request-ID` on every response), the client address
+//! (worked out once, kept in the request's extensions for [`ClientAddr`]), a tracing span, one
+//! access-log line, and the rendering of every error in the route's dialect.
 
 use std::time::Instant;
 
-use actix_web::Error;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue, USER_AGENT};
 use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
 use tracing::Instrument;
 
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, Dialect, RenderedPage, code};
+
+/// Most bytes of a user agent the access log keeps.
+const USER_AGENT_LOGGED: usize = 200;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -38,13 +43,21 @@ pub async fn request_context(
         .filter(|v| sane_request_id(v))
         .map_or_else(new_request_id, str::to_owned);
     let dialect = Dialect::for_path(req.path());
-    // The path only: query strings may carry tokens (`?token=` on the ATP streams).
+    let client = ClientAddr::in_app(req.app_data(), req.peer_addr(), req.headers());
+    req.extensions_mut().insert(client);
+    // Neither the path nor the query: the access line names the route template instead
+    // (ids would make every request's name unique), and query strings may carry tokens
+    // (`?token=` on the ATP streams).
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %req.method(),
-        path = %req.path(),
+        client = %client,
     );
+    let user_agent = req
+        .headers()
+        .get(USER_AGENT)
+        .map(|value| loggable_user_agent(value.as_bytes()));
     let started = Instant::now();
 
     let response = if has_nul(req.uri().path()) || has_nul(req.query_string()) {
@@ -64,10 +77,15 @@ pub async fn request_context(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    // The route template (`/v1/claims/{id}`), not the path: one name per route, however
+    // many ids; absent when no route matched.
+    let route = response.request().match_pattern();
     span.in_scope(|| {
         tracing::info!(
+            route = route.as_deref(),
             status = response.status().as_u16(),
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms = milliseconds(started.elapsed()),
+            user_agent = user_agent.as_deref(),
             "handled"
         );
     });
@@ -115,6 +133,27 @@ fn render_error(
     response.into_response(rendered)
 }
 
+/// Milliseconds rounded to the microsecond: `1.235`, not `1.234567891`.
+fn milliseconds(elapsed: std::time::Duration) -> f64 {
+    (elapsed.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// A user agent as the log shows it: visible ASCII and spaces only (anything else, which
+/// could forge a log line, becomes `?`), at most [`USER_AGENT_LOGGED`] bytes.
+fn loggable_user_agent(value: &[u8]) -> String {
+    value
+        .iter()
+        .take(USER_AGENT_LOGGED)
+        .map(|&b| {
+            if b == b' ' || b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
 /// Whether percent-encoded (or raw) text holds a NUL character.
 fn has_nul(text: &str) -> bool {
     text.contains('\0')
@@ -134,6 +173,35 @@ mod tests {
         assert!(has_nul("a=1&b=x%00y"));
         assert!(!has_nul("/v1/services/abc%20d"));
         assert!(!has_nul("a=%2500"));
+    }
+
+    #[test]
+    fn latency_is_shown_to_the_microsecond() {
+        use std::time::Duration;
+        assert_eq!(
+            format!("{}", milliseconds(Duration::from_nanos(1_234_567))),
+            "1.235"
+        );
+        assert_eq!(format!("{}", milliseconds(Duration::from_millis(15))), "15");
+        assert_eq!(
+            format!("{}", milliseconds(Duration::from_nanos(999))),
+            "0.001"
+        );
+        assert_eq!(format!("{}", milliseconds(Duration::from_nanos(400))), "0");
+        assert_eq!(
+            format!("{}", milliseconds(Duration::from_secs(5 * 3600))),
+            "18000000"
+        );
+    }
+
+    #[test]
+    fn user_agents_are_logged_sanitised_and_bounded() {
+        assert_eq!(loggable_user_agent(b"curl/8.5.0"), "curl/8.5.0");
+        assert_eq!(
+            loggable_user_agent(b"evil\nstatus=200\r\x1b[31m\xff"),
+            "evil?status=200??[31m?"
+        );
+        assert_eq!(loggable_user_agent(&[b'a'; 500]).len(), USER_AGENT_LOGGED);
     }
 
     #[test]

@@ -3,11 +3,14 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::http::Method;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
-use crate::request_context::request_context;
+use crate::request_context::{REQUEST_ID_HEADER, request_context};
 use crate::routes;
 use crate::state::AppState;
 
@@ -44,6 +47,28 @@ pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
     }
 }
 
+/// CORS for browser apps at `origins` calling the API with a bearer token. Never with
+/// credentials: a cross-origin request carries no cookie the server would believe, so the
+/// session cookie stays same-origin. A request from another origin is served as it would be
+/// without CORS (the browser withholds the answer); its preflight is refused.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([AUTHORIZATION, CONTENT_TYPE, REQUEST_ID_HEADER])
+        .expose_headers([REQUEST_ID_HEADER, RETRY_AFTER, LOCATION])
+        .block_on_origin_mismatch(false)
+        .max_age(3600)
+}
+
 /// Starts serving on `listener`, and the change feed that pushes notifications to open client
 /// connections (an embedder using [`app_config`] alone spawns `state.feed.run(…)` itself).
 /// The returned [`Server`] runs when awaited (or spawned); stop it through its handle. Signals
@@ -59,11 +84,16 @@ pub fn start(
             .clone()
             .run(state.store().clone(), state.settings.feed_poll),
     );
+    let cors_origins = state.settings.cors_origins.clone();
     let config = app_config(state);
     let server = HttpServer::new(move || {
         App::new()
             .configure(config.clone())
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .wrap(Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
             .wrap(from_fn(request_context))
     })
     .workers(options.workers)

@@ -8,6 +8,7 @@ use assent_core::WebhookUrlPolicy;
 use assent_store::Store;
 use url::Url;
 
+use crate::client_addr::TrustedProxies;
 use crate::feed::ChangeFeed;
 use crate::nonces::NonceBatcher;
 use crate::rate_limit::{ConnectionLimit, RateLimiter, RateLimits};
@@ -45,6 +46,12 @@ pub struct HttpSettings {
     /// How often the change feed looks for other replicas' changes (this process's own
     /// wake it at once).
     pub feed_poll: Duration,
+    /// The reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client
+    /// (see `client_addr`); none by default.
+    pub trusted_proxies: TrustedProxies,
+    /// The origins (`https://app.example.com`) of browser apps allowed to call the API
+    /// cross-origin with a bearer token; none by default, and then no CORS headers at all.
+    pub cors_origins: Vec<String>,
 }
 
 pub use assent_app::Quotas;
@@ -65,6 +72,8 @@ impl Default for HttpSettings {
             stream_heartbeat: Duration::from_secs(30),
             stream_idle_timeout: Duration::from_secs(60),
             feed_poll: Duration::from_millis(500),
+            trusted_proxies: TrustedProxies::default(),
+            cors_origins: Vec::new(),
         }
     }
 }

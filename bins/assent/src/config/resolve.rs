@@ -50,6 +50,8 @@ impl StorageArgs {
 pub struct ServeConfig {
     pub bind: SocketAddr,
     pub public_url: Option<url::Url>,
+    pub trusted_proxies: assent_http::TrustedProxies,
+    pub cors_origins: Vec<String>,
     pub admin_token: Option<Secret>,
     pub default_namespace: Option<assent_core::Namespace>,
     pub allow_private_webhooks: bool,
@@ -82,6 +84,16 @@ impl ServeArgs {
             }
             Ok(url)
         })?;
+        let trusted_proxies = self
+            .trusted_proxies()
+            .read_optional(|setting, raw| {
+                assent_http::TrustedProxies::parse(&raw).map_err(|why| setting.error(why))
+            })?
+            .unwrap_or_default();
+        let cors_origins = self
+            .cors_origins()
+            .read_optional(|setting, raw| cors_origins(&raw).map_err(|why| setting.error(why)))?
+            .unwrap_or_default();
         let admin_token = self.admin_token().read_optional(|setting, token| {
             let min = setting.min_chars.unwrap_or_default();
             if token.trim() != token || token.chars().count() < min {
@@ -147,6 +159,8 @@ impl ServeArgs {
         Ok(ServeConfig {
             bind,
             public_url,
+            trusted_proxies,
+            cors_origins,
             admin_token,
             default_namespace,
             allow_private_webhooks,
@@ -165,4 +179,28 @@ impl ServeArgs {
             engine,
         })
     }
+}
+
+/// Origins separated by commas or spaces, each `scheme://host[:port]` of http or https, in
+/// the form browsers send in `Origin` (so `https://App.example.com:443` is
+/// `https://app.example.com`).
+fn cors_origins(text: &str) -> Result<Vec<String>, String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let not_an_origin =
+                || format!("`{entry}` is not an origin like https://app.example.com");
+            let url = url::Url::parse(entry).map_err(|_| not_an_origin())?;
+            let bare = url.path() == "/"
+                && !entry.ends_with('/')
+                && url.query().is_none()
+                && url.fragment().is_none()
+                && url.username().is_empty()
+                && url.password().is_none();
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
+                return Err(not_an_origin());
+            }
+            Ok(url.origin().ascii_serialization())
+        })
+        .collect()
 }

@@ -43,6 +43,16 @@ settings! {
         /// origin the request was addressed to), and an `https` URL makes the session cookie
         /// `Secure`. Set it behind a proxy.
         public_url: String { value_name: "URL" },
+        /// The reverse proxies whose `X-Forwarded-For` or `Forwarded` header names the client,
+        /// as addresses or CIDRs separated by commas (`10.0.0.0/8, ::1`). A request from one of
+        /// them is taken to come from the first address, walking those headers from the
+        /// right, that is not a trusted proxy; login throttling, rate limits and the logs use
+        /// that address. Anyone else's forwarding headers are ignored (see `deployment.md`).
+        trusted_proxies: String { value_name: "CIDRS" },
+        /// Origins of browser apps allowed to call the API cross-origin with a bearer token,
+        /// separated by commas (`https://app.example.com`). Cookies are never allowed
+        /// cross-origin. Without it no CORS header is sent.
+        cors_origins: String { value_name: "ORIGINS" },
         /// Admin token to create on first start with an empty database, without surrounding
         /// spaces. Without it a token is generated and printed once on stdout.
         admin_token: String {

@@ -126,6 +126,8 @@ fn every_setting_is_read_from_the_file() {
         log_format = "json"
         bind = "127.0.0.1:9000"
         public_url = "https://assent.example.com"
+        trusted_proxies = "10.0.0.0/8, ::1"
+        cors_origins = "https://app.example.com"
         admin_token = "adm_file_token_0123456789"
         default_namespace = "ada"
         allow_private_webhooks = false
@@ -174,6 +176,51 @@ fn every_setting_is_read_from_the_file() {
     assert_eq!(resolved.rate.websockets_per_user, 3);
     assert_eq!(resolved.stream_idle_timeout, Duration::from_secs(45));
     assert_eq!(resolved.change_poll_interval, Duration::from_millis(250));
+    assert_eq!(
+        resolved.trusted_proxies,
+        assent_http::TrustedProxies::parse("10.0.0.0/8,::1").unwrap()
+    );
+    assert_eq!(resolved.cors_origins, ["https://app.example.com"]);
+}
+
+#[test]
+fn trusted_proxies_and_cors_origins_are_none_by_default_and_checked() {
+    let defaults = ServeArgs::default().resolve().unwrap();
+    assert!(defaults.trusted_proxies.is_empty());
+    assert!(defaults.cors_origins.is_empty());
+    let origins = ServeArgs {
+        cors_origins: Some("https://App.Example.com:443, http://localhost:3000".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        origins.resolve().unwrap().cors_origins,
+        ["https://app.example.com", "http://localhost:3000"]
+    );
+    for bad in [
+        "*",
+        "app.example.com",
+        "https://app.example.com/",
+        "https://app.example.com/path",
+        "https://app.example.com?x=1",
+        "https://user@app.example.com",
+        "ftp://app.example.com",
+        "null",
+    ] {
+        let args = ServeArgs {
+            cors_origins: Some(bad.into()),
+            ..Default::default()
+        };
+        let error = format!("{:#}", args.resolve().unwrap_err());
+        assert!(error.contains("ASSENT_CORS_ORIGINS"), "{bad}: {error}");
+    }
+    for bad in ["10.0.0.0/33", "proxy.internal", "10.0.0.0/8;"] {
+        let args = ServeArgs {
+            trusted_proxies: Some(bad.into()),
+            ..Default::default()
+        };
+        let error = format!("{:#}", args.resolve().unwrap_err());
+        assert!(error.contains("ASSENT_TRUSTED_PROXIES"), "{bad}: {error}");
+    }
 }
 
 #[test]

@@ -8,7 +8,8 @@ use assent_core::SignupInput;
 
 use super::views::{LoginPage, SignupPage};
 use super::{Failure, Form, Posted, error_page, finish, html, visitor};
-use crate::auth::{check_same_origin, client_address, session_cookie, session_cookie_removal};
+use crate::auth::{check_same_origin, session_cookie, session_cookie_removal};
+use crate::client_addr::ClientAddr;
 use crate::error::status_of;
 use crate::state::AppState;
 
@@ -32,7 +33,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let form = Form::parse(&body);
     let email = form.get("email").unwrap_or_default().to_owned();
     let password = form.get("password").map(str::to_owned);
-    let client = client_address(&req);
+    let client = ClientAddr::of(&req).to_string();
     match accounts::log_in(&state.app, Some(email.clone()), password, &client).await {
         Ok((_, grant)) => started(&state, grant),
         Err(e) => refused(

@@ -6,7 +6,8 @@ use assent_core::AtpRegistrationInput;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{AdminCaller, ServiceCaller, client_address};
+use crate::auth::{AdminCaller, ServiceCaller};
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::rate_limit::Operation;
@@ -107,10 +108,10 @@ pub async fn register(
     state: web::Data<AppState>,
     body: JsonBody<RegisterServiceRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    // Per connecting address (a forwarded-for header could name any address).
+    // Per client address: the peer's, or the one trusted proxies forwarded.
     state
         .limiter
-        .check(Operation::Registration, &client_address(&req))?;
+        .check(Operation::Registration, &ClientAddr::of(&req).to_string())?;
     let input = AtpRegistrationInput::from(body.into_inner());
     let registered = services::register_atp(&state.app, admin.token_id, input).await?;
     Ok(HttpResponse::Created().json(RegisterServiceResponse {

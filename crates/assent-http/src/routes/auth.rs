@@ -8,7 +8,8 @@ use assent_store::Account;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Owner, client_address, session_cookie, session_cookie_removal};
+use crate::auth::{Owner, session_cookie, session_cookie_removal};
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::error::SigilumError;
 use crate::json::{JsonBody, OptionalJsonBody};
@@ -135,7 +136,7 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let client = client_address(&req);
+    let client = ClientAddr::of(&req).to_string();
     let (account, grant) = accounts::log_in(&state.app, body.email, body.password, &client).await?;
     Ok(logged_in(StatusCode::OK, &state.settings, account, grant))
 }

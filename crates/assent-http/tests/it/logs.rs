@@ -1,11 +1,11 @@
 //! No secret reaches the logs: every log line of a whole owner and service workflow, at every
 //! level down to TRACE (the framework's included), is captured and searched for each secret
-//! the workflow created or presented.
+//! the workflow created or presented. And the access line says what an operator needs.
 
 use crate::common;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use assent_store::testing::Engine;
 use common::{PASSWORD, TestServer, seed_registration};
@@ -26,19 +26,34 @@ impl Write for Captured {
     }
 }
 
+/// The process's one global subscriber, installed by the first test that asks (no other
+/// module installs one): in this crate's single test binary it also captures every test that
+/// runs beside or after the ones here. Their checks still hold: a workflow's secrets are its
+/// own, the fixed ones (the harness's password, the seed's webhook secret) may not be logged
+/// by any test either, and the access line is found by its own user agent.
+fn captured() -> &'static Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        captured
+    })
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 #[actix_web::test]
 async fn no_secret_is_ever_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // The process's one global subscriber (no other test installs one): in this crate's single
-    // test binary it also captures every test that runs beside or after this one. The checks
-    // below still hold: this workflow's secrets are its own, and the fixed ones (the harness's
-    // password, the seed's webhook secret) may not be logged by any test either.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = captured();
 
     let server = TestServer::start(Engine::Sqlite).await;
     let session = server.signup("lin").await;
@@ -107,7 +122,7 @@ async fn no_secret_is_ever_logged() {
     let admin_token = server.admin_token.clone();
     server.stop().await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("handled") && logs.contains("/v1/services"),
         "the capture works"
@@ -131,3 +146,54 @@ async fn no_secret_is_ever_logged() {
         );
     }
 }
+
+/// One line per request: the route template (not the path with its id, nor the query), the
+/// client address (the forwarded one, behind a trusted proxy), the user agent, the status and
+/// the latency.
+async fn the_access_line_names_the_route_client_and_user_agent(engine: Engine) {
+    let captured = captured();
+    let server = TestServer::start_with(engine, |s| {
+        s.trusted_proxies = assent_http::TrustedProxies::parse("127.0.0.1/32").unwrap();
+    })
+    .await;
+    let session = server.signup("lin").await;
+    let id = server.create_service(&session, "s").await;
+    let agent = &format!("assent-log-test/1.0 ({engine:?})");
+    let reply = server
+        .send(
+            server
+                .client
+                .get(server.url(&format!("/v1/services/{id}/keys?marker=query-text-1234")))
+                .bearer_auth(&session)
+                .header("user-agent", agent)
+                .header("x-forwarded-for", "198.51.100.7"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    server.stop().await;
+
+    let logs = captured.text();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains(agent) && line.contains("handled"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = lines[0];
+    for expected in [
+        "route=\"/v1/services/{service_id}/keys\"",
+        "client=198.51.100.7",
+        "method=GET",
+        "status=200",
+        "latency_ms=",
+        &format!("request_id={}", reply.request_id()),
+    ] {
+        assert!(line.contains(expected), "{expected} is not in {line}");
+    }
+    assert!(!line.contains(&id), "{line}");
+    assert!(
+        !logs.contains("query-text-1234"),
+        "a query string was logged"
+    );
+}
+
+on_both_engines!(the_access_line_names_the_route_client_and_user_agent);

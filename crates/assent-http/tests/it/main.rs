@@ -22,6 +22,7 @@ mod nonces;
 mod notifications;
 mod operator;
 mod owners;
+mod proxies;
 mod quotas;
 mod signed;
 mod signing_doc;
