@@ -21,6 +21,7 @@ mod nonces;
 mod notifications;
 mod operator;
 mod owners;
+mod security;
 mod signed;
 mod streams;
 mod webhooks;
