@@ -9,7 +9,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use assent_store::testing::Engine;
-use common::{PASSWORD, TestServer, seed_registration};
+use common::{PASSWORD, Reply, TestServer, seed_registration};
 use reqwest::header::SET_COOKIE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -417,54 +417,44 @@ async fn every_response_carrying_a_secret_is_not_stored(engine: Engine) {
     }
 }
 
+/// The reply is a 400 with `code`, saying why.
+fn assert_refused(reply: &Reply, code: &str, why: &str) {
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some(code)),
+        "{:?}",
+        reply.body
+    );
+    let message = reply.body["error"]
+        .as_str()
+        .or(reply.body["message"].as_str());
+    assert!(message.unwrap().contains(why), "{:?}", reply.body);
+}
+
 /// Port 0 names no service: no webhook or callback URL may use it.
 async fn webhook_and_callback_urls_with_port_zero_are_refused(engine: Engine) {
     let server = TestServer::start(engine).await;
     let (session, _) = server.login("ada@example.com").await;
     let service = server.create_service(&session, "gateway").await;
     let webhooks = format!("/v1/services/{service}/webhooks");
-    let reply = server
-        .call(
-            Method::POST,
-            &webhooks,
-            &session,
-            Some(json!({ "url": "https://hooks.example:0/x" })),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
-    assert_eq!(reply.body["code"], "INVALID_WEBHOOK_URL");
-    assert!(
-        reply.body["error"].as_str().unwrap().contains("port 0"),
-        "{:?}",
-        reply.body
-    );
-    let created = server
-        .call(
-            Method::POST,
-            &webhooks,
-            &session,
-            Some(json!({ "url": "https://hooks.example/x" })),
-        )
-        .await;
-    let id = created.body["id"].as_str().unwrap();
-    let reply = server
-        .call(
-            Method::PATCH,
-            &format!("{webhooks}/{id}"),
-            &session,
-            Some(json!({ "url": "https://hooks.example:0/y" })),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
-    assert_eq!(reply.body["code"], "INVALID_WEBHOOK_URL");
+    let send = |method, path: String, url: &str| {
+        let body = Some(json!({ "url": url }));
+        let (server, session) = (&server, &session);
+        async move { server.call(method, &path, session, body).await }
+    };
+    let reply = send(Method::POST, webhooks.clone(), "https://hooks.example:0/x").await;
+    assert_refused(&reply, "INVALID_WEBHOOK_URL", "port 0");
+    let created = send(Method::POST, webhooks.clone(), "https://hooks.example/x").await;
+    let changed = format!("{webhooks}/{}", created.body["id"].as_str().unwrap());
+    let reply = send(Method::PATCH, changed, "https://hooks.example:0/y").await;
+    assert_refused(&reply, "INVALID_WEBHOOK_URL", "port 0");
     let listed = server.call(Method::GET, &webhooks, &session, None).await;
     assert_eq!(listed.body["webhooks"][0]["url"], "https://hooks.example/x");
 
     let mut registration = seed_registration();
     registration["callback_url"] = json!("https://lovelace.dev:0/atp/webhook");
     let reply = server.register(&registration).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
-    assert_eq!(reply.body["code"], "INVALID_CALLBACK_URL");
+    assert_refused(&reply, "INVALID_CALLBACK_URL", "port 0");
 }
 
 on_both_engines!(
