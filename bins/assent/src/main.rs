@@ -119,15 +119,27 @@ fn config_reference(write: Option<&Path>) -> anyhow::Result<()> {
 
 /// Logs go to stderr; stdout is kept for what a command prints for the user (a new token).
 fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|e| anyhow::anyhow!("ASSENT_LOG: `{filter}` is not a valid filter: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
+    let client_faults = tracing_subscriber::filter::filter_fn(|event| !is_client_fault(event));
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.finish().with(client_faults).init(),
+        LogFormat::Json => builder.json().finish().with(client_faults).init(),
     }
     Ok(())
+}
+
+/// actix-http's connection errors: a malformed request (bad request line or header, a head
+/// too large) or a client gone mid-write. Each is the client's doing, already answered (400,
+/// 431) and logged by actix-http at TRACE; its second line, at ERROR, would page an operator
+/// for someone else's bad request. The server's own failures are logged by assent itself.
+fn is_client_fault(event: &tracing::Metadata<'_>) -> bool {
+    *event.level() == tracing::Level::ERROR && event.target() == "actix_http::h1::dispatcher"
 }

@@ -39,6 +39,8 @@ codes! {
     VALIDATION_ERROR,
     /// The body is larger than the server accepts (413).
     PAYLOAD_TOO_LARGE,
+    /// A JSON endpoint's body sent as another media type, such as a form or `text/plain` (415).
+    UNSUPPORTED_MEDIA_TYPE,
     /// No such resource, or one of another owner's (404).
     NOT_FOUND,
     /// The route exists, the method does not (405).

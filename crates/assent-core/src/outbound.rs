@@ -27,6 +27,7 @@ pub enum UrlRejection {
     NotHttps,
     HasCredentials,
     NoHost,
+    PortZero,
     NonPublicAddress,
 }
 
@@ -42,6 +43,7 @@ impl fmt::Display for UrlRejection {
             }
             Self::HasCredentials => "must not contain a user name or password",
             Self::NoHost => "must name a host",
+            Self::PortZero => "must not use port 0",
             Self::NonPublicAddress => {
                 "must not point at a loopback, private, link-local or otherwise non-public address"
             }
@@ -64,6 +66,10 @@ pub fn check_webhook_url(raw: &str, policy: WebhookUrlPolicy) -> Result<Url, Url
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlRejection::HasCredentials);
+    }
+    // Port 0 names no service: nothing can be delivered to it.
+    if url.port() == Some(0) {
+        return Err(UrlRejection::PortZero);
     }
     let public = match url.host() {
         None => return Err(UrlRejection::NoHost),
@@ -224,6 +230,26 @@ mod tests {
     }
 
     #[test]
+    fn port_zero_is_refused_under_every_policy() {
+        for url in [
+            "https://lovelace.dev:0/hook",
+            "https://93.184.216.34:0/hook",
+            "https://[2606:4700:4700::1111]:0/",
+            "https://lovelace.dev:00/hook",
+        ] {
+            assert_eq!(
+                check_webhook_url(url, STRICT),
+                Err(UrlRejection::PortZero),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            check_webhook_url("http://127.0.0.1:0/hook", DEV),
+            Err(UrlRejection::PortZero)
+        );
+    }
+
+    #[test]
     fn plain_http_is_refused_unless_in_development() {
         assert_eq!(
             check_webhook_url("http://lovelace.dev/hook", STRICT),
@@ -273,5 +299,45 @@ mod tests {
         );
         let long = format!("https://lovelace.dev/{}", "a".repeat(MAX_URL_LEN));
         assert_eq!(check_webhook_url(&long, STRICT), Err(UrlRejection::TooLong));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            /// Any text: no panic, and a URL accepted once is accepted again as itself.
+            #[test]
+            fn any_text_never_panics_and_an_accepted_url_is_stable(
+                raw in prop_oneof!["\\PC{0,60}", "https?://[a-z0-9.:\\[\\]@%-]{0,30}(/[a-z0-9%.]{0,6}){0,2}"],
+                allow_private in any::<bool>(),
+            ) {
+                let policy = WebhookUrlPolicy { allow_private };
+                if let Ok(url) = check_webhook_url(&raw, policy) {
+                    prop_assert_eq!(check_webhook_url(url.as_str(), policy), Ok(url.clone()));
+                    prop_assert_ne!(url.port(), Some(0));
+                }
+            }
+
+            /// An IPv4 address is judged alike however it is written: plain, mapped into
+            /// IPv6, behind NAT64 or 6to4, and as a URL's host.
+            #[test]
+            fn an_ipv4_address_is_judged_alike_in_every_form(bits in any::<u32>()) {
+                let v4 = Ipv4Addr::from(bits);
+                let public = is_public_ip(IpAddr::V4(v4));
+                let [a, b, c, d] = v4.octets();
+                let hi = u16::from_be_bytes([a, b]);
+                let lo = u16::from_be_bytes([c, d]);
+                prop_assert_eq!(is_public_ip(IpAddr::V6(v4.to_ipv6_mapped())), public);
+                prop_assert_eq!(is_public_ip(IpAddr::V6(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo))), public);
+                prop_assert_eq!(is_public_ip(IpAddr::V6(Ipv6Addr::new(0x2002, hi, lo, 0, 0, 0, 0, 1))), public);
+                for url in [format!("https://{v4}/hook"), format!("https://[::ffff:{v4}]/hook"), format!("https://{bits}/hook")] {
+                    prop_assert_eq!(check_webhook_url(&url, STRICT).is_ok(), public, "{}", url);
+                }
+            }
+        }
     }
 }

@@ -147,4 +147,41 @@ mod tests {
     fn now_is_after_2025() {
         assert!(Timestamp::now().as_millis() > 1_735_689_600_000);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn any_text_is_a_duration_or_none_without_panic(text in "\\PC{0,12}|[0-9]{0,25}(ms|s|m|h|d)?") {
+                let _ = parse_duration(&text);
+            }
+
+            /// A number and a unit read back as that many units, unless it overflows.
+            #[test]
+            fn a_written_duration_reads_back(
+                number in any::<u64>(),
+                (unit, millis) in prop::sample::select(vec![("ms", 1_u64), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]),
+            ) {
+                let expected = number.checked_mul(millis).map(std::time::Duration::from_millis);
+                prop_assert_eq!(parse_duration(&format!("{number}{unit}")), expected);
+            }
+
+            /// Every instant of years 1 to 9999 renders as RFC 3339 and reads back exactly.
+            #[test]
+            fn an_instant_renders_and_reads_back(millis in -62_135_596_800_000_i64..=253_402_300_799_999) {
+                let instant = Timestamp::from_millis(millis);
+                prop_assert_eq!(Timestamp::parse_rfc3339(&instant.to_rfc3339()), Some(instant));
+            }
+
+            #[test]
+            fn any_text_is_an_instant_or_none_without_panic(text in "\\PC{0,40}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{0,14}(Z|[+-][0-9]{2}:[0-9]{2})") {
+                let _ = Timestamp::parse_rfc3339(&text);
+            }
+        }
+    }
 }

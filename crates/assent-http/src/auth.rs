@@ -62,8 +62,9 @@ impl FromRequest for AdminCaller {
 
 /// A namespace owner with a live session, from the `assent_session` cookie or an
 /// `Authorization: Bearer` session token. A state-changing request authenticated by the
-/// cookie must come from the server's own origin (403 `CSRF_REJECTED`); bearer requests are
-/// exempt, since a browser never adds that header on its own.
+/// cookie must come from the server's own origin (403 `CSRF_REJECTED`; [`StreamOwner`] for
+/// any request); bearer requests are exempt, since a browser never adds that header on its
+/// own.
 #[derive(Debug, Clone)]
 pub struct Owner {
     pub account: Account,
@@ -85,28 +86,52 @@ impl FromRequest for Owner {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state(req);
-        let token = presented_token(req, &state);
-        Box::pin(async move {
-            let token = token?.ok_or_else(|| ApiError::unauthenticated("Log in first."))?;
-            let hash = TokenHash::of(&token);
-            let session = credentials::session(&state?.app, hash).await?;
-            let session = session.ok_or_else(|| {
-                ApiError::unauthenticated("The session is invalid or has expired; log in again.")
-            })?;
-            Ok(Self {
-                account: session.account,
-                session_id: session.id,
-            })
-        })
+        authenticate_owner(req, false)
     }
 }
 
-/// The token a human presents: a bearer token, else the session cookie (refused for a
-/// state-changing request from another origin), else none.
+/// [`Owner`] for the dashboard's event stream: a session cookie must come from this server's
+/// own pages even though the request is a GET, since the stream reads the owner's changes.
+#[derive(Debug, Clone)]
+pub struct StreamOwner(pub Owner);
+
+impl FromRequest for StreamOwner {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let owner = authenticate_owner(req, true);
+        Box::pin(async move { owner.await.map(StreamOwner) })
+    }
+}
+
+fn authenticate_owner(
+    req: &HttpRequest,
+    streaming: bool,
+) -> Pin<Box<dyn Future<Output = Result<Owner, ApiError>>>> {
+    let state = state(req);
+    let token = presented_token(req, &state, streaming);
+    Box::pin(async move {
+        let token = token?.ok_or_else(|| ApiError::unauthenticated("Log in first."))?;
+        let hash = TokenHash::of(&token);
+        let session = credentials::session(&state?.app, hash).await?;
+        let session = session.ok_or_else(|| {
+            ApiError::unauthenticated("The session is invalid or has expired; log in again.")
+        })?;
+        Ok(Owner {
+            account: session.account,
+            session_id: session.id,
+        })
+    })
+}
+
+/// The token a human presents: a bearer token, else the session cookie, else none. The
+/// cookie of a state-changing request, or of any request when `streaming` (a stream reads
+/// what a page should not), must come from this server's own origin.
 fn presented_token(
     req: &HttpRequest,
     state: &Result<web::Data<AppState>, ApiError>,
+    streaming: bool,
 ) -> Result<Option<String>, ApiError> {
     if let Some(token) = bearer_token(req) {
         return Ok(Some(token.to_owned()));
@@ -115,13 +140,16 @@ fn presented_token(
         return Ok(None);
     };
     let state = state.as_ref().map_err(Clone::clone)?;
-    check_same_origin(req, &state.settings)?;
+    if streaming {
+        require_same_origin(req, &state.settings)?;
+    } else {
+        check_same_origin(req, &state.settings)?;
+    }
     Ok(Some(cookie.value().to_owned()))
 }
 
-/// Refuses a state-changing, cookie-authenticated request unless its `Origin` (or, lacking
-/// one, its `Referer`) is this server's origin: the configured public URL's, else the one the
-/// request was addressed to.
+/// Refuses a state-changing, cookie-authenticated request unless it comes from this server's
+/// own origin ([`require_same_origin`]).
 pub(crate) fn check_same_origin(
     req: &HttpRequest,
     settings: &HttpSettings,
@@ -129,28 +157,61 @@ pub(crate) fn check_same_origin(
     if req.method().is_safe() {
         return Ok(());
     }
-    let expected = match &settings.public_url {
+    require_same_origin(req, settings)
+}
+
+/// Refuses a request (403 `CSRF_REJECTED`) unless its `Origin` (or, lacking one, its
+/// `Referer`) is this server's origin.
+fn require_same_origin(req: &HttpRequest, settings: &HttpSettings) -> Result<(), ApiError> {
+    let expected = own_origin(req, settings);
+    if presented_origin(req).as_deref() == Some(expected.as_str()) {
+        Ok(())
+    } else {
+        Err(csrf_rejected())
+    }
+}
+
+/// Refuses a request that sets a session cookie (login, signup) when a browser says it comes
+/// from another origin. A request naming no origin at all is an API client's, not a page's:
+/// browsers send `Origin` with every cross-origin POST.
+pub(crate) fn refuse_foreign_origin(
+    req: &HttpRequest,
+    settings: &HttpSettings,
+) -> Result<(), ApiError> {
+    match presented_origin(req) {
+        Some(origin) if origin != own_origin(req, settings) => Err(csrf_rejected()),
+        _ => Ok(()),
+    }
+}
+
+/// This server's origin: the configured public URL's, else the one the request was
+/// addressed to.
+fn own_origin(req: &HttpRequest, settings: &HttpSettings) -> String {
+    match &settings.public_url {
         Some(url) => url.origin().ascii_serialization(),
         None => {
             let info = req.connection_info();
             format!("{}://{}", info.scheme(), info.host())
         }
-    };
+    }
+}
+
+/// The origin a request says it comes from: its `Origin` header, else its `Referer`'s.
+fn presented_origin(req: &HttpRequest) -> Option<String> {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let presented = header(ORIGIN).map(str::to_owned).or_else(|| {
+    header(ORIGIN).map(str::to_owned).or_else(|| {
         header(REFERER)
             .and_then(|r| url::Url::parse(r).ok())
             .map(|u| u.origin().ascii_serialization())
-    });
-    if presented.as_deref() == Some(expected.as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            code::CSRF_REJECTED,
-            "A cookie-authenticated change must come from this server's own pages.",
-        ))
-    }
+    })
+}
+
+fn csrf_rejected() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        code::CSRF_REJECTED,
+        "A cookie-authenticated request must come from this server's own pages.",
+    )
 }
 
 /// An AI service holding an active API key. A valid credential of another kind (an admin
@@ -215,7 +276,9 @@ impl FromRequest for UserCaller {
 
 /// [`UserCaller`] for the streaming endpoints, which also take the token as the `token` query
 /// parameter (browsers cannot set headers on `EventSource` or WebSocket). The query string is
-/// never logged.
+/// never logged. A session cookie must come from this server's own origin even though the
+/// request is a GET: a stream reads every pending notification, and a WebSocket can
+/// acknowledge them.
 #[derive(Debug, Clone)]
 pub struct StreamUser(pub UserCaller);
 
@@ -242,7 +305,7 @@ fn authenticate_user(
     query: bool,
 ) -> Pin<Box<dyn Future<Output = Result<UserCaller, ApiError>>>> {
     let state = state(req);
-    let token = presented_token(req, &state)
+    let token = presented_token(req, &state, query)
         .map(|token| token.or_else(|| query.then(|| query_token(req)).flatten()));
     Box::pin(async move {
         let token = token?.ok_or_else(|| ApiError::unauthenticated("A user token is required."))?;

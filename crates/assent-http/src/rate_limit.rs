@@ -397,4 +397,30 @@ mod tests {
         assert!(limit.acquire("ada", 2, true).is_ok());
         assert!(limit.acquire("ada", 2, false).is_ok());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn any_text_is_a_rate_or_none_without_panic(text in "\\PC{0,16}|[0-9 ]{0,12}/[0-9 ]{0,22}(ms|s|m|h|d)?") {
+                if let Some(rate) = Rate::parse(&text) {
+                    prop_assert!(rate.count > 0 && !rate.period.is_zero());
+                }
+            }
+
+            /// `N/DURATION` as written reads back, whatever the spacing around its parts.
+            #[test]
+            fn a_written_rate_reads_back(count in 1_u32.., seconds in 1_u64..1_000_000, spaced in any::<bool>()) {
+                let pad = if spaced { " " } else { "" };
+                let text = format!("{pad}{count}{pad}/{pad}{seconds}s{pad}");
+                let expected = Rate { count, period: Duration::from_secs(seconds) };
+                prop_assert_eq!(Rate::parse(&text), Some(expected));
+            }
+        }
+    }
 }

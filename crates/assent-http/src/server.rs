@@ -97,6 +97,10 @@ pub fn start(
             .wrap(from_fn(request_context))
     })
     .workers(options.workers)
+    // A client that closes its side of the connection is gone: end the connection at once, so
+    // a long-lived stream gives its per-user place back now rather than when a heartbeat
+    // finally fails to write (a minute later). No HTTP client half-closes and then waits.
+    .h1_allow_half_closed(false)
     .shutdown_timeout(options.shutdown_timeout.as_secs())
     .disable_signals()
     .listen(listener)?

@@ -521,3 +521,57 @@ fn migrate_runs_on_postgres() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("up to date"));
 }
+
+/// A malformed request is the client's fault: it is answered with a 4xx and logs nothing at
+/// WARN or ERROR (actix-http logs a bad request line at ERROR on its own).
+#[tokio::test]
+async fn malformed_requests_log_nothing_at_warn_or_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(assent(dir.path()));
+    for raw in [
+        "GET / HTTP/1.1\r\nHost: x\r\nthis is no header\r\n\r\n",
+        "GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n",
+    ] {
+        let mut connection = tokio::net::TcpStream::connect(&server.address)
+            .await
+            .expect("connect");
+        connection.write_all(raw.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        let _ = connection.read_to_end(&mut answer).await;
+        let answer = text(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{raw:?}: {answer}");
+    }
+    let client = reqwest::Client::new();
+    for (content_type, body, status) in [
+        ("application/json", "{\"email\": ", 400),
+        (
+            "text/plain",
+            "{\"email\": \"a@b.c\", \"password\": \"x\"}",
+            415,
+        ),
+    ] {
+        let response = client
+            .post(server.url("/v1/auth/login"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status().as_u16(), status, "{content_type}");
+    }
+    let (exit, _, stderr) = server.terminate();
+    assert!(exit.success());
+    assert!(
+        stderr.contains("handled"),
+        "the requests were logged: {stderr}"
+    );
+    for line in stderr.lines() {
+        assert!(
+            !line.contains(" ERROR ") && !line.contains(" WARN "),
+            "{line}"
+        );
+    }
+}

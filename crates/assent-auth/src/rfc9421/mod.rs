@@ -31,6 +31,8 @@ mod error;
 mod headers;
 mod keys;
 mod proof_cache;
+#[cfg(test)]
+mod properties;
 mod signature_input;
 mod signer;
 #[cfg(test)]

@@ -17,6 +17,8 @@ mod action;
 mod attachments;
 mod error;
 mod fields;
+#[cfg(test)]
+mod properties;
 mod record;
 mod response;
 mod status;

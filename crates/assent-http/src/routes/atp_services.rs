@@ -1,11 +1,13 @@
 //! ATP service registration: `POST /api/v1/services` (admin token).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use assent_app::services;
 use assent_core::AtpRegistrationInput;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::secret_response;
 use crate::auth::{AdminCaller, ServiceCaller};
 use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
@@ -114,11 +116,13 @@ pub async fn register(
         .check(Operation::Registration, &ClientAddr::of(&req).to_string())?;
     let input = AtpRegistrationInput::from(body.into_inner());
     let registered = services::register_atp(&state.app, admin.token_id, input).await?;
-    Ok(HttpResponse::Created().json(RegisterServiceResponse {
-        service_id: registered.service.slug,
-        api_key: registered.api_key,
-        webhook_secret: registered.webhook_secret,
-    }))
+    Ok(
+        secret_response(StatusCode::CREATED).json(RegisterServiceResponse {
+            service_id: registered.service.slug,
+            api_key: registered.api_key,
+            webhook_secret: registered.webhook_secret,
+        }),
+    )
 }
 
 /// The calling service, as its API key identifies it.

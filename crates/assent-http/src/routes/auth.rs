@@ -8,7 +8,8 @@ use assent_store::Account;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Owner, session_cookie, session_cookie_removal};
+use super::secret_response;
+use crate::auth::{Owner, refuse_foreign_origin, session_cookie, session_cookie_removal};
 use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::error::SigilumError;
@@ -96,13 +97,17 @@ pub struct LoginRequest {
         (status = 201, description = "Created and logged in; sets the `assent_session` cookie",
             body = LoginResponse),
         (status = 400, description = "`VALIDATION_ERROR` naming the field, `INVALID_JSON`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`: a browser page of another origin", body = SigilumError),
         (status = 409, description = "`EMAIL_ALREADY_REGISTERED` or `NAMESPACE_ALREADY_REGISTERED`",
             body = SigilumError),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body that is not `application/json`", body = SigilumError),
     ))]
 pub async fn signup(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    refuse_foreign_origin(&req, &state.settings)?;
     let body = body.into_inner();
     let signup = SignupInput {
         email: body.email,
@@ -128,6 +133,8 @@ pub async fn signup(
         (status = 200, description = "Logged in; sets the `assent_session` cookie", body = LoginResponse),
         (status = 400, description = "`VALIDATION_ERROR`, `INVALID_JSON`", body = SigilumError),
         (status = 401, description = "`INVALID_CREDENTIALS`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`: a browser page of another origin", body = SigilumError),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body that is not `application/json`", body = SigilumError),
         (status = 429, description = "`RATE_LIMIT_EXCEEDED`, with `Retry-After` in seconds", body = SigilumError),
     ))]
 pub async fn login(
@@ -135,6 +142,7 @@ pub async fn login(
     state: web::Data<AppState>,
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    refuse_foreign_origin(&req, &state.settings)?;
     let body = body.into_inner();
     let client = ClientAddr::of(&req).to_string();
     let (account, grant) = accounts::log_in(&state.app, body.email, body.password, &client).await?;
@@ -246,7 +254,7 @@ pub async fn create_token(
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().and_then(|b| b.name);
     let minted = accounts::mint_user_token(&state.app, &owner.account, name).await?;
-    Ok(HttpResponse::Created().json(CreatedUserToken::from(minted)))
+    Ok(secret_response(StatusCode::CREATED).json(CreatedUserToken::from(minted)))
 }
 
 /// The owner's active user tokens, newest first.
@@ -292,10 +300,8 @@ fn logged_in(
     grant: accounts::SessionGrant,
 ) -> HttpResponse {
     let cookie = session_cookie(settings, grant.token.clone(), settings.session_ttl);
-    HttpResponse::build(status)
-        .cookie(cookie)
-        .json(LoginResponse {
-            user: account.into(),
-            session: grant.into(),
-        })
+    secret_response(status).cookie(cookie).json(LoginResponse {
+        user: account.into(),
+        session: grant.into(),
+    })
 }

@@ -2,6 +2,7 @@
 //! with every attempt, manual retry, a test event, secret rotation, and changing or
 //! re-enabling an endpoint (with replay of what it missed).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use assent_app::pagination::Page;
 use assent_app::{deliveries, webhooks};
@@ -10,6 +11,7 @@ use assent_store::DeliveryRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::secret_response;
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::error::SigilumError;
@@ -252,7 +254,7 @@ pub async fn rotate_secret(
     let (service_id, webhook_id) = path.into_inner();
     let rotated =
         webhooks::rotate_secret(&state.app, &owner.account, service_id, webhook_id).await?;
-    Ok(HttpResponse::Ok().json(RotatedSecret::from(rotated)))
+    Ok(secret_response(StatusCode::OK).json(RotatedSecret::from(rotated)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,6 +1,8 @@
 //! Route table. Each module holds the handlers of one resource.
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
 
 pub mod agents;
 pub mod atp_services;
@@ -13,6 +15,14 @@ pub mod health;
 pub mod notifications;
 pub mod services;
 pub mod streams;
+
+/// A response carrying a secret shown once (a session, key, token or webhook secret):
+/// `Cache-Control: no-store`, so no cache or browser history keeps a copy.
+pub(crate) fn secret_response(status: StatusCode) -> HttpResponseBuilder {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((CACHE_CONTROL, "no-store"));
+    response
+}
 
 /// Registers every route. Unknown paths and wrong methods become enveloped 404/405 errors in
 /// the request-context middleware.

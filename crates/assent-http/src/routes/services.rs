@@ -2,12 +2,14 @@
 //! API keys and webhooks. Every route is scoped to the caller's namespace; another owner's id
 //! is a 404, exactly like an id that does not exist.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use assent_app::{keys, services, webhooks};
 use assent_core::{EndpointFormat, EventType, Service, ServiceInput, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::secret_response;
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::error::SigilumError;
@@ -282,7 +284,7 @@ pub async fn create_key(
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().and_then(|b| b.name);
     let minted = keys::mint(&state.app, &owner.account, service_id.into_inner(), name).await?;
-    Ok(HttpResponse::Created().json(CreatedApiKey::from(minted)))
+    Ok(secret_response(StatusCode::CREATED).json(CreatedApiKey::from(minted)))
 }
 
 /// Revoke an API key: it stops working on the very next request.
@@ -451,7 +453,7 @@ pub async fn create_webhook(
         body.events,
     )
     .await?;
-    Ok(HttpResponse::Created().json(CreatedWebhook::from(added)))
+    Ok(secret_response(StatusCode::CREATED).json(CreatedWebhook::from(added)))
 }
 
 /// Delete a webhook: no further events are delivered to it.

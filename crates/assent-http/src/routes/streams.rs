@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use utoipa::IntoParams;
 
-use crate::auth::{Owner, StreamUser};
+use crate::auth::{StreamOwner, StreamUser};
 use crate::error::AtpError;
 use crate::error::{ApiError, code};
 use crate::feed::Subscription;
@@ -181,7 +181,8 @@ fn heartbeat() -> Value {
             `heartbeat` (`{timestamp}`) events", content_type = "text/event-stream"),
         (status = 400, description = "`INVALID_PARAMETER`", body = AtpError),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
-        (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`", body = AtpError),
+        (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`; `CSRF_REJECTED` for a \
+            session cookie from a page of another origin", body = AtpError),
         (status = 429, description = "`RATE_LIMIT_EXCEEDED`: 10 open streams per user", body = AtpError),
     ))]
 pub async fn events(
@@ -292,7 +293,8 @@ fn sse_response(
         .streaming(body)
 }
 
-/// The dashboard's live updates (owner session): a `changed` event (`{kind, id}`) whenever
+/// The dashboard's live updates (owner session; a session cookie must come from this
+/// server's own pages): a `changed` event (`{kind, id}`) whenever
 /// a notification or claim of the owner's namespace is created or changes in a way the inbox
 /// shows, so the page can refresh its list. Counted against the same per-user limit as the
 /// ATP event streams.
@@ -301,9 +303,10 @@ fn sse_response(
 /// delivered), and `delivered` and `acknowledged` are no change to the owner: all pending
 /// states look the same in the inbox, so those updates would only refresh it again.
 pub async fn dashboard_events(
-    owner: Owner,
+    owner: StreamOwner,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let owner = owner.0;
     let permit = state.event_streams.acquire(
         &owner.account.id,
         state.settings.rate.sse_per_user,
@@ -360,7 +363,8 @@ pub struct StreamQuery {
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "`INVALID_PARAMETER`; not a WebSocket handshake", body = AtpError),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
-        (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`", body = AtpError),
+        (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`; `CSRF_REJECTED` for a \
+            session cookie from a page of another origin", body = AtpError),
         (status = 429, description = "`RATE_LIMIT_EXCEEDED`: 5 open WebSockets per user", body = AtpError),
     ))]
 pub async fn stream(

@@ -24,6 +24,7 @@ mod operator;
 mod owners;
 mod proxies;
 mod quotas;
+mod security;
 mod signed;
 mod signing_doc;
 mod streams;

@@ -381,7 +381,7 @@ async fn cookie_writes_must_come_from_our_origin(engine: Engine) {
             sigilum_error(
                 &reply,
                 "CSRF_REJECTED",
-                "A cookie-authenticated change must come from this server's own pages."
+                "A cookie-authenticated request must come from this server's own pages."
             )
         );
     }
