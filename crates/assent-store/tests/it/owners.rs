@@ -620,6 +620,7 @@ mod leases {
                     response_excerpt: String::new(),
                 }),
             }),
+            headers: Vec::new(),
             next: NextStep::Succeeded,
             endpoint: EndpointHealth::Healthy,
         };
