@@ -71,7 +71,7 @@ use crate::routes;
         routes::claims::list,
     ),
     components(schemas(AtpError, SigilumError)),
-    modifiers(&BearerAuth),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "operator", description = "Health and readiness"),
         (name = "ATP services", description = "Service registration (admin token) and identity (API key)"),
@@ -83,19 +83,95 @@ use crate::routes;
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+/// The credential kinds, one security scheme each: several are bearer tokens, told apart by
+/// what issued them, so a client (or a code generator) knows which one an operation takes.
+struct SecuritySchemes;
 
-impl Modify for BearerAuth {
+/// How an agent signs a request (RFC 9421 with the Sigilum profile), for the
+/// `sigilumSignature` scheme: OpenAPI has no scheme for HTTP message signatures, so the scheme
+/// names the `Signature` header and this says what goes with it.
+const SIGNATURE_DESCRIPTION: &str = "An RFC 9421 HTTP message signature (Ed25519) by an \
+    agent key, with the Sigilum profile; see `docs/signing.md`. Every header below is required \
+    once and non-empty:\n\n\
+    - `Signature-Input`: `sig1=(\"@method\" \"@target-uri\" [\"content-digest\"] \
+    \"sigilum-namespace\" \"sigilum-subject\" \"sigilum-agent-key\" \"sigilum-agent-cert\");\
+    created=<unix seconds>;keyid=\"<key id>\";alg=\"ed25519\";nonce=\"<unique>\"` \
+    (the components in exactly this order; `content-digest` only when there is a body).\n\
+    - `Signature`: `sig1=:<base64 of the 64-byte Ed25519 signature of the signature base>:`.\n\
+    - `Content-Digest`: `sha-256=:<base64 of SHA-256 of the body>:`, for a request with a body.\n\
+    - `Sigilum-Namespace`: the namespace the agent acts in.\n\
+    - `Sigilum-Subject`: who the agent acts for.\n\
+    - `Sigilum-Agent-Key`: `ed25519:<base64 of the 32-byte public key>`.\n\
+    - `Sigilum-Agent-Cert`: the self-signed certificate binding the key to the namespace.\n\n\
+    A nonce is accepted once (`SIGNATURE_NONCE_REPLAY`), and `created` must be recent.";
+
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |format: &str, description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format(format)
+                    .description(Some(description))
+                    .build(),
+            )
+        };
         components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            "adminToken",
+            bearer(
+                "admin token",
+                "An operator's admin token, from `assent admin-token create` (or the \
+                 bootstrap token of the first start).",
+            ),
         );
         components.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+            "serviceApiKey",
+            bearer(
+                "sk_live_…",
+                "A service's API key (`sk_live_…`), returned once when the service is \
+                 registered or a key is created.",
+            ),
+        );
+        components.add_security_scheme(
+            "userToken",
+            bearer(
+                "ut_…",
+                "A user token (`ut_…`) of a namespace owner's ATP client app, from \
+                 `POST /v1/auth/tokens` or `assent user-token create`; an owner's session \
+                 token is accepted too.",
+            ),
+        );
+        components.add_security_scheme(
+            "sessionToken",
+            bearer(
+                "session token",
+                "A namespace owner's session token, returned by `/v1/auth/login` and \
+                 `/v1/auth/signup`.",
+            ),
+        );
+        components.add_security_scheme(
+            "sessionCookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 crate::auth::SESSION_COOKIE,
+                "The session cookie set at login. A state-changing request with it must come \
+                 from this server's own origin (`Origin` or `Referer`), else 403 \
+                 `CSRF_REJECTED`.",
+            ))),
+        );
+        components.add_security_scheme(
+            "streamToken",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "token",
+                "A user token in the query, for `EventSource` and WebSocket clients, which \
+                 cannot set headers.",
+            ))),
+        );
+        components.add_security_scheme(
+            "sigilumSignature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Signature",
+                SIGNATURE_DESCRIPTION,
             ))),
         );
     }

@@ -67,9 +67,9 @@ impl From<Claim> for ClaimView {
 }
 
 /// One of the owner's claims.
-#[utoipa::path(get, path = "/v1/claims/{claim_id}", tag = "claims",
+#[utoipa::path(get, path = "/v1/claims/{claim_id}", operation_id = "getClaim", tag = "claims",
     params(("claim_id" = String, Path, description = "The claim's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The claim", body = ClaimView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -96,9 +96,9 @@ async fn decide(
 
 /// Approve a pending claim: the agent key may act on the service. Of concurrent decisions
 /// exactly one wins; the others get 409.
-#[utoipa::path(post, path = "/v1/claims/{claim_id}/approve", tag = "claims",
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/approve", operation_id = "approveClaim", tag = "claims",
     params(("claim_id" = String, Path, description = "The claim's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Approved; `request.approved` is delivered", body = ClaimView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -115,9 +115,9 @@ pub async fn approve(
 }
 
 /// Reject a pending claim.
-#[utoipa::path(post, path = "/v1/claims/{claim_id}/reject", tag = "claims",
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/reject", operation_id = "rejectClaim", tag = "claims",
     params(("claim_id" = String, Path, description = "The claim's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Rejected; `request.rejected` is delivered", body = ClaimView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -134,9 +134,9 @@ pub async fn reject(
 }
 
 /// Revoke an approved claim: verification says unauthorized from the next request on.
-#[utoipa::path(post, path = "/v1/claims/{claim_id}/revoke", tag = "claims",
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/revoke", operation_id = "revokeClaim", tag = "claims",
     params(("claim_id" = String, Path, description = "The claim's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Revoked; `request.revoked` is delivered", body = ClaimView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -153,6 +153,7 @@ pub async fn revoke(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ClaimQuery {
     /// `pending`, `approved`, `rejected`, `revoked` or `expired`.
     pub status: Option<String>,
@@ -171,9 +172,9 @@ pub struct ClaimPage {
 }
 
 /// The namespace's claims, newest first.
-#[utoipa::path(get, path = "/v1/namespaces/{namespace}/claims", tag = "claims",
+#[utoipa::path(get, path = "/v1/namespaces/{namespace}/claims", operation_id = "listNamespaceClaims", tag = "claims",
     params(("namespace" = String, Path, description = "The owner's namespace"), ClaimQuery),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "One page of claims", body = ClaimPage),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),

@@ -23,6 +23,7 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// States, comma-separated; `pending` means created, delivered or acknowledged (and not
     /// past its deadline).
@@ -116,9 +117,9 @@ impl ListQuery {
 }
 
 /// The notifications addressed to the caller, newest first by default.
-#[utoipa::path(get, path = "/api/v1/client/notifications", tag = "ATP client",
+#[utoipa::path(get, path = "/api/v1/client/notifications", operation_id = "listClientNotifications", tag = "ATP client",
     params(ListQuery),
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "One page; `created` ones are now `delivered`", body = NotificationPage),
         (status = 400, description = "`INVALID_PARAMETER` (with `details.field`)", body = AtpError),
@@ -149,9 +150,9 @@ pub async fn list(
 }
 
 /// One notification addressed to the caller.
-#[utoipa::path(get, path = "/api/v1/client/notifications/{id}", tag = "ATP client",
+#[utoipa::path(get, path = "/api/v1/client/notifications/{id}", operation_id = "getClientNotification", tag = "ATP client",
     params(("id" = String, Path, description = "The notification's id")),
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The notification object", body = Object),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
@@ -171,9 +172,9 @@ pub async fn get(
 
 /// Extension: the user has seen the notification (`created`/`delivered` → `acknowledged`).
 /// Acknowledging an acknowledged notification changes nothing.
-#[utoipa::path(post, path = "/api/v1/client/notifications/{id}/acknowledge", tag = "ATP client",
+#[utoipa::path(post, path = "/api/v1/client/notifications/{id}/acknowledge", operation_id = "acknowledgeNotification", tag = "ATP client",
     params(("id" = String, Path, description = "The notification's id")),
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The notification, acknowledged", body = Object),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
@@ -220,9 +221,9 @@ pub struct Responded {
 
 /// Answer a notification. Exactly one answer is recorded; it reaches the service's callback
 /// as a signed ATP webhook.
-#[utoipa::path(post, path = "/api/v1/client/respond", tag = "ATP client",
+#[utoipa::path(post, path = "/api/v1/client/respond", operation_id = "respondToNotification", tag = "ATP client",
     request_body = RespondRequest,
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Recorded; the webhook is on its way", body = Responded),
         (status = 400, description = "`MISSING_REQUIRED_FIELD`, `INVALID_ACTION_ID`, \

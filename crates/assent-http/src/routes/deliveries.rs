@@ -18,6 +18,7 @@ use crate::routes::services::WebhookView;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries in this state: `pending`, `succeeded`, `failed`, `exhausted`, `skipped`.
     pub status: Option<String>,
@@ -114,13 +115,13 @@ impl From<DeliveryQuery> for deliveries::LogQuery {
 }
 
 /// The delivery log of a webhook, newest first, each delivery with its attempts.
-#[utoipa::path(get, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries", operation_id = "listDeliveries", tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
         DeliveryQuery,
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "One page of deliveries", body = DeliveryPage),
         (status = 400, description = "`VALIDATION_ERROR`: a bad `status`, `limit` or `cursor`", body = SigilumError),
@@ -140,14 +141,14 @@ pub async fn list(
 }
 
 /// Queue a delivery again, now, whatever its state (redelivering a success is allowed).
-#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", operation_id = "retryDelivery",
     tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
         ("delivery_id" = String, Path, description = "The delivery's id"),
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 202, description = "Queued; the engine sends it at once", body = DeliveryView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -187,12 +188,12 @@ impl From<webhooks::TestSent> for TestSent {
 }
 
 /// Send a signed `webhook.test` event to this webhook.
-#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/test", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/test", operation_id = "testWebhook", tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 202, description = "Queued; follow it in the delivery log", body = TestSent),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -232,12 +233,12 @@ impl From<webhooks::RotatedSecret> for RotatedSecret {
 
 /// Replace the webhook's secret. The old one keeps signing beside it for the grace period
 /// (`ASSENT_WEBHOOK_SECRET_GRACE`), so receivers can switch without losing deliveries.
-#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret", operation_id = "rotateWebhookSecret", tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Rotated", body = RotatedSecret),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -281,13 +282,13 @@ pub struct UpdatedWebhook {
 
 /// Change a webhook: its url, its events, or whether it is enabled. Re-enabling says how many
 /// events it missed; with `replay: true` they are delivered.
-#[utoipa::path(patch, path = "/v1/services/{service_id}/webhooks/{webhook_id}", tag = "webhooks",
+#[utoipa::path(patch, path = "/v1/services/{service_id}/webhooks/{webhook_id}", operation_id = "updateWebhook", tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
     ),
     request_body = UpdateWebhookRequest,
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Changed", body = UpdatedWebhook),
         (status = 400, description = "`VALIDATION_ERROR`, `INVALID_WEBHOOK_URL`, `INVALID_EVENT_TYPE`", body = SigilumError),
