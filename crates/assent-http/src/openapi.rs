@@ -3,9 +3,13 @@
 
 use std::sync::OnceLock;
 
-use actix_web::HttpResponse;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::error::{AtpError, SigilumError};
 use crate::routes;
@@ -71,7 +75,7 @@ use crate::routes;
         routes::claims::list,
     ),
     components(schemas(AtpError, SigilumError)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &OptionalBodies),
     tags(
         (name = "operator", description = "Health and readiness"),
         (name = "ATP services", description = "Service registration (admin token) and identity (API key)"),
@@ -177,6 +181,49 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// utoipa writes an optional body (`request_body = Option<T>`) as "`T` or `null`", but the
+/// server takes an absent body, not a `null` one (400 `INVALID_JSON`): the body stays optional
+/// (`required` unset) with `T` as its schema.
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let items = openapi.paths.paths.values_mut();
+        let operations = items.flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+        });
+        for body in operations.flatten().filter_map(|o| o.request_body.as_mut()) {
+            for content in body.content.values_mut() {
+                if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
+                    let not_null = one_of.items.iter().find(|item| {
+                        !matches!(item, RefOr::T(Schema::Object(o))
+                            if o.schema_type == SchemaType::Type(Type::Null))
+                    });
+                    if let (Some(schema), 2) = (not_null, one_of.items.len()) {
+                        content.schema = Some(schema.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A string schema that takes only `values`, for a field whose Rust type is a plain string but
+/// whose values the server limits to a few names (taken from the domain type, so the document
+/// cannot drift from what the server accepts or sends).
+pub(crate) fn one_of(values: impl IntoIterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
 /// The document as pretty JSON with a trailing newline, exactly as committed.
 pub fn document_json() -> String {
     let mut json = ApiDoc::openapi()
@@ -192,4 +239,16 @@ pub async fn document() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(DOCUMENT.get_or_init(document_json).as_str())
+}
+
+/// Browsable API docs at `/docs/`: Swagger UI, bundled into the binary (no network needed),
+/// reading the document at `/openapi.json`. `/docs` itself redirects there, so the page's
+/// relative asset paths resolve under `/docs/`.
+pub fn configure_docs(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/docs").route(web::get().to(|| async {
+        HttpResponse::PermanentRedirect()
+            .insert_header((LOCATION, "/docs/"))
+            .finish()
+    })))
+    .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/openapi.json"])));
 }

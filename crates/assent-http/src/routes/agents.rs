@@ -251,7 +251,10 @@ pub struct FeedQuery {
     /// The service's slug; defaults to the API key's service, and may only be that.
     pub service: Option<String>,
     /// 1 to 2000 (default 500).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2000)]
     pub limit: Option<String>,
+    /// Claims to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub offset: Option<String>,
 }
 
@@ -431,7 +434,8 @@ async fn did_document(
 #[utoipa::path(get, path = "/.well-known/did/{did}", operation_id = "getWellKnownDid", tag = "claims",
     params(("did" = String, Path, description = "did:sigilum:<namespace>")),
     responses(
-        (status = 200, description = "The DID document", body = Object),
+        (status = 200, description = "The DID document", body = Object,
+            content_type = "application/did+ld+json"),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
         (status = 404, description = "`NOT_FOUND`", body = SigilumError),
     ))]
@@ -452,9 +456,9 @@ pub async fn well_known_did(
 #[utoipa::path(get, path = "/1.0/identifiers/{did}", operation_id = "resolveDid", tag = "claims",
     params(("did" = String, Path, description = "did:sigilum:<namespace>")),
     responses(
-        (status = 200, description = "Resolved", body = Object),
-        (status = 400, description = "`invalidDid`", body = Object),
-        (status = 404, description = "`notFound`", body = Object),
+        (status = 200, description = "Resolved", body = Object, content_type = "application/ld+json;profile=\"https://w3id.org/did-resolution\""),
+        (status = 400, description = "`invalidDid`", body = Object, content_type = "application/ld+json;profile=\"https://w3id.org/did-resolution\""),
+        (status = 404, description = "`notFound`", body = Object, content_type = "application/ld+json;profile=\"https://w3id.org/did-resolution\""),
     ))]
 pub async fn resolve_did(
     req: HttpRequest,

@@ -15,6 +15,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Entries per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -230,7 +230,7 @@ impl From<assent_store::UserToken> for UserTokenView {
 }
 
 /// Create a user token for an ATP client app. The token is shown once.
-#[utoipa::path(post, path = "/v1/auth/tokens", operation_id = "createUserToken", tag = "owners", request_body = CreateTokenRequest,
+#[utoipa::path(post, path = "/v1/auth/tokens", operation_id = "createUserToken", tag = "owners", request_body = Option<CreateTokenRequest>,
     security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 201, description = "Created", body = CreatedUserToken),

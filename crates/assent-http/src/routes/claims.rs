@@ -4,8 +4,8 @@
 use actix_web::{HttpResponse, web};
 use assent_app::claims;
 use assent_core::Timestamp;
-use assent_core::claim::Claim;
 use assent_core::claim::Decision;
+use assent_core::claim::{Claim, ClaimStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -30,7 +30,7 @@ pub struct ClaimView {
     pub subject: Option<String>,
     pub agent_id: Option<String>,
     pub agent_name: Option<String>,
-    #[schema(example = "pending")]
+    #[schema(schema_with = claim_status)]
     pub status: String,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
@@ -42,6 +42,10 @@ pub struct ClaimView {
     /// When it was rejected, revoked or expired.
     #[schema(value_type = Option<String>)]
     pub decided_at: Option<Timestamp>,
+}
+
+fn claim_status() -> utoipa::openapi::Object {
+    crate::openapi::one_of(ClaimStatus::ALL.map(ClaimStatus::as_str))
 }
 
 impl From<Claim> for ClaimView {
@@ -156,10 +160,12 @@ pub async fn revoke(
 #[into_params(parameter_in = Query)]
 pub struct ClaimQuery {
     /// `pending`, `approved`, `rejected`, `revoked` or `expired`.
+    #[param(schema_with = claim_status)]
     pub status: Option<String>,
     /// A service slug.
     pub service: Option<String>,
     /// Claims per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -27,8 +27,12 @@ pub const MAX_LIMIT: i64 = 100;
 pub struct ListQuery {
     /// States, comma-separated; `pending` means created, delivered or acknowledged (and not
     /// past its deadline).
+    #[param(
+        pattern = r"^(pending|created|delivered|acknowledged|responded|completed|expired|invalidated)(,(pending|created|delivered|acknowledged|responded|completed|expired|invalidated))*$"
+    )]
     pub status: Option<String>,
     /// Page size, 1 to 100 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `pagination.next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -37,6 +41,7 @@ pub struct ListQuery {
     /// Only this `context.project`.
     pub project: Option<String>,
     /// `newest` (default) or `oldest`.
+    #[param(schema_with = sort_order)]
     pub sort: Option<String>,
 }
 
@@ -53,6 +58,10 @@ pub struct NotificationPage {
     #[schema(value_type = Vec<Object>)]
     pub notifications: Vec<Value>,
     pub pagination: Pagination,
+}
+
+fn sort_order() -> utoipa::openapi::Object {
+    crate::openapi::one_of(["newest", "oldest"])
 }
 
 fn invalid_parameter(field: &str, message: impl Into<String>) -> ApiError {

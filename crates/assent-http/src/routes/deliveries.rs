@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use assent_app::pagination::Page;
 use assent_app::{deliveries, webhooks};
 use assent_core::Timestamp;
+use assent_core::delivery::DeliveryStatus;
 use assent_store::DeliveryRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -21,8 +22,10 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries in this state: `pending`, `succeeded`, `failed`, `exhausted`, `skipped`.
+    #[param(schema_with = delivery_status)]
     pub status: Option<String>,
     /// Deliveries per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -41,6 +44,10 @@ pub struct AttemptView {
     pub response_body: String,
 }
 
+fn delivery_status() -> utoipa::openapi::Object {
+    crate::openapi::one_of(DeliveryStatus::ALL.map(DeliveryStatus::as_str))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryView {
     /// `dlv_…`, the same on every retry (sent as `X-Sigilum-Delivery-Id` / `X-ATP-Request-ID`).
@@ -48,7 +55,7 @@ pub struct DeliveryView {
     pub event_id: String,
     #[schema(example = "request.approved")]
     pub event_type: String,
-    #[schema(value_type = String, example = "succeeded")]
+    #[schema(schema_with = delivery_status)]
     pub status: &'static str,
     pub attempt_count: u32,
     /// When the next attempt is due, for a pending delivery.

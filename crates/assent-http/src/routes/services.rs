@@ -264,7 +264,7 @@ pub async fn list_keys(
 /// Generate an API key. The key is shown once; store it securely.
 #[utoipa::path(post, path = "/v1/services/{service_id}/keys", operation_id = "createServiceKey", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
-    request_body = CreateApiKeyRequest,
+    request_body = Option<CreateApiKeyRequest>,
     security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 201, description = "Created", body = CreatedApiKey),

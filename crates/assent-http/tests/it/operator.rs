@@ -141,7 +141,52 @@ async fn the_served_openapi_document_is_the_committed_one(engine: Engine) {
     );
 }
 
+/// `/docs` is Swagger UI, served by the server itself and reading the server's own document.
+async fn the_api_docs_are_served_from_the_server_itself(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = client.get(server.url("/docs")).send().await.unwrap();
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+
+    let page = client.get(server.url("/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(html.contains("./swagger-initializer.js"), "{html}");
+    for asset in ["swagger-ui-bundle.js", "swagger-ui.css"] {
+        let reply = client
+            .get(server.url(&format!("/docs/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::OK, "{asset}");
+    }
+    let initializer = client
+        .get(server.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains("\"url\": \"/openapi.json\""),
+        "{initializer}"
+    );
+}
+
 on_both_engines!(
+    the_api_docs_are_served_from_the_server_itself,
     health_answers_head_requests_without_a_body,
     health_answers_without_credentials,
     sane_request_ids_are_echoed_and_others_replaced,
