@@ -51,7 +51,11 @@ pub struct RegisterServiceRequest {
     #[schema(nullable = false)]
     pub icon_url: Option<String>,
     /// Extension: the namespace that owns the service; defaults to `ASSENT_DEFAULT_NAMESPACE`.
-    #[schema(nullable = false, example = "ada")]
+    #[schema(
+        nullable = false,
+        example = "ada",
+        pattern = "^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+    )]
     pub namespace: Option<String>,
 }
 

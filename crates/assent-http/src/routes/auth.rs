@@ -74,7 +74,12 @@ pub struct SignupRequest {
     #[schema(required = true, nullable = false, example = "ada@example.com")]
     pub email: Option<String>,
     /// 3 to 64 of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
-    #[schema(required = true, nullable = false, example = "ada")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "ada",
+        pattern = "^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+    )]
     pub namespace: Option<String>,
     /// 8 to 256 characters.
     #[schema(required = true, nullable = false, min_length = 8, max_length = 256)]

@@ -53,7 +53,12 @@ pub struct ServiceList {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateServiceRequest {
     /// 1 to 64 of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
-    #[schema(required = true, nullable = false, example = "lovelace-ide")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "lovelace-ide",
+        pattern = "^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$"
+    )]
     pub slug: Option<String>,
     #[schema(
         required = true,

@@ -183,6 +183,11 @@ async fn the_api_docs_are_served_from_the_server_itself(engine: Engine) {
         initializer.contains("\"url\": \"/openapi.json\""),
         "{initializer}"
     );
+    // No badge from validator.swagger.io, which would send it the document's URL.
+    assert!(
+        initializer.contains("\"validatorUrl\": \"none\""),
+        "{initializer}"
+    );
 }
 
 on_both_engines!(
