@@ -14,6 +14,8 @@ import sys
 
 import requests
 
+from schemathesis_hooks import agent_from_env
+
 base, admin_token, email, password, namespace, config_out = sys.argv[1:7]
 
 
@@ -85,6 +87,27 @@ notification_id = call(
 )["notification_id"]
 
 
+# An agent's claim on the service, submitted signed, for the claim operations.
+agent = agent_from_env()
+claim = json.dumps({
+    "namespace": namespace,
+    "public_key": agent.public_key,
+    "service": slug,
+    "nonce": "schemathesis-fixture",
+    "agent_name": "fuzzer",
+}).encode()
+signed = agent.sign("POST", base + "/v1/claims", claim)
+reply = requests.post(
+    base + "/v1/claims",
+    data=claim,
+    headers={**signed, "authorization": f"Bearer {api_key}", "content-type": "application/json"},
+    timeout=30,
+)
+if reply.status_code != 201:
+    sys.exit(f"fixture POST /v1/claims: {reply.status_code} {reply.text}")
+claim_id = reply.json()["claim_id"]
+
+
 def toml(value):
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
@@ -107,6 +130,10 @@ bearer = {toml(user_token)}
 bearer = {toml(session)}
 [auth.openapi.streamToken]
 api_key = {toml(user_token)}
+# A stand-in, so that schemathesis sees the requirements that pair the signature with an API
+# key as met and sends the key; the hooks replace it with the real signature headers.
+[auth.openapi.sigilumSignature]
+api_key = "signed-by-the-hooks"
 
 {operations(["getService", "updateService", "listServiceKeys", "createServiceKey", "listWebhooks", "createWebhook"], {"service_id": service_id})}
 {operations(["deleteService"], {"service_id": doomed_service_id})}
@@ -117,6 +144,9 @@ api_key = {toml(user_token)}
 {operations(["revokeUserToken"], {"token_id": doomed_token_id})}
 {operations(["getNotification", "invalidateNotification", "getClientNotification", "acknowledgeNotification"], {"id": notification_id})}
 {operations(["listNamespaceClaims", "getNamespace"], {"namespace": namespace})}
+{operations(["getClaim", "approveClaim", "rejectClaim", "revokeClaim"], {"claim_id": claim_id})}
+{operations(["verifyClaim"], {"namespace": namespace, "public_key": agent.public_key, "service": slug})}
+{operations(["listApprovedClaims"], {"service": slug})}
 """
 with open(config_out, "w") as out:
     out.write(config)
