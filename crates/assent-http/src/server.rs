@@ -42,6 +42,7 @@ pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
         // is one of them, before the dashboard's scope.
         routes::configure(cfg);
         cfg.service(web::resource("/openapi.json").route(web::get().to(crate::openapi::document)));
+        crate::openapi::configure_docs(cfg);
         crate::dashboard::configure(cfg);
         cfg.default_service(web::to(HttpResponse::NotFound));
     }

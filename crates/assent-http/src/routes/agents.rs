@@ -67,8 +67,8 @@ pub struct SubmitClaimResponse {
 /// `namespace` (and `public_key`, unless `X-Sigilum-Claim-Binding: namespace-only`). A key
 /// with a pending or approved claim gets that claim back (200); otherwise a new pending claim
 /// starts (201) and `request.submitted` is delivered.
-#[utoipa::path(post, path = "/v1/claims", tag = "claims", request_body = SubmitClaimRequest,
-    security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/claims", operation_id = "submitClaim", tag = "claims", request_body = SubmitClaimRequest,
+    security(("sigilumSignature" = [], "serviceApiKey" = [])),
     responses(
         (status = 201, description = "A new pending claim", body = SubmitClaimResponse),
         (status = 200, description = "The key's live claim, unchanged", body = SubmitClaimResponse),
@@ -177,6 +177,7 @@ pub async fn submit(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyQuery {
     pub namespace: Option<String>,
     /// `ed25519:<base64>`.
@@ -200,7 +201,8 @@ pub struct Verification {
 
 /// Is this agent key authorized for this service of this namespace? The hot path: a signature
 /// check, a nonce, and two indexed lookups. A revoked claim answers unauthorized at once.
-#[utoipa::path(get, path = "/v1/verify", tag = "claims", params(VerifyQuery),
+#[utoipa::path(get, path = "/v1/verify", operation_id = "verifyClaim", tag = "claims", params(VerifyQuery),
+    security(("sigilumSignature" = [])),
     responses(
         (status = 200, description = "The answer", body = Verification),
         (status = 400, description = "`VALIDATION_ERROR`: a parameter is missing", body = SigilumError),
@@ -244,17 +246,21 @@ pub async fn verify(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// The service's slug; defaults to the API key's service, and may only be that.
     pub service: Option<String>,
     /// 1 to 2000 (default 500).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2000)]
     pub limit: Option<String>,
+    /// Claims to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub offset: Option<String>,
 }
 
 /// The calling service's approved claims (all of them, for caching), newest approval first.
-#[utoipa::path(get, path = "/v1/namespaces/claims", tag = "claims", params(FeedQuery),
-    security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/namespaces/claims", operation_id = "listApprovedClaims", tag = "claims", params(FeedQuery),
+    security(("sigilumSignature" = [], "serviceApiKey" = [])),
     responses(
         (status = 200, description = "Approved claims of the calling service", body = Object),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
@@ -309,7 +315,8 @@ pub async fn feed(
 }
 
 /// A namespace's public record. The signature's certificate must be of this namespace.
-#[utoipa::path(get, path = "/v1/namespaces/{namespace}", tag = "claims",
+#[utoipa::path(get, path = "/v1/namespaces/{namespace}", operation_id = "getNamespace", tag = "claims",
+    security(("sigilumSignature" = [])),
     params(("namespace" = String, Path, description = "The namespace")),
     responses(
         (status = 200, description = "The namespace", body = Object),
@@ -424,10 +431,11 @@ async fn did_document(
 }
 
 /// A namespace's DID document (public).
-#[utoipa::path(get, path = "/.well-known/did/{did}", tag = "claims",
+#[utoipa::path(get, path = "/.well-known/did/{did}", operation_id = "getWellKnownDid", tag = "claims",
     params(("did" = String, Path, description = "did:sigilum:<namespace>")),
     responses(
-        (status = 200, description = "The DID document", body = Object),
+        (status = 200, description = "The DID document", body = Object,
+            content_type = "application/did+ld+json"),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
         (status = 404, description = "`NOT_FOUND`", body = SigilumError),
     ))]
@@ -445,12 +453,12 @@ pub async fn well_known_did(
 }
 
 /// DID resolution in the W3C DID-Resolution envelope (public).
-#[utoipa::path(get, path = "/1.0/identifiers/{did}", tag = "claims",
+#[utoipa::path(get, path = "/1.0/identifiers/{did}", operation_id = "resolveDid", tag = "claims",
     params(("did" = String, Path, description = "did:sigilum:<namespace>")),
     responses(
-        (status = 200, description = "Resolved", body = Object),
-        (status = 400, description = "`invalidDid`", body = Object),
-        (status = 404, description = "`notFound`", body = Object),
+        (status = 200, description = "Resolved", body = Object, content_type = "application/ld+json;profile=\"https://w3id.org/did-resolution\""),
+        (status = 400, description = "`invalidDid`", body = Object, content_type = "application/ld+json;profile=\"https://w3id.org/did-resolution\""),
+        (status = 404, description = "`notFound`", body = Object, content_type = "application/ld+json;profile=\"https://w3id.org/did-resolution\""),
     ))]
 pub async fn resolve_did(
     req: HttpRequest,

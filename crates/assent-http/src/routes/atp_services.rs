@@ -54,7 +54,11 @@ pub struct RegisterServiceRequest {
     #[schema(nullable = false)]
     pub icon_url: Option<String>,
     /// Extension: the namespace that owns the service; defaults to `ASSENT_DEFAULT_NAMESPACE`.
-    #[schema(nullable = false, example = "ada")]
+    #[schema(
+        nullable = false,
+        example = "ada",
+        pattern = "^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+    )]
     pub namespace: Option<String>,
 }
 
@@ -88,9 +92,9 @@ impl From<RegisterServiceRequest> for AtpRegistrationInput {
 /// Creates the service in the namespace named by the body (else the configured default), its
 /// first API key, and a webhook endpoint for `callback_url` in the ATP format subscribed to
 /// `notification.responded`, all in one transaction.
-#[utoipa::path(post, path = "/api/v1/services", tag = "ATP services",
+#[utoipa::path(post, path = "/api/v1/services", operation_id = "registerService", tag = "ATP services",
     request_body = RegisterServiceRequest,
-    security(("bearer" = [])),
+    security(("adminToken" = [])),
     responses(
         (status = 201, description = "Registered", body = RegisterServiceResponse),
         (status = 400, description = "`MISSING_REQUIRED_FIELD` (with `details.field`), \
@@ -143,8 +147,8 @@ pub struct ServiceIdentity {
 ///
 /// A cheap authenticated call for SDKs to validate their credentials (a revoked key fails on
 /// the very next request). Also keeps the key's `last_used_at`.
-#[utoipa::path(get, path = "/api/v1/services/me", tag = "ATP services",
-    security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/services/me", operation_id = "getServiceIdentity", tag = "ATP services",
+    security(("serviceApiKey" = [])),
     responses(
         (status = 200, description = "The key is active", body = ServiceIdentity),
         (status = 401, description = "`AUTH_INVALID_TOKEN`: no key, or an unknown or revoked one",

@@ -12,8 +12,10 @@ use crate::error::SigilumError;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Entries per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -42,8 +44,8 @@ pub struct AuditPage {
 }
 
 /// The namespace's audit log, newest first.
-#[utoipa::path(get, path = "/v1/audit-log", tag = "owners", params(AuditQuery),
-    security(("session" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/audit-log", operation_id = "listAuditLog", tag = "owners", params(AuditQuery),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "One page of entries", body = AuditPage),
         (status = 400, description = "`VALIDATION_ERROR`: a bad `limit` or `cursor`", body = SigilumError),

@@ -76,7 +76,12 @@ pub struct SignupRequest {
     #[schema(required = true, nullable = false, example = "ada@example.com")]
     pub email: Option<String>,
     /// 3 to 64 of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
-    #[schema(required = true, nullable = false, example = "ada")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "ada",
+        pattern = "^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+    )]
     pub namespace: Option<String>,
     /// 8 to 256 characters.
     #[schema(required = true, nullable = false, min_length = 8, max_length = 256)]
@@ -92,7 +97,7 @@ pub struct LoginRequest {
 }
 
 /// Sign up: create an account that owns a namespace, and log in.
-#[utoipa::path(post, path = "/v1/auth/signup", tag = "owners", request_body = SignupRequest,
+#[utoipa::path(post, path = "/v1/auth/signup", operation_id = "signUp", tag = "owners", request_body = SignupRequest,
     responses(
         (status = 201, description = "Created and logged in; sets the `assent_session` cookie",
             body = LoginResponse),
@@ -128,7 +133,7 @@ pub async fn signup(
 /// An unknown email and a wrong password give the same 401 in about the same time. After 5
 /// failures for one email (or 20 from one address) within 15 minutes, attempts are refused
 /// with 429 and `Retry-After` until the window ends.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "owners", request_body = LoginRequest,
+#[utoipa::path(post, path = "/v1/auth/login", operation_id = "logIn", tag = "owners", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; sets the `assent_session` cookie", body = LoginResponse),
         (status = 400, description = "`VALIDATION_ERROR`, `INVALID_JSON`", body = SigilumError),
@@ -150,8 +155,8 @@ pub async fn login(
 }
 
 /// Log out: ends the session on the server and clears the cookie.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "owners",
-    security(("session" = []), ("bearer" = [])),
+#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logOut", tag = "owners",
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 204, description = "Logged out"),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -165,8 +170,8 @@ pub async fn logout(owner: Owner, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 /// The logged-in owner.
-#[utoipa::path(get, path = "/v1/auth/me", tag = "owners",
-    security(("session" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/auth/me", operation_id = "getCurrentOwner", tag = "owners",
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The owner", body = UserResponse),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -239,8 +244,8 @@ impl From<assent_store::UserToken> for UserTokenView {
 }
 
 /// Create a user token for an ATP client app. The token is shown once.
-#[utoipa::path(post, path = "/v1/auth/tokens", tag = "owners", request_body = CreateTokenRequest,
-    security(("session" = []), ("bearer" = [])),
+#[utoipa::path(post, path = "/v1/auth/tokens", operation_id = "createUserToken", tag = "owners", request_body = Option<CreateTokenRequest>,
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 201, description = "Created", body = CreatedUserToken),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
@@ -258,8 +263,8 @@ pub async fn create_token(
 }
 
 /// The owner's active user tokens, newest first.
-#[utoipa::path(get, path = "/v1/auth/tokens", tag = "owners",
-    security(("session" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/auth/tokens", operation_id = "listUserTokens", tag = "owners",
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The tokens", body = UserTokenList),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -275,9 +280,9 @@ pub async fn list_tokens(
 }
 
 /// Revoke a user token; it stops working on the next request.
-#[utoipa::path(delete, path = "/v1/auth/tokens/{token_id}", tag = "owners",
+#[utoipa::path(delete, path = "/v1/auth/tokens/{token_id}", operation_id = "revokeUserToken", tag = "owners",
     params(("token_id" = String, Path, description = "The token's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),

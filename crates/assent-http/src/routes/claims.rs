@@ -4,8 +4,8 @@
 use actix_web::{HttpResponse, web};
 use assent_app::claims;
 use assent_core::Timestamp;
-use assent_core::claim::Claim;
 use assent_core::claim::Decision;
+use assent_core::claim::{Claim, ClaimStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -30,7 +30,7 @@ pub struct ClaimView {
     pub subject: Option<String>,
     pub agent_id: Option<String>,
     pub agent_name: Option<String>,
-    #[schema(example = "pending")]
+    #[schema(schema_with = claim_status)]
     pub status: String,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
@@ -42,6 +42,10 @@ pub struct ClaimView {
     /// When it was rejected, revoked or expired.
     #[schema(value_type = Option<String>)]
     pub decided_at: Option<Timestamp>,
+}
+
+fn claim_status() -> utoipa::openapi::Object {
+    crate::openapi::one_of(ClaimStatus::ALL.map(ClaimStatus::as_str))
 }
 
 impl From<Claim> for ClaimView {
@@ -67,9 +71,9 @@ impl From<Claim> for ClaimView {
 }
 
 /// One of the owner's claims.
-#[utoipa::path(get, path = "/v1/claims/{claim_id}", tag = "claims",
+#[utoipa::path(get, path = "/v1/claims/{claim_id}", operation_id = "getClaim", tag = "claims",
     params(("claim_id" = String, Path, description = "The claim's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The claim", body = ClaimView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -96,9 +100,9 @@ async fn decide(
 
 /// Approve a pending claim: the agent key may act on the service. Of concurrent decisions
 /// exactly one wins; the others get 409.
-#[utoipa::path(post, path = "/v1/claims/{claim_id}/approve", tag = "claims",
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/approve", operation_id = "approveClaim", tag = "claims",
     params(("claim_id" = String, Path, description = "The claim's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Approved; `request.approved` is delivered", body = ClaimView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -115,9 +119,9 @@ pub async fn approve(
 }
 
 /// Reject a pending claim.
-#[utoipa::path(post, path = "/v1/claims/{claim_id}/reject", tag = "claims",
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/reject", operation_id = "rejectClaim", tag = "claims",
     params(("claim_id" = String, Path, description = "The claim's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Rejected; `request.rejected` is delivered", body = ClaimView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -134,9 +138,9 @@ pub async fn reject(
 }
 
 /// Revoke an approved claim: verification says unauthorized from the next request on.
-#[utoipa::path(post, path = "/v1/claims/{claim_id}/revoke", tag = "claims",
+#[utoipa::path(post, path = "/v1/claims/{claim_id}/revoke", operation_id = "revokeClaim", tag = "claims",
     params(("claim_id" = String, Path, description = "The claim's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Revoked; `request.revoked` is delivered", body = ClaimView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -153,12 +157,15 @@ pub async fn revoke(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ClaimQuery {
     /// `pending`, `approved`, `rejected`, `revoked` or `expired`.
+    #[param(schema_with = claim_status)]
     pub status: Option<String>,
     /// A service slug.
     pub service: Option<String>,
     /// Claims per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -171,9 +178,9 @@ pub struct ClaimPage {
 }
 
 /// The namespace's claims, newest first.
-#[utoipa::path(get, path = "/v1/namespaces/{namespace}/claims", tag = "claims",
+#[utoipa::path(get, path = "/v1/namespaces/{namespace}/claims", operation_id = "listNamespaceClaims", tag = "claims",
     params(("namespace" = String, Path, description = "The owner's namespace"), ClaimQuery),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "One page of claims", body = ClaimPage),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),

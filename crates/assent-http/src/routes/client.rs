@@ -23,11 +23,16 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// States, comma-separated; `pending` means created, delivered or acknowledged (and not
     /// past its deadline).
+    #[param(
+        pattern = r"^(pending|created|delivered|acknowledged|responded|completed|expired|invalidated)(,(pending|created|delivered|acknowledged|responded|completed|expired|invalidated))*$"
+    )]
     pub status: Option<String>,
     /// Page size, 1 to 100 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `pagination.next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -36,6 +41,7 @@ pub struct ListQuery {
     /// Only this `context.project`.
     pub project: Option<String>,
     /// `newest` (default) or `oldest`.
+    #[param(schema_with = sort_order)]
     pub sort: Option<String>,
 }
 
@@ -52,6 +58,10 @@ pub struct NotificationPage {
     #[schema(value_type = Vec<Object>)]
     pub notifications: Vec<Value>,
     pub pagination: Pagination,
+}
+
+fn sort_order() -> utoipa::openapi::Object {
+    crate::openapi::one_of(["newest", "oldest"])
 }
 
 fn invalid_parameter(field: &str, message: impl Into<String>) -> ApiError {
@@ -116,9 +126,9 @@ impl ListQuery {
 }
 
 /// The notifications addressed to the caller, newest first by default.
-#[utoipa::path(get, path = "/api/v1/client/notifications", tag = "ATP client",
+#[utoipa::path(get, path = "/api/v1/client/notifications", operation_id = "listClientNotifications", tag = "ATP client",
     params(ListQuery),
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "One page; `created` ones are now `delivered`", body = NotificationPage),
         (status = 400, description = "`INVALID_PARAMETER` (with `details.field`)", body = AtpError),
@@ -149,9 +159,9 @@ pub async fn list(
 }
 
 /// One notification addressed to the caller.
-#[utoipa::path(get, path = "/api/v1/client/notifications/{id}", tag = "ATP client",
+#[utoipa::path(get, path = "/api/v1/client/notifications/{id}", operation_id = "getClientNotification", tag = "ATP client",
     params(("id" = String, Path, description = "The notification's id")),
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The notification object", body = Object),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
@@ -171,9 +181,9 @@ pub async fn get(
 
 /// Extension: the user has seen the notification (`created`/`delivered` → `acknowledged`).
 /// Acknowledging an acknowledged notification changes nothing.
-#[utoipa::path(post, path = "/api/v1/client/notifications/{id}/acknowledge", tag = "ATP client",
+#[utoipa::path(post, path = "/api/v1/client/notifications/{id}/acknowledge", operation_id = "acknowledgeNotification", tag = "ATP client",
     params(("id" = String, Path, description = "The notification's id")),
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The notification, acknowledged", body = Object),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
@@ -220,9 +230,9 @@ pub struct Responded {
 
 /// Answer a notification. Exactly one answer is recorded; it reaches the service's callback
 /// as a signed ATP webhook.
-#[utoipa::path(post, path = "/api/v1/client/respond", tag = "ATP client",
+#[utoipa::path(post, path = "/api/v1/client/respond", operation_id = "respondToNotification", tag = "ATP client",
     request_body = RespondRequest,
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Recorded; the webhook is on its way", body = Responded),
         (status = 400, description = "`MISSING_REQUIRED_FIELD`, `INVALID_ACTION_ID`, \

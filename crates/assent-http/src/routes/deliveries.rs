@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use assent_app::pagination::Page;
 use assent_app::{deliveries, webhooks};
 use assent_core::Timestamp;
+use assent_core::delivery::DeliveryStatus;
 use assent_store::DeliveryRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -20,10 +21,13 @@ use crate::routes::services::WebhookView;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries in this state: `pending`, `succeeded`, `failed`, `exhausted`, `skipped`.
+    #[param(schema_with = delivery_status)]
     pub status: Option<String>,
     /// Deliveries per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -42,6 +46,10 @@ pub struct AttemptView {
     pub response_body: String,
 }
 
+fn delivery_status() -> utoipa::openapi::Object {
+    crate::openapi::one_of(DeliveryStatus::ALL.map(DeliveryStatus::as_str))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryView {
     /// `dlv_…`, the same on every retry (sent as `X-Sigilum-Delivery-Id` / `X-ATP-Request-ID`).
@@ -49,7 +57,7 @@ pub struct DeliveryView {
     pub event_id: String,
     #[schema(example = "request.approved")]
     pub event_type: String,
-    #[schema(value_type = String, example = "succeeded")]
+    #[schema(schema_with = delivery_status)]
     pub status: &'static str,
     pub attempt_count: u32,
     /// When the next attempt is due, for a pending delivery.
@@ -116,13 +124,13 @@ impl From<DeliveryQuery> for deliveries::LogQuery {
 }
 
 /// The delivery log of a webhook, newest first, each delivery with its attempts.
-#[utoipa::path(get, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries", operation_id = "listDeliveries", tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
         DeliveryQuery,
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "One page of deliveries", body = DeliveryPage),
         (status = 400, description = "`VALIDATION_ERROR`: a bad `status`, `limit` or `cursor`", body = SigilumError),
@@ -142,14 +150,14 @@ pub async fn list(
 }
 
 /// Queue a delivery again, now, whatever its state (redelivering a success is allowed).
-#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", operation_id = "retryDelivery",
     tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
         ("delivery_id" = String, Path, description = "The delivery's id"),
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 202, description = "Queued; the engine sends it at once", body = DeliveryView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -189,12 +197,12 @@ impl From<webhooks::TestSent> for TestSent {
 }
 
 /// Send a signed `webhook.test` event to this webhook.
-#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/test", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/test", operation_id = "testWebhook", tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 202, description = "Queued; follow it in the delivery log", body = TestSent),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -234,12 +242,12 @@ impl From<webhooks::RotatedSecret> for RotatedSecret {
 
 /// Replace the webhook's secret. The old one keeps signing beside it for the grace period
 /// (`ASSENT_WEBHOOK_SECRET_GRACE`), so receivers can switch without losing deliveries.
-#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret", operation_id = "rotateWebhookSecret", tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Rotated", body = RotatedSecret),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -283,13 +291,13 @@ pub struct UpdatedWebhook {
 
 /// Change a webhook: its url, its events, or whether it is enabled. Re-enabling says how many
 /// events it missed; with `replay: true` they are delivered.
-#[utoipa::path(patch, path = "/v1/services/{service_id}/webhooks/{webhook_id}", tag = "webhooks",
+#[utoipa::path(patch, path = "/v1/services/{service_id}/webhooks/{webhook_id}", operation_id = "updateWebhook", tag = "webhooks",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
     ),
     request_body = UpdateWebhookRequest,
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Changed", body = UpdatedWebhook),
         (status = 400, description = "`VALIDATION_ERROR`, `INVALID_WEBHOOK_URL`, `INVALID_EVENT_TYPE`", body = SigilumError),

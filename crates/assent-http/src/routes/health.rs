@@ -26,21 +26,21 @@ fn alive() -> HttpResponse {
 }
 
 /// Liveness: the process is up. Touches no database, so it is cheap enough for any prober.
-#[utoipa::path(get, path = "/health", tag = "operator",
+#[utoipa::path(get, path = "/health", operation_id = "getHealth", tag = "operator",
     responses((status = 200, description = "The server is up", body = Health)))]
 pub async fn health() -> HttpResponse {
     alive()
 }
 
 /// Liveness under the ATP prefix, for ATP clients' connectivity checks.
-#[utoipa::path(get, path = "/api/v1/health", tag = "operator",
+#[utoipa::path(get, path = "/api/v1/health", operation_id = "getAtpHealth", tag = "operator",
     responses((status = 200, description = "The server is up", body = Health)))]
 pub async fn atp_health() -> HttpResponse {
     alive()
 }
 
 /// Readiness: the database answers. Load balancers should route to a replica only when ready.
-#[utoipa::path(get, path = "/ready", tag = "operator", responses(
+#[utoipa::path(get, path = "/ready", operation_id = "getReadiness", tag = "operator", responses(
     (status = 200, description = "The database answers", body = Health),
     (status = 503, description = "The database does not answer", body = crate::error::SigilumError)))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

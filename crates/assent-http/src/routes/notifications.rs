@@ -55,9 +55,9 @@ pub struct NotificationCreated {
 }
 
 /// Send a notification to the owner of the service's namespace.
-#[utoipa::path(post, path = "/api/v1/notifications", tag = "ATP notifications",
+#[utoipa::path(post, path = "/api/v1/notifications", operation_id = "createNotification", tag = "ATP notifications",
     request_body = NotificationRequest,
-    security(("bearer" = [])),
+    security(("serviceApiKey" = [])),
     responses(
         (status = 201, description = "Stored and pushed to the user's open clients", body = NotificationCreated),
         (status = 400, description = "`MISSING_REQUIRED_FIELD`, `INVALID_RESPONSE_TYPE`, \
@@ -119,10 +119,10 @@ pub struct StatusChanged {
 
 /// Invalidate a notification that no longer applies: clients are told at once and no
 /// response is accepted any more.
-#[utoipa::path(patch, path = "/api/v1/notifications/{id}", tag = "ATP notifications",
+#[utoipa::path(patch, path = "/api/v1/notifications/{id}", operation_id = "invalidateNotification", tag = "ATP notifications",
     params(("id" = String, Path, description = "The notification's id")),
     request_body = InvalidationRequest,
-    security(("bearer" = [])),
+    security(("serviceApiKey" = [])),
     responses(
         (status = 200, description = "Invalidated", body = StatusChanged),
         (status = 400, description = "`INVALID_STATUS` (only `invalidated` may be set), \
@@ -182,9 +182,9 @@ pub async fn invalidate(
 
 /// Extension: a notification of the calling service, with its status and, once answered, its
 /// `response` (the payload its callback receives).
-#[utoipa::path(get, path = "/api/v1/notifications/{id}", tag = "ATP notifications",
+#[utoipa::path(get, path = "/api/v1/notifications/{id}", operation_id = "getNotification", tag = "ATP notifications",
     params(("id" = String, Path, description = "The notification's id")),
-    security(("bearer" = [])),
+    security(("serviceApiKey" = [])),
     responses(
         (status = 200, description = "The notification object", body = Object),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),

@@ -55,7 +55,12 @@ pub struct ServiceList {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateServiceRequest {
     /// 1 to 64 of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
-    #[schema(required = true, nullable = false, example = "lovelace-ide")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "lovelace-ide",
+        pattern = "^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$"
+    )]
     pub slug: Option<String>,
     #[schema(
         required = true,
@@ -80,8 +85,8 @@ pub struct UpdateServiceRequest {
 }
 
 /// The owner's services, oldest first (including those registered over ATP).
-#[utoipa::path(get, path = "/v1/services", tag = "services",
-    security(("session" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/services", operation_id = "listServices", tag = "services",
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The services", body = ServiceList),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -94,8 +99,8 @@ pub async fn list(owner: Owner, state: web::Data<AppState>) -> Result<HttpRespon
 }
 
 /// Register a service in the owner's namespace.
-#[utoipa::path(post, path = "/v1/services", tag = "services", request_body = CreateServiceRequest,
-    security(("session" = []), ("bearer" = [])),
+#[utoipa::path(post, path = "/v1/services", operation_id = "createService", tag = "services", request_body = CreateServiceRequest,
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 201, description = "Created", body = ServiceView),
         (status = 400, description = "`VALIDATION_ERROR` naming the field, `INVALID_JSON`", body = SigilumError),
@@ -120,9 +125,9 @@ pub async fn create(
 }
 
 /// One of the owner's services.
-#[utoipa::path(get, path = "/v1/services/{service_id}", tag = "services",
+#[utoipa::path(get, path = "/v1/services/{service_id}", operation_id = "getService", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The service", body = ServiceView),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -138,10 +143,10 @@ pub async fn get(
 }
 
 /// Change a service's name or description (the slug is permanent).
-#[utoipa::path(patch, path = "/v1/services/{service_id}", tag = "services",
+#[utoipa::path(patch, path = "/v1/services/{service_id}", operation_id = "updateService", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
     request_body = UpdateServiceRequest,
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The updated service", body = ServiceView),
         (status = 400, description = "`VALIDATION_ERROR`: a bad field, or nothing to change", body = SigilumError),
@@ -168,9 +173,9 @@ pub async fn update(
 }
 
 /// Delete a service with its API keys and webhooks. This cannot be undone.
-#[utoipa::path(delete, path = "/v1/services/{service_id}", tag = "services",
+#[utoipa::path(delete, path = "/v1/services/{service_id}", operation_id = "deleteService", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -235,9 +240,9 @@ pub struct CreateApiKeyRequest {
 }
 
 /// A service's active API keys, newest first. Never the keys themselves.
-#[utoipa::path(get, path = "/v1/services/{service_id}/keys", tag = "services",
+#[utoipa::path(get, path = "/v1/services/{service_id}/keys", operation_id = "listServiceKeys", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The keys", body = ApiKeyList),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -264,10 +269,10 @@ pub async fn list_keys(
 }
 
 /// Generate an API key. The key is shown once; store it securely.
-#[utoipa::path(post, path = "/v1/services/{service_id}/keys", tag = "services",
+#[utoipa::path(post, path = "/v1/services/{service_id}/keys", operation_id = "createServiceKey", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
-    request_body = CreateApiKeyRequest,
-    security(("session" = []), ("bearer" = [])),
+    request_body = Option<CreateApiKeyRequest>,
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 201, description = "Created", body = CreatedApiKey),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
@@ -288,12 +293,12 @@ pub async fn create_key(
 }
 
 /// Revoke an API key: it stops working on the very next request.
-#[utoipa::path(delete, path = "/v1/services/{service_id}/keys/{key_id}", tag = "services",
+#[utoipa::path(delete, path = "/v1/services/{service_id}/keys/{key_id}", operation_id = "revokeServiceKey", tag = "services",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("key_id" = String, Path, description = "The key's id"),
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -405,9 +410,9 @@ impl From<webhooks::AddedWebhook> for CreatedWebhook {
 }
 
 /// A service's webhooks (the ATP callback among them).
-#[utoipa::path(get, path = "/v1/services/{service_id}/webhooks", tag = "services",
+#[utoipa::path(get, path = "/v1/services/{service_id}/webhooks", operation_id = "listWebhooks", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The webhooks", body = WebhookList),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -425,10 +430,10 @@ pub async fn list_webhooks(
 }
 
 /// Add a webhook. The server generates its signing secret and shows it once.
-#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks", tag = "services",
+#[utoipa::path(post, path = "/v1/services/{service_id}/webhooks", operation_id = "createWebhook", tag = "services",
     params(("service_id" = String, Path, description = "The service's UUID")),
     request_body = CreateWebhookRequest,
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 201, description = "Created", body = CreatedWebhook),
         (status = 400, description = "`VALIDATION_ERROR`, `INVALID_WEBHOOK_URL`, `INVALID_EVENT_TYPE`",
@@ -457,12 +462,12 @@ pub async fn create_webhook(
 }
 
 /// Delete a webhook: no further events are delivered to it.
-#[utoipa::path(delete, path = "/v1/services/{service_id}/webhooks/{webhook_id}", tag = "services",
+#[utoipa::path(delete, path = "/v1/services/{service_id}/webhooks/{webhook_id}", operation_id = "deleteWebhook", tag = "services",
     params(
         ("service_id" = String, Path, description = "The service's UUID"),
         ("webhook_id" = String, Path, description = "The webhook's id"),
     ),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),

@@ -96,9 +96,8 @@ fn opening(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// The user token, when no `Authorization` header can be sent.
-    pub token: Option<String>,
     /// The id of the last event received; the `Last-Event-ID` header takes precedence.
     pub last_event_id: Option<String>,
     /// Event types to receive, comma-separated: `notification`, `status_update` (default both).
@@ -172,9 +171,9 @@ fn heartbeat() -> Value {
 
 /// Server-Sent Events: `notification` and `status_update` events with ids (resume with
 /// `Last-Event-ID`), and a `heartbeat` event between them.
-#[utoipa::path(get, path = "/api/v1/client/events", tag = "ATP client",
+#[utoipa::path(get, path = "/api/v1/client/events", operation_id = "streamClientEvents", tag = "ATP client",
     params(EventsQuery),
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = []), ("streamToken" = [])),
     responses(
         (status = 200, description = "`text/event-stream`: `notification` (the notification \
             object), `status_update` (`{notification_id, status, updated_at, reason?}`) and \
@@ -343,9 +342,8 @@ pub async fn dashboard_events(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
-    /// The user token, when no `Authorization` header can be sent.
-    pub token: Option<String>,
     /// The client's own correlation id (logged).
     pub client_id: Option<String>,
     /// Protocol version; `1.0` is the only one.
@@ -356,9 +354,9 @@ pub struct StreamQuery {
 /// `heartbeat` (every 30 s) and `error`; the client may send `heartbeat_ack` and
 /// `acknowledge` (`{"type":"acknowledge","notification_id":…}`). A connection that sends
 /// nothing for 60 s is closed.
-#[utoipa::path(get, path = "/api/v1/client/stream", tag = "ATP client",
+#[utoipa::path(get, path = "/api/v1/client/stream", operation_id = "openClientWebSocket", tag = "ATP client",
     params(StreamQuery),
-    security(("bearer" = [])),
+    security(("userToken" = []), ("sessionCookie" = []), ("streamToken" = [])),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "`INVALID_PARAMETER`; not a WebSocket handshake", body = AtpError),

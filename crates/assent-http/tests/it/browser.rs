@@ -773,8 +773,50 @@ async fn an_owner_confirms_what_cannot_be_undone(engine: Engine) {
     server.stop().await;
 }
 
+/// The API reference at `/docs` renders in the browser from the server's own document, one
+/// block per operation, with nothing fetched from elsewhere.
+async fn the_api_docs_render_every_operation(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let driver = Driver::start();
+    let tab = Tab {
+        client: driver.open(1280, 1000).await,
+        server: &server,
+        engine,
+    };
+    tab.goto("/docs").await;
+    assert_eq!(
+        tab.client.current_url().await.unwrap().path(),
+        "/docs/",
+        "/docs leads to the page"
+    );
+    tab.find(".opblock-summary-path[data-path='/v1/services/{service_id}']")
+        .await;
+    let document: Value = serde_json::from_str(&assent_http::openapi::document_json()).unwrap();
+    let operations: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    let shown = tab
+        .eval("return document.querySelectorAll('.opblock').length")
+        .await;
+    assert_eq!(shown, json!(operations));
+    let elsewhere = tab
+        .eval(
+            "return performance.getEntriesByType('resource').map(r => r.name)\
+             .filter(n => !n.startsWith(location.origin))",
+        )
+        .await;
+    assert_eq!(elsewhere, json!([]), "fetched from elsewhere");
+    tab.screenshot("api-docs").await;
+    tab.client.close().await.unwrap();
+    server.stop().await;
+}
+
 on_both_engines!(
     an_owner_decides_in_the_browser,
     an_owner_confirms_what_cannot_be_undone,
-    every_page_fits_a_phone
+    every_page_fits_a_phone,
+    the_api_docs_render_every_operation,
 );

@@ -141,7 +141,57 @@ async fn the_served_openapi_document_is_the_committed_one(engine: Engine) {
     );
 }
 
+/// `/docs` is Swagger UI, served by the server itself and reading the server's own document.
+async fn the_api_docs_are_served_from_the_server_itself(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = client.get(server.url("/docs")).send().await.unwrap();
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+
+    let page = client.get(server.url("/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(html.contains("./swagger-initializer.js"), "{html}");
+    for asset in ["swagger-ui-bundle.js", "swagger-ui.css"] {
+        let reply = client
+            .get(server.url(&format!("/docs/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::OK, "{asset}");
+    }
+    let initializer = client
+        .get(server.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains("\"url\": \"/openapi.json\""),
+        "{initializer}"
+    );
+    // No badge from validator.swagger.io, which would send it the document's URL.
+    assert!(
+        initializer.contains("\"validatorUrl\": \"none\""),
+        "{initializer}"
+    );
+}
+
 on_both_engines!(
+    the_api_docs_are_served_from_the_server_itself,
     health_answers_head_requests_without_a_body,
     health_answers_without_credentials,
     sane_request_ids_are_echoed_and_others_replaced,
@@ -225,5 +275,95 @@ fn openapi_documents_every_route() {
     assert_eq!(
         required,
         &json!(["name", "description", "callback_url", "webhook_secret"])
+    );
+}
+
+/// Every operation of the document, as `(method, path, operation)`.
+fn operations(document: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    let mut all = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            all.push((method.clone(), path.clone(), operation.clone()));
+        }
+    }
+    all
+}
+
+/// Code generators name methods after operation ids, so each must be unique, and a parameter
+/// must be where the server reads it: a path parameter in the path's template, and nothing
+/// else declared as one.
+#[test]
+fn openapi_operation_ids_are_unique_and_parameters_are_where_the_server_reads_them() {
+    let document: serde_json::Value =
+        serde_json::from_str(&assent_http::openapi::document_json()).unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for (method, path, operation) in operations(&document) {
+        let id = operation["operationId"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "{method} {path} has no operation id");
+        assert!(ids.insert(id.to_owned()), "operation id {id} is repeated");
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            let name = parameter["name"].as_str().unwrap();
+            let in_template = path.contains(&format!("{{{name}}}"));
+            assert_eq!(
+                parameter["in"] == "path",
+                in_template,
+                "{method} {path}: parameter {name} is declared in {}",
+                parameter["in"]
+            );
+        }
+    }
+}
+
+/// Each operation that takes a credential says which, by a scheme the document defines; the
+/// operations without one are exactly the public ones.
+#[test]
+fn openapi_declares_the_credentials_of_every_operation() {
+    let document: serde_json::Value =
+        serde_json::from_str(&assent_http::openapi::document_json()).unwrap();
+    let schemes = document["components"]["securitySchemes"]
+        .as_object()
+        .unwrap();
+    let mut public = Vec::new();
+    for (method, path, operation) in operations(&document) {
+        let Some(requirements) = operation["security"].as_array() else {
+            public.push(format!("{method} {path}"));
+            continue;
+        };
+        assert!(!requirements.is_empty(), "{method} {path}");
+        for requirement in requirements {
+            for scheme in requirement.as_object().unwrap().keys() {
+                assert!(schemes.contains_key(scheme), "{method} {path}: {scheme}");
+            }
+        }
+    }
+    public.sort();
+    assert_eq!(
+        public,
+        [
+            "get /.well-known/did/{did}",
+            "get /1.0/identifiers/{did}",
+            "get /api/v1/health",
+            "get /health",
+            "get /ready",
+            "post /v1/auth/login",
+            "post /v1/auth/signup",
+        ]
+    );
+    // The signed endpoints say which headers the signature takes.
+    let signature = schemes["sigilumSignature"]["description"].as_str().unwrap();
+    for header in [
+        "Signature-Input",
+        "Signature",
+        "Content-Digest",
+        "Sigilum-Namespace",
+        "Sigilum-Subject",
+        "Sigilum-Agent-Key",
+        "Sigilum-Agent-Cert",
+    ] {
+        assert!(signature.contains(&format!("`{header}`")), "{header}");
+    }
+    assert_eq!(
+        document["paths"]["/v1/claims"]["post"]["security"],
+        json!([{ "sigilumSignature": [], "serviceApiKey": [] }])
     );
 }
