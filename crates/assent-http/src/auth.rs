@@ -15,7 +15,7 @@ use actix_web::http::header::{AUTHORIZATION, ORIGIN, REFERER};
 use actix_web::{FromRequest, HttpRequest, web};
 use assent_app::credentials;
 use assent_auth::TokenHash;
-use assent_store::{Account, Actor};
+use assent_store::{Account, Actor, SessionOrigin};
 
 use crate::error::{ApiError, code};
 use crate::state::{AppState, HttpSettings};
@@ -257,6 +257,23 @@ pub fn client_address(req: &HttpRequest) -> String {
     req.peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default()
+}
+
+/// The most characters of a `User-Agent` a session keeps.
+const USER_AGENT_MAX_CHARS: usize = 256;
+
+/// Where a login or signup came from, to show in the owner's list of sessions.
+pub fn session_origin(req: &HttpRequest) -> SessionOrigin {
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect::<String>())
+        .filter(|ua| !ua.trim().is_empty());
+    SessionOrigin {
+        user_agent,
+        address: Some(client_address(req)),
+    }
 }
 
 /// The `assent_session` cookie carrying `token` for `max_age`: HTTP-only, `SameSite=Lax`,
