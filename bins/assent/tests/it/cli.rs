@@ -32,6 +32,23 @@ fn create_account(dir: &Path, database_url: Option<&str>) {
     assert!(text(&out.stdout).contains("with namespace ada"));
 }
 
+/// Runs `command` with `input` on its standard input.
+fn run_with_stdin(command: &mut std::process::Command, input: &[u8]) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
 fn seed_body() -> Value {
     json!({
         "name": "Lovelace IDE",
@@ -358,27 +375,16 @@ fn admin_tokens_are_created_listed_and_revoked() {
 #[test]
 fn accounts_validate_and_read_the_password_from_stdin() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = assent(dir.path())
-        .args([
-            "account",
-            "create",
-            "--email",
-            "grace@example.com",
-            "--namespace",
-            "grace",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"a long enough password\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let mut command = assent(dir.path());
+    command.args([
+        "account",
+        "create",
+        "--email",
+        "grace@example.com",
+        "--namespace",
+        "grace",
+    ]);
+    let out = run_with_stdin(&mut command, b"a long enough password\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     for (args, expected) in [
@@ -602,7 +608,8 @@ fn the_operator_manages_accounts(engine: Engine) {
         .find_password_reset(&assent_auth::TokenHash::of(reset))
         .unwrap();
     assert_eq!(found.map(|a| a.id), Some(ada.id.clone()));
-    let mut child = assent(dir.path())
+    let mut command = assent(dir.path());
+    command
         .args([
             "account",
             "reset-password",
@@ -610,19 +617,8 @@ fn the_operator_manages_accounts(engine: Engine) {
             "ada@example.com",
             "--password-stdin",
         ])
-        .env("ASSENT_DATABASE_URL", &db.url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"a new long password\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+        .env("ASSENT_DATABASE_URL", &db.url);
+    let out = run_with_stdin(&mut command, b"a new long password\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stored = db.store.password_hash(&ada.id).unwrap();
     assert!(assent_auth::verify_password("a new long password", &stored));
