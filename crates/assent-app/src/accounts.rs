@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 use assent_auth::{
     MintedToken, TokenHash, TokenKind, hash_password, random, verify_login, verify_password,
 };
-use assent_core::account::{check_password, normalize_email};
+use assent_core::account::{INVITE_TTL, check_password, normalize_email, parse_email};
 use assent_core::{FieldError, SignupInput, SignupPolicy, Timestamp};
 use assent_store::{
-    Account, NewAccount, NewUserToken, SessionInfo, SessionOrigin, Store, StoreError, UserToken,
+    Account, Actor, NewAccount, NewUserToken, SessionInfo, SessionOrigin, Store, StoreError,
+    UserToken,
 };
 
 use crate::{App, Error, Kind, actor, code};
@@ -305,6 +306,31 @@ fn reset_token_invalid() -> Error {
         code::RESET_TOKEN_INVALID,
         "This password reset link is unknown, used or expired; ask the operator for a new one.",
     )
+}
+
+/// A signup invite just made: the token (shown once, stored as SHA-256) and its end.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub email: String,
+    pub token: String,
+    pub expires_at: Timestamp,
+}
+
+/// Makes a single-use invite for `email`, usable for [`INVITE_TTL`]. `VALIDATION_ERROR` for an
+/// email the signup would refuse.
+pub async fn invite(app: &App, email: Option<String>, actor: Actor) -> Result<Invite, Error> {
+    let email = assent_core::field::required("email", email.as_deref())?;
+    let email = parse_email(&email)?;
+    let minted = MintedToken::new(TokenKind::Invite);
+    let expires_at = Timestamp::now().after(INVITE_TTL);
+    let (hash, stored_email) = (minted.hash.clone(), email.clone());
+    app.run(move |store| store.create_invite(&hash, &stored_email, expires_at, &actor))
+        .await?;
+    Ok(Invite {
+        email,
+        token: minted.plaintext.expose().to_owned(),
+        expires_at,
+    })
 }
 
 /// The owner's live sessions, most recently used first.

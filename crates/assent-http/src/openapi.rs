@@ -45,6 +45,7 @@ use crate::routes;
         routes::auth::list_sessions,
         routes::auth::end_other_sessions,
         routes::auth::end_session,
+        routes::auth::create_invite,
         routes::audit::list,
         routes::services::list,
         routes::services::create,

@@ -8,7 +8,7 @@ use assent_store::Account;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Owner, session_cookie, session_cookie_removal, session_origin};
+use crate::auth::{AdminCaller, Owner, session_cookie, session_cookie_removal, session_origin};
 use crate::error::ApiError;
 use crate::error::SigilumError;
 use crate::json::{JsonBody, OptionalJsonBody};
@@ -423,6 +423,52 @@ pub async fn end_session(
 ) -> Result<HttpResponse, ApiError> {
     accounts::end_session(&state.app, &owner.account, session_id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InviteRequest {
+    /// The only email the invite signs up (compared after normalising).
+    #[schema(required = true, nullable = false, example = "grace@example.com")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedInvite {
+    #[schema(example = "grace@example.com")]
+    pub email: String,
+    /// The invite (`inv_` + 48 hex), single use. Shown only in this response.
+    pub invite: String,
+    /// Where the invited owner signs up with it (relative to the server's URL).
+    #[schema(example = "/dashboard/signup?invite=inv_3f9a…")]
+    pub signup_path: String,
+    #[schema(value_type = String)]
+    pub expires_at: Timestamp,
+}
+
+/// Invite someone to sign up (admin token): a single-use invite for one email, valid for 7
+/// days; needed when the signup policy is `invite`.
+#[utoipa::path(post, path = "/v1/invites", tag = "owners", operation_id = "createInvite",
+    request_body = InviteRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; the invite is shown only here", body = CreatedInvite),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_JSON`", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`: not an admin token", body = SigilumError),
+    ))]
+pub async fn create_invite(
+    admin: AdminCaller,
+    state: web::Data<AppState>,
+    body: JsonBody<InviteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = assent_store::Actor::AdminToken(admin.token_id);
+    let invite = accounts::invite(&state.app, body.into_inner().email, actor).await?;
+    Ok(HttpResponse::Created().json(CreatedInvite {
+        signup_path: format!("/dashboard/signup?invite={}", invite.token),
+        email: invite.email,
+        invite: invite.token,
+        expires_at: invite.expires_at,
+    }))
 }
 
 fn logged_in(

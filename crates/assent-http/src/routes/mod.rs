@@ -56,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/auth/logout").route(web::post().to(auth::logout)))
     .service(web::resource("/v1/auth/me").route(web::get().to(auth::me)))
     .service(web::resource("/v1/auth/password").route(web::post().to(auth::change_password)))
+    .service(web::resource("/v1/invites").route(web::post().to(auth::create_invite)))
     .service(
         web::resource("/v1/auth/sessions")
             .route(web::get().to(auth::list_sessions))

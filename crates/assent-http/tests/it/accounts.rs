@@ -588,7 +588,57 @@ async fn a_reset_link_sets_a_password_once(engine: Engine) {
     server.stop().await;
 }
 
+/// An operator with an admin token invites over the API; the invite signs up that email once.
+async fn admins_invite_over_the_api(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.signup = SignupPolicy::Invite).await;
+    async fn create(server: &TestServer, token: &str, body: Value) -> Reply {
+        server
+            .call(Method::POST, "/v1/invites", token, Some(body))
+            .await
+    }
+    let owner = server.login("ada@example.com").await.0;
+    let reply = create(&server, &owner, json!({ "email": "grace@example.com" })).await;
+    assert_code(
+        &reply,
+        StatusCode::FORBIDDEN,
+        "AUTH_INSUFFICIENT_PERMISSIONS",
+    );
+    let reply = create(
+        &server,
+        &server.admin_token,
+        json!({ "email": "gr\u{200B}ace@example.com" }),
+    )
+    .await;
+    assert_code(&reply, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    let reply = create(
+        &server,
+        &server.admin_token,
+        json!({ "email": " Grace@Example.com " }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert_eq!(reply.body["email"], "grace@example.com");
+    let invite = reply.body["invite"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply.body["signup_path"],
+        format!("/dashboard/signup?invite={invite}")
+    );
+    let body = json!({ "email": "grace@example.com", "namespace": "grace", "password": PASSWORD,
+                       "invite": invite });
+    assert_eq!(
+        signup(&server, body.clone()).await.status,
+        StatusCode::CREATED
+    );
+    assert_code(
+        &signup(&server, body).await,
+        StatusCode::FORBIDDEN,
+        "INVITE_INVALID",
+    );
+    server.stop().await;
+}
+
 on_both_engines!(
+    admins_invite_over_the_api,
     signup_by_invite_only,
     closed_signup_refuses_even_invites,
     reserved_namespaces_are_refused,

@@ -204,6 +204,7 @@ fn openapi_documents_every_route() {
             "/v1/claims/{claim_id}/approve",
             "/v1/claims/{claim_id}/reject",
             "/v1/claims/{claim_id}/revoke",
+            "/v1/invites",
             "/v1/namespaces/claims",
             "/v1/namespaces/{namespace}",
             "/v1/namespaces/{namespace}/claims",
