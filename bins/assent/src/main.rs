@@ -44,12 +44,13 @@ enum Command {
         #[command(subcommand)]
         action: commands::AdminTokenAction,
     },
-    /// Manage namespace owners' accounts.
+    /// Manage namespace owners' accounts: create, list, disable, enable, delete, invite,
+    /// reset a password.
     Account {
         #[command(subcommand)]
         action: commands::AccountAction,
     },
-    /// Create user tokens for owners' ATP client apps.
+    /// Create, list or revoke user tokens of owners' ATP client apps.
     Token {
         #[command(subcommand)]
         action: commands::TokenAction,

@@ -54,6 +54,7 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
     let settings = HttpSettings {
         public_url: config.public_url.clone(),
         default_namespace: config.default_namespace.as_ref().map(ToString::to_string),
+        signup: config.signup,
         webhook_policy: WebhookUrlPolicy {
             allow_private: config.allow_private_webhooks,
         },

@@ -2,9 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use assent_auth::{MintedToken, TokenKind, hash_password, random, verify_login};
-use assent_core::{FieldError, SignupInput, Timestamp};
-use assent_store::{Account, NewAccount, NewUserToken, Store, StoreError, UserToken};
+use assent_auth::{
+    MintedToken, TokenHash, TokenKind, hash_password, random, verify_login, verify_password,
+};
+use assent_core::account::{INVITE_TTL, check_password, normalize_email, parse_email};
+use assent_core::{FieldError, SignupInput, SignupPolicy, Timestamp};
+use assent_store::{
+    Account, Actor, NewAccount, NewUserToken, SessionInfo, SessionOrigin, Store, StoreError,
+    UserToken,
+};
 
 use crate::{App, Error, Kind, actor, code};
 
@@ -25,10 +31,32 @@ pub struct MintedUserToken {
     pub record: UserToken,
 }
 
-/// Validates a signup, creates the account and opens its first session.
-/// `VALIDATION_ERROR`, `EMAIL_ALREADY_REGISTERED`, `NAMESPACE_ALREADY_REGISTERED`.
-pub async fn sign_up(app: &App, signup: SignupInput) -> Result<(Account, SessionGrant), Error> {
+/// Validates a signup under the signup policy, creates the account (using up its invite, if
+/// any) and opens its first session. `SIGNUP_CLOSED`, `INVITE_INVALID`, `VALIDATION_ERROR`,
+/// `NAMESPACE_RESERVED`, `EMAIL_ALREADY_REGISTERED`, `NAMESPACE_ALREADY_REGISTERED`.
+pub async fn sign_up(
+    app: &App,
+    signup: SignupInput,
+    origin: SessionOrigin,
+) -> Result<(Account, SessionGrant), Error> {
+    let policy = app.settings.signup;
+    if policy == SignupPolicy::Closed {
+        return Err(signup_closed(policy));
+    }
     let signup = signup.validate()?;
+    if signup.invite.is_none() && policy == SignupPolicy::Invite {
+        return Err(signup_closed(policy));
+    }
+    if signup.namespace.is_reserved() {
+        return Err(Error::invalid(
+            code::NAMESPACE_RESERVED,
+            format!(
+                "The namespace `{}` is reserved; choose another.",
+                signup.namespace
+            ),
+        )
+        .for_field("namespace"));
+    }
     let ttl = app.settings.session_ttl;
     let (account, grant) = app
         .run(move |store| {
@@ -39,7 +67,16 @@ pub async fn sign_up(app: &App, signup: SignupInput) -> Result<(Account, Session
                 namespace: signup.namespace.as_str().to_owned(),
                 password_hash,
             };
-            let account = store.create_account(new, None).map_err(|e| match e {
+            let created = match &signup.invite {
+                Some(invite) => store.create_account_with_invite(new, &TokenHash::of(invite)),
+                None => store.create_account(new, None),
+            };
+            let account = created.map_err(|e| match e {
+                StoreError::NotFound => Error::new(
+                    Kind::Forbidden,
+                    code::INVITE_INVALID,
+                    "This invite is unknown, used, expired or for another email.",
+                ),
                 StoreError::Conflict("namespace") => Error::conflict(
                     code::NAMESPACE_ALREADY_REGISTERED,
                     "This namespace is taken.",
@@ -50,7 +87,7 @@ pub async fn sign_up(app: &App, signup: SignupInput) -> Result<(Account, Session
                 ),
                 other => other.into(),
             })?;
-            let grant = open_session(store, &account, ttl)?;
+            let grant = open_session(store, &account, ttl, &origin)?;
             Ok::<_, Error>((account, grant))
         })
         .await?;
@@ -58,8 +95,17 @@ pub async fn sign_up(app: &App, signup: SignupInput) -> Result<(Account, Session
     Ok((account, grant))
 }
 
+/// Signing up is not open: `SIGNUP_CLOSED`, saying how to get an account.
+fn signup_closed(policy: SignupPolicy) -> Error {
+    let message = match policy {
+        SignupPolicy::Invite => "Signing up needs an invite; ask this server's operator for one.",
+        _ => "Signing up is closed on this server; ask its operator for an account.",
+    };
+    Error::new(Kind::Forbidden, code::SIGNUP_CLOSED, message)
+}
+
 /// Checks an email and a password under the failed-login throttle (per email, and per client
-/// address `client`) and opens a session. `VALIDATION_ERROR` for a missing field,
+/// address, the origin's) and opens a session, recording its origin. `VALIDATION_ERROR` for a missing field,
 /// `INVALID_CREDENTIALS`, `RATE_LIMIT_EXCEEDED` with the wait.
 ///
 /// An unknown email and a wrong password take about the same time and give the same answer.
@@ -67,9 +113,11 @@ pub async fn log_in(
     app: &App,
     email: Option<String>,
     password: Option<String>,
-    client: &str,
+    origin: SessionOrigin,
 ) -> Result<(Account, SessionGrant), Error> {
-    let email = email.unwrap_or_default().trim().to_lowercase();
+    let email = normalize_email(&email.unwrap_or_default());
+    let client = origin.address.clone().unwrap_or_default();
+    let client = client.as_str();
     if email.is_empty() {
         return Err(FieldError::Missing { field: "email" }.into());
     }
@@ -99,7 +147,7 @@ pub async fn log_in(
             let Some((account, _)) = found else {
                 return Ok(None);
             };
-            let grant = open_session(store, &account, ttl)?;
+            let grant = open_session(store, &account, ttl, &origin)?;
             Ok::<_, Error>(Some((account, grant)))
         })
         .await?;
@@ -170,6 +218,141 @@ pub async fn revoke_user_token(app: &App, owner: &Account, token_id: String) -> 
         .await
 }
 
+/// Changes the owner's password: the current one must be given (`CURRENT_PASSWORD_INCORRECT`
+/// otherwise), the new one follows the signup rules (`VALIDATION_ERROR`). Every other session
+/// of the owner ends; `session_id`, the one asking, stays.
+pub async fn change_password(
+    app: &App,
+    owner: &Account,
+    session_id: Option<String>,
+    current: Option<String>,
+    new: Option<String>,
+) -> Result<(), Error> {
+    let Some(current) = current.filter(|p| !p.is_empty()) else {
+        return Err(FieldError::Missing {
+            field: "current_password",
+        }
+        .into());
+    };
+    let new = new_password(new)?;
+    let account = owner.clone();
+    app.run(move |store| {
+        let stored = store.password_hash(&account.id)?;
+        if !verify_password(&current, &stored) {
+            return Err(Error::new(
+                Kind::Forbidden,
+                code::CURRENT_PASSWORD_INCORRECT,
+                "The current password is wrong.",
+            ));
+        }
+        let hash = hash_password(&new).map_err(|e| Error::internal(&e))?;
+        store.set_password(&account, &hash, session_id.as_deref(), &actor(&account))?;
+        Ok(())
+    })
+    .await
+}
+
+/// The account a password reset token is for, while it is usable: `RESET_TOKEN_INVALID`
+/// otherwise.
+pub async fn password_reset_account(app: &App, token: String) -> Result<Account, Error> {
+    app.run(move |store| {
+        store
+            .find_password_reset(&TokenHash::of(&token))?
+            .ok_or_else(reset_token_invalid)
+    })
+    .await
+}
+
+/// Sets a new password with a reset token, which is used up (once, even under concurrent
+/// use), and ends every session of the account. `VALIDATION_ERROR` for the password (the token
+/// stays usable), `RESET_TOKEN_INVALID` for an unknown, used or expired token.
+pub async fn reset_password(
+    app: &App,
+    token: String,
+    new: Option<String>,
+) -> Result<Account, Error> {
+    let new = new_password(new)?;
+    app.run(move |store| {
+        let hash = hash_password(&new).map_err(|e| Error::internal(&e))?;
+        store
+            .reset_password(&TokenHash::of(&token), &hash)
+            .map_err(|e| match e {
+                StoreError::NotFound => reset_token_invalid(),
+                other => other.into(),
+            })
+    })
+    .await
+}
+
+/// A new password, under the signup rules, as the field `new_password`.
+fn new_password(new: Option<String>) -> Result<String, Error> {
+    let new = new.unwrap_or_default();
+    check_password(&new).map_err(|e| match new.is_empty() {
+        true => FieldError::Missing {
+            field: "new_password",
+        },
+        false => match e {
+            FieldError::Invalid { reason, .. } => FieldError::invalid("new_password", reason),
+            FieldError::Missing { .. } => FieldError::Missing {
+                field: "new_password",
+            },
+        },
+    })?;
+    Ok(new)
+}
+
+fn reset_token_invalid() -> Error {
+    Error::invalid(
+        code::RESET_TOKEN_INVALID,
+        "This password reset link is unknown, used or expired; ask the operator for a new one.",
+    )
+}
+
+/// A signup invite just made: the token (shown once, stored as SHA-256) and its end.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub email: String,
+    pub token: String,
+    pub expires_at: Timestamp,
+}
+
+/// Makes a single-use invite for `email`, usable for [`INVITE_TTL`]. `VALIDATION_ERROR` for an
+/// email the signup would refuse.
+pub async fn invite(app: &App, email: Option<String>, actor: Actor) -> Result<Invite, Error> {
+    let email = assent_core::field::required("email", email.as_deref())?;
+    let email = parse_email(&email)?;
+    let minted = MintedToken::new(TokenKind::Invite);
+    let expires_at = Timestamp::now().after(INVITE_TTL);
+    let (hash, stored_email) = (minted.hash.clone(), email.clone());
+    app.run(move |store| store.create_invite(&hash, &stored_email, expires_at, &actor))
+        .await?;
+    Ok(Invite {
+        email,
+        token: minted.plaintext.expose().to_owned(),
+        expires_at,
+    })
+}
+
+/// The owner's live sessions, most recently used first.
+pub async fn sessions(app: &App, owner: &Account) -> Result<Vec<SessionInfo>, Error> {
+    let account_id = owner.id.clone();
+    app.run(move |store| store.list_sessions(&account_id)).await
+}
+
+/// Ends one of the owner's sessions; `NOT_FOUND` for any other id, and nothing changes.
+pub async fn end_session(app: &App, owner: &Account, session_id: String) -> Result<(), Error> {
+    let account_id = owner.id.clone();
+    app.run(move |store| store.end_session(&account_id, &session_id))
+        .await
+}
+
+/// Ends every session of the owner but `keep`; returns how many ended.
+pub async fn end_other_sessions(app: &App, owner: &Account, keep: String) -> Result<usize, Error> {
+    let account_id = owner.id.clone();
+    app.run(move |store| store.end_other_sessions(&account_id, &keep))
+        .await
+}
+
 /// A credential's optional display name: trimmed, at most 100 characters, `default` if absent.
 pub fn credential_name(name: Option<String>) -> Result<String, Error> {
     let name =
@@ -178,12 +361,16 @@ pub fn credential_name(name: Option<String>) -> Result<String, Error> {
     Ok(name)
 }
 
-fn open_session(store: &Store, account: &Account, ttl: Duration) -> Result<SessionGrant, Error> {
+fn open_session(
+    store: &Store,
+    account: &Account,
+    ttl: Duration,
+    origin: &SessionOrigin,
+) -> Result<SessionGrant, Error> {
     let token = MintedToken::new(TokenKind::Session);
-    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    let expires_at = Timestamp::from_millis(Timestamp::now().as_millis().saturating_add(ttl_ms));
+    let expires_at = Timestamp::now().after(ttl);
     let id = random::Id::Session.mint();
-    store.create_session(&id, &token.hash, &account.id, expires_at)?;
+    store.create_session_from(&id, &token.hash, &account.id, expires_at, origin)?;
     Ok(SessionGrant {
         token: token.plaintext.expose().to_owned(),
         expires_at,

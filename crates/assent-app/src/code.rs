@@ -63,6 +63,16 @@ codes! {
     EMAIL_ALREADY_REGISTERED,
     /// Sign-up with a namespace that is taken (409).
     NAMESPACE_ALREADY_REGISTERED,
+    /// Sign-up with a namespace the API's own paths use, such as `claims` (400).
+    NAMESPACE_RESERVED,
+    /// Sign-up is closed, or needs an invite that was not given (403).
+    SIGNUP_CLOSED,
+    /// A sign-up invite that is unknown, used, expired or for another email (403).
+    INVITE_INVALID,
+    /// A password change whose current password is wrong (403).
+    CURRENT_PASSWORD_INCORRECT,
+    /// A password reset token that is unknown, used or expired (400).
+    RESET_TOKEN_INVALID,
 
     // Services, keys and webhooks.
     /// A service with this slug exists in the namespace (409).

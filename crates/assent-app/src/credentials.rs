@@ -55,10 +55,7 @@ pub async fn service(app: &App, hash: TokenHash) -> Result<ApiKeyOwner, Error> {
             return Err(refusal(store, &hash, Credential::ApiKey)?);
         };
         let now = Timestamp::now();
-        let stale = owner
-            .last_used_at
-            .is_none_or(|at| now.as_millis() - at.as_millis() >= LAST_USED_GRANULARITY_MS);
-        if stale {
+        if is_stale(owner.last_used_at, now) {
             store.touch_api_key(&owner.key_id, now)?;
         }
         Ok(owner)
@@ -66,9 +63,30 @@ pub async fn service(app: &App, hash: TokenHash) -> Result<ApiKeyOwner, Error> {
     .await
 }
 
-/// The live session `hash` is the hash of, or `None`.
+/// The live session `hash` is the hash of, or `None`; refreshes its `last_seen_at` when it
+/// is more than a minute old.
 pub async fn session(app: &App, hash: TokenHash) -> Result<Option<Session>, Error> {
-    app.run(move |store| store.find_session(&hash)).await
+    app.run(move |store| {
+        let session = store.find_session(&hash)?;
+        if let Some(session) = &session {
+            touch_session(store, session)?;
+        }
+        Ok::<_, StoreError>(session)
+    })
+    .await
+}
+
+fn touch_session(store: &Store, session: &Session) -> Result<(), StoreError> {
+    let now = Timestamp::now();
+    if is_stale(session.last_seen_at, now) {
+        store.touch_session(&session.id, now)?;
+    }
+    Ok(())
+}
+
+/// Whether a last-use time is unset or older than [`LAST_USED_GRANULARITY_MS`] at `now`.
+fn is_stale(last: Option<Timestamp>, now: Timestamp) -> bool {
+    last.is_none_or(|at| now.as_millis() - at.as_millis() >= LAST_USED_GRANULARITY_MS)
 }
 
 /// The owner behind a human's credential: a user token, else a session token.
@@ -78,6 +96,7 @@ pub async fn human(app: &App, hash: TokenHash) -> Result<Account, Error> {
             return Ok(account);
         }
         if let Some(session) = store.find_session(&hash)? {
+            touch_session(store, &session)?;
             return Ok(session.account);
         }
         Err(refusal(store, &hash, Credential::Human)?)

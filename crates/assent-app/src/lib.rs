@@ -28,8 +28,9 @@
 //!         email: Some("ada@example.com".into()),
 //!         namespace: Some("ada".into()),
 //!         password: Some("correct horse battery".into()),
+//!         invite: None,
 //!     };
-//!     let (ada, _session) = accounts::sign_up(&app, signup).await?;
+//!     let (ada, _session) = accounts::sign_up(&app, signup, Default::default()).await?;
 //!     let input = ServiceInput {
 //!         slug: Some("lovelace-ide".into()),
 //!         name: Some("Lovelace IDE".into()),
@@ -72,7 +73,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assent_auth::SecretKey;
-use assent_core::WebhookUrlPolicy;
+use assent_core::{SignupPolicy, WebhookUrlPolicy};
 use assent_store::{Account, Actor, Store};
 
 pub use error::{Error, Kind, Result, sentence};
@@ -95,6 +96,8 @@ pub struct Settings {
     pub claim_ttl: Duration,
     /// Where an ATP registration that names no namespace puts its service.
     pub default_namespace: Option<String>,
+    /// Who may sign up by themselves.
+    pub signup: SignupPolicy,
 }
 
 impl Default for Settings {
@@ -107,6 +110,7 @@ impl Default for Settings {
             secret_grace: Duration::from_secs(24 * 3600),
             claim_ttl: Duration::from_secs(24 * 3600),
             default_namespace: None,
+            signup: SignupPolicy::default(),
         }
     }
 }

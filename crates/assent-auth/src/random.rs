@@ -36,6 +36,8 @@ pub enum Id {
     Event,
     Delivery,
     Attempt,
+    /// An invite or a password reset.
+    OneTimeToken,
     /// The `X-Request-ID` of a request that brought none.
     Request,
 }
@@ -53,6 +55,7 @@ impl Id {
             Self::Event => "evt_",
             Self::Delivery => "dlv_",
             Self::Attempt => "att_",
+            Self::OneTimeToken => "ott_",
             Self::Request => "req_",
         })
     }

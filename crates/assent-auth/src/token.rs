@@ -20,6 +20,10 @@ pub enum TokenKind {
     User,
     /// An owner's dashboard session.
     Session,
+    /// A single-use invitation to sign up.
+    Invite,
+    /// A single-use link to set a new password.
+    PasswordReset,
 }
 
 impl TokenKind {
@@ -29,6 +33,8 @@ impl TokenKind {
             Self::ApiKey => "sk_live_",
             Self::User => "ut_",
             Self::Session => "ses_",
+            Self::Invite => "inv_",
+            Self::PasswordReset => "pwr_",
         }
     }
 }

@@ -16,7 +16,7 @@ pub mod service;
 pub mod slug;
 pub mod time;
 
-pub use account::{Signup, SignupInput};
+pub use account::{Signup, SignupInput, SignupPolicy};
 pub use event::{EndpointFormat, EventType, request_subscription};
 pub use field::FieldError;
 pub use namespace::Namespace;

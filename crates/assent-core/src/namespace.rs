@@ -10,7 +10,69 @@ use serde::Serialize;
 #[serde(transparent)]
 pub struct Namespace(String);
 
+/// Names no account may take: every literal path segment the API and the dashboard use (a
+/// namespace called `claims` would own `/v1/namespaces/claims`, which is the claims feed),
+/// and a few that would mislead. A test in `assent-http` holds this list to every route of
+/// the OpenAPI document and the dashboard.
+pub const RESERVED: &[&str] = &[
+    "account",
+    "acknowledge",
+    "admin",
+    "api",
+    "approve",
+    "assent",
+    "audit",
+    "audit-log",
+    "auth",
+    "claims",
+    "client",
+    "dashboard",
+    "decide",
+    "delete",
+    "deliveries",
+    "did",
+    "end",
+    "end-others",
+    "events",
+    "health",
+    "history",
+    "identifiers",
+    "inbox",
+    "invites",
+    "items",
+    "keys",
+    "login",
+    "logout",
+    "namespaces",
+    "notifications",
+    "openapi",
+    "password",
+    "ready",
+    "reject",
+    "reset-password",
+    "respond",
+    "retry",
+    "revoke",
+    "rotate",
+    "rotate-secret",
+    "services",
+    "sessions",
+    "signup",
+    "static",
+    "stream",
+    "test",
+    "tokens",
+    "verify",
+    "webhooks",
+    "well-known",
+];
+
 impl Namespace {
+    /// Whether this name is in [`RESERVED`]: valid in shape, but no account may own it.
+    pub fn is_reserved(&self) -> bool {
+        RESERVED.contains(&self.0.as_str())
+    }
+
     pub fn parse(value: &str) -> Result<Self, &'static str> {
         let bytes = value.as_bytes();
         if !(3..=64).contains(&bytes.len()) {
@@ -59,6 +121,19 @@ mod tests {
             assert!(Namespace::parse(bad).is_err(), "{bad}");
         }
         assert!(Namespace::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn reserved_names_are_valid_shapes_and_sorted() {
+        for name in RESERVED {
+            let parsed = Namespace::parse(name).unwrap();
+            assert!(parsed.is_reserved(), "{name}");
+        }
+        assert!(
+            RESERVED.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats"
+        );
+        assert!(!Namespace::parse("ada").unwrap().is_reserved());
     }
 
     #[test]

@@ -30,6 +30,12 @@ impl Timestamp {
         self.0
     }
 
+    /// The moment `duration` after this one (saturating).
+    pub fn after(self, duration: std::time::Duration) -> Self {
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        Self(self.0.saturating_add(millis))
+    }
+
     /// Reads an RFC 3339 date-time with an offset (`2026-11-22T10:00:00Z`,
     /// `2026-11-22T11:00:00.5+01:00`); precision past milliseconds is dropped.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {

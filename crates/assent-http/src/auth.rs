@@ -15,7 +15,7 @@ use actix_web::http::header::{AUTHORIZATION, ORIGIN, REFERER};
 use actix_web::{FromRequest, HttpRequest, web};
 use assent_app::credentials;
 use assent_auth::TokenHash;
-use assent_store::{Account, Actor};
+use assent_store::{Account, Actor, SessionOrigin};
 
 use crate::error::{ApiError, code};
 use crate::state::{AppState, HttpSettings};
@@ -313,6 +313,24 @@ fn authenticate_user(
         let account = credentials::human(&state?.app, hash).await?;
         Ok(UserCaller { account })
     })
+}
+
+/// The most characters of a `User-Agent` a session keeps.
+const USER_AGENT_MAX_CHARS: usize = 256;
+
+/// Where a login or signup came from: the client address (as trusted proxies forward it) for
+/// login throttling and the owner's list of sessions, and the user agent for that list.
+pub fn session_origin(req: &HttpRequest) -> SessionOrigin {
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect::<String>())
+        .filter(|ua| !ua.trim().is_empty());
+    SessionOrigin {
+        user_agent,
+        address: Some(crate::client_addr::ClientAddr::of(req).to_string()),
+    }
 }
 
 /// The `assent_session` cookie carrying `token` for `max_age`: HTTP-only, `SameSite=Lax`,

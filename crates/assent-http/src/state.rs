@@ -4,7 +4,7 @@ use std::time::Duration;
 use assent_app::App;
 use assent_auth::SecretKey;
 use assent_auth::rfc9421::ProofCache;
-use assent_core::WebhookUrlPolicy;
+use assent_core::{SignupPolicy, WebhookUrlPolicy};
 use assent_store::Store;
 use url::Url;
 
@@ -25,6 +25,8 @@ pub struct HttpSettings {
     pub public_url: Option<Url>,
     /// Where `POST /api/v1/services` puts a service whose body names no namespace.
     pub default_namespace: Option<String>,
+    /// Who may sign up by themselves (`ASSENT_SIGNUP`).
+    pub signup: SignupPolicy,
     pub webhook_policy: WebhookUrlPolicy,
     /// Largest accepted request body; larger ones are a 413.
     pub max_body_bytes: usize,
@@ -61,6 +63,7 @@ impl Default for HttpSettings {
         Self {
             public_url: None,
             default_namespace: None,
+            signup: SignupPolicy::default(),
             webhook_policy: WebhookUrlPolicy::default(),
             max_body_bytes: 1024 * 1024,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
@@ -108,6 +111,7 @@ impl AppState {
             secret_grace: settings.secret_grace,
             claim_ttl: settings.claim_ttl,
             default_namespace: settings.default_namespace.clone(),
+            signup: settings.signup,
         };
         Self {
             limiter: Arc::new(RateLimiter::new(settings.rate, settings.rate_limits)),

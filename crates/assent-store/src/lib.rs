@@ -16,6 +16,7 @@ mod deliveries;
 mod error;
 mod nonces;
 mod notifications;
+mod one_time_tokens;
 pub mod outbox;
 mod schema;
 #[cfg(all(test, feature = "testing"))]
@@ -37,8 +38,9 @@ pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
 pub use error::{Quota, StoreError};
 pub use notifications::{NotificationQuery, Party, Response, TransitionError};
+pub use one_time_tokens::OneTimePurpose;
 pub use outbox::{Emitted, NewEvent, Outbox};
 pub use services::{NewService, RegisterError, ServiceChanges};
-pub use sessions::Session;
+pub use sessions::{Session, SessionInfo, SessionOrigin};
 pub use user_tokens::{NewUserToken, UserToken};
 pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint};

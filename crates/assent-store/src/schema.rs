@@ -9,6 +9,7 @@ diesel::table! {
         password_hash -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        disabled_at -> Nullable<BigInt>,
     }
 }
 
@@ -116,6 +117,22 @@ diesel::table! {
         account_id -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+        last_seen_at -> Nullable<BigInt>,
+        user_agent -> Nullable<Text>,
+        address -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    one_time_tokens (id) {
+        id -> Text,
+        purpose -> Text,
+        token_hash -> Text,
+        email -> Nullable<Text>,
+        account_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }
 
@@ -244,4 +261,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     claim_history,
     notifications,
     changes,
+    one_time_tokens,
 );

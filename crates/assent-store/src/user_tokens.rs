@@ -140,13 +140,14 @@ impl Store {
         })
     }
 
-    /// The account behind an active user token.
+    /// The enabled account behind an active user token.
     pub fn find_user_token(&self, hash: &TokenHash) -> Result<Option<Account>, StoreError> {
         self.read(|conn| {
             Ok(user_tokens::table
                 .inner_join(accounts::table)
                 .filter(user_tokens::token_hash.eq(hash.as_str()))
                 .filter(user_tokens::revoked_at.is_null())
+                .filter(accounts::disabled_at.is_null())
                 .select(AccountRow::as_select())
                 .first::<AccountRow>(conn)
                 .optional()?

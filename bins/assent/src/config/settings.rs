@@ -78,6 +78,13 @@ settings! {
         },
         /// HTTP worker threads.
         workers: usize { unset: "CPUs", at_least: Some("1") },
+        /// Who may sign up by themselves, in the dashboard or with `POST /v1/auth/signup`:
+        /// `open` (anyone who can reach the server), `invite` (only with an invite from
+        /// `assent account invite`, for the invited email) or `closed` (nobody; the operator
+        /// runs `assent account create`). `open` by default so that the first owner of a new
+        /// install can sign up from the browser; set `invite` or `closed` on a server the
+        /// public can reach, or anyone there can take namespaces.
+        signup: Signup { value_name: "open|invite|closed", default: Some("open") },
         /// How long an owner's session lasts after login (`30m`, `12h`, `7d`).
         session_ttl: Duration { default: Some("7d"), at_least: Some("1m") },
         /// `off` disables every rate limit, login throttling included (tests, trusted
@@ -152,4 +159,23 @@ pub enum Switch {
     Off,
 }
 
-raw_value_enum!(LogFormat, Switch);
+/// `ASSENT_SIGNUP`: [`assent_core::SignupPolicy`] as a setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signup {
+    Open,
+    Invite,
+    Closed,
+}
+
+impl From<Signup> for assent_core::SignupPolicy {
+    fn from(signup: Signup) -> Self {
+        match signup {
+            Signup::Open => Self::Open,
+            Signup::Invite => Self::Invite,
+            Signup::Closed => Self::Closed,
+        }
+    }
+}
+
+raw_value_enum!(LogFormat, Switch, Signup);

@@ -135,6 +135,7 @@ fn every_setting_is_read_from_the_file() {
         max_body_bytes = 4096
         workers = 2
         session_ttl = "12h"
+        signup = "invite"
         rate_limits = "off"
         max_services_per_namespace = 5
         max_keys_per_service = 5
@@ -166,6 +167,7 @@ fn every_setting_is_read_from_the_file() {
     assert!(!format!("{serve:?}").contains("None"), "{serve:?}");
     let resolved = serve.resolve().unwrap();
     assert_eq!(resolved.session_ttl, Duration::from_secs(43_200));
+    assert_eq!(resolved.signup, assent_core::SignupPolicy::Invite);
     assert!(!resolved.rate_limits);
     assert_eq!(resolved.claim_ttl, Duration::from_secs(7200));
     assert_eq!(resolved.engine.concurrency, 8);
@@ -324,6 +326,7 @@ fn the_table_defaults_are_the_library_defaults() {
     assert_eq!(storage.pool.checkout_timeout, pool.checkout_timeout);
     let serve = ServeArgs::default().resolve().unwrap();
     assert_eq!(serve.quotas, assent_http::Quotas::default());
+    assert_eq!(serve.signup, assent_http::HttpSettings::default().signup);
     assert_eq!(serve.rate, assent_http::rate_limit::RateLimits::default());
     let engine = assent_delivery::EngineConfig::default();
     assert_eq!(serve.engine.schedule, engine.schedule);

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use assent_store::NewAccount;
 use assent_store::testing::{Engine, TestDatabase};
 use common::{ADMIN_TOKEN, assent, run, serve, serve_with, text};
 use serde_json::{Value, json};
@@ -29,6 +30,23 @@ fn create_account(dir: &Path, database_url: Option<&str>) {
     let out = run(&mut command);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("with namespace ada"));
+}
+
+/// Runs `command` with `input` on its standard input.
+fn run_with_stdin(command: &mut std::process::Command, input: &[u8]) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    child.wait_with_output().expect("wait")
 }
 
 fn seed_body() -> Value {
@@ -388,27 +406,16 @@ fn admin_tokens_are_created_listed_and_revoked() {
 #[test]
 fn accounts_validate_and_read_the_password_from_stdin() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = assent(dir.path())
-        .args([
-            "account",
-            "create",
-            "--email",
-            "grace@example.com",
-            "--namespace",
-            "grace",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"a long enough password\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let mut command = assent(dir.path());
+    command.args([
+        "account",
+        "create",
+        "--email",
+        "grace@example.com",
+        "--namespace",
+        "grace",
+    ]);
+    let out = run_with_stdin(&mut command, b"a long enough password\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     for (args, expected) in [
@@ -574,4 +581,173 @@ async fn malformed_requests_log_nothing_at_warn_or_error() {
             "{line}"
         );
     }
+/// The operator's account commands on one engine: list, disable and enable, user tokens,
+/// invites, password resets (a link, or set from stdin), reserved names, and deletion.
+fn the_operator_manages_accounts(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = |args: &[&str]| {
+        let out = run(assent(dir.path())
+            .args(args)
+            .env("ASSENT_DATABASE_URL", &db.url));
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    create_account(dir.path(), Some(&db.url));
+    let ada = db
+        .store
+        .find_account_by_email("ada@example.com")
+        .unwrap()
+        .unwrap();
+
+    let (code, listing, _) = cli(&["account", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        listing.contains(&ada.id)
+            && listing.contains("ada@example.com  ada")
+            && listing.contains("active"),
+        "{listing}"
+    );
+
+    // User tokens: listed without the token, revoked once.
+    let (_, created, _) = cli(&["token", "create", "--namespace", "ada", "--name", "laptop"]);
+    let token = created.lines().last().unwrap_or_default().to_owned();
+    let (code, listing, _) = cli(&["token", "list", "--namespace", "ada"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        listing.contains("laptop") && !listing.contains(&token),
+        "{listing}"
+    );
+    let id = listing
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        cli(&["token", "revoke", "--namespace", "ada", &id]).0,
+        Some(0)
+    );
+    let (code, _, stderr) = cli(&["token", "revoke", "--namespace", "ada", &id]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no active user token"), "{stderr}");
+
+    // Disable (found by any case of the email), then enable.
+    let (code, out, stderr) = cli(&["account", "disable", "--email", "ADA@example.com"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(out.contains("disabled"), "{out}");
+    assert!(db.store.find_login("ada@example.com").unwrap().is_none());
+    assert!(cli(&["account", "list"]).1.contains("disabled"));
+    assert_eq!(
+        cli(&["account", "enable", "--email", "ada@example.com"]).0,
+        Some(0)
+    );
+    assert!(db.store.find_login("ada@example.com").unwrap().is_some());
+    let (code, _, stderr) = cli(&["account", "disable", "--email", "nobody@example.com"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("no account has the email nobody@example.com"),
+        "{stderr}"
+    );
+
+    // An invite link, whole with the public URL, that signs up the invited email once.
+    let (code, out, stderr) = cli(&[
+        "account",
+        "invite",
+        "--email",
+        "grace@example.com",
+        "--public-url",
+        "https://assent.example.com/",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let link = out.lines().last().unwrap_or_default();
+    let invite = link
+        .strip_prefix("https://assent.example.com/dashboard/signup?invite=")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(invite.starts_with("inv_"), "{link}");
+    let new = NewAccount {
+        email: "grace@example.com".to_owned(),
+        namespace: "grace".to_owned(),
+        password_hash: "$argon2id$stand-in".to_owned(),
+    };
+    let hash = assent_auth::TokenHash::of(invite);
+    assert!(
+        db.store
+            .create_account_with_invite(new.clone(), &hash)
+            .is_ok()
+    );
+    assert!(
+        db.store.create_account_with_invite(new, &hash).is_err(),
+        "single use"
+    );
+
+    // A reset link for the account, and a password set from stdin.
+    let (code, out, _) = cli(&["account", "reset-password", "--email", "ada@example.com"]);
+    assert_eq!(code, Some(0));
+    let link = out.lines().last().unwrap_or_default();
+    let reset = link
+        .strip_prefix("/dashboard/reset-password?token=")
+        .unwrap_or_else(|| panic!("{out}"));
+    let found = db
+        .store
+        .find_password_reset(&assent_auth::TokenHash::of(reset))
+        .unwrap();
+    assert_eq!(found.map(|a| a.id), Some(ada.id.clone()));
+    let mut command = assent(dir.path());
+    command
+        .args([
+            "account",
+            "reset-password",
+            "--email",
+            "ada@example.com",
+            "--password-stdin",
+        ])
+        .env("ASSENT_DATABASE_URL", &db.url);
+    let out = run_with_stdin(&mut command, b"a new long password\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stored = db.store.password_hash(&ada.id).unwrap();
+    assert!(assent_auth::verify_password("a new long password", &stored));
+
+    // A reserved namespace is refused.
+    let (code, _, stderr) = cli(&[
+        "account",
+        "create",
+        "--email",
+        "c@example.com",
+        "--namespace",
+        "claims",
+        "--password",
+        "long enough pw",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("reserved"), "{stderr}");
+
+    // Deleting needs --yes.
+    let (code, _, stderr) = cli(&["account", "delete", "--email", "ada@example.com"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert!(
+        db.store
+            .find_account_by_email("ada@example.com")
+            .unwrap()
+            .is_some()
+    );
+    let (code, out, _) = cli(&["account", "delete", "--email", "ada@example.com", "--yes"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("deleted"), "{out}");
+    assert!(
+        db.store
+            .find_account_by_email("ada@example.com")
+            .unwrap()
+            .is_none()
+    );
+    assert!(!cli(&["account", "list"]).1.contains("ada@example.com"));
+}
+
+#[test]
+fn the_operator_manages_accounts_on_sqlite() {
+    the_operator_manages_accounts(Engine::Sqlite);
+}
+
+#[test]
+fn the_operator_manages_accounts_on_postgres() {
+    the_operator_manages_accounts(Engine::Postgres);
 }

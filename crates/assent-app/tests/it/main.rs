@@ -35,13 +35,22 @@ where
     }
 }
 
+/// A login's origin: only its client address.
+fn from(address: &str) -> assent_store::SessionOrigin {
+    assent_store::SessionOrigin {
+        user_agent: None,
+        address: Some(address.to_owned()),
+    }
+}
+
 async fn owner(app: &App, namespace: &str) -> Result<Account, Error> {
     let signup = SignupInput {
         email: Some(format!("{namespace}@example.com")),
         namespace: Some(namespace.to_owned()),
         password: Some("correct horse battery".to_owned()),
+        invite: None,
     };
-    Ok(accounts::sign_up(app, signup).await?.0)
+    Ok(accounts::sign_up(app, signup, Default::default()).await?.0)
 }
 
 async fn service(app: &App, owner: &Account, slug: &str) -> Result<assent_core::Service, Error> {
@@ -203,15 +212,16 @@ fn failed_logins_lock_the_email_even_for_the_right_password(engine: Engine) {
         owner(&app, "ada").await?;
         let email = || Some("ada@example.com".to_owned());
         for _ in 0..assent_app::throttle::MAX_FAILURES {
-            let e =
-                refused(accounts::log_in(&app, email(), Some("wrong".into()), "192.0.2.1").await);
+            let e = refused(
+                accounts::log_in(&app, email(), Some("wrong".into()), from("192.0.2.1")).await,
+            );
             assert_eq!(
                 (e.kind(), e.code()),
                 (Kind::Unauthenticated, code::INVALID_CREDENTIALS)
             );
         }
         let right = Some("correct horse battery".to_owned());
-        let e = refused(accounts::log_in(&app, email(), right, "192.0.2.2").await);
+        let e = refused(accounts::log_in(&app, email(), right, from("192.0.2.2")).await);
         assert_eq!(
             (e.kind(), e.code()),
             (Kind::TooManyRequests, code::RATE_LIMIT_EXCEEDED)

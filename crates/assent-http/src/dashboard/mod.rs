@@ -73,6 +73,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(account::login)),
             )
             .route("/logout", web::post().to(account::logout))
+            .route("/account", web::get().to(account::account))
+            .route(
+                "/account/password",
+                web::post().to(account::change_password),
+            )
+            .route(
+                "/account/sessions/end-others",
+                web::post().to(account::end_other_sessions),
+            )
+            .route(
+                "/account/sessions/{id}/end",
+                web::post().to(account::end_session),
+            )
+            .service(
+                web::resource("/reset-password")
+                    .route(web::get().to(account::reset_form))
+                    .route(web::post().to(account::reset)),
+            )
             .route("/claims/{id}/{decision}", web::post().to(decide::decide))
             .route(
                 "/notifications/{id}/respond",
@@ -164,6 +182,7 @@ fn page_of_form(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
     match segments.as_slice() {
         ["claims" | "notifications", _, _] => Some("/dashboard".to_owned()),
+        ["account", "password"] => Some("/dashboard/account".to_owned()),
         ["services", id, "keys" | "webhooks" | "delete"] => {
             Some(format!("/dashboard/services/{id}"))
         }

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::secret_response;
-use crate::auth::{Owner, refuse_foreign_origin, session_cookie, session_cookie_removal};
-use crate::client_addr::ClientAddr;
+use crate::auth::{
+    AdminCaller, Owner, refuse_foreign_origin, session_cookie, session_cookie_removal,
+    session_origin,
+};
 use crate::error::ApiError;
 use crate::error::SigilumError;
 use crate::json::{JsonBody, OptionalJsonBody};
@@ -86,6 +88,10 @@ pub struct SignupRequest {
     /// 8 to 256 characters.
     #[schema(required = true, nullable = false, min_length = 8, max_length = 256)]
     pub password: Option<String>,
+    /// An invite token (`inv_…`, from `assent account invite`) for the same email: required
+    /// when the server's signup policy is `invite`.
+    #[schema(nullable = false)]
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -97,12 +103,15 @@ pub struct LoginRequest {
 }
 
 /// Sign up: create an account that owns a namespace, and log in.
+///
+/// Open to anyone unless the server's signup policy (`ASSENT_SIGNUP`) is `invite` (then an
+/// invite for the same email is required, and used up) or `closed`.
 #[utoipa::path(post, path = "/v1/auth/signup", operation_id = "signUp", tag = "owners", request_body = SignupRequest,
     responses(
         (status = 201, description = "Created and logged in; sets the `assent_session` cookie",
             body = LoginResponse),
-        (status = 400, description = "`VALIDATION_ERROR` naming the field, `INVALID_JSON`", body = SigilumError),
-        (status = 403, description = "`CSRF_REJECTED`: a browser page of another origin", body = SigilumError),
+        (status = 400, description = "`VALIDATION_ERROR` naming the field, `NAMESPACE_RESERVED`, `INVALID_JSON`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`: a browser page of another origin; `SIGNUP_CLOSED`, `INVITE_INVALID`", body = SigilumError),
         (status = 409, description = "`EMAIL_ALREADY_REGISTERED` or `NAMESPACE_ALREADY_REGISTERED`",
             body = SigilumError),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body that is not `application/json`", body = SigilumError),
@@ -118,8 +127,9 @@ pub async fn signup(
         email: body.email,
         namespace: body.namespace,
         password: body.password,
+        invite: body.invite,
     };
-    let (account, grant) = accounts::sign_up(&state.app, signup).await?;
+    let (account, grant) = accounts::sign_up(&state.app, signup, session_origin(&req)).await?;
     Ok(logged_in(
         StatusCode::CREATED,
         &state.settings,
@@ -149,8 +159,8 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     refuse_foreign_origin(&req, &state.settings)?;
     let body = body.into_inner();
-    let client = ClientAddr::of(&req).to_string();
-    let (account, grant) = accounts::log_in(&state.app, body.email, body.password, &client).await?;
+    let origin = session_origin(&req);
+    let (account, grant) = accounts::log_in(&state.app, body.email, body.password, origin).await?;
     Ok(logged_in(StatusCode::OK, &state.settings, account, grant))
 }
 
@@ -296,6 +306,183 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, ApiError> {
     accounts::revoke_user_token(&state.app, &owner.account, token_id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    #[schema(required = true, nullable = false)]
+    pub current_password: Option<String>,
+    /// 8 to 256 characters.
+    #[schema(required = true, nullable = false, min_length = 8, max_length = 256)]
+    pub new_password: Option<String>,
+}
+
+/// Change the password. Every other session of the owner ends; this one stays. User tokens
+/// keep working (revoke them separately).
+#[utoipa::path(post, path = "/v1/auth/password", tag = "owners", operation_id = "changePassword",
+    request_body = ChangePasswordRequest,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "`VALIDATION_ERROR` naming the field, `INVALID_JSON`", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CURRENT_PASSWORD_INCORRECT`, `CSRF_REJECTED`", body = SigilumError),
+    ))]
+pub async fn change_password(
+    owner: Owner,
+    state: web::Data<AppState>,
+    body: JsonBody<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    accounts::change_password(
+        &state.app,
+        &owner.account,
+        Some(owner.session_id),
+        body.current_password,
+        body.new_password,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// One of the owner's sessions (never its token).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    #[schema(example = "sid_3f9a0c1d2e4b5a6978c0d1e2")]
+    pub id: String,
+    /// Whether this is the session making the request.
+    pub current: bool,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String)]
+    pub expires_at: Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub last_seen_at: Option<Timestamp>,
+    /// The `User-Agent` of the login, when it sent one.
+    pub user_agent: Option<String>,
+    /// The client address of the login.
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsEnded {
+    /// How many sessions ended.
+    pub ended: usize,
+}
+
+/// The owner's live sessions, most recently used first.
+#[utoipa::path(get, path = "/v1/auth/sessions", tag = "owners", operation_id = "listSessions",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The sessions", body = SessionList),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+    ))]
+pub async fn list_sessions(
+    owner: Owner,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = accounts::sessions(&state.app, &owner.account).await?;
+    Ok(HttpResponse::Ok().json(SessionList {
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.id == owner.session_id,
+                id: s.id,
+                created_at: s.created_at,
+                expires_at: s.expires_at,
+                last_seen_at: s.last_seen_at,
+                user_agent: s.user_agent,
+                address: s.address,
+            })
+            .collect(),
+    }))
+}
+
+/// End every session of the owner but the one making the request.
+#[utoipa::path(delete, path = "/v1/auth/sessions", tag = "owners", operation_id = "endOtherSessions",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Ended", body = SessionsEnded),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+    ))]
+pub async fn end_other_sessions(
+    owner: Owner,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let ended = accounts::end_other_sessions(&state.app, &owner.account, owner.session_id).await?;
+    Ok(HttpResponse::Ok().json(SessionsEnded { ended }))
+}
+
+/// End one of the owner's sessions (ending the current one logs out).
+#[utoipa::path(delete, path = "/v1/auth/sessions/{session_id}", tag = "owners",
+    operation_id = "endSession",
+    params(("session_id" = String, Path, description = "The session's id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`: no such session of this owner", body = SigilumError),
+    ))]
+pub async fn end_session(
+    owner: Owner,
+    state: web::Data<AppState>,
+    session_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    accounts::end_session(&state.app, &owner.account, session_id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InviteRequest {
+    /// The only email the invite signs up (compared after normalising).
+    #[schema(required = true, nullable = false, example = "grace@example.com")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedInvite {
+    #[schema(example = "grace@example.com")]
+    pub email: String,
+    /// The invite (`inv_` + 48 hex), single use. Shown only in this response.
+    pub invite: String,
+    /// Where the invited owner signs up with it (relative to the server's URL).
+    #[schema(example = "/dashboard/signup?invite=inv_3f9a…")]
+    pub signup_path: String,
+    #[schema(value_type = String)]
+    pub expires_at: Timestamp,
+}
+
+/// Invite someone to sign up (admin token): a single-use invite for one email, valid for 7
+/// days; needed when the signup policy is `invite`.
+#[utoipa::path(post, path = "/v1/invites", tag = "owners", operation_id = "createInvite",
+    request_body = InviteRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; the invite is shown only here", body = CreatedInvite),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_JSON`", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`: not an admin token", body = SigilumError),
+    ))]
+pub async fn create_invite(
+    admin: AdminCaller,
+    state: web::Data<AppState>,
+    body: JsonBody<InviteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = assent_store::Actor::AdminToken(admin.token_id);
+    let invite = accounts::invite(&state.app, body.into_inner().email, actor).await?;
+    Ok(HttpResponse::Created().json(CreatedInvite {
+        signup_path: format!("/dashboard/signup?invite={}", invite.token),
+        email: invite.email,
+        invite: invite.token,
+        expires_at: invite.expires_at,
+    }))
 }
 
 fn logged_in(

@@ -65,6 +65,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/auth/login").route(web::post().to(auth::login)))
     .service(web::resource("/v1/auth/logout").route(web::post().to(auth::logout)))
     .service(web::resource("/v1/auth/me").route(web::get().to(auth::me)))
+    .service(web::resource("/v1/auth/password").route(web::post().to(auth::change_password)))
+    .service(web::resource("/v1/invites").route(web::post().to(auth::create_invite)))
+    .service(
+        web::resource("/v1/auth/sessions")
+            .route(web::get().to(auth::list_sessions))
+            .route(web::delete().to(auth::end_other_sessions)),
+    )
+    .service(
+        web::resource("/v1/auth/sessions/{session_id}").route(web::delete().to(auth::end_session)),
+    )
     .service(
         web::resource("/v1/auth/tokens")
             .route(web::get().to(auth::list_tokens))
@@ -134,4 +144,58 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/services/{service_id}/webhooks/{webhook_id}/rotate-secret")
             .route(web::post().to(deliveries::rotate_secret)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use assent_core::Namespace;
+    use assent_core::namespace::RESERVED;
+
+    /// The literal segments of every path this crate routes that could be a namespace: from
+    /// the route tables' string literals (the API's, the dashboard's, the server's own) and
+    /// from the OpenAPI document.
+    fn route_segments() -> Vec<String> {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("../dashboard/mod.rs"),
+            include_str!("../server.rs"),
+        ];
+        let literals = sources
+            .iter()
+            .flat_map(|source| source.split('"').skip(1).step_by(2))
+            .filter(|literal| literal.starts_with('/'))
+            .map(str::to_owned);
+        let document: serde_json::Value =
+            serde_json::from_str(&crate::openapi::document_json()).unwrap_or_default();
+        let documented = document["paths"]
+            .as_object()
+            .map(|paths| paths.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        assert!(!documented.is_empty(), "the OpenAPI document has paths");
+        literals
+            .chain(documented)
+            .flat_map(|path| {
+                path.split('/')
+                    .filter(|segment| !segment.starts_with('{'))
+                    .filter(|segment| Namespace::parse(segment).is_ok())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_path_segment_is_a_reserved_namespace() {
+        let segments = route_segments();
+        assert!(segments.iter().any(|s| s == "claims"), "{segments:?}");
+        let mut missing: Vec<&String> = segments
+            .iter()
+            .filter(|segment| !RESERVED.contains(&segment.as_str()))
+            .collect();
+        missing.dedup();
+        assert!(
+            missing.is_empty(),
+            "add these to assent_core::namespace::RESERVED: {missing:?}"
+        );
+    }
 }

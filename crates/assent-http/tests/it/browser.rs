@@ -814,9 +814,82 @@ async fn the_api_docs_render_every_operation(engine: Engine) {
     server.stop().await;
 }
 
+/// The Account page changes the password (the other session ends), and a reset link from the
+/// operator sets a new one, in a real browser.
+async fn an_owner_changes_and_resets_the_password_in_the_browser(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let (other, _) = server.login("ada@example.com").await;
+    let driver = Driver::start();
+    let tab = Tab {
+        client: driver.open(1280, 1000).await,
+        server: &server,
+        engine,
+    };
+    tab.goto("/dashboard/login").await;
+    tab.fill("#email", "ada@example.com").await;
+    tab.fill("#password", PASSWORD).await;
+    tab.click("form.stack button[type=submit]", "#inbox-items")
+        .await;
+
+    tab.goto("/dashboard/account").await;
+    assert!(
+        tab.text("#sessions-title + ul")
+            .await
+            .contains("This session")
+    );
+    tab.fill("#current-password", PASSWORD).await;
+    tab.fill("#new-password", "a changed password").await;
+    tab.click(
+        "form[action='/dashboard/account/password'] button",
+        "#account-notice",
+    )
+    .await;
+    assert!(
+        tab.text("#account-notice")
+            .await
+            .contains("every other session has ended")
+    );
+    let me = server
+        .call(reqwest::Method::GET, "/v1/auth/me", &other, None)
+        .await;
+    assert_eq!(me.status, reqwest::StatusCode::UNAUTHORIZED);
+
+    // The operator's reset link: the page sets a new password and leads to the login.
+    let account = server
+        .db
+        .store
+        .find_account_by_email("ada@example.com")
+        .unwrap()
+        .unwrap();
+    let reset = assent_auth::MintedToken::new(assent_auth::TokenKind::PasswordReset);
+    let expires = assent_core::Timestamp::now().after(Duration::from_secs(3600));
+    server
+        .db
+        .store
+        .create_password_reset(&reset.hash, &account, expires, &assent_store::Actor::Cli)
+        .unwrap();
+    tab.goto(&format!(
+        "/dashboard/reset-password?token={}",
+        reset.plaintext.expose()
+    ))
+    .await;
+    tab.fill("#new-password", "a reset password").await;
+    tab.click(
+        "form.stack button[type=submit]",
+        "form[action='/dashboard/login']",
+    )
+    .await;
+    tab.fill("#email", "ada@example.com").await;
+    tab.fill("#password", "a reset password").await;
+    tab.click("form.stack button[type=submit]", "#inbox-items")
+        .await;
+    server.stop().await;
+}
+
 on_both_engines!(
     an_owner_decides_in_the_browser,
     an_owner_confirms_what_cannot_be_undone,
     every_page_fits_a_phone,
     the_api_docs_render_every_operation,
+    an_owner_changes_and_resets_the_password_in_the_browser,
 );

@@ -10,6 +10,7 @@
 #[macro_use]
 mod common;
 
+mod accounts;
 mod atp_registration;
 mod browser;
 mod claims;

@@ -6,6 +6,7 @@
     reason = "a test that cannot go on should fail at once, where it stands"
 )]
 
+mod accounts;
 mod claims;
 mod notifications;
 mod owners;

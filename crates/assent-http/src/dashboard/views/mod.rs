@@ -36,7 +36,7 @@ pub(super) struct Nav {
     pub namespace: String,
     pub email: String,
     pub csrf: String,
-    /// `inbox`, `history`, `services`, `tokens`, `audit`, or empty.
+    /// `inbox`, `history`, `services`, `tokens`, `audit`, `account`, or empty.
     pub current: &'static str,
 }
 
@@ -63,6 +63,47 @@ pub(super) struct SignupPage {
     pub nav: Option<Nav>,
     pub email: String,
     pub namespace: String,
+    pub error: Option<String>,
+    /// The invite token given (by the link's `?invite=`, or the form).
+    pub invite: String,
+    /// The signup policy is `invite`: the form asks for one.
+    pub invite_only: bool,
+    /// The signup policy is `closed`: no form, only how to get an account.
+    pub closed: bool,
+}
+
+/// The owner's account: the change-password form and the list of sessions.
+#[derive(Debug, Template)]
+#[template(path = "account.html")]
+pub(super) struct AccountPage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub email: String,
+    pub namespace: String,
+    pub sessions: Vec<SessionItem>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct SessionItem {
+    pub id: String,
+    pub current: bool,
+    pub user_agent: String,
+    pub address: String,
+    pub created: When,
+    pub last_seen: Option<When>,
+    pub expires: When,
+}
+
+/// The page of a password reset link.
+#[derive(Debug, Template)]
+#[template(path = "reset.html")]
+pub(super) struct ResetPage {
+    pub nav: Option<Nav>,
+    pub token: String,
+    /// The account's email while the link is usable; `None` shows only the error.
+    pub email: Option<String>,
     pub error: Option<String>,
 }
 
