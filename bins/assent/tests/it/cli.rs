@@ -581,6 +581,8 @@ async fn malformed_requests_log_nothing_at_warn_or_error() {
             "{line}"
         );
     }
+}
+
 /// The operator's account commands on one engine: list, disable and enable, user tokens,
 /// invites, password resets (a link, or set from stdin), reserved names, and deletion.
 fn the_operator_manages_accounts(engine: Engine) {
