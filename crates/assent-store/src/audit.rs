@@ -1,6 +1,7 @@
 //! The append-only audit log: who changed what, written in the same transaction as the change.
 //! The database refuses updates and deletes of its rows (triggers in the migration).
 
+use std::cell::RefCell;
 use std::fmt;
 
 use assent_core::Timestamp;
@@ -42,6 +43,29 @@ pub struct AuditEntry<'a> {
     pub details: serde_json::Value,
 }
 
+thread_local! {
+    /// The client address of the request whose store work runs on this thread, if any.
+    static CLIENT_ADDR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` with `client_addr` as the address every audit entry it writes came from.
+///
+/// The address is request context, like a tracing span: passing it through every operation
+/// that may audit would add a parameter to each of them for one column. The application layer
+/// sets it around the store work of a request (`assent_app::App::run`); work outside one (the
+/// command line, the delivery engine) writes none.
+pub fn with_client_addr<T>(client_addr: Option<&str>, work: impl FnOnce() -> T) -> T {
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CLIENT_ADDR.with(|c| *c.borrow_mut() = self.0.take());
+        }
+    }
+    let previous = CLIENT_ADDR.with(|c| c.replace(client_addr.map(str::to_owned)));
+    let _restore = Restore(previous);
+    work()
+}
+
 /// One entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -51,6 +75,8 @@ pub struct AuditRecord {
     pub target_id: String,
     pub details: serde_json::Value,
     pub created_at: Timestamp,
+    /// Where the change came from (see [`with_client_addr`]); `None` for the command line.
+    pub client_addr: Option<String>,
 }
 
 pub(crate) fn record(conn: &mut AnyConnection, entry: AuditEntry<'_>) -> QueryResult<()> {
@@ -62,10 +88,14 @@ pub(crate) fn record(conn: &mut AnyConnection, entry: AuditEntry<'_>) -> QueryRe
             audit_log::target_id.eq(entry.target_id),
             audit_log::details.eq(entry.details.to_string()),
             audit_log::created_at.eq(Timestamp::now().as_millis()),
+            audit_log::client_addr.eq(CLIENT_ADDR.with(|c| c.borrow().clone())),
         ))
         .execute(conn)
         .map(|_| ())
 }
+
+/// seq, actor, action, target_id, details, created_at, client_addr.
+type AuditRow = (i64, String, String, String, String, i64, Option<String>);
 
 impl Store {
     /// A namespace's audit log, newest first; `before` is the `seq` to continue below.
@@ -82,7 +112,7 @@ impl Store {
             if let Some(before) = before {
                 query = query.filter(audit_log::seq.lt(before));
             }
-            let rows: Vec<(i64, String, String, String, String, i64)> = query
+            let rows: Vec<AuditRow> = query
                 .order(audit_log::seq.desc())
                 .limit(limit)
                 .select((
@@ -92,20 +122,24 @@ impl Store {
                     audit_log::target_id,
                     audit_log::details,
                     audit_log::created_at,
+                    audit_log::client_addr,
                 ))
                 .load(conn)?;
             rows.into_iter()
-                .map(|(seq, actor, action, target_id, details, created_at)| {
-                    Ok(AuditRecord {
-                        seq,
-                        actor,
-                        action,
-                        target_id,
-                        details: serde_json::from_str(&details)
-                            .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}")))?,
-                        created_at: Timestamp::from_millis(created_at),
-                    })
-                })
+                .map(
+                    |(seq, actor, action, target_id, details, created_at, client_addr)| {
+                        Ok(AuditRecord {
+                            seq,
+                            actor,
+                            action,
+                            target_id,
+                            details: serde_json::from_str(&details)
+                                .map_err(|_| StoreError::Corrupt(format!("audit entry {seq}")))?,
+                            created_at: Timestamp::from_millis(created_at),
+                            client_addr,
+                        })
+                    },
+                )
                 .collect()
         })
     }

@@ -31,7 +31,7 @@ mod webhooks;
 pub use accounts::{Account, NewAccount};
 pub use admin_tokens::AdminToken;
 pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
-pub use audit::{Actor, AuditRecord};
+pub use audit::{Actor, AuditRecord, with_client_addr};
 pub use changes::{Change, ChangeKind};
 pub use claims::{DecideError, NewClaim, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};

@@ -158,6 +158,7 @@ diesel::table! {
         target_id -> Text,
         details -> Text,
         created_at -> BigInt,
+        client_addr -> Nullable<Text>,
     }
 }
 

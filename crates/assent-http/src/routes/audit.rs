@@ -34,6 +34,10 @@ pub struct AuditEntryView {
     pub details: serde_json::Value,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
+    /// The client address the change came from (as trusted proxies forwarded it); `null` for
+    /// the operator's command line and for entries older than this field.
+    #[schema(example = "203.0.113.7")]
+    pub client_addr: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,6 +79,7 @@ pub async fn list(
                 target_id: r.target_id,
                 details: r.details,
                 created_at: r.created_at,
+                client_addr: r.client_addr,
             })
             .collect(),
         next_cursor: page.next_cursor,

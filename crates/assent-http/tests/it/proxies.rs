@@ -236,7 +236,65 @@ async fn without_cors_origins_no_cors_header_is_sent(engine: Engine) {
     assert_eq!(cors_headers(&reply), Vec::<String>::new());
 }
 
+/// Creates a service with `session`, forwarded for `client`; returns the audit entry it wrote.
+async fn audited_service(
+    server: &TestServer,
+    session: &str,
+    slug: &str,
+    client: &str,
+) -> serde_json::Value {
+    let request = server
+        .client
+        .post(server.url("/v1/services"))
+        .bearer_auth(session)
+        .header("x-forwarded-for", client)
+        .json(&json!({ "slug": slug, "name": slug }));
+    let created = server.send(request).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let log = server
+        .call(reqwest::Method::GET, "/v1/audit-log", session, None)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{:?}", log.body);
+    let entry = log.body["entries"][0].clone();
+    assert_eq!(entry["action"], "service.created", "{entry}");
+    assert_eq!(entry["target_id"], created.body["id"]);
+    entry
+}
+
+/// The audit log records the client address a change came from: the forwarded one behind a
+/// trusted proxy, the connecting one otherwise (a forged header is ignored), and none for the
+/// operator's command line.
+async fn the_audit_log_records_the_client_address(engine: Engine) {
+    let proxied = TestServer::start_with(engine, behind_a_proxy).await;
+    let (session, _) = proxied.login("ada@example.com").await;
+    let entry = audited_service(&proxied, &session, "behind", "6.6.6.6, 203.0.113.9").await;
+    assert_eq!(entry["client_addr"], "203.0.113.9");
+    proxied.stop().await;
+
+    let direct = TestServer::start(engine).await;
+    let (session, _) = direct.login("ada@example.com").await;
+    let entry = audited_service(&direct, &session, "direct", "203.0.113.9").await;
+    assert_eq!(
+        entry["client_addr"], "127.0.0.1",
+        "a forged header changes nothing"
+    );
+    // The harness made the account through the store, as the command line does: no address.
+    let log = direct
+        .call(reqwest::Method::GET, "/v1/audit-log", &session, None)
+        .await;
+    let created = log.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "account.created")
+        .cloned()
+        .expect("the account's creation is audited");
+    assert_eq!(created["client_addr"], serde_json::Value::Null, "{created}");
+    direct.stop().await;
+}
+
 on_both_engines!(
+    the_audit_log_records_the_client_address,
     behind_a_trusted_proxy_one_client_cannot_lock_out_another,
     without_trusted_proxies_a_forwarded_for_changes_nothing,
     the_registration_limit_keys_on_the_client_address,

@@ -76,6 +76,10 @@ impl AuditItem {
         };
         let mut sentence = vec![Part::words(actor)];
         sentence.extend(describe(&r, services));
+        if let Some(client_addr) = &r.client_addr {
+            sentence.push(Part::words("from"));
+            sentence.push(Part::code(client_addr.clone()));
+        }
         Self {
             at: When::from(r.created_at),
             sentence,
