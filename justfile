@@ -6,7 +6,7 @@ serve *args:
 
 # Run every test (SQLite, the local PostgreSQL, and the dashboard in Chromium).
 test:
-    .ci/install-browser
+    .ci/install-test-tools
     cargo test --workspace
 
 # What CI runs: fmt, clippy, architecture, OpenAPI, settings reference, tests.
