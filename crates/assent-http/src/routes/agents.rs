@@ -262,7 +262,7 @@ pub struct FeedQuery {
 #[utoipa::path(get, path = "/v1/namespaces/claims", operation_id = "listApprovedClaims", tag = "claims", params(FeedQuery),
     security(("sigilumSignature" = [], "serviceApiKey" = [])),
     responses(
-        (status = 200, description = "Approved claims of the calling service", body = Object),
+        (status = 200, description = "Approved claims of the calling service", body = super::shapes::ApprovedClaims),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
         (status = 401, description = "`SIGNATURE_*`, `UNAUTHORIZED`", body = SigilumError),
         (status = 403, description = "`SERVICE_MISMATCH`", body = SigilumError),
@@ -319,7 +319,7 @@ pub async fn feed(
     security(("sigilumSignature" = [])),
     params(("namespace" = String, Path, description = "The namespace")),
     responses(
-        (status = 200, description = "The namespace", body = Object),
+        (status = 200, description = "The namespace", body = super::shapes::NamespaceRecord),
         (status = 400, description = "`VALIDATION_ERROR`", body = SigilumError),
         (status = 401, description = "`SIGNATURE_*`", body = SigilumError),
         (status = 403, description = "`SIGNATURE_NAMESPACE_MISMATCH`", body = SigilumError),

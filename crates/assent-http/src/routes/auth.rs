@@ -321,7 +321,7 @@ pub struct ChangePasswordRequest {
 /// keep working (revoke them separately).
 #[utoipa::path(post, path = "/v1/auth/password", tag = "owners", operation_id = "changePassword",
     request_body = ChangePasswordRequest,
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 204, description = "Changed"),
         (status = 400, description = "`VALIDATION_ERROR` naming the field, `INVALID_JSON`", body = SigilumError),
@@ -377,7 +377,7 @@ pub struct SessionsEnded {
 
 /// The owner's live sessions, most recently used first.
 #[utoipa::path(get, path = "/v1/auth/sessions", tag = "owners", operation_id = "listSessions",
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "The sessions", body = SessionList),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -405,7 +405,7 @@ pub async fn list_sessions(
 
 /// End every session of the owner but the one making the request.
 #[utoipa::path(delete, path = "/v1/auth/sessions", tag = "owners", operation_id = "endOtherSessions",
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 200, description = "Ended", body = SessionsEnded),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -423,7 +423,7 @@ pub async fn end_other_sessions(
 #[utoipa::path(delete, path = "/v1/auth/sessions/{session_id}", tag = "owners",
     operation_id = "endSession",
     params(("session_id" = String, Path, description = "The session's id")),
-    security(("session" = []), ("bearer" = [])),
+    security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 204, description = "Ended"),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
@@ -463,7 +463,7 @@ pub struct CreatedInvite {
 /// days; needed when the signup policy is `invite`.
 #[utoipa::path(post, path = "/v1/invites", tag = "owners", operation_id = "createInvite",
     request_body = InviteRequest,
-    security(("bearer" = [])),
+    security(("adminToken" = [])),
     responses(
         (status = 201, description = "Created; the invite is shown only here", body = CreatedInvite),
         (status = 400, description = "`VALIDATION_ERROR`, `INVALID_JSON`", body = SigilumError),

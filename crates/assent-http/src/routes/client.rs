@@ -55,7 +55,7 @@ pub struct Pagination {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationPage {
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<super::shapes::NotificationObject>)]
     pub notifications: Vec<Value>,
     pub pagination: Pagination,
 }
@@ -163,7 +163,7 @@ pub async fn list(
     params(("id" = String, Path, description = "The notification's id")),
     security(("userToken" = []), ("sessionCookie" = [])),
     responses(
-        (status = 200, description = "The notification object", body = Object),
+        (status = 200, description = "The notification object", body = super::shapes::NotificationObject),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
         (status = 403, description = "`NOTIFICATION_ACCESS_DENIED`: addressed to someone else", body = AtpError),
         (status = 404, description = "`NOTIFICATION_NOT_FOUND`", body = AtpError),
@@ -185,7 +185,7 @@ pub async fn get(
     params(("id" = String, Path, description = "The notification's id")),
     security(("userToken" = []), ("sessionCookie" = [])),
     responses(
-        (status = 200, description = "The notification, acknowledged", body = Object),
+        (status = 200, description = "The notification, acknowledged", body = super::shapes::NotificationObject),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
         (status = 403, description = "`NOTIFICATION_ACCESS_DENIED`", body = AtpError),
         (status = 404, description = "`NOTIFICATION_NOT_FOUND`", body = AtpError),

@@ -14,6 +14,7 @@ pub mod deliveries;
 pub mod health;
 pub mod notifications;
 pub mod services;
+pub mod shapes;
 pub mod streams;
 
 /// A response carrying a secret shown once (a session, key, token or webhook secret):

@@ -186,7 +186,7 @@ pub async fn invalidate(
     params(("id" = String, Path, description = "The notification's id")),
     security(("serviceApiKey" = [])),
     responses(
-        (status = 200, description = "The notification object", body = Object),
+        (status = 200, description = "The notification object", body = super::shapes::NotificationObject),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
         (status = 403, description = "`SERVICE_NOT_OWNER`", body = AtpError),
         (status = 404, description = "`NOTIFICATION_NOT_FOUND`", body = AtpError),
