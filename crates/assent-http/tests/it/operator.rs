@@ -293,6 +293,49 @@ fn operations(document: &serde_json::Value) -> Vec<(String, String, serde_json::
     all
 }
 
+/// Every successful JSON answer has a described shape, so that clients, code generators and
+/// schemathesis know its fields: no 2xx body is a bare `object`. The DID documents are the
+/// exception: JSON-LD, extensible by design, and served as such.
+#[test]
+fn openapi_describes_every_successful_json_body() {
+    let document: serde_json::Value =
+        serde_json::from_str(&assent_http::openapi::document_json()).unwrap();
+    let schemas = &document["components"]["schemas"];
+    let resolve = |schema: &serde_json::Value| match schema["$ref"].as_str() {
+        Some(reference) => schemas[reference.trim_start_matches("#/components/schemas/")].clone(),
+        None => schema.clone(),
+    };
+    let bare = |schema: &serde_json::Value| {
+        schema["type"] == "object"
+            && schema.get("properties").is_none()
+            && schema.get("additionalProperties").is_none()
+    };
+    let mut undescribed = Vec::new();
+    for (method, path, operation) in operations(&document) {
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            let Some(content) = response["content"].as_object() else {
+                continue;
+            };
+            for (media_type, body) in content {
+                let schema = resolve(&body["schema"]);
+                let items = resolve(&schema["items"]);
+                let described =
+                    !bare(&schema)
+                        && schema["properties"].as_object().into_iter().flatten().all(
+                            |(_, field)| {
+                                !bare(&resolve(field)) || field.get("description").is_some()
+                            },
+                        )
+                        && !bare(&items);
+                if status.starts_with('2') && media_type == "application/json" && !described {
+                    undescribed.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert_eq!(undescribed, Vec::<String>::new());
+}
+
 /// Code generators name methods after operation ids, so each must be unique, and a parameter
 /// must be where the server reads it: a path parameter in the path's template, and nothing
 /// else declared as one.
