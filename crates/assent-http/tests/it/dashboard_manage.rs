@@ -353,6 +353,12 @@ async fn the_audit_log_lists_the_actions_newest_first_by_pages(engine: Engine) {
         !linked.text.contains("{&quot;"),
         "no raw JSON outside the details"
     );
+    assert!(
+        linked
+            .text
+            .contains("<dt>From</dt><dd><code>127.0.0.1</code></dd>"),
+        "each entry's details say where the change came from"
+    );
     ada.post(
         &format!("{path}/delete"),
         &[("csrf", &page.csrf()), ("confirm_slug", "billing")],

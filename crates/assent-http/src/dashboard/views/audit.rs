@@ -28,6 +28,8 @@ pub(in crate::dashboard) struct AuditItem {
     pub target_id: String,
     /// Compact JSON; empty for no details.
     pub details: String,
+    /// The client address the change came from; empty for the command line.
+    pub client_addr: String,
 }
 
 /// A piece of a sentence: plain words, an id or value (`code`), or a link.
@@ -76,10 +78,6 @@ impl AuditItem {
         };
         let mut sentence = vec![Part::words(actor)];
         sentence.extend(describe(&r, services));
-        if let Some(client_addr) = &r.client_addr {
-            sentence.push(Part::words("from"));
-            sentence.push(Part::code(client_addr.clone()));
-        }
         Self {
             at: When::from(r.created_at),
             sentence,
@@ -90,6 +88,7 @@ impl AuditItem {
             } else {
                 r.details.to_string()
             },
+            client_addr: r.client_addr.unwrap_or_default(),
         }
     }
 }
