@@ -477,7 +477,7 @@ pub async fn create_invite(
 ) -> Result<HttpResponse, ApiError> {
     let actor = assent_store::Actor::AdminToken(admin.token_id);
     let invite = accounts::invite(&state.app, body.into_inner().email, actor).await?;
-    Ok(HttpResponse::Created().json(CreatedInvite {
+    Ok(secret_response(StatusCode::CREATED).json(CreatedInvite {
         signup_path: format!("/dashboard/signup?invite={}", invite.token),
         email: invite.email,
         invite: invite.token,

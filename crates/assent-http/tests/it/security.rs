@@ -404,6 +404,16 @@ async fn every_response_carrying_a_secret_is_not_stored(engine: Engine) {
         "ATP registration",
         server.register(&seed_registration()).await,
     ));
+    let invite = server
+        .send(
+            server
+                .client
+                .post(server.url("/v1/invites"))
+                .bearer_auth(&server.admin_token)
+                .json(&json!({ "email": "grace@example.com" })),
+        )
+        .await;
+    replies.push(("invite", invite));
     for (what, reply) in replies {
         assert!(reply.status.is_success(), "{what}: {:?}", reply.body);
         assert_eq!(
