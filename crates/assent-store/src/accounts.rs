@@ -84,9 +84,10 @@ impl Store {
         self.which_conflict(created, &email, &namespace)
     }
 
-    /// A unique index refused the insert: two signups raced past the checks. Read again, now
-    /// that the winner has committed, which of the two is taken, so that the loser learns the
-    /// same answer as if it had come second (the email first, as in `insert_account`).
+    /// A unique index refused the insert (two signups raced past the checks), or the
+    /// namespace check saw a winner that committed after the email check had run. Read again,
+    /// now that the winner has committed, which of the two is taken, so that the loser learns
+    /// the same answer as if it had come second (the email first, as in `insert_account`).
     fn which_conflict(
         &self,
         created: Result<Account, StoreError>,
@@ -94,7 +95,7 @@ impl Store {
         namespace: &str,
     ) -> Result<Account, StoreError> {
         match created {
-            Err(StoreError::Conflict("account")) => self.read(|conn| {
+            Err(StoreError::Conflict("account" | "namespace")) => self.read(|conn| {
                 if email_exists(conn, email)? {
                     Err(StoreError::Conflict("email"))
                 } else if namespace_exists(conn, namespace)? {
