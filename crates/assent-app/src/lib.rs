@@ -176,8 +176,8 @@ impl App {
         E: Into<Error> + Send + 'static,
     {
         let store = self.store.clone();
-        let client_addr = CLIENT_ADDR.try_with(Clone::clone).ok();
-        let work = move || assent_store::with_client_addr(client_addr.as_deref(), || work(&store));
+        let client_addr = CLIENT_ADDR.try_with(|addr| *addr).ok();
+        let work = move || assent_store::with_client_addr(client_addr, || work(&store));
         match tokio::task::spawn_blocking(work).await {
             Ok(result) => result.map_err(Into::into),
             Err(e) => Err(Error::internal(&e)),
@@ -187,14 +187,14 @@ impl App {
 
 tokio::task_local! {
     /// The client address of the request being served, set by [`as_client`].
-    static CLIENT_ADDR: String;
+    static CLIENT_ADDR: std::net::IpAddr;
 }
 
 /// Runs `work`, the handling of one request, as coming from `client_addr`: every audit entry
 /// its operations write records that address. A front end wraps each request in it once (the
 /// HTTP server does, with the address trusted proxies forwarded); operations called outside
 /// it (the command line) record none.
-pub async fn as_client<F: Future>(client_addr: String, work: F) -> F::Output {
+pub async fn as_client<F: Future>(client_addr: std::net::IpAddr, work: F) -> F::Output {
     CLIENT_ADDR.scope(client_addr, work).await
 }
 

@@ -68,7 +68,7 @@ pub async fn request_context(
         );
         req.into_response(error.to_response(dialect, &request_id))
     } else {
-        assent_app::as_client(client.to_string(), next.call(req))
+        assent_app::as_client(client.0, next.call(req))
             .instrument(span.clone())
             .await?
             .map_into_boxed_body()

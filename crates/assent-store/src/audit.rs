@@ -1,8 +1,9 @@
 //! The append-only audit log: who changed what, written in the same transaction as the change.
 //! The database refuses updates and deletes of its rows (triggers in the migration).
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::fmt;
+use std::net::IpAddr;
 
 use assent_core::Timestamp;
 use diesel::prelude::*;
@@ -45,7 +46,7 @@ pub struct AuditEntry<'a> {
 
 thread_local! {
     /// The client address of the request whose store work runs on this thread, if any.
-    static CLIENT_ADDR: RefCell<Option<String>> = const { RefCell::new(None) };
+    static CLIENT_ADDR: Cell<Option<IpAddr>> = const { Cell::new(None) };
 }
 
 /// Runs `work` with `client_addr` as the address every audit entry it writes came from.
@@ -53,16 +54,16 @@ thread_local! {
 /// The address is request context, like a tracing span: passing it through every operation
 /// that may audit would add a parameter to each of them for one column. The application layer
 /// sets it around the store work of a request (`assent_app::App::run`); work outside one (the
-/// command line, the delivery engine) writes none.
-pub fn with_client_addr<T>(client_addr: Option<&str>, work: impl FnOnce() -> T) -> T {
-    struct Restore(Option<String>);
+/// command line, the delivery engine) writes none. It is written out only with an entry, so
+/// store work that audits nothing (a verify) pays nothing for it.
+pub fn with_client_addr<T>(client_addr: Option<IpAddr>, work: impl FnOnce() -> T) -> T {
+    struct Restore(Option<IpAddr>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            CLIENT_ADDR.with(|c| *c.borrow_mut() = self.0.take());
+            CLIENT_ADDR.set(self.0);
         }
     }
-    let previous = CLIENT_ADDR.with(|c| c.replace(client_addr.map(str::to_owned)));
-    let _restore = Restore(previous);
+    let _restore = Restore(CLIENT_ADDR.replace(client_addr));
     work()
 }
 
@@ -88,7 +89,7 @@ pub(crate) fn record(conn: &mut AnyConnection, entry: AuditEntry<'_>) -> QueryRe
             audit_log::target_id.eq(entry.target_id),
             audit_log::details.eq(entry.details.to_string()),
             audit_log::created_at.eq(Timestamp::now().as_millis()),
-            audit_log::client_addr.eq(CLIENT_ADDR.with(|c| c.borrow().clone())),
+            audit_log::client_addr.eq(CLIENT_ADDR.get().map(|addr| addr.to_string())),
         ))
         .execute(conn)
         .map(|_| ())
@@ -142,5 +143,31 @@ impl Store {
                 )
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocking threads are reused across requests: a request's address must not outlive its
+    /// work, or a later entry on the same thread (the delivery engine's, the CLI's) would
+    /// claim it. Restored after a panic too.
+    #[test]
+    fn a_client_address_is_set_only_for_its_work() {
+        let addr: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(
+            with_client_addr(Some(addr), || CLIENT_ADDR.get()),
+            Some(addr)
+        );
+        assert_eq!(CLIENT_ADDR.get(), None);
+        let outer: IpAddr = "198.51.100.1".parse().unwrap();
+        with_client_addr(Some(outer), || {
+            with_client_addr(None, || assert_eq!(CLIENT_ADDR.get(), None));
+            assert_eq!(CLIENT_ADDR.get(), Some(outer));
+        });
+        let panicked = std::panic::catch_unwind(|| with_client_addr(Some(addr), || panic!("work")));
+        assert!(panicked.is_err());
+        assert_eq!(CLIENT_ADDR.get(), None);
     }
 }
