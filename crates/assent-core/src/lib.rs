@@ -5,6 +5,7 @@
 //! rules can be tested alone and reused by every dialect.
 
 pub mod account;
+pub mod canonical;
 pub mod claim;
 pub mod delivery;
 pub mod event;
