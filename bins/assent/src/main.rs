@@ -55,6 +55,17 @@ enum Command {
         #[command(subcommand)]
         action: commands::TokenAction,
     },
+    /// Serve the Model Context Protocol over stdio for a local agent (Claude Code, an IDE),
+    /// bridged to an assent server's /mcp endpoint with a service API key.
+    Mcp {
+        /// The assent server's URL (`/mcp` is added unless the URL already ends with it).
+        #[arg(long, env = "ASSENT_URL", value_name = "URL")]
+        url: url::Url,
+        /// A service API key of that server (prefer the environment variable: arguments are
+        /// visible to other users of the machine).
+        #[arg(long, env = "ASSENT_API_KEY", value_name = "KEY", hide_env_values = true)]
+        api_key: String,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Print the settings reference of docs/configuration.md, generated from the settings
@@ -97,12 +108,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::AdminToken { action } => commands::admin_token(&storage, action),
         Command::Account { action } => commands::account(&storage, action),
         Command::Token { action } => commands::token(&storage, action),
+        Command::Mcp { url, api_key } => mcp(url, api_key),
         Command::Openapi => {
             print!("{}", assent_http::openapi::document_json());
             Ok(())
         }
         Command::ConfigReference { write } => config_reference(write.as_deref()),
     }
+}
+
+/// `assent mcp`: stdin and stdout bridged to the server's `/mcp` until stdin closes.
+fn mcp(url: url::Url, api_key: String) -> anyhow::Result<()> {
+    let endpoint = if url.path().trim_end_matches('/').ends_with("/mcp") {
+        url
+    } else {
+        let mut base = url;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        base.join("mcp").context("the server URL cannot take a path")?
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?
+        .block_on(assent_mcp::stdio::run(endpoint, api_key))
 }
 
 fn config_reference(write: Option<&Path>) -> anyhow::Result<()> {

@@ -37,6 +37,7 @@ use crate::routes;
         routes::client::acknowledge,
         routes::client::respond,
         routes::streams::events,
+        routes::mcp::post,
         routes::streams::stream,
         routes::auth::signup,
         routes::auth::login,
@@ -87,6 +88,7 @@ use crate::routes;
         (name = "owners", description = "Accounts, sessions, user tokens and the audit log"),
         (name = "services", description = "Owners' services, API keys and webhooks (session)"),
         (name = "claims", description = "Authorization requests of agents, decided by the namespace owner"),
+        (name = "MCP", description = "The Model Context Protocol endpoint for agents (Streamable HTTP); see docs/mcp.md"),
         (name = "webhooks", description = "Delivery log, retry, test, secret rotation (session); see docs/webhooks.md"),
     )
 )]

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod client;
 pub mod deliveries;
 pub mod health;
+pub mod mcp;
 pub mod notifications;
 pub mod services;
 pub mod shapes;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(health::ready))
             .route(web::head().to(health::ready)),
     )
+    .service(web::resource("/mcp").route(web::post().to(mcp::post)))
     .service(web::resource("/api/v1/services").route(web::post().to(atp_services::register)))
     .service(web::resource("/api/v1/services/me").route(web::get().to(atp_services::me)))
     .service(web::resource("/api/v1/notifications").route(web::post().to(notifications::create)))
