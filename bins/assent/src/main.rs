@@ -63,7 +63,12 @@ enum Command {
         url: url::Url,
         /// A service API key of that server (prefer the environment variable: arguments are
         /// visible to other users of the machine).
-        #[arg(long, env = "ASSENT_API_KEY", value_name = "KEY", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "ASSENT_API_KEY",
+            value_name = "KEY",
+            hide_env_values = true
+        )]
         api_key: String,
     },
     /// Print the OpenAPI document.
@@ -126,7 +131,8 @@ fn mcp(url: url::Url, api_key: String) -> anyhow::Result<()> {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        base.join("mcp").context("the server URL cannot take a path")?
+        base.join("mcp")
+            .context("the server URL cannot take a path")?
     };
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

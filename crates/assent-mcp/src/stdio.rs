@@ -150,7 +150,8 @@ impl EventParser {
                     self.data.clear();
                 }
             } else if let Some(data) = line.strip_prefix("data:") {
-                self.data.push(data.strip_prefix(' ').unwrap_or(data).to_owned());
+                self.data
+                    .push(data.strip_prefix(' ').unwrap_or(data).to_owned());
             }
         }
         complete
@@ -164,7 +165,11 @@ mod tests {
     #[test]
     fn events_are_read_across_chunks_and_comments_are_skipped() {
         let mut parser = EventParser::default();
-        assert!(parser.push(b": keep-alive\n\nevent: message\ndata: {\"a\"").is_empty());
+        assert!(
+            parser
+                .push(b": keep-alive\n\nevent: message\ndata: {\"a\"")
+                .is_empty()
+        );
         assert_eq!(parser.push(b":1}\n\ndata: 2\r\n\r\n"), ["{\"a\":1}", "2"]);
         assert!(parser.push(b"data: 3\n").is_empty());
         assert_eq!(parser.push(b"\n"), ["3"]);

@@ -387,8 +387,8 @@ fn approval(args: &Map<String, Value>, max_wait: Duration) -> Result<Approval, T
         ],
     )?;
     let title = text(args, "title", 1, 200)?.ok_or_else(|| input("`title` is required."))?;
-    let description = text(args, "description", 1, 2000)?
-        .ok_or_else(|| input("`description` is required."))?;
+    let description =
+        text(args, "description", 1, 2000)?.ok_or_else(|| input("`description` is required."))?;
     let action = match args.get("action") {
         Some(Value::Object(action)) => action,
         None => return Err(input("`action` is required.")),
@@ -408,7 +408,9 @@ fn approval(args: &Map<String, Value>, max_wait: Duration) -> Result<Approval, T
     }
     let risk = match args.get("risk") {
         None | Some(Value::Null) => "medium",
-        Some(Value::String(risk)) if ["low", "medium", "high", "critical"].contains(&risk.as_str()) => {
+        Some(Value::String(risk))
+            if ["low", "medium", "high", "critical"].contains(&risk.as_str()) =>
+        {
             risk.as_str()
         }
         Some(_) => return Err(input("`risk` must be one of low, medium, high, critical.")),
@@ -479,14 +481,14 @@ fn question(
                         choices.push(s.clone());
                     }
                     _ => {
-                        return Err(input(
-                            "`choices` must be strings of 1 to 100 characters.",
-                        ));
+                        return Err(input("`choices` must be strings of 1 to 100 characters."));
                     }
                 }
             }
             if !(2..=MAX_CHOICES).contains(&choices.len()) {
-                return Err(input(format!("`choices` must have 2 to {MAX_CHOICES} items.")));
+                return Err(input(format!(
+                    "`choices` must have 2 to {MAX_CHOICES} items."
+                )));
             }
             Some(choices)
         }
@@ -498,11 +500,21 @@ fn question(
         Some(_) => return Err(input("`multiple` must be a boolean.")),
     };
     let answer_type = match args.get("answer_type") {
-        None | Some(Value::Null) => if choices.is_some() { "choice" } else { "text" },
+        None | Some(Value::Null) => {
+            if choices.is_some() {
+                "choice"
+            } else {
+                "text"
+            }
+        }
         Some(Value::String(t)) if ["choice", "text", "number", "yes_no"].contains(&t.as_str()) => {
             t.as_str()
         }
-        Some(_) => return Err(input("`answer_type` must be one of choice, text, number, yes_no.")),
+        Some(_) => {
+            return Err(input(
+                "`answer_type` must be one of choice, text, number, yes_no.",
+            ));
+        }
     };
     let mut action = json!({ "id": "answer", "label": "Answer" });
     match (answer_type, &choices) {
@@ -514,7 +526,8 @@ fn question(
             action["response_type"] = if multiple { "multi_choice" } else { "choice" }.into();
             action["options"] = options.into();
             if multiple {
-                action["constraints"] = json!({ "min_selections": 1, "max_selections": choices.len() });
+                action["constraints"] =
+                    json!({ "min_selections": 1, "max_selections": choices.len() });
             }
         }
         ("choice", None) => return Err(input("`answer_type` choice needs `choices`.")),
@@ -570,7 +583,9 @@ fn text(
                 return Err(input(format!("`{field}` must not be empty.")));
             }
             if count > max {
-                return Err(input(format!("`{field}` must be at most {max} characters.")));
+                return Err(input(format!(
+                    "`{field}` must be at most {max} characters."
+                )));
             }
             Ok((!s.is_empty()).then(|| s.to_owned()))
         }
@@ -632,24 +647,45 @@ mod tests {
             };
             map
         };
-        let one = approval(&args(json!({"name": "deploy", "args": {"b": 1, "a": [1, 2]}})), Duration::from_secs(900)).unwrap();
-        let same = approval(&args(json!({"name": "deploy", "args": {"a": [1, 2], "b": 1}})), Duration::from_secs(900)).unwrap();
-        let other = approval(&args(json!({"name": "deploy", "args": {"a": [1, 2], "b": 2}})), Duration::from_secs(900)).unwrap();
+        let one = approval(
+            &args(json!({"name": "deploy", "args": {"b": 1, "a": [1, 2]}})),
+            Duration::from_secs(900),
+        )
+        .unwrap();
+        let same = approval(
+            &args(json!({"name": "deploy", "args": {"a": [1, 2], "b": 1}})),
+            Duration::from_secs(900),
+        )
+        .unwrap();
+        let other = approval(
+            &args(json!({"name": "deploy", "args": {"a": [1, 2], "b": 2}})),
+            Duration::from_secs(900),
+        )
+        .unwrap();
         let digest_of = |a: &Approval| a.body["context"]["metadata"]["action_digest"].clone();
         assert_eq!(digest_of(&one), digest_of(&same));
         assert_ne!(digest_of(&one), digest_of(&other));
         assert_eq!(
             digest_of(&one),
-            json!(digest(&json!({"name": "deploy", "args": {"a": [1, 2], "b": 1}})))
+            json!(digest(
+                &json!({"name": "deploy", "args": {"a": [1, 2], "b": 1}})
+            ))
         );
-        assert_eq!(one.body["context"]["metadata"]["arguments"], json!(r#"{"a":[1,2],"b":1}"#));
+        assert_eq!(
+            one.body["context"]["metadata"]["arguments"],
+            json!(r#"{"a":[1,2],"b":1}"#)
+        );
     }
 
     #[test]
     fn arguments_outside_the_schema_are_refused() {
         let refuse = |a: Value| {
-            let Value::Object(map) = a else { unreachable!() };
-            approval(&map, Duration::from_secs(900)).err().map(|e| format!("{e:?}"))
+            let Value::Object(map) = a else {
+                unreachable!()
+            };
+            approval(&map, Duration::from_secs(900))
+                .err()
+                .map(|e| format!("{e:?}"))
         };
         let base = json!({"title": "t", "description": "d", "action": {"name": "x"}});
         assert!(refuse(base.clone()).is_none());

@@ -131,8 +131,7 @@ pub async fn post(
             ),
         ));
     }
-    let caller =
-        ServiceCaller::from_request(&req, &mut actix_web::dev::Payload::None).await?;
+    let caller = ServiceCaller::from_request(&req, &mut actix_web::dev::Payload::None).await?;
     let Ok(message) = serde_json::from_slice::<Value>(&body) else {
         return Ok(rpc_error(
             StatusCode::BAD_REQUEST,
@@ -168,8 +167,7 @@ pub async fn post(
             let _ = out.send(response).await;
         }
     });
-    let keep_alive =
-        tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    let keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     // Ends when the call has answered (its queue closes); dropped when the client goes away,
     // which the waiting call sees as its queue closing.
     let body = futures_util::stream::unfold(
