@@ -125,7 +125,7 @@ impl Args {
             (
                 "--latency-samples",
                 self.latency_samples.is_some(),
-                &[Scenario::Deliveries, Scenario::Respond],
+                &[Scenario::Deliveries, Scenario::Respond, Scenario::Mcp],
             ),
             (
                 "--delivery-concurrency",

@@ -18,6 +18,7 @@ mod atp;
 mod cli;
 mod deliveries;
 mod load;
+mod mcp;
 mod receiver;
 mod report;
 mod respond;
@@ -133,6 +134,7 @@ fn run(args: &Args) -> Result<Verdict> {
     let verdict = match args.scenario {
         Scenario::Deliveries => run_deliveries(args, setup, &runtime),
         Scenario::Respond => run_respond(args, setup, &runtime),
+        Scenario::Mcp => run_mcp(args, setup, &runtime),
         Scenario::Health | Scenario::Register | Scenario::Verify | Scenario::Notify => {
             run_load(args, setup, &runtime)
         }
@@ -269,6 +271,29 @@ fn run_respond(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> 
     ))
 }
 
+/// `mcp`: decision-to-result latency of waiting MCP calls, then many waiting calls' cost.
+fn run_mcp(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
+    let (mut server, target, description, backend) = spawned(args, setup)?;
+    let samples = args.latency_samples.unwrap_or(100);
+    let pid = server.pid();
+    let outcome = runtime.block_on(interruptible(async {
+        load::wait_ready(&target, Some(&mut server), READY_TIMEOUT_SPAWNED).await?;
+        mcp::run(&target, &run_id(), samples, pid, || server.rss_mb()).await
+    }));
+    let figures = match outcome {
+        Ok(figures) => figures,
+        Err(e) => return Err(with_server_log(e, Some(server))),
+    };
+    let kept_log = stop_or_keep_log(server, true)?;
+    let human = format!(
+        "{description} ({backend}), {} CPUs\n{}",
+        cpus(),
+        figures.human()
+    );
+    print_report(args.json, &human, &figures.json());
+    Ok(verdict_after(kept_log, "the server did not stop cleanly"))
+}
+
 /// The server of a scenario that must have started it, with the rest of the setup.
 fn spawned(args: &Args, setup: Setup) -> Result<(ServerGuard, Arc<Target>, String, &'static str)> {
     let Setup {
@@ -362,6 +387,11 @@ fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
         Scenario::Notify => Vec::new(),
         // The callback is the receiver, plain http on loopback.
         Scenario::Respond => vec![("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned())],
+        // The callback is the receiver; hundreds of requests in a minute are the point.
+        Scenario::Mcp => vec![
+            ("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned()),
+            ("ASSENT_RATE_LIMITS", "off".to_owned()),
+        ],
     }
 }
 

@@ -32,6 +32,9 @@ pub enum Scenario {
     /// (`POST /api/v1/client/respond`, user token), timed until the signed
     /// `notification.responded` webhook reaches a receiver inside the bench.
     Respond,
+    /// MCP: how soon a waiting `request_approval` call returns once the human decides, and
+    /// what 500 waiting calls cost (see `crate::mcp`).
+    Mcp,
 }
 
 /// The scenarios that are a load of requests on N connections.
@@ -102,6 +105,7 @@ impl Scenario {
             Self::Verify => "verify",
             Self::Notify => "notify",
             Self::Respond => "respond",
+            Self::Mcp => "mcp",
         }
     }
 
@@ -110,7 +114,7 @@ impl Scenario {
             // verify authenticates by signature, with keys the scenario makes itself.
             Self::Health | Self::Deliveries | Self::Verify => false,
             // notify and respond register their ATP service.
-            Self::Register | Self::Notify | Self::Respond => true,
+            Self::Register | Self::Notify | Self::Respond | Self::Mcp => true,
         }
     }
 
@@ -118,7 +122,7 @@ impl Scenario {
     /// configures the server (private webhooks to its receiver) or writes to its database.
     pub fn needs_spawned_server(self) -> bool {
         match self {
-            Self::Deliveries | Self::Respond => true,
+            Self::Deliveries | Self::Respond | Self::Mcp => true,
             Self::Health | Self::Register | Self::Verify | Self::Notify => false,
         }
     }
@@ -130,16 +134,19 @@ impl Scenario {
             Self::Health => Some(Load::Health),
             Self::Register => Some(Load::Register),
             Self::Notify => Some(Load::Notify),
-            Self::Deliveries | Self::Verify | Self::Respond => None,
+            Self::Deliveries | Self::Verify | Self::Respond | Self::Mcp => None,
         }
     }
 
     /// How long `--duration` is when not given (`respond` does not use it).
     pub fn default_duration(self) -> Duration {
         match self {
-            Self::Health | Self::Register | Self::Verify | Self::Notify | Self::Respond => {
-                Duration::from_secs(10)
-            }
+            Self::Health
+            | Self::Register
+            | Self::Verify
+            | Self::Notify
+            | Self::Respond
+            | Self::Mcp => Duration::from_secs(10),
             Self::Deliveries => Duration::from_secs(60),
         }
     }

@@ -39,7 +39,7 @@ pub(crate) enum Outcome {
     /// A `CallToolResult`.
     Result(Value),
     /// The notification behind a new task.
-    Task(Notification),
+    Task(Box<Notification>),
 }
 
 /// Why a call did nothing.
@@ -215,11 +215,10 @@ pub(crate) fn definitions() -> Vec<Value> {
     ];
     tools
         .into_iter()
-        .map(|tool| {
+        .inspect(|tool| {
             // The SDK's model drops fields it does not know (`execution`, from 2025-11-25):
             // check the shape through it, and send the definition as written.
             debug_assert!(serde_json::from_value::<Tool>(tool.clone()).is_ok());
-            tool
         })
         .collect()
 }
@@ -266,7 +265,7 @@ pub(crate) async fn call(
             let request = approval(&args, mcp.options.max_wait)?;
             let row = create(mcp, caller, request.body).await?;
             if as_task {
-                return Ok(Outcome::Task(row));
+                return Ok(Outcome::Task(Box::new(row)));
             }
             let progress = Progress {
                 token,
@@ -280,7 +279,7 @@ pub(crate) async fn call(
             let (body, wait) = question(&args, mcp.options.max_wait)?;
             let row = create(mcp, caller, body).await?;
             if as_task {
-                return Ok(Outcome::Task(row));
+                return Ok(Outcome::Task(Box::new(row)));
             }
             let progress = Progress {
                 token,

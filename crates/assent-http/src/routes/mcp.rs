@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::auth::ServiceCaller;
 use crate::error::AtpError;
 use crate::feed::{ChangeFeed, Subscription};
+use crate::rate_limit::Operation;
 use crate::state::AppState;
 
 /// How often an open call's stream carries a comment, so proxies keep it open.
@@ -102,6 +103,8 @@ fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
         (status = 401, description = "`AUTH_INVALID_TOKEN`: no or a wrong service API key", body = AtpError),
         (status = 403, description = "An `Origin` that is not this server's (JSON-RPC error), or not a service API key", body = Object),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = AtpError),
+        (status = 429, description = "`RATE_LIMIT_EXCEEDED`: a `tools/call` that asks a human counts as a \
+            notification (100 a minute per service), with `Retry-After`", body = AtpError),
     ))]
 pub async fn post(
     req: HttpRequest,
@@ -139,6 +142,18 @@ pub async fn post(
             "The body is not JSON.",
         ));
     };
+    // A tool that asks a human sends a notification: the same limit as
+    // `POST /api/v1/notifications` applies.
+    if message.get("method").and_then(Value::as_str) == Some("tools/call")
+        && message
+            .pointer("/params/name")
+            .and_then(Value::as_str)
+            .is_some_and(|name| name != "get_decision")
+    {
+        state
+            .limiter
+            .check(Operation::Submission, &caller.service_id)?;
+    }
     let sender = Sender {
         service_id: caller.service_id,
         namespace: caller.namespace,
