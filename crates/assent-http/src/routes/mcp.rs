@@ -17,6 +17,7 @@ use assent_mcp::{Mcp, Options, SUPPORTED_VERSIONS, Updates, Watch};
 use assent_store::ChangeKind;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 
 use crate::auth::ServiceCaller;
 use crate::error::AtpError;
@@ -87,6 +88,27 @@ fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
     public.as_deref() == Some(origin) || state.settings.cors_origins.iter().any(|o| o == origin)
 }
 
+/// A JSON-RPC 2.0 response (documentation only: the MCP crate writes it).
+#[derive(Debug, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes the response body in the OpenAPI document"
+)]
+pub struct JsonRpcResponse {
+    #[schema(example = "2.0")]
+    jsonrpc: String,
+    /// The request's id (`null` when the request could not be read).
+    #[schema(value_type = Object)]
+    id: Value,
+    /// The method's result (`tools/call`: a `CallToolResult` whose `structuredContent` is the
+    /// decision); absent on error.
+    #[schema(value_type = Object)]
+    result: Option<Value>,
+    /// `{code, message, data?}`; absent on success.
+    #[schema(value_type = Object)]
+    error: Option<Value>,
+}
+
 /// One MCP message (JSON-RPC 2.0) from an agent.
 #[utoipa::path(post, path = "/mcp", operation_id = "mcpMessage", tag = "MCP",
     request_body(content = Object, description = "One JSON-RPC 2.0 message of the Model Context \
@@ -97,11 +119,11 @@ fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
     responses(
         (status = 200, description = "The JSON-RPC response (`application/json`), or for \
             `tools/call` and `tasks/result` a `text/event-stream` of progress notifications \
-            and then the response", body = Object),
+            and then the response", body = JsonRpcResponse),
         (status = 202, description = "A notification or response: accepted, no body"),
-        (status = 400, description = "Not JSON (`-32700`), or an unsupported `MCP-Protocol-Version`", body = Object),
+        (status = 400, description = "Not JSON (`-32700`), or an unsupported `MCP-Protocol-Version`", body = JsonRpcResponse),
         (status = 401, description = "`AUTH_INVALID_TOKEN`: no or a wrong service API key", body = AtpError),
-        (status = 403, description = "An `Origin` that is not this server's (JSON-RPC error), or not a service API key", body = Object),
+        (status = 403, description = "An `Origin` that is not this server's (JSON-RPC error), or not a service API key", body = JsonRpcResponse),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = AtpError),
         (status = 429, description = "`RATE_LIMIT_EXCEEDED`: a `tools/call` that asks a human counts as a \
             notification (100 a minute per service), with `Retry-After`", body = AtpError),

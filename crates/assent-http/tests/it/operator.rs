@@ -238,6 +238,7 @@ fn openapi_documents_every_route() {
             "/api/v1/services",
             "/api/v1/services/me",
             "/health",
+            "/mcp",
             "/ready",
             "/v1/audit-log",
             "/v1/auth/login",
