@@ -273,7 +273,7 @@ fn run_respond(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> 
 
 /// `mcp`: decision-to-result latency of waiting MCP calls, then many waiting calls' cost.
 fn run_mcp(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
-    let (mut server, target, description, backend) = spawned(args, setup)?;
+    let (mut server, target, description, _backend) = spawned(args, setup)?;
     let samples = args.latency_samples.unwrap_or(100);
     let pid = server.pid();
     let outcome = runtime.block_on(interruptible(async {
@@ -285,11 +285,7 @@ fn run_mcp(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
         Err(e) => return Err(with_server_log(e, Some(server))),
     };
     let kept_log = stop_or_keep_log(server, true)?;
-    let human = format!(
-        "{description} ({backend}), {} CPUs\n{}",
-        cpus(),
-        figures.human()
-    );
+    let human = format!("{description}, {} CPUs\n{}", cpus(), figures.human());
     print_report(args.json, &human, &figures.json());
     Ok(verdict_after(kept_log, "the server did not stop cleanly"))
 }

@@ -213,11 +213,12 @@ pub async fn run(
                 StatusCode::OK,
             )
             .await?;
+        let title = format!("Deploy build {n}");
         let Some(id) = inbox["notifications"]
             .as_array()
             .and_then(|list| {
                 list.iter()
-                    .find(|n| n["context"]["title"] == format!("Deploy build {n}").as_str())
+                    .find(|note| note["context"]["title"] == title.as_str())
             })
             .and_then(|note| note["id"].as_str())
             .map(ToOwned::to_owned)
