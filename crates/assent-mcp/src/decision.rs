@@ -53,6 +53,15 @@ pub(crate) fn decision(row: &Notification) -> Value {
         NotificationStatus::Responded | NotificationStatus::Completed => match (kind, action_id) {
             ("question", _) => ("answered", None),
             (_, Some("approve")) => ("approved", None),
+            // permission_prompt only: allowed with the input the owner wrote, which is not the
+            // action the digest names.
+            (_, Some(crate::tools::EDIT_ACTION)) => (
+                "approved",
+                Some(format!(
+                    "Allowed with edited input: {}",
+                    data.as_ref().and_then(Value::as_str).unwrap_or_default()
+                )),
+            ),
             _ => ("rejected", None),
         },
         NotificationStatus::Expired => (

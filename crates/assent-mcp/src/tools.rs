@@ -33,6 +33,8 @@ const MAX_EXPIRES_IN: u64 = 30 * 24 * 3600;
 /// How long `permission_prompt` waits: Claude Code holds the tool use until it answers.
 const PERMISSION_WAIT: Duration = Duration::from_secs(600);
 const MAX_CHOICES: usize = 20;
+/// `permission_prompt`'s third answer: allow, with the input the owner wrote.
+pub(crate) const EDIT_ACTION: &str = "edit";
 
 /// What a call produced.
 pub(crate) enum Outcome {
@@ -325,7 +327,18 @@ pub(crate) async fn call(
                 "action".into(),
                 json!({ "name": tool_name, "args": tool_input }),
             );
-            let request = approval(&approval_args, mcp.options.max_wait)?;
+            let mut request = approval(&approval_args, mcp.options.max_wait)?;
+            // Claude Code takes an edited input back: the owner may paste one.
+            if let Some(Value::Array(actions)) = request.body.get_mut("actions") {
+                actions.insert(
+                    1,
+                    json!({
+                        "id": EDIT_ACTION, "label": "Allow with edited input",
+                        "response_type": "text",
+                        "constraints": { "placeholder": "The tool's input as a JSON object" },
+                    }),
+                );
+            }
             let row = create(mcp, caller, request.body).await?;
             let progress = Progress {
                 token,
@@ -335,7 +348,28 @@ pub(crate) async fn call(
             let wait = PERMISSION_WAIT.min(mcp.options.max_wait);
             let row = mcp.wait(caller, &row.id, wait, &progress).await?;
             let decided = decision(&row);
-            let answer = if decided["status"] == "approved" {
+            let edited = row
+                .response
+                .as_ref()
+                .filter(|r| r["action_id"] == EDIT_ACTION)
+                .map(|r| {
+                    r["response_data"]
+                        .as_str()
+                        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                        .filter(Value::is_object)
+                });
+            let answer = if let Some(edited) = edited {
+                match edited {
+                    Some(input) => json!({ "behavior": "allow", "updatedInput": input }),
+                    None => json!({
+                        "behavior": "deny",
+                        "message": format!(
+                            "The owner's edited input for {tool_name} is not a JSON object (decision {}).",
+                            row.id
+                        ),
+                    }),
+                }
+            } else if decided["status"] == "approved" {
                 json!({ "behavior": "allow", "updatedInput": tool_input })
             } else {
                 let status = decided["status"].as_str().unwrap_or("pending");

@@ -454,6 +454,30 @@ async fn an_agent_over_http_gets_answers(engine: Engine) {
     assert_eq!(answer["behavior"], "deny");
     assert!(answer["message"].as_str().expect("message").contains(&id));
     agent.finish();
+
+    // The owner may allow with an edited input, which Claude Code then runs instead.
+    let agent = Agent::start(&over_http(&running, &seeded.api_key, "permission"));
+    agent.next("tools");
+    agent.next("waiting");
+    let note = pending(&running, &seeded).await;
+    let id = note["id"].as_str().expect("id").to_owned();
+    respond(
+        &running,
+        &seeded,
+        &id,
+        "edit",
+        json!(r#"{"command": "rm -rf build/tmp"}"#),
+    )
+    .await;
+    let result = agent.next("result");
+    let answer: Value =
+        serde_json::from_str(result["text"][0].as_str().expect("text")).expect("json");
+    assert_eq!(answer["behavior"], "allow", "{answer}");
+    assert_eq!(
+        answer["updatedInput"],
+        json!({ "command": "rm -rf build/tmp" })
+    );
+    agent.finish();
     let _ = running.terminate();
 }
 
