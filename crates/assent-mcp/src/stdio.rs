@@ -120,7 +120,8 @@ where
         Ok(other) => anyhow::bail!(
             "the server answered {status}: {}",
             other
-                .get("message")
+                .get("error")
+                .or_else(|| other.get("message"))
                 .and_then(Value::as_str)
                 .unwrap_or("no message")
         ),

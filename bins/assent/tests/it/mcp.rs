@@ -559,6 +559,10 @@ async fn bad_input_is_refused(engine: Engine) {
     assert_eq!(wrong.status(), 401);
     let agent = Agent::start(&over_http(&running, "sk_live_wrong", "connect"));
     agent.next("failed");
+    let mut stdio = over_stdio(&running, &seeded, "connect");
+    stdio["env"]["ASSENT_API_KEY"] = json!("sk_live_wrong");
+    let agent = Agent::start(&stdio);
+    agent.next("failed");
     // A web page of another origin (DNS rebinding) is refused; the public origin is not.
     for (origin, status) in [
         ("https://evil.example", 403),

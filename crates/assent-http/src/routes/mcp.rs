@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use crate::auth::ServiceCaller;
-use crate::error::AtpError;
+use crate::error::SigilumError;
 use crate::feed::{ChangeFeed, Subscription};
 use crate::rate_limit::Operation;
 use crate::state::AppState;
@@ -122,11 +122,11 @@ pub struct JsonRpcResponse {
             and then the response", body = JsonRpcResponse),
         (status = 202, description = "A notification or response: accepted, no body"),
         (status = 400, description = "Not JSON (`-32700`), or an unsupported `MCP-Protocol-Version`", body = JsonRpcResponse),
-        (status = 401, description = "`AUTH_INVALID_TOKEN`: no or a wrong service API key", body = AtpError),
+        (status = 401, description = "`AUTH_INVALID_TOKEN`: no or a wrong service API key", body = SigilumError),
         (status = 403, description = "An `Origin` that is not this server's (JSON-RPC error), or not a service API key", body = JsonRpcResponse),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = AtpError),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = SigilumError),
         (status = 429, description = "`RATE_LIMIT_EXCEEDED`: a `tools/call` that asks a human counts as a \
-            notification (100 a minute per service), with `Retry-After`", body = AtpError),
+            notification (100 a minute per service), with `Retry-After`", body = SigilumError),
     ))]
 pub async fn post(
     req: HttpRequest,
