@@ -28,5 +28,6 @@ mod quotas;
 mod security;
 mod signed;
 mod signing_doc;
+mod standard_webhooks;
 mod streams;
 mod webhooks;
