@@ -194,6 +194,7 @@ pub async fn register_atp(
         url: registration.callback_url.to_string(),
         format: EndpointFormat::Atp,
         events: vec![EventType::NotificationResponded],
+        signing_key: None,
     };
     let key = NewApiKey {
         id: random::Id::ApiKey.mint(),

@@ -1,11 +1,18 @@
 //! A service's webhooks: added (the signing secret generated, sealed at rest, shown once),
-//! listed, changed, re-enabled with or without replay, rotated, tested and deleted.
+//! listed, changed, re-enabled with or without replay, rotated, tested and deleted. An owner
+//! picks each one's format (`sigilum` or `standard`, for Standard Webhooks) and, for the
+//! standard format, whether an Ed25519 key signs too (`v1a`); the public keys are published.
 
+use assent_auth::standard_webhooks::WebhookSigningKey;
 use assent_auth::{random, webhook_secret};
 use assent_core::{
-    EndpointFormat, EventType, FieldError, Service, Timestamp, outbound, request_subscription,
+    EndpointFormat, EventType, FieldError, Namespace, Service, Timestamp, outbound,
+    request_subscription,
 };
-use assent_store::{Account, NewWebhookEndpoint, StoreError, WebhookChanges, WebhookEndpoint};
+use assent_store::{
+    Account, NewWebhookEndpoint, PublishedKey, SealedSigningKey, StoreError, WebhookChanges,
+    WebhookEndpoint,
+};
 
 use crate::{App, Error, actor, code, sentence};
 
@@ -24,12 +31,27 @@ pub struct RotatedSecret {
     pub previous_secret_expires_at: Timestamp,
 }
 
-/// What to change of a webhook; at least one of `url`, `events` and `enabled`.
+/// A webhook to add. `format` is `sigilum` (the default) or `standard`; `asymmetric` asks for
+/// an Ed25519 key beside the secret, and needs the `standard` format.
+#[derive(Debug, Clone, Default)]
+pub struct NewWebhook {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub format: Option<String>,
+    pub asymmetric: bool,
+}
+
+/// What to change of a webhook; at least one of `url`, `events`, `enabled`, `format` and
+/// `asymmetric`.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
     pub url: Option<String>,
     pub events: Option<Vec<String>>,
     pub enabled: Option<bool>,
+    /// `sigilum` or `standard`; leaving `standard` turns asymmetric signing off.
+    pub format: Option<String>,
+    /// On: a new Ed25519 key (when it has none); off: its key is dropped.
+    pub asymmetric: Option<bool>,
     /// With `enabled: true` on a disabled webhook: deliver the events it missed.
     pub replay: bool,
 }
@@ -87,20 +109,29 @@ pub async fn add(
     app: &App,
     owner: &Account,
     service_id: String,
-    url: Option<String>,
-    events: Option<Vec<String>>,
+    webhook: NewWebhook,
 ) -> Result<AddedWebhook, Error> {
-    let url = assent_core::field::required("url", url.as_deref())?;
+    let url = assent_core::field::required("url", webhook.url.as_deref())?;
     let url = checked_url(app, &url)?;
-    let events = subscription(events)?;
+    let events = subscription(webhook.events)?;
+    let format = webhook
+        .format
+        .as_deref()
+        .map(chosen_format)
+        .transpose()?
+        .unwrap_or(EndpointFormat::Sigilum);
+    if webhook.asymmetric {
+        asymmetric_allowed(format)?;
+    }
 
     let id = random::Id::Webhook.mint();
     let secret = webhook_secret();
     let new = NewWebhookEndpoint {
         secret_sealed: app.secret_key.seal(&secret, &id),
+        signing_key: webhook.asymmetric.then(|| new_signing_key(app, &id)),
         id,
         url: url.to_string(),
-        format: EndpointFormat::Sigilum,
+        format,
         events,
     };
     let max = app.settings.quotas.webhooks_per_service;
@@ -113,6 +144,53 @@ pub async fn add(
         secret: secret.expose().to_owned(),
         endpoint,
     })
+}
+
+/// A format an owner may choose (`VALIDATION_ERROR` for any other, `atp` included: that one
+/// belongs to an ATP service's callback).
+fn chosen_format(name: &str) -> Result<EndpointFormat, Error> {
+    match EndpointFormat::parse(name) {
+        Some(format @ (EndpointFormat::Sigilum | EndpointFormat::Standard)) => Ok(format),
+        _ => Err(FieldError::invalid("format", "must be sigilum or standard").into()),
+    }
+}
+
+/// Ed25519 signatures have a place in the Standard Webhooks header only.
+fn asymmetric_allowed(format: EndpointFormat) -> Result<(), Error> {
+    if format == EndpointFormat::Standard {
+        Ok(())
+    } else {
+        Err(FieldError::invalid(
+            "asymmetric",
+            "needs the standard format: Ed25519 signatures (v1a) are a Standard Webhooks scheme",
+        )
+        .into())
+    }
+}
+
+/// A new Ed25519 key for a webhook, sealed to it.
+fn new_signing_key(app: &App, webhook_id: &str) -> SealedSigningKey {
+    let pair = WebhookSigningKey::generate();
+    SealedSigningKey {
+        sealed: app.secret_key.seal(
+            &pair.to_secret(),
+            &SealedSigningKey::associated_data(webhook_id),
+        ),
+        public_key: pair.public_key(),
+    }
+}
+
+/// The Ed25519 public keys a namespace's webhooks sign with, for its DID document and JWKS
+/// (`NOT_FOUND` for a namespace nobody owns).
+pub async fn published_keys(app: &App, namespace: &Namespace) -> Result<Vec<PublishedKey>, Error> {
+    let namespace = namespace.as_str().to_owned();
+    app.run(move |store| {
+        store
+            .find_account_by_namespace(&namespace)?
+            .ok_or(StoreError::NotFound)?;
+        store.published_webhook_keys(&namespace)
+    })
+    .await
 }
 
 /// A webhook's target, checked against the server's policy (`INVALID_WEBHOOK_URL`).
@@ -150,13 +228,29 @@ pub async fn change(
     webhook_id: String,
     change: Change,
 ) -> Result<Changed, Error> {
-    if change.url.is_none() && change.events.is_none() && change.enabled.is_none() {
+    if change.url.is_none()
+        && change.events.is_none()
+        && change.enabled.is_none()
+        && change.format.is_none()
+        && change.asymmetric.is_none()
+    {
         return Err(FieldError::invalid(
             "url",
-            "`events` or `enabled` must be given: there is nothing to change",
+            "`events`, `enabled`, `format` or `asymmetric` must be given: there is nothing \
+             to change",
         )
         .into());
     }
+    let format = change.format.as_deref().map(chosen_format).transpose()?;
+    let signing_key = signing_key_change(
+        app,
+        owner,
+        &service_id,
+        &webhook_id,
+        format,
+        change.asymmetric,
+    )
+    .await?;
     let url = change
         .url
         .map(|raw| checked_url(app, &raw).map(|u| u.to_string()))
@@ -170,6 +264,8 @@ pub async fn change(
         events,
         enabled: change.enabled,
         replay: change.replay,
+        format,
+        signing_key,
     };
     let namespace = owner.namespace.clone();
     let actor = actor(owner);
@@ -178,6 +274,10 @@ pub async fn change(
             store
                 .update_webhook_endpoint(&namespace, &service_id, &webhook_id, &changes, &actor)
                 .map_err(|e| match e {
+                    StoreError::Conflict("atp format") => Error::from(FieldError::invalid(
+                        "format",
+                        "an ATP callback keeps the atp format",
+                    )),
                     StoreError::Conflict(_) => Error::invalid(
                         code::INVALID_EVENT_TYPE,
                         "An ATP callback receives notification.responded only; its events \
@@ -191,6 +291,37 @@ pub async fn change(
     Ok(Changed {
         endpoint,
         missed_events,
+    })
+}
+
+/// What becomes of a webhook's Ed25519 key: a new one when asymmetric signing is turned on
+/// (the one it has is kept), none when it is turned off or the format leaves `standard`.
+async fn signing_key_change(
+    app: &App,
+    owner: &Account,
+    service_id: &str,
+    webhook_id: &str,
+    format: Option<EndpointFormat>,
+    asymmetric: Option<bool>,
+) -> Result<Option<Option<SealedSigningKey>>, Error> {
+    if format.is_none() && asymmetric.is_none() {
+        return Ok(None);
+    }
+    let (_, current) = get(app, owner, service_id.to_owned(), webhook_id.to_owned()).await?;
+    let format = format.unwrap_or(current.format);
+    let wanted = asymmetric.unwrap_or(current.signing_key.is_some());
+    Ok(match (wanted, &current.signing_key) {
+        (true, _) if format != EndpointFormat::Standard => {
+            if asymmetric == Some(true) {
+                asymmetric_allowed(format)?;
+            }
+            // The format leaves `standard`: the key has no place to sign any more.
+            Some(None)
+        }
+        (true, Some(_)) => None,
+        (true, None) => Some(Some(new_signing_key(app, webhook_id))),
+        (false, Some(_)) => Some(None),
+        (false, None) => None,
     })
 }
 

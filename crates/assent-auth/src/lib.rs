@@ -11,6 +11,7 @@ pub mod random;
 pub mod rfc9421;
 pub mod sealed;
 pub mod secret;
+pub mod standard_webhooks;
 pub mod token;
 
 pub use password::{PasswordError, hash_password, verify_login, verify_password};

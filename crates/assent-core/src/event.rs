@@ -89,13 +89,16 @@ impl fmt::Display for EventType {
     }
 }
 
-/// The payload and header family an endpoint receives: Sigilum-style (`X-Sigilum-*`) or ATP
-/// (`X-ATP-*`). An ATP service's `callback_url` is an endpoint in the ATP format.
+/// The payload and header family an endpoint receives: Sigilum-style (`X-Sigilum-*`), ATP
+/// (`X-ATP-*`) or Standard Webhooks (`webhook-*`). An ATP service's `callback_url` is an
+/// endpoint in the ATP format; an owner chooses between Sigilum and Standard for the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EndpointFormat {
     Sigilum,
     Atp,
+    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,…`).
+    Standard,
 }
 
 impl EndpointFormat {
@@ -103,6 +106,7 @@ impl EndpointFormat {
         match self {
             Self::Sigilum => "sigilum",
             Self::Atp => "atp",
+            Self::Standard => "standard",
         }
     }
 
@@ -110,6 +114,7 @@ impl EndpointFormat {
         match name {
             "sigilum" => Some(Self::Sigilum),
             "atp" => Some(Self::Atp),
+            "standard" => Some(Self::Standard),
             _ => None,
         }
     }

@@ -8,12 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use assent_auth::{SecretKey, random};
+use assent_auth::standard_webhooks::{self, WebhookSigningKey};
+use assent_auth::{Secret, SecretKey, random};
 use assent_core::delivery::{
     Attempt, EndpointHealth, Failure, NextStep, RetrySchedule, endpoint_health, next_step,
 };
 use assent_core::{EndpointFormat, Timestamp, WebhookUrlPolicy};
-use assent_store::{LeasedDelivery, Settled, Store};
+use assent_store::{LeasedDelivery, SealedSigningKey, Settled, Store};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -256,6 +257,9 @@ pub fn signed_headers(
         }
         _ => None,
     };
+    if endpoint.format == EndpointFormat::Standard {
+        return standard_headers(delivery, key, now, &current, previous.as_ref());
+    }
     let mut secrets = vec![current.expose().as_bytes()];
     if let Some(previous) = &previous {
         secrets.push(previous.expose().as_bytes());
@@ -277,8 +281,45 @@ pub fn signed_headers(
             ("X-ATP-Signature".to_owned(), signature),
             ("X-ATP-Request-ID".to_owned(), delivery.delivery_id.clone()),
         ]),
+        EndpointFormat::Standard => {}
     }
     Ok(headers)
+}
+
+/// The Standard Webhooks headers: the event's id as `webhook-id` (the same for every attempt
+/// and every replay, so receivers can use it as their idempotency key), the attempt's time, and
+/// one `v1` per secret (current first, previous while its grace runs) plus a `v1a` when the
+/// endpoint has an Ed25519 key, space-separated.
+fn standard_headers(
+    delivery: &LeasedDelivery,
+    key: &SecretKey,
+    now: Timestamp,
+    current: &Secret,
+    previous: Option<&Secret>,
+) -> Result<Vec<(String, String)>, Failure> {
+    let unix = now.as_millis().div_euclid(1000);
+    let content =
+        standard_webhooks::signed_content(&delivery.event_id, unix, delivery.payload.as_bytes());
+    let mut signatures = Vec::with_capacity(3);
+    for secret in std::iter::once(current).chain(previous) {
+        let hmac_key = standard_webhooks::symmetric_key(secret).ok_or(Failure::SecretUnreadable)?;
+        signatures.push(standard_webhooks::sign_symmetric(&hmac_key, &content));
+    }
+    if let Some(signing) = &delivery.endpoint.signing_key {
+        let data = SealedSigningKey::associated_data(&delivery.endpoint.id);
+        let pair = key
+            .open(&signing.sealed, &data)
+            .ok()
+            .and_then(|secret| WebhookSigningKey::from_secret(&secret))
+            .ok_or(Failure::SecretUnreadable)?;
+        signatures.push(pair.sign(&content));
+    }
+    Ok(vec![
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+        ("webhook-id".to_owned(), delivery.event_id.clone()),
+        ("webhook-timestamp".to_owned(), unix.to_string()),
+        ("webhook-signature".to_owned(), signatures.join(" ")),
+    ])
 }
 
 /// A number in [-1, 1].
@@ -292,7 +333,6 @@ mod tests {
     use std::io::Write;
     use std::sync::Mutex;
 
-    use assent_auth::Secret;
     use assent_core::EventType;
     use assent_store::WebhookEndpoint;
     use tracing_subscriber::fmt::MakeWriter;
@@ -359,6 +399,7 @@ mod tests {
                 disabled_reason: None,
                 consecutive_failures: 0,
                 last_error: None,
+                signing_key: None,
             },
         };
         let config = EngineConfig::default();

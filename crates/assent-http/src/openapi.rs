@@ -73,6 +73,7 @@ use crate::routes;
         routes::agents::feed,
         routes::agents::namespace,
         routes::agents::well_known_did,
+        routes::webhook_keys::jwks,
         routes::agents::resolve_did,
         routes::claims::get,
         routes::claims::approve,

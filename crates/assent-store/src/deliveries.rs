@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use assent_core::delivery::{Attempt, DeliveryStatus, EndpointHealth, Failure, NextStep};
-use assent_core::{EventType, Timestamp};
+use assent_core::{EndpointFormat, EventType, Timestamp};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde_json::json;
@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::outbox::{Emitted, NewEvent};
 use crate::schema::{deliveries, delivery_attempts, events, webhook_endpoints};
 use crate::services::owned;
-use crate::webhooks::{WebhookEndpoint, WebhookEndpointRow};
+use crate::webhooks::{SealedSigningKey, WebhookEndpoint, WebhookEndpointRow};
 
 /// A due delivery leased for sending, with everything the sender needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +91,10 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
     /// With `enabled: true` on a disabled endpoint: deliver what it missed.
     pub replay: bool,
+    /// A new format (never to or from `atp`: an ATP callback keeps its format).
+    pub format: Option<EndpointFormat>,
+    /// A new Ed25519 signing key (`Some(None)` turns asymmetric signing off).
+    pub signing_key: Option<Option<SealedSigningKey>>,
 }
 
 #[derive(QueryableByName)]
@@ -369,9 +373,28 @@ impl Store {
         let now = Timestamp::now().as_millis();
         self.write_with_outbox(|conn, outbox| {
             let before = owned_endpoint(conn, namespace, service_id, webhook_id)?;
-            if changes.events.is_some() && before.format == assent_core::EndpointFormat::Atp {
+            if changes.events.is_some() && before.format == EndpointFormat::Atp {
                 // An ATP callback receives notification responses and nothing else.
                 return Err(StoreError::Conflict("atp events"));
+            }
+            let atp = |f: EndpointFormat| f == EndpointFormat::Atp;
+            if let Some(format) = changes.format
+                && format != before.format
+            {
+                if atp(format) || atp(before.format) {
+                    return Err(StoreError::Conflict("atp format"));
+                }
+                diesel::update(webhook_endpoints::table.find(webhook_id))
+                    .set(webhook_endpoints::format.eq(format.as_str()))
+                    .execute(conn)?;
+            }
+            if let Some(key) = &changes.signing_key {
+                diesel::update(webhook_endpoints::table.find(webhook_id))
+                    .set((
+                        webhook_endpoints::signing_key_sealed.eq(key.as_ref().map(|k| &k.sealed)),
+                        webhook_endpoints::public_key.eq(key.as_ref().map(|k| &k.public_key)),
+                    ))
+                    .execute(conn)?;
             }
             if let Some(url) = &changes.url {
                 diesel::update(webhook_endpoints::table.find(webhook_id))
@@ -431,6 +454,8 @@ impl Store {
                         "url": changes.url,
                         "events": changes.events,
                         "enabled": changes.enabled,
+                        "format": changes.format,
+                        "public_key": changes.signing_key.as_ref().map(|k| k.as_ref().map(|k| &k.public_key)),
                         "replayed": if changes.replay { missed } else { 0 },
                     }),
                 },

@@ -43,4 +43,4 @@ pub use outbox::{Emitted, NewEvent, Outbox};
 pub use services::{NewService, RegisterError, ServiceChanges};
 pub use sessions::{Session, SessionInfo, SessionOrigin};
 pub use user_tokens::{NewUserToken, UserToken};
-pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint};
+pub use webhooks::{NewWebhookEndpoint, PublishedKey, SealedSigningKey, WebhookEndpoint};

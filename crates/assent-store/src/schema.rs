@@ -68,6 +68,8 @@ diesel::table! {
         disabled_reason -> Nullable<Text>,
         consecutive_failures -> Integer,
         last_error -> Nullable<Text>,
+        signing_key_sealed -> Nullable<Text>,
+        public_key -> Nullable<Text>,
     }
 }
 

@@ -21,6 +21,33 @@ pub struct NewWebhookEndpoint {
     pub events: Vec<EventType>,
     /// The secret as sealed by `SecretKey::seal` with `id` as associated data.
     pub secret_sealed: String,
+    /// The Ed25519 key that also signs (Standard Webhooks `v1a`), when asymmetric signing is on.
+    pub signing_key: Option<SealedSigningKey>,
+}
+
+/// An endpoint's Ed25519 key: the `whsk_` key pair sealed by `SecretKey::seal` (associated
+/// data: [`SealedSigningKey::associated_data`]) and its public `whpk_` half, published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSigningKey {
+    pub sealed: String,
+    pub public_key: String,
+}
+
+impl SealedSigningKey {
+    /// What the key is sealed to: its endpoint, and its being a key, so that neither a secret
+    /// nor another endpoint's key opens in its place.
+    pub fn associated_data(webhook_id: &str) -> String {
+        format!("{webhook_id}#signing-key")
+    }
+}
+
+/// An Ed25519 public key an endpoint of a namespace signs with, as published (DID document,
+/// JWKS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    pub webhook_id: String,
+    pub service_slug: String,
+    pub public_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +73,8 @@ pub struct WebhookEndpoint {
     pub consecutive_failures: u32,
     /// The last failed attempt's error while failing (`HTTP 503`, or the failure's sentence).
     pub last_error: Option<String>,
+    /// The Ed25519 key that also signs, when asymmetric signing is on.
+    pub signing_key: Option<SealedSigningKey>,
 }
 
 impl WebhookEndpoint {
@@ -77,6 +106,8 @@ pub(crate) struct WebhookEndpointRow {
     disabled_reason: Option<String>,
     consecutive_failures: i32,
     last_error: Option<String>,
+    signing_key_sealed: Option<String>,
+    public_key: Option<String>,
 }
 
 impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
@@ -91,6 +122,11 @@ impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
             .iter()
             .map(|n| EventType::parse(n).ok_or_else(|| corrupt("event name")))
             .collect::<Result<_, _>>()?;
+        let signing_key = match (row.signing_key_sealed, row.public_key) {
+            (Some(sealed), Some(public_key)) => Some(SealedSigningKey { sealed, public_key }),
+            (None, None) => None,
+            _ => return Err(corrupt("signing key")),
+        };
         Ok(Self {
             id: row.id,
             service_id: row.service_id,
@@ -108,6 +144,7 @@ impl TryFrom<WebhookEndpointRow> for WebhookEndpoint {
             disabled_reason: row.disabled_reason,
             consecutive_failures: u32::try_from(row.consecutive_failures).unwrap_or(0),
             last_error: row.last_error,
+            signing_key,
         })
     }
 }
@@ -166,6 +203,7 @@ impl Store {
                 disabled_reason: None,
                 consecutive_failures: 0,
                 last_error: None,
+                signing_key: endpoint.signing_key.clone(),
             })
         })
     }
@@ -215,6 +253,38 @@ impl Store {
         })
     }
 
+    /// The Ed25519 public keys the endpoints of a namespace's services sign with, oldest
+    /// first: what its DID document and JWKS publish.
+    pub fn published_webhook_keys(&self, namespace: &str) -> Result<Vec<PublishedKey>, StoreError> {
+        use crate::schema::services;
+        self.read(|conn| {
+            let rows: Vec<(String, String, Option<String>)> = webhook_endpoints::table
+                .inner_join(services::table)
+                .filter(services::namespace.eq(namespace))
+                .filter(webhook_endpoints::public_key.is_not_null())
+                .order((
+                    webhook_endpoints::created_at.asc(),
+                    webhook_endpoints::id.asc(),
+                ))
+                .select((
+                    webhook_endpoints::id,
+                    services::slug,
+                    webhook_endpoints::public_key,
+                ))
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(webhook_id, service_slug, key)| {
+                    key.map(|public_key| PublishedKey {
+                        webhook_id,
+                        service_slug,
+                        public_key,
+                    })
+                })
+                .collect())
+        })
+    }
+
     pub fn list_webhook_endpoints(
         &self,
         service_id: &str,
@@ -256,6 +326,9 @@ pub(crate) fn insert(
             webhook_endpoints::format.eq(endpoint.format.as_str()),
             webhook_endpoints::events.eq(events),
             webhook_endpoints::secret_sealed.eq(&endpoint.secret_sealed),
+            webhook_endpoints::signing_key_sealed
+                .eq(endpoint.signing_key.as_ref().map(|k| &k.sealed)),
+            webhook_endpoints::public_key.eq(endpoint.signing_key.as_ref().map(|k| &k.public_key)),
             webhook_endpoints::enabled.eq(true),
             webhook_endpoints::created_at.eq(now),
             webhook_endpoints::updated_at.eq(now),

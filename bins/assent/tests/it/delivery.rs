@@ -143,6 +143,7 @@ fn seed(store: &Store, key: &SecretKey, url: &str, events: usize) -> Seeded {
         id: webhook_id.clone(),
         url: url.to_owned(),
         format: EndpointFormat::Sigilum,
+        signing_key: None,
         events: vec![EventType::RequestApproved],
     };
     store

@@ -180,8 +180,18 @@ fn a_private_webhook_target_is_refused_and_nothing_is_stored(engine: Engine) {
             "https://10.0.0.1/hook",
             "https://localhost/x",
         ] {
-            let e =
-                refused(webhooks::add(&app, &ada, api.id.clone(), Some(url.into()), None).await);
+            let e = refused(
+                webhooks::add(
+                    &app,
+                    &ada,
+                    api.id.clone(),
+                    webhooks::NewWebhook {
+                        url: Some(url.into()),
+                        ..Default::default()
+                    },
+                )
+                .await,
+            );
             assert_eq!(
                 (e.code(), e.field()),
                 (code::INVALID_WEBHOOK_URL, Some("url")),
@@ -193,8 +203,11 @@ fn a_private_webhook_target_is_refused_and_nothing_is_stored(engine: Engine) {
                 &app,
                 &ada,
                 api.id.clone(),
-                Some("https://example.com/hook".into()),
-                Some(vec!["request.nope".into()]),
+                webhooks::NewWebhook {
+                    url: Some("https://example.com/hook".into()),
+                    events: Some(vec!["request.nope".into()]),
+                    ..Default::default()
+                },
             )
             .await,
         );

@@ -164,6 +164,7 @@ async fn setup(db_engine: Db, configure: impl FnOnce(&mut EngineConfig)) -> Setu
         id: webhook_id.clone(),
         url,
         format: EndpointFormat::Sigilum,
+        signing_key: None,
         events: EventType::REQUEST_EVENTS.to_vec(),
     };
     store
@@ -333,6 +334,7 @@ async fn atp_callbacks_get_the_atp_headers(db: Db) {
                 id: webhook_id.clone(),
                 url,
                 format: EndpointFormat::Atp,
+                signing_key: None,
                 events: vec![EventType::NotificationResponded],
             },
             &owner(),

@@ -34,15 +34,15 @@ pub async fn create(
             let url = form.get("url").unwrap_or_default().to_owned();
             let events = form.all("events");
             let chosen = events.iter().map(|e| (*e).to_owned()).collect();
-            match webhooks::add(
-                &state.app,
-                &visitor.account,
-                service_id.clone(),
-                Some(url.clone()),
-                Some(chosen),
-            )
-            .await
-            {
+            let format = form.get("format").map(str::to_owned);
+            let asymmetric = form.get("asymmetric").is_some();
+            let webhook = webhooks::NewWebhook {
+                url: Some(url.clone()),
+                events: Some(chosen),
+                format,
+                asymmetric,
+            };
+            match webhooks::add(&state.app, &visitor.account, service_id.clone(), webhook).await {
                 Ok(added) => {
                     let id = &added.endpoint.id;
                     let mut page =
@@ -102,11 +102,15 @@ pub async fn update(
             let events = form
                 .get("with_events")
                 .map(|_| form.all("events").into_iter().map(str::to_owned).collect());
+            // The format's controls are on the form of a webhook that may change format.
+            let format = form.get("format").map(str::to_owned);
+            let asymmetric = format.as_ref().map(|_| form.get("asymmetric").is_some());
             let change = webhooks::Change {
                 url: Some(url.clone()),
                 events: events.clone(),
-                enabled: None,
-                replay: false,
+                format,
+                asymmetric,
+                ..webhooks::Change::default()
             };
             let changed = webhooks::change(
                 &state.app,

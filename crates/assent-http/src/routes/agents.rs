@@ -346,7 +346,8 @@ pub async fn namespace(
 }
 
 /// The DID document of `did:sigilum:<namespace>`: a verification method per approved agent
-/// key (as `did:key`-style multibase), and a verify endpoint per approved service.
+/// key (as `did:key`-style multibase) and per webhook signing key (`#webhook-<id>`), and a
+/// verify endpoint per approved service.
 async fn did_document(
     state: &AppState,
     req: &HttpRequest,
@@ -378,6 +379,7 @@ async fn did_document(
             format!("{}://{}", info.scheme(), info.host())
         }
     };
+    let webhook_keys = assent_app::webhooks::published_keys(&state.app, &namespace).await?;
     let mut keys: Vec<&str> = Vec::new();
     let mut services: Vec<&str> = Vec::new();
     for claim in &approved {
@@ -402,13 +404,20 @@ async fn did_document(
         })
         .collect();
     let ids: Vec<Value> = methods.iter().map(|m| m["id"].clone()).collect();
+    // The keys that sign its webhooks assert (a delivery came from this namespace's server);
+    // they never authenticate an agent.
+    let webhook_methods = super::webhook_keys::verification_methods(&did, &webhook_keys);
+    let mut assertion = ids.clone();
+    assertion.extend(webhook_methods.iter().map(|m| m["id"].clone()));
+    let mut all_methods = methods;
+    all_methods.extend(webhook_methods);
     let mut document = json!({
         "@context": "https://www.w3.org/ns/did/v1",
         "id": did,
         "controller": did,
-        "verificationMethod": methods,
+        "verificationMethod": all_methods,
         "authentication": ids,
-        "assertionMethod": ids,
+        "assertionMethod": assertion,
     });
     if !services.is_empty()
         && let Some(object) = document.as_object_mut()

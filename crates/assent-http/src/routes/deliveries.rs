@@ -278,6 +278,14 @@ pub struct UpdateWebhookRequest {
     /// With `enabled: true` on a disabled webhook: deliver the events it missed.
     #[serde(default)]
     pub replay: bool,
+    /// `sigilum` or `standard` (not for an ATP callback). Leaving `standard` turns
+    /// asymmetric signing off.
+    #[schema(nullable = false, example = "standard")]
+    pub format: Option<String>,
+    /// With the `standard` format: `true` adds an Ed25519 key (`v1a`; a key it has is kept),
+    /// `false` drops it.
+    #[schema(nullable = false)]
+    pub asymmetric: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -289,7 +297,7 @@ pub struct UpdatedWebhook {
     pub missed_events: i64,
 }
 
-/// Change a webhook: its url, its events, or whether it is enabled. Re-enabling says how many
+/// Change a webhook: its url, its events, its format and signing, or whether it is enabled. Re-enabling says how many
 /// events it missed; with `replay: true` they are delivered.
 #[utoipa::path(patch, path = "/v1/services/{service_id}/webhooks/{webhook_id}", operation_id = "updateWebhook", tag = "webhooks",
     params(
@@ -318,6 +326,8 @@ pub async fn update(
         events: body.events,
         enabled: body.enabled,
         replay: body.replay,
+        format: body.format,
+        asymmetric: body.asymmetric,
     };
     let changed =
         webhooks::change(&state.app, &owner.account, service_id, webhook_id, change).await?;

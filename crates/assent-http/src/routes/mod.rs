@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod services;
 pub mod shapes;
 pub mod streams;
+pub mod webhook_keys;
 
 /// A response carrying a secret shown once (a session, key, token or webhook secret):
 /// `Cache-Control: no-store`, so no cache or browser history keeps a copy.
@@ -99,6 +100,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/claims/{claim_id}/reject").route(web::post().to(claims::reject)))
     .service(web::resource("/v1/claims/{claim_id}/revoke").route(web::post().to(claims::revoke)))
     .service(web::resource("/v1/namespaces/{namespace}/claims").route(web::get().to(claims::list)))
+    .service(
+        web::resource("/v1/namespaces/{namespace}/jwks.json")
+            .route(web::get().to(webhook_keys::jwks)),
+    )
     .service(
         web::resource("/v1/services")
             .route(web::get().to(services::list))

@@ -322,9 +322,14 @@ pub struct WebhookView {
     pub url: String,
     #[schema(value_type = Vec<String>, example = json!(["request.approved"]))]
     pub events: Vec<EventType>,
-    /// `sigilum` for endpoints made here, `atp` for an ATP service's callback.
-    #[schema(value_type = String, example = "sigilum")]
+    /// `sigilum` or `standard` (Standard Webhooks) for endpoints made here, `atp` for an ATP
+    /// service's callback.
+    #[schema(value_type = String, example = "standard")]
     pub format: EndpointFormat,
+    /// With asymmetric signing on: the Ed25519 public key (`whpk_…`) whose `v1a` signatures
+    /// each delivery carries, also published in the namespace's DID document and JWKS.
+    #[schema(example = "whpk_MCowBQYDK2VwAyEA8DtVTmKB1wNqmJgJMqQZ1sQ3tIeK5f0CzWmXQ3g1k6Y=")]
+    pub public_key: Option<String>,
     pub enabled: bool,
     /// Its health: `healthy`, `failing` (enabled, and its last attempts failed) or `disabled`.
     #[schema(example = "failing")]
@@ -357,6 +362,7 @@ impl From<assent_store::WebhookEndpoint> for WebhookView {
             url: e.url,
             events: e.events,
             format: e.format,
+            public_key: e.signing_key.map(|k| k.public_key),
             enabled: e.enabled,
             failing_since: e.failing_since,
             consecutive_failures: e.consecutive_failures,
@@ -386,6 +392,14 @@ pub struct CreateWebhookRequest {
     /// Event types to receive; every `request.*` event when absent.
     #[schema(nullable = false, example = json!(["request.approved", "request.revoked"]))]
     pub events: Option<Vec<String>>,
+    /// `sigilum` (the default: `X-Sigilum-*` headers, `t=…,v1=<hex>`) or `standard`
+    /// (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    #[schema(nullable = false, example = "standard")]
+    pub format: Option<String>,
+    /// With the `standard` format: sign with an Ed25519 key too (`v1a`), so receivers can
+    /// verify with its public key alone.
+    #[serde(default)]
+    pub asymmetric: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -394,8 +408,12 @@ pub struct CreatedWebhook {
     pub url: String,
     #[schema(value_type = Vec<String>)]
     pub events: Vec<EventType>,
+    #[schema(value_type = String, example = "standard")]
+    pub format: EndpointFormat,
     /// The signing secret (`whsec_…`). Shown only in this response.
     pub secret: String,
+    /// With asymmetric signing: the Ed25519 public key (`whpk_…`).
+    pub public_key: Option<String>,
 }
 
 impl From<webhooks::AddedWebhook> for CreatedWebhook {
@@ -404,7 +422,9 @@ impl From<webhooks::AddedWebhook> for CreatedWebhook {
             id: a.endpoint.id,
             url: a.endpoint.url,
             events: a.endpoint.events,
+            format: a.endpoint.format,
             secret: a.secret,
+            public_key: a.endpoint.signing_key.map(|k| k.public_key),
         }
     }
 }
@@ -454,8 +474,12 @@ pub async fn create_webhook(
         &state.app,
         &owner.account,
         service_id.into_inner(),
-        body.url,
-        body.events,
+        webhooks::NewWebhook {
+            url: body.url,
+            events: body.events,
+            format: body.format,
+            asymmetric: body.asymmetric,
+        },
     )
     .await?;
     Ok(secret_response(StatusCode::CREATED).json(CreatedWebhook::from(added)))

@@ -259,6 +259,7 @@ fn openapi_documents_every_route() {
             "/v1/namespaces/claims",
             "/v1/namespaces/{namespace}",
             "/v1/namespaces/{namespace}/claims",
+            "/v1/namespaces/{namespace}/jwks.json",
             "/v1/services",
             "/v1/services/{service_id}",
             "/v1/services/{service_id}/keys",
@@ -393,6 +394,7 @@ fn openapi_declares_the_credentials_of_every_operation() {
             "get /api/v1/health",
             "get /health",
             "get /ready",
+            "get /v1/namespaces/{namespace}/jwks.json",
             "post /v1/auth/login",
             "post /v1/auth/signup",
         ]

@@ -40,7 +40,7 @@ fn documented_python() -> String {
 
 /// Which Python runs the page: `ASSENT_TEST_PYTHON`; else the virtualenv that
 /// `.ci/install-test-tools` makes (pinned `cryptography`); else `python3`.
-fn python() -> String {
+pub(crate) fn python() -> String {
     if let Ok(python) = std::env::var("ASSENT_TEST_PYTHON") {
         return python;
     }

@@ -53,6 +53,7 @@ fn fixture(engine: Engine) -> Fixture {
         id: webhook_id.clone(),
         url: "https://h.example/x".into(),
         format: EndpointFormat::Sigilum,
+        signing_key: None,
         events: EventType::REQUEST_EVENTS.to_vec(),
         secret_sealed: "v1.x".into(),
     };

@@ -53,6 +53,7 @@ pub(crate) fn new_endpoint() -> NewWebhookEndpoint {
         id: random::id("wh_"),
         url: "https://hooks.example.com/assent".to_owned(),
         format: EndpointFormat::Sigilum,
+        signing_key: None,
         events: vec![EventType::RequestApproved],
         secret_sealed: "v1.sealed".to_owned(),
     }

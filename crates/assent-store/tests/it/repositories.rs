@@ -49,6 +49,7 @@ fn endpoint() -> NewWebhookEndpoint {
         id: assent_auth::random::id("wh_"),
         url: "https://lovelace.dev/atp/webhook".to_owned(),
         format: EndpointFormat::Atp,
+        signing_key: None,
         events: vec![EventType::NotificationResponded],
         secret_sealed: "v1.sealed".to_owned(),
     }

@@ -16,6 +16,10 @@ pub(in crate::dashboard) struct WebhookItem {
     pub events: Vec<&'static str>,
     /// An ATP service's callback: it receives `notification.responded` only.
     pub atp: bool,
+    /// In the Standard Webhooks format.
+    pub standard: bool,
+    /// With asymmetric signing: the Ed25519 public key (`whpk_…`).
+    pub public_key: Option<String>,
     pub enabled: bool,
     /// `healthy`, `failing` or `disabled`: its badge.
     pub status: &'static str,
@@ -46,6 +50,8 @@ impl From<assent_store::WebhookEndpoint> for WebhookItem {
             url: e.url,
             events: e.events.iter().map(|t| t.as_str()).collect(),
             atp: e.format == EndpointFormat::Atp,
+            standard: e.format == EndpointFormat::Standard,
+            public_key: e.signing_key.map(|k| k.public_key),
             enabled: e.enabled,
             disabled_because,
             disabled_at: e.disabled_at.map(When::from),
