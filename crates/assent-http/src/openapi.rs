@@ -78,6 +78,13 @@ use crate::routes;
         routes::claims::reject,
         routes::claims::revoke,
         routes::claims::list,
+        routes::policies::get,
+        routes::policies::replace,
+        routes::policies::get_settings,
+        routes::policies::patch_settings,
+        routes::policies::list_grants,
+        routes::policies::create_grant,
+        routes::policies::revoke_grant,
     ),
     components(schemas(AtpError, SigilumError)),
     modifiers(&SecuritySchemes, &OptionalBodies),
@@ -88,6 +95,7 @@ use crate::routes;
         (name = "services", description = "Owners' services, API keys and webhooks (session)"),
         (name = "claims", description = "Authorization requests of agents, decided by the namespace owner"),
         (name = "webhooks", description = "Delivery log, retry, test, secret rotation (session); see docs/webhooks.md"),
+        (name = "policies", description = "Owner policies: rules, pending caps, standing grants, Sigilum settings (session); see docs/policies.md"),
     )
 )]
 pub struct ApiDoc;
