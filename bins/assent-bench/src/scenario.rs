@@ -32,6 +32,13 @@ pub enum Scenario {
     /// (`POST /api/v1/client/respond`, user token), timed until the signed
     /// `notification.responded` webhook reaches a receiver inside the bench.
     Respond,
+    /// Signed `POST /v1/claims`, a new agent key per request, no owner rules: each request
+    /// stores a pending claim (see `crate::claims`).
+    Claims,
+    /// As `claims`, with 100 owner rules that the claim is matched against, none matching.
+    ClaimsRules,
+    /// As `claims`, with a rule that approves the service's claims: each is stored approved.
+    ClaimsAuto,
 }
 
 /// The scenarios that are a load of requests on N connections.
@@ -102,6 +109,9 @@ impl Scenario {
             Self::Verify => "verify",
             Self::Notify => "notify",
             Self::Respond => "respond",
+            Self::Claims => "claims",
+            Self::ClaimsRules => "claims-rules",
+            Self::ClaimsAuto => "claims-auto",
         }
     }
 
@@ -109,6 +119,8 @@ impl Scenario {
         match self {
             // verify authenticates by signature, with keys the scenario makes itself.
             Self::Health | Self::Deliveries | Self::Verify => false,
+            // claims sign up their own owner, as verify does.
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => false,
             // notify and respond register their ATP service.
             Self::Register | Self::Notify | Self::Respond => true,
         }
@@ -120,6 +132,17 @@ impl Scenario {
         match self {
             Self::Deliveries | Self::Respond => true,
             Self::Health | Self::Register | Self::Verify | Self::Notify => false,
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => false,
+        }
+    }
+
+    /// The owner policy of a claim submission scenario (`crate::claims`), `None` for others.
+    pub fn claims_policy(self) -> Option<crate::claims::Policy> {
+        match self {
+            Self::Claims => Some(crate::claims::Policy::None),
+            Self::ClaimsRules => Some(crate::claims::Policy::Rules),
+            Self::ClaimsAuto => Some(crate::claims::Policy::AutoApprove),
+            _ => None,
         }
     }
 
@@ -131,6 +154,7 @@ impl Scenario {
             Self::Register => Some(Load::Register),
             Self::Notify => Some(Load::Notify),
             Self::Deliveries | Self::Verify | Self::Respond => None,
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => None,
         }
     }
 
@@ -140,6 +164,7 @@ impl Scenario {
             Self::Health | Self::Register | Self::Verify | Self::Notify | Self::Respond => {
                 Duration::from_secs(10)
             }
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => Duration::from_secs(10),
             Self::Deliveries => Duration::from_secs(60),
         }
     }
