@@ -178,9 +178,7 @@ pub async fn prepare(
     };
     let (mut pool, per_request, presign_wall) =
         job.await.context("the pre-signing task failed")??;
-    let first = pool
-        .pop()
-        .ok_or_else(|| anyhow!("nothing was signed"))?;
+    let first = pool.pop().ok_or_else(|| anyhow!("nothing was signed"))?;
     let load = ClaimsLoad {
         url,
         api_key,
@@ -296,9 +294,15 @@ mod tests {
     #[test]
     fn the_policies_are_what_the_scenarios_say() {
         let (none, status) = Policy::None.setup();
-        assert_eq!((none["rules"].as_array().map(Vec::len), status), (Some(0), "pending"));
+        assert_eq!(
+            (none["rules"].as_array().map(Vec::len), status),
+            (Some(0), "pending")
+        );
         let (rules, status) = Policy::Rules.setup();
-        assert_eq!((rules["rules"].as_array().map(Vec::len), status), (Some(RULES), "pending"));
+        assert_eq!(
+            (rules["rules"].as_array().map(Vec::len), status),
+            (Some(RULES), "pending")
+        );
         let (auto, status) = Policy::AutoApprove.setup();
         assert_eq!(auto["rules"][0]["services"], json!([SERVICE]));
         assert_eq!(status, "approved");

@@ -245,7 +245,7 @@ pub async fn patch_sigilum_settings(
             }
             // The whole set must still hold together (a managed rule may repeat an owner's).
             let as_json = Value::Array(rules.iter().map(Rule::to_json).collect());
-            parse_rules("rules", &as_json, || String::new()).map_err(refused)?;
+            parse_rules("rules", &as_json, String::new).map_err(refused)?;
             let caps = PendingCaps {
                 namespace: match mapped.max_pending {
                     MaxPending::Unchanged => current.caps.namespace,
