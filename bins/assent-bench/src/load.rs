@@ -47,6 +47,9 @@ pub enum Requests {
     /// `verify`: signed requests (mostly signed before the load); a success is a 200 that
     /// says `"authorized": true`.
     Verify(Arc<VerifyLoad>),
+    /// `claims`, `claims-rules`, `claims-auto`: pre-signed claim submissions; a success is
+    /// any 2xx (a 201).
+    Claims(Arc<crate::claims::ClaimsLoad>),
 }
 
 /// What makes an answer a success.
@@ -181,6 +184,13 @@ async fn connection(worker: Worker) -> Recording {
                     Check::Success,
                 )
             }
+            Requests::Claims(claims) => match claims.request(&worker.client) {
+                Ok(request) => (request, Check::Success),
+                Err(e) => {
+                    recording.record_error("pool".to_owned(), || e);
+                    break;
+                }
+            },
             Requests::Verify(verify) => match verify.request(&worker.client) {
                 Ok(request) => (request, Check::Authorized),
                 Err(e) => {

@@ -15,6 +15,7 @@
 
 mod api;
 mod atp;
+mod claims;
 mod cli;
 mod deliveries;
 mod load;
@@ -135,9 +136,13 @@ fn run(args: &Args) -> Result<Verdict> {
         Scenario::Deliveries => run_deliveries(args, setup, &runtime),
         Scenario::Respond => run_respond(args, setup, &runtime),
         Scenario::Mcp => run_mcp(args, setup, &runtime),
-        Scenario::Health | Scenario::Register | Scenario::Verify | Scenario::Notify => {
-            run_load(args, setup, &runtime)
-        }
+        Scenario::Health
+        | Scenario::Register
+        | Scenario::Verify
+        | Scenario::Notify
+        | Scenario::Claims
+        | Scenario::ClaimsRules
+        | Scenario::ClaimsAuto => run_load(args, setup, &runtime),
     };
     // A bulk enqueue abandoned at its deadline must not hold the process.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
@@ -378,7 +383,9 @@ fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
         ],
         // The signed `@target-uri` is rebuilt from the public URL: exactly what the bench
         // calls, whatever the Host header or a proxy header says.
-        Scenario::Verify => vec![("ASSENT_PUBLIC_URL", base.to_owned())],
+        Scenario::Verify | Scenario::Claims | Scenario::ClaimsRules | Scenario::ClaimsAuto => {
+            vec![("ASSENT_PUBLIC_URL", base.to_owned())]
+        }
         // One service, whose callback is never called.
         Scenario::Notify => Vec::new(),
         // The callback is the receiver, plain http on loopback.
@@ -428,7 +435,8 @@ fn setup(args: &Args) -> Result<Setup> {
             .clone()
             .unwrap_or_else(|| server::random_hex(2)),
         namespace: args.namespace.clone(),
-        create_account: args.scenario != Scenario::Verify,
+        create_account: args.scenario != Scenario::Verify
+            && args.scenario.claims_policy().is_none(),
         extra_env: scenario_env(args, &base),
     };
     eprintln!(
@@ -509,6 +517,27 @@ async fn measure(
                 signing.per_request.as_secs_f64() * 1e6
             );
             (Requests::Verify(Arc::clone(&prepared)), Some(prepared))
+        }
+        None if args.scenario.claims_policy().is_some() => {
+            let policy = args
+                .scenario
+                .claims_policy()
+                .ok_or_else(|| anyhow!("no policy"))?;
+            let count = claims::pool_size(args.warmup + args.duration());
+            eprintln!(
+                "{}: an owner of `{}` with service `{}` over the API, then signing {count} claims",
+                args.scenario.name(),
+                args.namespace,
+                claims::SERVICE
+            );
+            let prepared = claims::prepare(&target, &args.namespace, policy, count).await?;
+            eprintln!(
+                "signed {} claims in {:.2} s: {:.1} µs a request on one core",
+                prepared.presigned(),
+                prepared.presign_wall.as_secs_f64(),
+                prepared.per_request.as_secs_f64() * 1e6
+            );
+            (Requests::Claims(Arc::new(prepared)), None)
         }
         None => bail!("--scenario {} is not a load", args.scenario.name()),
     };

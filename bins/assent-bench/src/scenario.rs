@@ -35,6 +35,13 @@ pub enum Scenario {
     /// MCP: how soon a waiting `request_approval` call returns once the human decides, and
     /// what 500 waiting calls cost (see `crate::mcp`).
     Mcp,
+    /// Signed `POST /v1/claims`, a new agent key per request, no owner rules: each request
+    /// stores a pending claim (see `crate::claims`).
+    Claims,
+    /// As `claims`, with 100 owner rules that the claim is matched against, none matching.
+    ClaimsRules,
+    /// As `claims`, with a rule that approves the service's claims: each is stored approved.
+    ClaimsAuto,
 }
 
 /// The scenarios that are a load of requests on N connections.
@@ -106,6 +113,9 @@ impl Scenario {
             Self::Notify => "notify",
             Self::Respond => "respond",
             Self::Mcp => "mcp",
+            Self::Claims => "claims",
+            Self::ClaimsRules => "claims-rules",
+            Self::ClaimsAuto => "claims-auto",
         }
     }
 
@@ -113,6 +123,8 @@ impl Scenario {
         match self {
             // verify authenticates by signature, with keys the scenario makes itself.
             Self::Health | Self::Deliveries | Self::Verify => false,
+            // claims sign up their own owner, as verify does.
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => false,
             // notify and respond register their ATP service.
             Self::Register | Self::Notify | Self::Respond | Self::Mcp => true,
         }
@@ -124,6 +136,17 @@ impl Scenario {
         match self {
             Self::Deliveries | Self::Respond | Self::Mcp => true,
             Self::Health | Self::Register | Self::Verify | Self::Notify => false,
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => false,
+        }
+    }
+
+    /// The owner policy of a claim submission scenario (`crate::claims`), `None` for others.
+    pub fn claims_policy(self) -> Option<crate::claims::Policy> {
+        match self {
+            Self::Claims => Some(crate::claims::Policy::None),
+            Self::ClaimsRules => Some(crate::claims::Policy::Rules),
+            Self::ClaimsAuto => Some(crate::claims::Policy::AutoApprove),
+            _ => None,
         }
     }
 
@@ -135,6 +158,7 @@ impl Scenario {
             Self::Register => Some(Load::Register),
             Self::Notify => Some(Load::Notify),
             Self::Deliveries | Self::Verify | Self::Respond | Self::Mcp => None,
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => None,
         }
     }
 
@@ -147,6 +171,7 @@ impl Scenario {
             | Self::Notify
             | Self::Respond
             | Self::Mcp => Duration::from_secs(10),
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => Duration::from_secs(10),
             Self::Deliveries => Duration::from_secs(60),
         }
     }

@@ -18,9 +18,12 @@ const DID_DOCUMENT_CLAIMS: i64 = 1000;
 
 /// Submits the claim of an agent key on behalf of the service `new.service_id`, its body's
 /// `nonce` single-use for that service (`NONCE_REPLAY`). A claim already pending or approved
-/// for the same key is returned as it is.
+/// for the same key is returned as it is. A new one goes through the owner's policy
+/// (`crate::policies`): a rule may approve or reject it at once, and past a pending cap it is
+/// rejected (`PENDING_LIMIT_REACHED`, with the rejected claim's id).
 pub async fn submit(app: &App, new: NewClaim, nonce: String) -> Result<Submitted, Error> {
     let ttl = app.settings.claim_ttl;
+    let source = crate::client_addr();
     let scope = format!("claim:{}", new.service_id);
     let expires =
         Timestamp::from_millis(Timestamp::now().as_millis() + CLAIM_NONCE_TTL_SECONDS * 1000);
@@ -31,9 +34,40 @@ pub async fn submit(app: &App, new: NewClaim, nonce: String) -> Result<Submitted
                 "Replay detected: this nonce has already been used.",
             ));
         }
-        Ok(store.submit_claim(&new, ttl)?)
+        let screening = crate::policies::screen_claim(store, &new, source)?;
+        let submitted = store.submit_screened_claim(&new, ttl, &screening)?;
+        match &submitted {
+            Submitted::Created(claim)
+                if claim
+                    .decided_by
+                    .as_deref()
+                    .is_some_and(|by| by.starts_with("limit:")) =>
+            {
+                Err(pending_limit(claim))
+            }
+            _ => Ok(submitted),
+        }
     })
     .await
+}
+
+/// The refusal of a claim past a pending cap (the claim is stored rejected, and
+/// `request.rejected` says `max_pending_reached`).
+fn pending_limit(claim: &Claim) -> Error {
+    let which = match claim.decided_by.as_deref() {
+        Some("limit:max_pending_per_service") => "this service's",
+        _ => "this namespace's",
+    };
+    Error::conflict(
+        code::PENDING_LIMIT_REACHED,
+        format!(
+            "The limit of {which} pending requests is reached; the request was rejected. \
+             Try again once the owner has decided some."
+        ),
+    )
+    .with_detail("claim_id", claim.id.clone())
+    .with_detail("reason", "max_pending_reached")
+    .with_detail("decided_by", claim.decided_by.clone().unwrap_or_default())
 }
 
 /// An approved claim's id and approval time, if the key may act on the service of the

@@ -81,6 +81,9 @@ codes! {
     SERVICE_LIMIT_REACHED,
     /// The service has as many active keys as it may (409).
     KEY_LIMIT_REACHED,
+    /// The namespace, or the service, has as many pending requests as its owner's cap allows;
+    /// the new claim was stored rejected with the reason `max_pending_reached` (409).
+    PENDING_LIMIT_REACHED,
     /// The service has as many webhooks as it may (409).
     WEBHOOK_LIMIT_REACHED,
     /// An ATP `callback_url` that is not https or not public (400).

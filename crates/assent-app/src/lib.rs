@@ -61,10 +61,12 @@ pub mod code;
 pub mod credentials;
 pub mod deliveries;
 mod error;
+pub mod grants;
 pub mod inbox;
 pub mod keys;
 pub mod notifications;
 pub mod pagination;
+pub mod policies;
 pub mod services;
 pub mod throttle;
 pub mod webhooks;
@@ -188,6 +190,11 @@ impl App {
 tokio::task_local! {
     /// The client address of the request being served, set by [`as_client`].
     static CLIENT_ADDR: std::net::IpAddr;
+}
+
+/// The client address of the request being served (see [`as_client`]), if any.
+pub(crate) fn client_addr() -> Option<std::net::IpAddr> {
+    CLIENT_ADDR.try_with(|addr| *addr).ok()
 }
 
 /// Runs `work`, the handling of one request, as coming from `client_addr`: every audit entry

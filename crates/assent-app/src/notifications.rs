@@ -261,6 +261,8 @@ pub struct Sender {
 
 /// Stores a notification the service sent (checked by core's `validate_notification`) for
 /// the owner of its namespace, at `now`. `NOTIFICATION_ALREADY_EXISTS` for a taken `id`.
+/// The owner's standing grants and policy may answer it at once (`crate::policies`): it is
+/// then returned `responded`, its response saying `decided_by`.
 pub async fn send(
     app: &App,
     sender: Sender,
@@ -287,9 +289,11 @@ pub async fn send(
         status_reason: None,
         response: None,
     };
+    let source = crate::client_addr();
     app.run(move |store| {
+        let screening = crate::policies::screen_notification(store, &notification, source)?;
         store
-            .create_notification(&notification)
+            .create_screened_notification(&notification, &screening)
             .map_err(|e| match e {
                 StoreError::Conflict(_) => Error::conflict(
                     code::NOTIFICATION_ALREADY_EXISTS,

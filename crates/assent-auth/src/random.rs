@@ -38,6 +38,10 @@ pub enum Id {
     Attempt,
     /// An invite or a password reset.
     OneTimeToken,
+    /// A rule of an owner's policy.
+    PolicyRule,
+    /// A standing grant.
+    Grant,
     /// The `X-Request-ID` of a request that brought none.
     Request,
 }
@@ -56,6 +60,8 @@ impl Id {
             Self::Delivery => "dlv_",
             Self::Attempt => "att_",
             Self::OneTimeToken => "ott_",
+            Self::PolicyRule => "pol_",
+            Self::Grant => "gr_",
             Self::Request => "req_",
         })
     }
@@ -102,6 +108,8 @@ mod tests {
             Id::Delivery,
             Id::Attempt,
             Id::Request,
+            Id::PolicyRule,
+            Id::Grant,
         ]
         .iter()
         .filter_map(|kind| kind.prefix())

@@ -29,6 +29,9 @@ pub struct Claim {
     pub approved_at: Option<Timestamp>,
     /// When it was rejected, revoked or expired.
     pub decided_at: Option<Timestamp>,
+    /// Who or what decided it: `account:<id>`, or for an automatic decision `policy:<rule id>`
+    /// or `limit:max_pending` / `limit:max_pending_per_service`.
+    pub decided_by: Option<String>,
 }
 
 /// Where a claim stands.

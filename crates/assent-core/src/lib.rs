@@ -13,6 +13,7 @@ pub mod field;
 pub mod namespace;
 pub mod notification;
 pub mod outbound;
+pub mod policy;
 pub mod service;
 pub mod slug;
 pub mod time;

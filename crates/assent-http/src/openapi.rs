@@ -80,6 +80,13 @@ use crate::routes;
         routes::claims::reject,
         routes::claims::revoke,
         routes::claims::list,
+        routes::policies::get,
+        routes::policies::replace,
+        routes::policies::get_settings,
+        routes::policies::patch_settings,
+        routes::policies::list_grants,
+        routes::policies::create_grant,
+        routes::policies::revoke_grant,
     ),
     components(schemas(AtpError, SigilumError)),
     modifiers(&SecuritySchemes, &OptionalBodies),
@@ -91,6 +98,7 @@ use crate::routes;
         (name = "claims", description = "Authorization requests of agents, decided by the namespace owner"),
         (name = "MCP", description = "The Model Context Protocol endpoint for agents (Streamable HTTP); see docs/mcp.md"),
         (name = "webhooks", description = "Delivery log, retry, test, secret rotation (session); see docs/webhooks.md"),
+        (name = "policies", description = "Owner policies: rules, pending caps, standing grants, Sigilum settings (session); see docs/policies.md"),
     )
 )]
 pub struct ApiDoc;

@@ -20,6 +20,9 @@ pub enum Actor {
     AdminToken(String),
     /// The operator's command line.
     Cli,
+    /// An automatic decision, named by what made it: `policy:<rule id>`, `grant:<grant id>`,
+    /// `limit:max_pending`.
+    Automatic(String),
 }
 
 impl fmt::Display for Actor {
@@ -28,6 +31,7 @@ impl fmt::Display for Actor {
             Self::Account(id) => write!(f, "account:{id}"),
             Self::AdminToken(id) => write!(f, "admin_token:{id}"),
             Self::Cli => f.write_str("cli"),
+            Self::Automatic(by) => f.write_str(by),
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use assent_core::claim::{Claim, ClaimStatus, Decision};
+use assent_core::policy::Effect;
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
 use serde_json::json;
@@ -15,7 +16,8 @@ use crate::changes::{self, ChangeKind};
 use crate::db::Store;
 use crate::error::{StoreError, conflict_as};
 use crate::outbox::{NewEvent, Outbox};
-use crate::schema::{claim_history, claims, services};
+use crate::policies::PendingCaps;
+use crate::schema::{claim_history, claims, decisions, services};
 
 /// A claim as stored; callers get it as a [`Claim`].
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -58,6 +60,7 @@ impl From<ClaimRow> for Claim {
             subject: row.subject,
             agent_id: row.agent_id,
             agent_name: row.agent_name,
+            decided_by: None,
         }
     }
 }
@@ -80,6 +83,15 @@ pub struct NewClaim {
     pub subject: Option<String>,
     pub agent_id: Option<String>,
     pub agent_name: Option<String>,
+}
+
+/// What the owner's policy says of a submission, worked out before it is stored: the first
+/// matching rule (if any), and the pending caps to hold it to if it is left to the owner.
+#[derive(Debug, Clone, Default)]
+pub struct Screening {
+    /// The rule that decides, and what it says.
+    pub rule: Option<(String, Effect)>,
+    pub caps: PendingCaps,
 }
 
 /// What a submission came to.
@@ -113,15 +125,35 @@ impl Store {
     /// pending claim starts with fresh timestamps (an earlier decided one moves to the history),
     /// expiring after `ttl`.
     pub fn submit_claim(&self, new: &NewClaim, ttl: Duration) -> Result<Submitted, StoreError> {
+        self.submit_screened_claim(new, ttl, &Screening::default())
+    }
+
+    /// [`Store::submit_claim`] under the owner's policy: a new claim a rule approves or
+    /// rejects is stored decided (by `policy:<rule id>`, with its event and audit entry);
+    /// one left to the owner past a pending cap is stored rejected with the reason
+    /// `max_pending_reached` (by `limit:max_pending` or `limit:max_pending_per_service`).
+    /// The count and the insert are one transaction with the namespace locked, so a cap holds
+    /// exactly under concurrent submissions.
+    pub fn submit_screened_claim(
+        &self,
+        new: &NewClaim,
+        ttl: Duration,
+        screening: &Screening,
+    ) -> Result<Submitted, StoreError> {
         // Concurrent first submissions of one key: the unique index lets one insert win; the
         // others, run again, find its claim and answer with it.
-        match self.submit_claim_once(new, ttl) {
-            Err(StoreError::Conflict(_)) => self.submit_claim_once(new, ttl),
+        match self.submit_claim_once(new, ttl, screening) {
+            Err(StoreError::Conflict(_)) => self.submit_claim_once(new, ttl, screening),
             other => other,
         }
     }
 
-    fn submit_claim_once(&self, new: &NewClaim, ttl: Duration) -> Result<Submitted, StoreError> {
+    fn submit_claim_once(
+        &self,
+        new: &NewClaim,
+        ttl: Duration,
+        screening: &Screening,
+    ) -> Result<Submitted, StoreError> {
         let now = Timestamp::now().as_millis();
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         self.write_changes(|conn, outbox| {
@@ -155,6 +187,7 @@ impl Store {
                     .execute(conn)?;
                 diesel::delete(claims::table.find(&existing.id)).execute(conn)?;
             }
+            let verdict = screen(conn, new, screening, now)?;
             let claim = ClaimRow {
                 id: assent_auth::random::Id::Claim.mint(),
                 namespace: new.namespace.clone(),
@@ -166,19 +199,45 @@ impl Store {
                 subject: new.subject.clone(),
                 agent_id: new.agent_id.clone(),
                 agent_name: new.agent_name.clone(),
-                status: ClaimStatus::Pending.as_str().to_owned(),
+                status: verdict.status.as_str().to_owned(),
                 created_at: now,
                 updated_at: now,
                 expires_at: now.saturating_add(ttl_ms),
-                approved_at: None,
-                decided_at: None,
+                approved_at: (verdict.status == ClaimStatus::Approved).then_some(now),
+                decided_at: (verdict.status == ClaimStatus::Rejected).then_some(now),
             };
             diesel::insert_into(claims::table)
                 .values(&claim)
                 .execute(conn)
                 .map_err(conflict_as("claim"))?;
-            emit(conn, outbox, &claim, EventType::RequestSubmitted, None)?;
-            Ok(Submitted::Created(claim.into()))
+            let Some(by) = verdict.by else {
+                emit(conn, outbox, &claim, EventType::RequestSubmitted, None)?;
+                return Ok(Submitted::Created(claim.into()));
+            };
+            record_decider(conn, &claim.namespace, &claim.id, &by, now)?;
+            let (event, action) = match verdict.status {
+                ClaimStatus::Approved => (EventType::RequestApproved, "claim.approved"),
+                _ => (EventType::RequestRejected, "claim.rejected"),
+            };
+            emit_decided(conn, outbox, &claim, event, verdict.reason, &by)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace: &claim.namespace,
+                    actor: &Actor::Automatic(by.clone()),
+                    action,
+                    target_id: &claim.id,
+                    details: json!({
+                        "service": claim.service_slug,
+                        "public_key": claim.public_key,
+                        "decided_by": by,
+                        "reason": verdict.reason,
+                    }),
+                },
+            )?;
+            let mut claim = Claim::from(claim);
+            claim.decided_by = Some(by);
+            Ok(Submitted::Created(claim))
         })
     }
 
@@ -241,7 +300,11 @@ impl Store {
                 target_id: claim_id,
                 details: json!({ "service": claim.service_slug, "public_key": claim.public_key }),
             })?;
-            Ok(claim.into())
+            let by = actor.to_string();
+            record_decider(conn, namespace, claim_id, &by, now)?;
+            let mut claim = Claim::from(claim);
+            claim.decided_by = Some(by);
+            Ok(claim)
         })
     }
 
@@ -264,7 +327,9 @@ impl Store {
             }
             other => other,
         };
-        Ok(claim.map(Claim::from))
+        let mut claims: Vec<Claim> = claim.into_iter().map(Claim::from).collect();
+        self.read(|conn| attach_deciders(conn, &mut claims))?;
+        Ok(claims.pop())
     }
 
     /// A namespace's claims, newest first, optionally of one status and one service slug.
@@ -298,14 +363,16 @@ impl Store {
                         .or(claims::created_at.eq(created_at).and(claims::id.lt(id))),
                 );
             }
-            Ok(query
+            let mut claims: Vec<Claim> = query
                 .order((claims::created_at.desc(), claims::id.desc()))
                 .limit(limit)
                 .select(ClaimRow::as_select())
                 .load::<ClaimRow>(conn)?
                 .into_iter()
                 .map(Claim::from)
-                .collect())
+                .collect();
+            attach_deciders(conn, &mut claims)?;
+            Ok(claims)
         })
     }
 
@@ -411,6 +478,122 @@ impl Store {
     }
 }
 
+/// Records who decided `subject_id` (a claim or a notification), replacing an earlier decider.
+pub(crate) fn record_decider(
+    conn: &mut AnyConnection,
+    namespace: &str,
+    subject_id: &str,
+    by: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    diesel::delete(decisions::table.find(subject_id)).execute(conn)?;
+    diesel::insert_into(decisions::table)
+        .values((
+            decisions::subject_id.eq(subject_id),
+            decisions::namespace.eq(namespace),
+            decisions::decided_by.eq(by),
+            decisions::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Fills in who decided each of `claims`.
+fn attach_deciders(conn: &mut AnyConnection, claims: &mut [Claim]) -> Result<(), StoreError> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = claims.iter().map(|c| c.id.as_str()).collect();
+    let deciders: Vec<(String, String)> = decisions::table
+        .filter(decisions::subject_id.eq_any(&ids))
+        .select((decisions::subject_id, decisions::decided_by))
+        .load(conn)?;
+    for (id, by) in deciders {
+        if let Some(claim) = claims.iter_mut().find(|c| c.id == id) {
+            claim.decided_by = Some(by);
+        }
+    }
+    Ok(())
+}
+
+/// What a new claim starts as, and who decided that.
+struct Verdict {
+    status: ClaimStatus,
+    by: Option<String>,
+    reason: Option<&'static str>,
+}
+
+/// Applies the screening to a new claim inside its transaction: the rule's effect, or, for a
+/// claim left to the owner, the pending caps, counted with the namespace locked.
+fn screen(
+    conn: &mut AnyConnection,
+    new: &NewClaim,
+    screening: &Screening,
+    now: i64,
+) -> Result<Verdict, StoreError> {
+    if let Some((rule, effect)) = &screening.rule {
+        crate::policies::count_match(conn, &new.namespace, rule, now)?;
+        let by = Some(format!("policy:{rule}"));
+        match effect {
+            Effect::AutoApprove => {
+                return Ok(Verdict {
+                    status: ClaimStatus::Approved,
+                    by,
+                    reason: None,
+                });
+            }
+            Effect::AutoReject => {
+                return Ok(Verdict {
+                    status: ClaimStatus::Rejected,
+                    by,
+                    reason: Some("rejected_by_policy"),
+                });
+            }
+            Effect::Ask => {}
+        }
+    }
+    let caps = screening.caps;
+    if caps.is_set() {
+        // The namespace's account row: the lock every pending count of the namespace takes.
+        crate::db::lock_quota_owner(conn, crate::Quota::Services, &new.namespace)?;
+        let pending = |conn: &mut AnyConnection, service: Option<&str>| {
+            let mut query = claims::table
+                .filter(claims::namespace.eq(&new.namespace))
+                .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
+                .filter(claims::expires_at.gt(now))
+                .into_boxed();
+            if let Some(service) = service {
+                query = query.filter(claims::service_id.eq(service));
+            }
+            query.count().get_result::<i64>(conn)
+        };
+        let limits = [
+            (caps.namespace, None, "limit:max_pending"),
+            (
+                caps.per_service,
+                Some(new.service_id.as_str()),
+                "limit:max_pending_per_service",
+            ),
+        ];
+        for (cap, service, by) in limits {
+            if let Some(cap) = cap
+                && pending(conn, service)? >= i64::from(cap)
+            {
+                return Ok(Verdict {
+                    status: ClaimStatus::Rejected,
+                    by: Some(by.to_owned()),
+                    reason: Some("max_pending_reached"),
+                });
+            }
+        }
+    }
+    Ok(Verdict {
+        status: ClaimStatus::Pending,
+        by: None,
+        reason: None,
+    })
+}
+
 fn find(
     conn: &mut AnyConnection,
     namespace: &str,
@@ -465,6 +648,30 @@ fn emit(
     event_type: EventType,
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
+    emit_with(conn, outbox, claim, event_type, reason, None)
+}
+
+/// The event of an automatic decision: `auto_approved` (Sigilum's field) and `decided_by`,
+/// the rule or limit that decided, beside the usual data.
+fn emit_decided(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    claim: &ClaimRow,
+    event_type: EventType,
+    reason: Option<&str>,
+    by: &str,
+) -> Result<(), StoreError> {
+    emit_with(conn, outbox, claim, event_type, reason, Some(by))
+}
+
+fn emit_with(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    claim: &ClaimRow,
+    event_type: EventType,
+    reason: Option<&str>,
+    decided_by: Option<&str>,
+) -> Result<(), StoreError> {
     let mut data = json!({
         "claim_id": claim.id,
         "namespace": claim.namespace,
@@ -476,8 +683,20 @@ fn emit(
         "agent_id": claim.agent_id,
         "agent_name": claim.agent_name,
     });
-    if let (Some(reason), Some(object)) = (reason, data.as_object_mut()) {
-        object.insert("reason".into(), reason.into());
+    if let Some(object) = data.as_object_mut() {
+        if let Some(reason) = reason {
+            object.insert("reason".into(), reason.into());
+        }
+        if let Some(by) = decided_by {
+            object.insert(
+                "auto_approved".into(),
+                (event_type == EventType::RequestApproved).into(),
+            );
+            object.insert("decided_by".into(), by.into());
+            if let Some(rule) = by.strip_prefix("policy:") {
+                object.insert("rule".into(), rule.into());
+            }
+        }
     }
     let payload =
         json!({ "event": event_type.as_str(), "timestamp": Timestamp::now(), "data": data });

@@ -18,6 +18,7 @@ mod nonces;
 mod notifications;
 mod one_time_tokens;
 pub mod outbox;
+mod policies;
 mod schema;
 #[cfg(all(test, feature = "testing"))]
 mod schema_check;
@@ -33,13 +34,16 @@ pub use admin_tokens::AdminToken;
 pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
 pub use audit::{Actor, AuditRecord, with_client_addr};
 pub use changes::{Change, ChangeKind};
-pub use claims::{DecideError, NewClaim, Submitted};
+pub use claims::{DecideError, NewClaim, Screening, Submitted};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
 pub use error::{Quota, StoreError};
-pub use notifications::{NotificationQuery, Party, Response, TransitionError};
+pub use notifications::{
+    NotificationQuery, NotificationScreening, Party, Response, TransitionError,
+};
 pub use one_time_tokens::OneTimePurpose;
 pub use outbox::{Emitted, NewEvent, Outbox};
+pub use policies::{PendingCaps, Policy, StoredRule};
 pub use services::{NewService, RegisterError, ServiceChanges};
 pub use sessions::{Session, SessionInfo, SessionOrigin};
 pub use user_tokens::{NewUserToken, UserToken};

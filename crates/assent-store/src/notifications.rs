@@ -8,6 +8,7 @@
 use assent_core::notification::{
     Notification, NotificationStatus, parse_uuid, responded_payload, status_update,
 };
+use assent_core::policy::Effect;
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -155,6 +156,18 @@ impl Party<'_> {
 }
 
 /// The filters of a client listing.
+/// What the owner's grants and policy are asked of a new notification.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationScreening {
+    /// What grants are bound to: the notification's `context.metadata` (`{}` without one).
+    pub arguments: Value,
+    /// The actions an automatic answer may choose (those that need no response data), in the
+    /// notification's order.
+    pub answerable: Vec<String>,
+    /// The rule that decides (its id, its effect, and the action it answers with).
+    pub rule: Option<(String, Effect, Option<String>)>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct NotificationQuery {
     /// Any of these states; empty for all.
@@ -196,6 +209,81 @@ impl Store {
                 &notification.to_json(),
             )?;
             Ok(notification.clone())
+        })
+    }
+
+    /// Stores a new notification as [`Store::create_notification`] does, then lets the owner's
+    /// standing grants and policy answer it in the same transaction: the first live grant of
+    /// the service for one of `screening.answerable` that covers `screening.arguments` is used
+    /// (a single-use one by compare-and-set, so concurrent requests cannot both use it) and
+    /// answers with its action (`grant:<id>`); otherwise the screening's rule may answer
+    /// (`policy:<id>`) or invalidate it. An automatic answer emits `notification.responded`
+    /// with `auto_approved` and `decided_by`; who decided is recorded either way.
+    pub fn create_screened_notification(
+        &self,
+        notification: &Notification,
+        screening: &NotificationScreening,
+    ) -> Result<Notification, StoreError> {
+        let row = NotificationRow::of(notification);
+        let now = Timestamp::now().as_millis();
+        self.write_changes(|conn, outbox| {
+            diesel::insert_into(notifications::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict("notification")
+                    } else {
+                        StoreError::Database(e)
+                    }
+                })?;
+            changes::record(
+                conn,
+                outbox,
+                &row.namespace,
+                &row.id,
+                ChangeKind::Notification,
+                &notification.to_json(),
+            )?;
+            let at = Timestamp::from_millis(now);
+            for action in &screening.answerable {
+                for grant in crate::policies::live_grants(conn, &row.service_id, action, now)? {
+                    if grant.covers(&row.service_id, action, &screening.arguments, at)
+                        && crate::policies::use_grant(conn, &grant, now)?
+                    {
+                        let by = format!("grant:{}", grant.id);
+                        return answer_automatically(conn, outbox, row, action, &by, now);
+                    }
+                }
+            }
+            let Some((rule, effect, action)) = &screening.rule else {
+                return Ok(row.into());
+            };
+            crate::policies::count_match(conn, &row.namespace, rule, now)?;
+            let by = format!("policy:{rule}");
+            match (effect, action) {
+                (Effect::AutoApprove, Some(action)) if screening.answerable.contains(action) => {
+                    answer_automatically(conn, outbox, row, action, &by, now)
+                }
+                (Effect::AutoReject, _) => {
+                    let reason = format!("Rejected by the owner's policy ({by}).");
+                    crate::claims::record_decider(conn, &row.namespace, &row.id, &by, now)?;
+                    let id = row.id.clone();
+                    transition(
+                        conn,
+                        outbox,
+                        row,
+                        NotificationStatus::Invalidated,
+                        Some(&reason),
+                        None,
+                        now,
+                    )?
+                    .map(Notification::from)
+                    // Created in this transaction: nothing else can have moved it.
+                    .ok_or_else(|| StoreError::Corrupt(format!("notification {id} moved")))
+                }
+                _ => Ok(row.into()),
+            }
         })
     }
 
@@ -459,6 +547,79 @@ fn expire_if_due(
 /// Writes a move the caller has checked, guarded by the states it starts from, with its
 /// change and, for a response, its event. `None` when a concurrent transaction moved the
 /// notification first (possible on PostgreSQL between the caller's read and this update).
+/// Answers a just-created notification with `action` on the owner's behalf (`by`:
+/// `grant:<id>` or `policy:<id>`): the `notification.responded` payload says so
+/// (`auto_approved`, `decided_by`, a responder of type `policy`).
+fn answer_automatically(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    row: NotificationRow,
+    action: &str,
+    by: &str,
+    now: i64,
+) -> Result<Notification, StoreError> {
+    let mut payload = responded_payload(
+        &row.id,
+        action,
+        &Value::Null,
+        Timestamp::from_millis(now),
+        by,
+    );
+    payload["responder"]["type"] = "policy".into();
+    payload["auto_approved"] = true.into();
+    payload["decided_by"] = by.into();
+    if let Some(rule) = by.strip_prefix("policy:") {
+        payload["rule"] = rule.into();
+    }
+    let payload = payload.to_string();
+    diesel::update(notifications::table.filter(notifications::id.eq(&row.id)))
+        .set((
+            notifications::status.eq(NotificationStatus::Responded.as_str()),
+            notifications::updated_at.eq(now),
+            notifications::response.eq(Some(&payload)),
+        ))
+        .execute(conn)?;
+    let moved = NotificationRow {
+        status: NotificationStatus::Responded.as_str().to_owned(),
+        updated_at: now,
+        response: Some(payload.clone()),
+        ..row
+    };
+    changes::record(
+        conn,
+        outbox,
+        &moved.namespace,
+        &moved.id,
+        ChangeKind::StatusUpdate,
+        &status_update(
+            &moved.id,
+            NotificationStatus::Responded,
+            Timestamp::from_millis(now),
+            None,
+        ),
+    )?;
+    let event = NewEvent {
+        id: assent_auth::random::Id::Event.mint(),
+        service_id: moved.service_id.clone(),
+        namespace: moved.namespace.clone(),
+        event_type: EventType::NotificationResponded,
+        payload,
+    };
+    outbox.emit(conn, &event, None)?;
+    crate::claims::record_decider(conn, &moved.namespace, &moved.id, by, now)?;
+    crate::audit::record(
+        conn,
+        crate::audit::AuditEntry {
+            namespace: &moved.namespace,
+            actor: &crate::audit::Actor::Automatic(by.to_owned()),
+            action: "notification.responded",
+            target_id: &moved.id,
+            details: json!({ "service": moved.service_slug, "action_id": action, "decided_by": by }),
+        },
+    )?;
+    Ok(moved.into())
+}
+
 fn transition(
     conn: &mut AnyConnection,
     outbox: &mut Outbox,

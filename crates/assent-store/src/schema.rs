@@ -229,6 +229,56 @@ diesel::table! {
 }
 
 diesel::table! {
+    policy_rules (namespace, id) {
+        namespace -> Text,
+        id -> Text,
+        position -> Integer,
+        rule -> Text,
+        matched -> BigInt,
+        last_matched_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    policy_settings (namespace) {
+        namespace -> Text,
+        max_pending -> Nullable<Integer>,
+        max_pending_per_service -> Nullable<Integer>,
+        sigilum -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    decisions (subject_id) {
+        subject_id -> Text,
+        namespace -> Text,
+        decided_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        namespace -> Text,
+        service_id -> Text,
+        service_slug -> Text,
+        action -> Text,
+        args_digest -> Nullable<Text>,
+        args_pattern -> Nullable<Text>,
+        uses -> Text,
+        expires_at -> Nullable<BigInt>,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        source_id -> Nullable<Text>,
+        matched -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     changes (seq) {
         seq -> BigInt,
         namespace -> Text,
@@ -265,4 +315,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     changes,
     one_time_tokens,
+    policy_rules,
+    policy_settings,
+    grants,
+    decisions,
 );

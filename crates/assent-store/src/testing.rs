@@ -73,6 +73,14 @@ impl TestDatabase {
         db
     }
 
+    /// Runs raw SQL on the database: for a test that must put data where no operation would
+    /// (a grant whose time is up, without waiting for it).
+    pub fn execute(&self, sql: &str) {
+        self.store
+            .read(|conn| conn.batch_execute(sql).map_err(crate::StoreError::from))
+            .expect("run the test's SQL");
+    }
+
     /// An empty database without any table, for testing migrations themselves.
     pub fn unmigrated(engine: Engine) -> Self {
         match engine {

@@ -12,6 +12,7 @@
 mod account;
 mod decide;
 mod manage;
+mod policies;
 mod views;
 mod webhooks;
 
@@ -148,6 +149,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/tokens/{id}/revoke", web::post().to(manage::revoke_token))
             .route("/audit", web::get().to(manage::audit))
+            .service(
+                web::resource("/policies")
+                    .route(web::get().to(policies::show))
+                    .route(web::post().to(policies::save)),
+            )
+            .route("/grants", web::post().to(policies::create_grant))
+            .route(
+                "/grants/{id}/revoke",
+                web::post().to(policies::revoke_grant),
+            )
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/static/app.js", web::get().to(script))
             .default_service(web::to(elsewhere)),

@@ -41,7 +41,7 @@ pub struct SubmitClaimRequest {
     /// Single-use for this service for 10 minutes, 8 to 256 characters.
     #[schema(required = true, nullable = false, min_length = 8, max_length = 256)]
     pub nonce: Option<String>,
-    /// The agent's address as the service sees it (informative).
+    /// The agent's address as the service sees it (informative: policies never read it).
     #[schema(nullable = false, example = "203.0.113.7")]
     pub agent_ip: Option<String>,
     #[schema(nullable = false, max_length = 256)]
@@ -59,6 +59,13 @@ pub struct SubmitClaimResponse {
     pub status: String,
     pub service: String,
     pub message: String,
+    /// Present when the owner's policy decided at once: `true` for an approval (Sigilum's
+    /// field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_approved: Option<bool>,
+    /// The rule that decided at once, `policy:<rule id>` (docs/policies.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
 }
 
 /// Ask the namespace owner whether an agent key may act on this service.
@@ -66,17 +73,20 @@ pub struct SubmitClaimResponse {
 /// Needs the service's API key and a `sigilum-rfc9421-v1` signature whose certificate binds
 /// `namespace` (and `public_key`, unless `X-Sigilum-Claim-Binding: namespace-only`). A key
 /// with a pending or approved claim gets that claim back (200); otherwise a new pending claim
-/// starts (201) and `request.submitted` is delivered.
+/// starts (201) and `request.submitted` is delivered, unless the owner's policy decides at
+/// once (201 `approved` or `rejected` with `decided_by`, and `request.approved` /
+/// `request.rejected` saying why) or the owner's pending cap is reached (409).
 #[utoipa::path(post, path = "/v1/claims", operation_id = "submitClaim", tag = "claims", request_body = SubmitClaimRequest,
     security(("sigilumSignature" = [], "serviceApiKey" = [])),
     responses(
-        (status = 201, description = "A new pending claim", body = SubmitClaimResponse),
+        (status = 201, description = "A new claim: pending, or decided at once by the owner's policy (`decided_by`)", body = SubmitClaimResponse),
         (status = 200, description = "The key's live claim, unchanged", body = SubmitClaimResponse),
         (status = 400, description = "`VALIDATION_ERROR`, `INVALID_JSON`", body = SigilumError),
         (status = 401, description = "`SIGNATURE_*`, or `UNAUTHORIZED` (API key)", body = SigilumError),
         (status = 403, description = "`SIGNATURE_NAMESPACE_MISMATCH`, `SIGNATURE_KEY_MISMATCH`, \
             `SERVICE_MISMATCH`, `AUTH_INSUFFICIENT_PERMISSIONS`", body = SigilumError),
-        (status = 409, description = "`SIGNATURE_NONCE_REPLAY` or `NONCE_REPLAY` (body nonce)", body = SigilumError),
+        (status = 409, description = "`SIGNATURE_NONCE_REPLAY` or `NONCE_REPLAY` (body nonce), \
+            `PENDING_LIMIT_REACHED` (the claim is stored rejected; `details.claim_id`)", body = SigilumError),
     ))]
 pub async fn submit(
     req: HttpRequest,
@@ -152,6 +162,16 @@ pub async fn submit(
     };
     let submitted = agents::submit(&state.app, new, nonce).await?;
     let (status, claim, message) = match submitted {
+        Submitted::Created(c) if c.status == ClaimStatus::Approved => (
+            StatusCode::CREATED,
+            c,
+            "Auto-approved by namespace owner's policy rules.",
+        ),
+        Submitted::Created(c) if c.status == ClaimStatus::Rejected => (
+            StatusCode::CREATED,
+            c,
+            "Auto-rejected by namespace owner's policy rules.",
+        ),
         Submitted::Created(c) => (
             StatusCode::CREATED,
             c,
@@ -168,7 +188,10 @@ pub async fn submit(
             "Authorization request already pending for this key.",
         ),
     };
+    let automatic = status == StatusCode::CREATED && claim.decided_by.is_some();
     Ok(HttpResponse::build(status).json(SubmitClaimResponse {
+        auto_approved: automatic.then_some(claim.status == ClaimStatus::Approved),
+        decided_by: claim.decided_by.filter(|_| automatic),
         claim_id: claim.id,
         status: claim.status.as_str().to_owned(),
         service: claim.service_slug,

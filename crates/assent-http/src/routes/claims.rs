@@ -42,6 +42,10 @@ pub struct ClaimView {
     /// When it was rejected, revoked or expired.
     #[schema(value_type = Option<String>)]
     pub decided_at: Option<Timestamp>,
+    /// Who or what decided it: `account:<id>` (the owner), `policy:<rule id>`, or
+    /// `limit:max_pending` / `limit:max_pending_per_service` (docs/policies.md).
+    #[schema(example = "policy:pol_3f9a0c1d2e4b5a6978a1b2c3")]
+    pub decided_by: Option<String>,
 }
 
 fn claim_status() -> utoipa::openapi::Object {
@@ -66,6 +70,7 @@ impl From<Claim> for ClaimView {
             expires_at: c.expires_at,
             approved_at: c.approved_at,
             decided_at: c.decided_at,
+            decided_by: c.decided_by,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod deliveries;
 pub mod health;
 pub mod mcp;
 pub mod notifications;
+pub mod policies;
 pub mod services;
 pub mod shapes;
 pub mod streams;
@@ -88,6 +89,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/auth/tokens/{token_id}").route(web::delete().to(auth::revoke_token)),
     )
     .service(web::resource("/v1/audit-log").route(web::get().to(audit::list)))
+    .service(
+        web::resource("/v1/auth/settings")
+            .route(web::get().to(policies::get_settings))
+            .route(web::patch().to(policies::patch_settings)),
+    )
+    .service(
+        web::resource("/v1/policies")
+            .route(web::get().to(policies::get))
+            .route(web::put().to(policies::replace)),
+    )
+    .service(
+        web::resource("/v1/grants")
+            .route(web::get().to(policies::list_grants))
+            .route(web::post().to(policies::create_grant)),
+    )
+    .service(web::resource("/v1/grants/{grant_id}").route(web::delete().to(policies::revoke_grant)))
     .service(web::resource("/v1/claims").route(web::post().to(agents::submit)))
     .service(web::resource("/v1/verify").route(web::get().to(agents::verify)))
     // Before /v1/namespaces/{namespace}, which would also match it.

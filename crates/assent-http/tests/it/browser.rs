@@ -886,8 +886,137 @@ async fn an_owner_changes_and_resets_the_password_in_the_browser(engine: Engine)
     server.stop().await;
 }
 
+/// The Policies page in the browser: an owner grants "for the next 60 minutes" from a
+/// notification in the history, sees the next identical request answered by the grant (and
+/// the history saying so), writes rules and a cap (a bad range is refused, naming the field),
+/// sees what each rule decided, and revokes the grant.
+async fn an_owner_sets_rules_and_grants_for_an_hour_in_the_browser(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "ci").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let deploy = json!({
+        "context": { "title": "Deploy to staging?", "description": "Build 42 passed.",
+                     "metadata": { "env": "staging", "build": 42 } },
+        "actions": [
+            { "id": "approve", "label": "Deploy", "response_type": "simple" },
+            { "id": "deny", "label": "Hold", "response_type": "simple" },
+        ],
+    });
+    let first = server.notify(&api_key, &deploy).await;
+    let driver = Driver::start();
+    let tab = Tab {
+        client: driver.open(1280, 1000).await,
+        server: &server,
+        engine,
+    };
+    tab.goto("/dashboard/login").await;
+    tab.fill("#email", "lin@example.com").await;
+    tab.fill("#password", PASSWORD).await;
+    tab.click(
+        "form.stack button[type=submit]",
+        "#inbox-items .notification",
+    )
+    .await;
+    tab.press(&format!(
+        "[aria-labelledby='note-{first}'] form.answer-1 button[type=submit]"
+    ))
+    .await;
+    let started = Instant::now();
+    while notification(&server, &api_key, &first).await["status"] != "responded" {
+        assert!(started.elapsed() < PATIENCE, "the answer never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // From the history: the same answer for the next 60 minutes.
+    tab.goto("/dashboard/history").await;
+    let grant_form = format!("[aria-labelledby='note-{first}'] form.grant-form");
+    tab.fill(&format!("{grant_form} input[name=minutes]"), "60")
+        .await;
+    tab.click(
+        &format!("{grant_form} button[value=timed]"),
+        "table.grants .grant",
+    )
+    .await;
+    let row = tab.text("table.grants .grant").await.to_lowercase();
+    assert!(
+        row.contains("ci: approve") && row.contains("timed") && row.contains("active"),
+        "{row}"
+    );
+
+    // The same request again is answered by the grant; the history says by what.
+    let second = server.notify(&api_key, &deploy).await;
+    let answered = notification(&server, &api_key, &second).await;
+    assert_eq!(answered["status"], "responded", "{answered}");
+    tab.goto("/dashboard/history").await;
+    let by = tab
+        .text(&format!("[aria-labelledby='note-{second}'] .decided-by"))
+        .await;
+    assert!(by.contains("grant:gr_"), "{by}");
+
+    // Rules: a bad range is refused naming the field, and nothing is saved.
+    tab.goto("/dashboard/policies").await;
+    tab.fill(
+        "#rules",
+        r#"[{"sources": ["10.0.0.0/33"], "effect": "ask"}]"#,
+    )
+    .await;
+    tab.click(
+        "form[action='/dashboard/policies'] button.primary",
+        "#policy-error",
+    )
+    .await;
+    assert!(
+        tab.text("#policy-error")
+            .await
+            .contains("rules[0].sources[0]")
+    );
+    let policy = server
+        .call(Method::GET, "/v1/policies", &session, None)
+        .await;
+    assert_eq!(policy.body["rules"], json!([]));
+    tab.fill(
+        "#rules",
+        r#"[{"kind": "claim", "services": ["ci"], "effect": "auto_approve", "description": "CI agents"}]"#,
+    )
+    .await;
+    tab.fill("#max-pending", "20").await;
+    tab.click(
+        "form[action='/dashboard/policies'] button.primary",
+        "table.rules .rule",
+    )
+    .await;
+    let policy = server
+        .call(Method::GET, "/v1/policies", &session, None)
+        .await;
+    assert_eq!(policy.body["max_pending"], 20, "{:?}", policy.body);
+    // A CI agent's claim approves itself; the page counts it.
+    let agent = Agent::new("lin");
+    submit_claim(&server, &agent, "ci", "CI runner", &api_key).await;
+    assert_eq!(verify(&server, &agent, "ci").await["authorized"], true);
+    tab.goto("/dashboard/policies").await;
+    assert_eq!(tab.text("table.rules .rule .matched").await, "1");
+    tab.screenshot("policies").await;
+
+    // Revoked, the grant answers nothing more.
+    tab.click(
+        "table.grants .grant form button.danger",
+        "table.grants .status-revoked",
+    )
+    .await;
+    let third = server.notify(&api_key, &deploy).await;
+    assert_ne!(
+        notification(&server, &api_key, &third).await["status"],
+        "responded"
+    );
+
+    tab.client.close().await.unwrap();
+    server.stop().await;
+}
+
 on_both_engines!(
     an_owner_decides_in_the_browser,
+    an_owner_sets_rules_and_grants_for_an_hour_in_the_browser,
     an_owner_confirms_what_cannot_be_undone,
     every_page_fits_a_phone,
     the_api_docs_render_every_operation,

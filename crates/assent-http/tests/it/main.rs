@@ -24,6 +24,7 @@ mod nonces;
 mod notifications;
 mod operator;
 mod owners;
+mod policies;
 mod proxies;
 mod quotas;
 mod security;

@@ -26,6 +26,8 @@ pub(in crate::dashboard) struct ClaimView {
     pub expires: When,
     pub approved_at: Option<When>,
     pub decided_at: Option<When>,
+    /// What decided it, when no person did: `policy:<rule id>`, `limit:max_pending`, ….
+    pub decided_by: Option<String>,
     pub(super) created_at: i64,
     pub(super) changed_at: i64,
 }
@@ -59,6 +61,9 @@ impl ClaimView {
             expires: When::from(row.expires_at),
             approved_at: row.approved_at.map(When::from),
             decided_at: row.decided_at.map(When::from),
+            decided_by: row
+                .decided_by
+                .filter(|by| by.starts_with("policy:") || by.starts_with("limit:")),
             created_at: row.created_at.as_millis(),
             changed_at: row.updated_at.as_millis(),
         }

@@ -14,6 +14,7 @@ mod claim;
 mod credentials;
 mod inbox;
 mod notification;
+mod policies;
 mod services;
 mod webhooks;
 
@@ -25,6 +26,7 @@ pub(super) use claim::ClaimView;
 pub(super) use credentials::{Credential, Secret, TokensPage};
 pub(super) use inbox::{HistoryPage, InboxPage, Item};
 pub(super) use notification::NotificationView;
+pub(super) use policies::PoliciesPage;
 pub(super) use services::{ServiceItem, ServicePage, ServicesPage};
 pub(super) use webhooks::{
     DeliveryItem, DeliveryLog, EventChoice, Filter, WebhookItem, WebhookPage,
@@ -36,7 +38,7 @@ pub(super) struct Nav {
     pub namespace: String,
     pub email: String,
     pub csrf: String,
-    /// `inbox`, `history`, `services`, `tokens`, `audit`, `account`, or empty.
+    /// `inbox`, `history`, `services`, `policies`, `tokens`, `audit`, `account`, or empty.
     pub current: &'static str,
 }
 

@@ -44,6 +44,10 @@ pub(in crate::dashboard) struct NotificationView {
     pub actions: Vec<ActionView>,
     /// Once answered: which action, and the answer as text.
     pub answer: Option<Answer>,
+    /// What answered it, when no person did: `grant:<id>` or `policy:<rule id>`.
+    pub decided_by: Option<String>,
+    /// Answered with an action that needs no data: the same answer can be granted again.
+    pub grantable: bool,
     pub(super) created_at: i64,
     pub(super) changed_at: i64,
 }
@@ -87,6 +91,22 @@ impl NotificationView {
         let actions = &row.actions;
         let answer = row.response.as_ref().map(|r| answer(r, actions));
         let status = row.status;
+        let decided_by = row
+            .response
+            .as_ref()
+            .and_then(|r| r["decided_by"].as_str())
+            .map(str::to_owned);
+        let answered_with = row
+            .response
+            .as_ref()
+            .and_then(|r| r["action_id"].as_str())
+            .map(str::to_owned);
+        let grantable = status == assent_core::notification::NotificationStatus::Responded
+            && answered_with.is_some_and(|id| {
+                actions
+                    .iter()
+                    .any(|a| a.id == id && a.response_type == ResponseType::Simple)
+            });
         Self {
             title: text("title"),
             description: text("description"),
@@ -111,6 +131,8 @@ impl NotificationView {
                 Vec::new()
             },
             answer,
+            decided_by,
+            grantable,
             created_at: row.created_at.as_millis(),
             changed_at: row.updated_at.as_millis(),
             service_slug: row.service_slug,
