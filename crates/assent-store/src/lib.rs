@@ -16,6 +16,8 @@ mod deliveries;
 mod error;
 mod nonces;
 mod notifications;
+mod operations;
+mod copy;
 mod one_time_tokens;
 pub mod outbox;
 mod schema;
@@ -39,6 +41,8 @@ pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, Web
 pub use error::{Quota, StoreError};
 pub use notifications::{NotificationQuery, Party, Response, TransitionError};
 pub use one_time_tokens::OneTimePurpose;
+pub use operations::{Gauges, PoolStats, Pruned, Retention};
+pub use copy::{CopyError, CopyOptions, CopyProgress, CopyReport, TableReport};
 pub use outbox::{Emitted, NewEvent, Outbox};
 pub use services::{NewService, RegisterError, ServiceChanges};
 pub use sessions::{Session, SessionInfo, SessionOrigin};

@@ -10,5 +10,6 @@ mod accounts;
 mod claims;
 mod notifications;
 mod owners;
+mod operations;
 mod quotas;
 mod repositories;
