@@ -63,6 +63,7 @@ pub mod deliveries;
 mod error;
 pub mod inbox;
 pub mod keys;
+pub mod metrics;
 pub mod notifications;
 pub mod pagination;
 pub mod services;
@@ -141,6 +142,7 @@ pub struct App {
     secret_key: SecretKey,
     settings: Settings,
     login_throttle: Arc<LoginThrottle>,
+    decisions: metrics::Decisions,
 }
 
 impl App {
@@ -150,7 +152,13 @@ impl App {
             secret_key,
             settings,
             login_throttle: Arc::default(),
+            decisions: metrics::Decisions::default(),
         }
+    }
+
+    /// Decisions counted since start, for a metrics endpoint.
+    pub fn decisions(&self) -> &metrics::Decisions {
+        &self.decisions
     }
 
     pub fn store(&self) -> &Store {

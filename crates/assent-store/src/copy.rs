@@ -231,11 +231,11 @@ fn dependency_order(
     let mut parents: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for table in &tables {
         let names: Vec<Name> = match conn {
-            AnyConnection::Sqlite(c) => {
-                diesel::sql_query("SELECT DISTINCT \"table\" AS name FROM pragma_foreign_key_list(?)")
-                    .bind::<Text, _>(&table.name)
-                    .load(c)?
-            }
+            AnyConnection::Sqlite(c) => diesel::sql_query(
+                "SELECT DISTINCT \"table\" AS name FROM pragma_foreign_key_list(?)",
+            )
+            .bind::<Text, _>(&table.name)
+            .load(c)?,
             AnyConnection::Postgresql(c) => diesel::sql_query(
                 "SELECT DISTINCT p.relname::text AS name FROM pg_constraint k \
                  JOIN pg_class p ON p.oid = k.confrelid JOIN pg_class t ON t.oid = k.conrelid \
@@ -300,7 +300,10 @@ fn select_json(conn: &AnyConnection, table: &Table) -> String {
             )
         }
         AnyConnection::Postgresql(_) => {
-            format!("SELECT row_to_json(t)::text AS row FROM {} t", quote(&table.name))
+            format!(
+                "SELECT row_to_json(t)::text AS row FROM {} t",
+                quote(&table.name)
+            )
         }
     }
 }
@@ -376,11 +379,10 @@ fn digest_table(conn: &mut AnyConnection, table: &Table) -> Result<(u64, Checksu
 
 /// Unseals one webhook secret of the source with `key`, if it has any.
 fn check_key(conn: &mut AnyConnection, key: &SecretKey) -> Result<(), CopyError> {
-    let sealed: Option<Sealed> = diesel::sql_query(
-        "SELECT id, secret_sealed FROM webhook_endpoints ORDER BY id LIMIT 1",
-    )
-    .get_result(conn)
-    .optional()?;
+    let sealed: Option<Sealed> =
+        diesel::sql_query("SELECT id, secret_sealed FROM webhook_endpoints ORDER BY id LIMIT 1")
+            .get_result(conn)
+            .optional()?;
     if let Some(Sealed { id, secret_sealed }) = sealed
         && key.open(&secret_sealed, &id).is_err()
     {
@@ -481,17 +483,22 @@ impl Store {
                 match target {
                     Some(target) if !options.dry_run => target.write(|sink| {
                         let target_tables = crate::copy::tables(sink)?;
-                        if target_tables.iter().map(|t| (&t.name, &t.columns)).collect::<BTreeMap<_, _>>()
-                            != tables.iter().map(|t| (&t.name, &t.columns)).collect::<BTreeMap<_, _>>()
+                        if target_tables
+                            .iter()
+                            .map(|t| (&t.name, &t.columns))
+                            .collect::<BTreeMap<_, _>>()
+                            != tables
+                                .iter()
+                                .map(|t| (&t.name, &t.columns))
+                                .collect::<BTreeMap<_, _>>()
                         {
                             return Err(CopyError::SchemaMismatch(describe_difference(
                                 &tables,
                                 &target_tables,
                             )));
                         }
-                        let report = copy_tables(
-                            source, sink, &tables, &counts, all_rows, batch, progress,
-                        )?;
+                        let report =
+                            copy_tables(source, sink, &tables, &counts, all_rows, batch, progress)?;
                         set_sequences(sink)?;
                         verify(sink, &tables, &report)?;
                         Ok(report)

@@ -239,7 +239,11 @@ impl Store {
     /// The pool's connections now: (open, idle, most allowed).
     pub(crate) fn pool_state(&self) -> (u32, u32, u32) {
         let state = self.pool.state();
-        (state.connections, state.idle_connections, self.pool.max_size())
+        (
+            state.connections,
+            state.idle_connections,
+            self.pool.max_size(),
+        )
     }
 
     /// Applies pending migrations; returns the versions applied now. Safe to run from several

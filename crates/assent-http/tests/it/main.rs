@@ -19,6 +19,7 @@ mod dashboard_health;
 mod dashboard_manage;
 mod dashboard_webhooks;
 mod logs;
+mod metrics;
 mod nonces;
 mod notifications;
 mod operator;

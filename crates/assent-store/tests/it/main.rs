@@ -9,7 +9,7 @@
 mod accounts;
 mod claims;
 mod notifications;
-mod owners;
 mod operations;
+mod owners;
 mod quotas;
 mod repositories;

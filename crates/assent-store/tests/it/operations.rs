@@ -130,9 +130,15 @@ fn retention_prunes_old_finished_rows_and_keeps_the_rest(engine: Engine) {
     assert_eq!(total.deliveries, 1, "{total:?}");
     let ids = |sql: &str| count(&db.store, sql);
     // The settled old delivery and its attempt are gone; the pending one and the new stay.
-    assert_eq!(ids("SELECT COUNT(*) AS n FROM deliveries WHERE id = 'dlv_old_done'"), 0);
+    assert_eq!(
+        ids("SELECT COUNT(*) AS n FROM deliveries WHERE id = 'dlv_old_done'"),
+        0
+    );
     assert_eq!(ids("SELECT COUNT(*) AS n FROM deliveries"), 2);
-    assert_eq!(ids("SELECT COUNT(*) AS n FROM delivery_attempts WHERE id = 'att_1'"), 0);
+    assert_eq!(
+        ids("SELECT COUNT(*) AS n FROM delivery_attempts WHERE id = 'att_1'"),
+        0
+    );
     // The pending delivery's event (and its attempt log) stay, whatever their age.
     assert_eq!(
         ids("SELECT COUNT(*) AS n FROM events WHERE id IN ('evt_old_pending', 'evt_new')"),
@@ -140,19 +146,29 @@ fn retention_prunes_old_finished_rows_and_keeps_the_rest(engine: Engine) {
     );
     assert_eq!(ids("SELECT COUNT(*) AS n FROM events"), 2);
     assert_eq!(
-        ids("SELECT COUNT(*) AS n FROM delivery_attempts WHERE id = 'att_2' AND response_excerpt = ''"),
+        ids(
+            "SELECT COUNT(*) AS n FROM delivery_attempts WHERE id = 'att_2' AND response_excerpt = ''"
+        ),
         1,
         "an old response body is emptied"
     );
     assert_eq!(
-        ids("SELECT COUNT(*) AS n FROM delivery_attempts WHERE id = 'att_3' AND response_excerpt = 'fresh'"),
+        ids(
+            "SELECT COUNT(*) AS n FROM delivery_attempts WHERE id = 'att_3' AND response_excerpt = 'fresh'"
+        ),
         1
     );
     // Old final notifications go; open ones stay whatever their age.
-    assert_eq!(ids("SELECT COUNT(*) AS n FROM notifications WHERE id = 'n_old_final'"), 0);
+    assert_eq!(
+        ids("SELECT COUNT(*) AS n FROM notifications WHERE id = 'n_old_final'"),
+        0
+    );
     assert_eq!(ids("SELECT COUNT(*) AS n FROM notifications"), 2);
     assert_eq!(ids("SELECT COUNT(*) AS n FROM claim_history"), 1);
-    assert_eq!(ids("SELECT COUNT(*) AS n FROM nonces WHERE value = 'live'"), 1);
+    assert_eq!(
+        ids("SELECT COUNT(*) AS n FROM nonces WHERE value = 'live'"),
+        1
+    );
     assert_eq!(ids("SELECT COUNT(*) AS n FROM nonces"), 1);
     // The audit log is never pruned.
     assert_eq!(ids("SELECT COUNT(*) AS n FROM audit_log"), 2);
@@ -188,9 +204,17 @@ fn copy_moves_every_row_to_the_other_engine_and_back(engine: Engine) {
     // A wrong key is refused before anything is written (the target is not even migrated).
     let wrong = source
         .store
-        .copy_to(Some(&middle.store), &SecretKey::generate(), CopyOptions::default(), &mut |_| {})
+        .copy_to(
+            Some(&middle.store),
+            &SecretKey::generate(),
+            CopyOptions::default(),
+            &mut |_| {},
+        )
         .unwrap_err();
-    assert!(matches!(wrong, CopyError::WrongKey(ref id) if id == "wh_1"), "{wrong}");
+    assert!(
+        matches!(wrong, CopyError::WrongKey(ref id) if id == "wh_1"),
+        "{wrong}"
+    );
     assert_eq!(middle.store.pending_migrations().unwrap() > 0, true);
 
     // A dry run reads and checks everything and writes nothing.
@@ -199,7 +223,10 @@ fn copy_moves_every_row_to_the_other_engine_and_back(engine: Engine) {
         .copy_to(
             Some(&middle.store),
             &key,
-            CopyOptions { batch: 2, dry_run: true },
+            CopyOptions {
+                batch: 2,
+                dry_run: true,
+            },
             &mut |_| {},
         )
         .unwrap();
@@ -212,11 +239,17 @@ fn copy_moves_every_row_to_the_other_engine_and_back(engine: Engine) {
         .copy_to(
             Some(&middle.store),
             &key,
-            CopyOptions { batch: 2, dry_run: false },
+            CopyOptions {
+                batch: 2,
+                dry_run: false,
+            },
             &mut |p| seen.push((p.table.to_owned(), p.done, p.all_done, p.all_rows)),
         )
         .unwrap();
-    assert_eq!(report.tables, dry.tables, "the dry run reports what the copy does");
+    assert_eq!(
+        report.tables, dry.tables,
+        "the dry run reports what the copy does"
+    );
     let rows = |r: &assent_store::CopyReport, t: &str| {
         r.tables.iter().find(|x| x.table == t).map(|x| x.rows)
     };
@@ -242,7 +275,10 @@ fn copy_moves_every_row_to_the_other_engine_and_back(engine: Engine) {
         "IDE ‘quoted’ \"name\""
     );
     assert_eq!(
-        count(&middle.store, "SELECT COUNT(*) AS n FROM webhook_endpoints WHERE enabled = TRUE"),
+        count(
+            &middle.store,
+            "SELECT COUNT(*) AS n FROM webhook_endpoints WHERE enabled = TRUE"
+        ),
         1
     );
 
@@ -253,18 +289,29 @@ fn copy_moves_every_row_to_the_other_engine_and_back(engine: Engine) {
         "INSERT INTO changes (namespace, subject_id, kind, payload, created_at) \
          VALUES ('ada', 'x', 'notification', '{}', 1)",
     );
-    assert_eq!(count(&middle.store, "SELECT MAX(seq) AS n FROM changes"), max_seq + 1);
+    assert_eq!(
+        count(&middle.store, "SELECT MAX(seq) AS n FROM changes"),
+        max_seq + 1
+    );
     exec(
         &middle.store,
         "INSERT INTO audit_log (namespace, actor, action, target_id, details, created_at) \
          VALUES ('ada', 'cli', 'x', 'y', '{}', 1)",
     );
-    assert_eq!(count(&middle.store, "SELECT MAX(seq) AS n FROM audit_log"), 3);
+    assert_eq!(
+        count(&middle.store, "SELECT MAX(seq) AS n FROM audit_log"),
+        3
+    );
 
     // A second copy into the now non-empty target is refused, and changes nothing.
     let again = source
         .store
-        .copy_to(Some(&middle.store), &key, CopyOptions::default(), &mut |_| {})
+        .copy_to(
+            Some(&middle.store),
+            &key,
+            CopyOptions::default(),
+            &mut |_| {},
+        )
         .unwrap_err();
     assert!(matches!(again, CopyError::TargetNotEmpty { .. }), "{again}");
 
@@ -276,7 +323,11 @@ fn copy_moves_every_row_to_the_other_engine_and_back(engine: Engine) {
         .copy_to(Some(&back.store), &key, CopyOptions::default(), &mut |_| {})
         .unwrap();
     for table in &report.tables {
-        let there = middle_report.tables.iter().find(|t| t.table == table.table).unwrap();
+        let there = middle_report
+            .tables
+            .iter()
+            .find(|t| t.table == table.table)
+            .unwrap();
         if table.table == "audit_log" {
             assert_eq!(there.rows, 3);
         } else {
@@ -288,7 +339,10 @@ fn copy_moves_every_row_to_the_other_engine_and_back(engine: Engine) {
 fn backup_under_load_is_consistent(engine: Engine) {
     let db = TestDatabase::new(engine);
     if engine == Engine::Postgres {
-        let refused = db.store.backup(std::path::Path::new("/tmp/never.db")).unwrap_err();
+        let refused = db
+            .store
+            .backup(std::path::Path::new("/tmp/never.db"))
+            .unwrap_err();
         assert!(matches!(refused, StoreError::Unsupported(_)), "{refused}");
         return;
     }
@@ -305,7 +359,9 @@ fn backup_under_load_is_consistent(engine: Engine) {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 exec(
                     &db.store,
-                    &format!("INSERT INTO nonces (scope, value, expires_at) VALUES ('load', 'v{n}', 1)"),
+                    &format!(
+                        "INSERT INTO nonces (scope, value, expires_at) VALUES ('load', 'v{n}', 1)"
+                    ),
                 );
                 n += 1;
             }
@@ -338,7 +394,10 @@ fn backup_under_load_is_consistent(engine: Engine) {
         .unwrap();
     assert_eq!(check, "ok");
     let rows = count(&copy, "SELECT COUNT(*) AS n FROM nonces");
-    assert!(rows >= committed_before, "the backup holds every row committed before it ({rows} < {committed_before})");
+    assert!(
+        rows >= committed_before,
+        "the backup holds every row committed before it ({rows} < {committed_before})"
+    );
     assert_eq!(copy.pending_migrations().unwrap(), 0);
     // A backup never overwrites.
     assert!(db.store.backup(&target).is_err());

@@ -21,6 +21,8 @@ pub struct TestServer {
     pub admin_token: String,
     pub secret_key: SecretKey,
     pub client: reqwest::Client,
+    /// The server's metrics (the delivery engine of `start_delivery` counts into them).
+    pub metrics: std::sync::Arc<assent_http::metrics::Metrics>,
     handle: ServerHandle,
 }
 
@@ -84,6 +86,7 @@ impl TestServer {
         configure(&mut settings);
         let secret_key = SecretKey::generate();
         let state = AppState::new(db.store.clone(), secret_key.clone(), settings);
+        let metrics = std::sync::Arc::clone(&state.metrics);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let options = ServerOptions {
@@ -99,6 +102,7 @@ impl TestServer {
             admin_token: admin.plaintext.expose().to_owned(),
             secret_key,
             client: reqwest::Client::new(),
+            metrics,
             handle,
         }
     }
@@ -228,7 +232,8 @@ impl TestServer {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let engine =
             assent_delivery::Engine::new(self.db.store.clone(), self.secret_key.clone(), config)
-                .expect("the delivery engine starts");
+                .expect("the delivery engine starts")
+                .count_attempts(self.metrics.delivery_attempts());
         (stop, engine.spawn(stopped))
     }
 
