@@ -14,6 +14,7 @@ mod accounts;
 mod atp_registration;
 mod browser;
 mod claims;
+mod copy;
 mod dashboard;
 mod dashboard_health;
 mod dashboard_manage;
