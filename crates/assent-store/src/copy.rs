@@ -426,7 +426,7 @@ fn set_sequences(conn: &mut AnyConnection) -> Result<(), CopyError> {
 impl Store {
     /// Migrations embedded in this version that the database has not applied.
     pub fn pending_migrations(&self) -> Result<usize, StoreError> {
-        self.read(|conn| crate::db::pending_migrations(conn))
+        self.read(crate::db::pending_migrations)
     }
 
     /// Whether every table of this (migrated) database is empty; the first one that is not,
