@@ -18,6 +18,7 @@ mod atp;
 mod cli;
 mod deliveries;
 mod load;
+mod metrics;
 mod receiver;
 mod report;
 mod respond;
@@ -403,7 +404,10 @@ fn setup(args: &Args) -> Result<Setup> {
             .unwrap_or_else(|| server::random_hex(2)),
         namespace: args.namespace.clone(),
         create_account: args.scenario != Scenario::Verify,
-        extra_env: scenario_env(args, &base),
+        extra_env: scenario_env(args, &base)
+            .into_iter()
+            .chain(metrics::server_env(args.metrics))
+            .collect(),
     };
     eprintln!(
         "starting {} on 127.0.0.1:{port} ({backend})",

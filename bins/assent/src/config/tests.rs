@@ -176,8 +176,14 @@ fn every_setting_is_read_from_the_file() {
     assert!(!format!("{serve:?}").contains("None"), "{serve:?}");
     let resolved = serve.resolve().unwrap();
     assert!(resolved.metrics.enabled && resolved.metrics.separate);
-    assert_eq!(resolved.metrics_bind, Some("127.0.0.1:9464".parse().unwrap()));
-    assert_eq!(resolved.retention.deliveries, Some(Duration::from_secs(7 * 86_400)));
+    assert_eq!(
+        resolved.metrics_bind,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    assert_eq!(
+        resolved.retention.deliveries,
+        Some(Duration::from_secs(7 * 86_400))
+    );
     assert_eq!(resolved.retention.response_bodies, None, "forever");
     assert_eq!(resolved.retention.nonces, Some(Duration::from_secs(3600)));
     assert_eq!(resolved.session_ttl, Duration::from_secs(43_200));

@@ -215,7 +215,10 @@ fn copy_moves_every_row_to_the_other_engine_and_back(engine: Engine) {
         matches!(wrong, CopyError::WrongKey(ref id) if id == "wh_1"),
         "{wrong}"
     );
-    assert!(middle.store.pending_migrations().unwrap() > 0, "nothing was written");
+    assert!(
+        middle.store.pending_migrations().unwrap() > 0,
+        "nothing was written"
+    );
 
     // A dry run reads and checks everything and writes nothing.
     let dry = source
