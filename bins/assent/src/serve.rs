@@ -247,6 +247,7 @@ async fn maintenance(
                         notifications = pruned.notifications,
                         claim_history = pruned.claim_history,
                         nonces = pruned.nonces,
+                        audit_log = pruned.audit_log,
                         "expired requests and pruned old rows"
                     );
                 }

@@ -43,6 +43,7 @@ pub const RESERVED: &[&str] = &[
     "keys",
     "login",
     "logout",
+    "metrics",
     "namespaces",
     "notifications",
     "openapi",

@@ -12,8 +12,8 @@ use diesel::prelude::*;
 use crate::db::{AnyConnection, Backend, Store};
 use crate::error::StoreError;
 use crate::schema::{
-    claim_history, claims, deliveries, delivery_attempts, events, nonces, notifications,
-    webhook_endpoints,
+    audit_log, audit_log_pruning, claim_history, claims, deliveries, delivery_attempts, events,
+    nonces, notifications, webhook_endpoints,
 };
 
 /// A checkout slower than this counts as having waited for a connection.
@@ -83,6 +83,8 @@ pub struct Retention {
     pub claim_history: Option<Duration>,
     /// Spent nonces past their expiry.
     pub nonces: Option<Duration>,
+    /// The audit log: kept forever unless the operator says otherwise.
+    pub audit_log: Option<Duration>,
 }
 
 impl Default for Retention {
@@ -95,6 +97,7 @@ impl Default for Retention {
             notifications: Some(Duration::from_secs(90 * DAY)),
             claim_history: Some(Duration::from_secs(365 * DAY)),
             nonces: Some(Duration::ZERO),
+            audit_log: None,
         }
     }
 }
@@ -108,6 +111,7 @@ pub struct Pruned {
     pub notifications: usize,
     pub claim_history: usize,
     pub nonces: usize,
+    pub audit_log: usize,
 }
 
 impl Pruned {
@@ -118,6 +122,7 @@ impl Pruned {
             + self.notifications
             + self.claim_history
             + self.nonces
+            + self.audit_log
     }
 }
 
@@ -316,6 +321,27 @@ impl Store {
                         )
                         .execute(conn)?;
                     }
+                    Ok::<_, StoreError>(gone)
+                })
+            })?;
+        }
+        if let Some(keep) = retention.audit_log {
+            let before = cutoff(now, keep);
+            pruned.audit_log = repeat(&|| {
+                self.write(|conn| {
+                    // The permit the append-only trigger looks for, for this transaction only.
+                    diesel::insert_into(audit_log_pruning::table)
+                        .values(audit_log_pruning::active.eq(1))
+                        .execute(conn)?;
+                    let seqs = audit_log::table
+                        .filter(audit_log::created_at.lt(before))
+                        .order(audit_log::seq)
+                        .select(audit_log::seq)
+                        .limit(batch)
+                        .load::<i64>(conn)?;
+                    let gone = diesel::delete(audit_log::table.filter(audit_log::seq.eq_any(seqs)))
+                        .execute(conn)?;
+                    diesel::delete(audit_log_pruning::table).execute(conn)?;
                     Ok::<_, StoreError>(gone)
                 })
             })?;

@@ -189,6 +189,7 @@ impl ServeArgs {
             notifications: self.retain_notifications().retention()?,
             claim_history: self.retain_claim_history().retention()?,
             nonces: self.retain_expired_nonces().retention()?,
+            audit_log: self.retain_audit_log().retention()?,
         };
         Ok(ServeConfig {
             metrics,

@@ -164,6 +164,8 @@ settings! {
         retain_claim_history: Duration { value_name: "DURATION|forever", default: Some("365d") },
         /// Keep spent nonces this long past their expiry, or `forever`.
         retain_expired_nonces: Duration { value_name: "DURATION|forever", default: Some("0s") },
+        /// Keep audit log entries this long; `forever` (the default) keeps the whole log.
+        retain_audit_log: Duration { value_name: "DURATION|forever", default: Some("forever") },
     }
 }
 

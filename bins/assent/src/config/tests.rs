@@ -167,6 +167,7 @@ fn every_setting_is_read_from_the_file() {
         retain_notifications = "30d"
         retain_claim_history = "90d"
         retain_expired_nonces = "1h"
+        retain_audit_log = "3650d"
         "#,
     )
     .unwrap();

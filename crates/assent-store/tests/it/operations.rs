@@ -170,21 +170,62 @@ fn retention_prunes_old_finished_rows_and_keeps_the_rest(engine: Engine) {
         1
     );
     assert_eq!(ids("SELECT COUNT(*) AS n FROM nonces"), 1);
-    // The audit log is never pruned.
+    // The audit log is kept unless asked, and append-only to anyone else.
     assert_eq!(ids("SELECT COUNT(*) AS n FROM audit_log"), 2);
+    let refused = db.store.write(|conn| {
+        conn.batch_execute("DELETE FROM audit_log")?;
+        Ok::<_, StoreError>(())
+    });
+    assert!(refused.is_err(), "the audit log refuses a plain delete");
+    let audit = Retention {
+        audit_log: Some(Duration::from_secs(86_400)),
+        ..keep_nothing_but_audit()
+    };
+    let pruned = db.store.prune(&audit, now, 1, 10).unwrap();
+    assert_eq!(pruned.audit_log, 2, "{pruned:?}");
+    exec(
+        &db.store,
+        &format!(
+            "INSERT INTO audit_log (namespace, actor, action, target_id, details, created_at) \
+             VALUES ('ada', 'cli', 'x', 'y', '{{}}', {})",
+            now.as_millis()
+        ),
+    );
+    assert_eq!(
+        db.store.prune(&audit, now, 1, 10).unwrap().audit_log,
+        0,
+        "recent entries stay"
+    );
+    assert_eq!(ids("SELECT COUNT(*) AS n FROM audit_log"), 1);
+    assert_eq!(ids("SELECT COUNT(*) AS n FROM audit_log_pruning"), 0);
+    assert!(
+        db.store
+            .write(|conn| {
+                conn.batch_execute("DELETE FROM audit_log")?;
+                Ok::<_, StoreError>(())
+            })
+            .is_err(),
+        "still append-only after a prune"
+    );
 
     // Nothing kept: nothing pruned.
     let db = TestDatabase::new(engine);
     fill(&db.store, &key, now.as_millis());
-    let keep_all = Retention {
+    let keep_all = keep_nothing_but_audit();
+    assert_eq!(db.store.prune(&keep_all, now, 100, 10).unwrap().total(), 0);
+}
+
+/// Keeps everything (the audit log included, as by default).
+fn keep_nothing_but_audit() -> Retention {
+    Retention {
         deliveries: None,
         response_bodies: None,
         events: None,
         notifications: None,
         claim_history: None,
         nonces: None,
-    };
-    assert_eq!(db.store.prune(&keep_all, now, 100, 10).unwrap().total(), 0);
+        audit_log: None,
+    }
 }
 
 fn other(engine: Engine) -> Engine {
