@@ -89,6 +89,11 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub delivery_concurrency: Option<u32>,
 
+    /// Run the spawned server with ASSENT_METRICS=on (every request timed for `/metrics`), to
+    /// compare with a run without it.
+    #[arg(long, conflicts_with = "url")]
+    pub metrics: bool,
+
     /// Also print the figures as one JSON line on stdout (the human block then goes to stderr).
     #[arg(long)]
     pub json: bool,

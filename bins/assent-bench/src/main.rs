@@ -20,6 +20,7 @@ mod cli;
 mod deliveries;
 mod load;
 mod mcp;
+mod metrics;
 mod receiver;
 mod report;
 mod respond;
@@ -437,7 +438,10 @@ fn setup(args: &Args) -> Result<Setup> {
         namespace: args.namespace.clone(),
         create_account: args.scenario != Scenario::Verify
             && args.scenario.claims_policy().is_none(),
-        extra_env: scenario_env(args, &base),
+        extra_env: scenario_env(args, &base)
+            .into_iter()
+            .chain(metrics::server_env(args.metrics))
+            .collect(),
     };
     eprintln!(
         "starting {} on 127.0.0.1:{port} ({backend})",

@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod operations;
 mod serve;
 
 use std::io::IsTerminal;
@@ -71,6 +72,11 @@ enum Command {
         )]
         api_key: String,
     },
+    /// Write a consistent copy of the SQLite database to a new file while the server runs.
+    Backup(operations::BackupArgs),
+    /// Copy every row of one database into another, empty one (SQLite ⇄ PostgreSQL), then
+    /// verify row counts and checksums.
+    Copy(operations::CopyArgs),
     /// Print the OpenAPI document.
     Openapi,
     /// Print the settings reference of docs/configuration.md, generated from the settings
@@ -114,6 +120,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account { action } => commands::account(&storage, action),
         Command::Token { action } => commands::token(&storage, action),
         Command::Mcp { url, api_key } => mcp(url, api_key),
+        Command::Backup(args) => operations::backup(&storage, &args),
+        Command::Copy(args) => operations::copy(&storage, &args),
         Command::Openapi => {
             print!("{}", assent_http::openapi::document_json());
             Ok(())

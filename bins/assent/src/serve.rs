@@ -19,6 +19,12 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.bind)
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr()?;
+    let metrics_listener = config
+        .metrics_bind
+        .map(|bind| {
+            TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind} for /metrics"))
+        })
+        .transpose()?;
     std::fs::create_dir_all(&storage.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -70,12 +76,16 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         feed_poll: config.change_poll_interval,
         trusted_proxies: config.trusted_proxies.clone(),
         cors_origins: config.cors_origins.clone(),
+        metrics: config.metrics.clone(),
     };
-    let engine =
-        assent_delivery::Engine::new(store.clone(), secret_key.clone(), config.engine.clone())
-            .context("cannot build the webhook client")?;
     let upkeep_store = store.clone();
-    let state = AppState::new(store, secret_key, settings);
+    let engine_store = store.clone();
+    let state = AppState::new(store, secret_key.clone(), settings);
+    let engine = assent_delivery::Engine::new(engine_store, secret_key, config.engine.clone())
+        .context("cannot build the webhook client")?
+        .count_attempts(state.metrics.delivery_attempts());
+    let decisions = state.app.decisions().clone();
+    let retention = config.retention;
     let feed = state.feed.clone();
     let mut options = ServerOptions::default();
     if let Some(workers) = config.workers {
@@ -83,6 +93,17 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
     }
 
     actix_web::rt::System::new().block_on(async move {
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let metrics_address = listener.local_addr()?;
+                let server = assent_http::start_metrics(state.clone(), listener)?;
+                tracing::info!(%metrics_address, "metrics on http://{metrics_address}/metrics");
+                Some(server)
+            }
+            None => None,
+        };
+        let metrics_handle = metrics_server.as_ref().map(actix_web::dev::Server::handle);
+        let metrics_running = metrics_server.map(actix_web::rt::spawn);
         let server = assent_http::start(state, listener, &options)?;
         let handle = server.handle();
         // Installed before "listening" is said, so a supervisor that signals as soon as it
@@ -95,18 +116,29 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         let running = actix_web::rt::spawn(server);
         let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
         let delivery = engine.spawn(delivery_stopped.clone());
-        let upkeep = actix_web::rt::spawn(maintenance(upkeep_store, delivery_stopped));
+        let upkeep = actix_web::rt::spawn(maintenance(
+            upkeep_store,
+            retention,
+            decisions,
+            delivery_stopped,
+        ));
         stopped.await?;
         tracing::info!("shutting down: finishing in-flight requests and delivery attempts");
         // Open client streams end now (their clients reconnect), or they would hold the
         // graceful stop for its whole timeout.
         feed.close_all();
         handle.stop(true).await;
+        if let Some(metrics) = metrics_handle {
+            metrics.stop(true).await;
+        }
         // In-flight attempts finish and are recorded; nothing new is claimed.
         let _ = stop_delivery.send(true);
         delivery.await.context("the delivery engine failed")?;
         upkeep.await.context("the maintenance task failed")?;
         running.await.context("the server task failed")??;
+        if let Some(metrics) = metrics_running {
+            metrics.await.context("the metrics server task failed")??;
+        }
         tracing::info!("stopped");
         Ok(())
     })
@@ -171,10 +203,16 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 
 /// Periodic upkeep, on every replica (each step is safe to run concurrently): pending claims
 /// and notifications past their expiry or deadline become `expired` with their event or
-/// status update (reads also expire them lazily), spent nonces past their lifetime are
-/// purged, and so are notification changes older than a day (clients resuming from before
-/// that are sent the current state instead).
-async fn maintenance(store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// status update (reads also expire them lazily; these count as decisions `by="expiry"`),
+/// notification changes older than a day are purged (clients resuming from before that are
+/// sent the current state instead), and what `retention` no longer keeps is pruned in small
+/// batches (see `Store::prune`), a bounded amount per tick.
+async fn maintenance(
+    store: Store,
+    retention: assent_store::Retention,
+    decisions: assent_app::metrics::Decisions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
     loop {
         tokio::select! {
@@ -188,26 +226,42 @@ async fn maintenance(store: Store, mut stop: tokio::sync::watch::Receiver<bool>)
         let result = tokio::task::spawn_blocking(move || {
             let now = assent_core::Timestamp::now();
             let day_ago = assent_core::Timestamp::from_millis(now.as_millis() - CHANGES_KEPT_MS);
-            Ok::<_, assent_store::StoreError>((
-                store.expire_due_claims(now, 1000)? + store.expire_due_notifications(now, 1000)?,
-                store.purge_expired_nonces(now)? + store.purge_changes(day_ago)?,
-            ))
+            let claims = store.expire_due_claims(now, 1000)?;
+            let notifications = store.expire_due_notifications(now, 1000)?;
+            let changes = store.purge_changes(day_ago)?;
+            let pruned = store.prune(&retention, now, PRUNE_BATCH, PRUNE_BATCHES)?;
+            Ok::<_, assent_store::StoreError>((claims, notifications, changes, pruned))
         })
         .await;
         match result {
-            Ok(Ok((expired, purged))) if expired + purged > 0 => {
-                tracing::info!(
-                    expired,
-                    purged,
-                    "expired requests and purged nonces and changes"
-                );
+            Ok(Ok((claims, notifications, changes, pruned))) => {
+                decisions.add("claim", "expiry", claims as u64);
+                decisions.add("notification", "expiry", notifications as u64);
+                if claims + notifications + changes + pruned.total() > 0 {
+                    tracing::info!(
+                        expired = claims + notifications,
+                        changes,
+                        deliveries = pruned.deliveries,
+                        response_bodies = pruned.response_bodies,
+                        events = pruned.events,
+                        notifications = pruned.notifications,
+                        claim_history = pruned.claim_history,
+                        nonces = pruned.nonces,
+                        audit_log = pruned.audit_log,
+                        "expired requests and pruned old rows"
+                    );
+                }
             }
-            Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "maintenance failed; it runs again shortly"),
             Err(e) => tracing::error!(error = %e, "maintenance task panicked"),
         }
     }
 }
+
+/// Rows per pruning transaction: short enough that SQLite's writer is never held for long.
+const PRUNE_BATCH: i64 = 500;
+/// Transactions per kind of row and tick: a backlog is worked off over several ticks.
+const PRUNE_BATCHES: usize = 20;
 
 /// How long notification changes are kept for clients that resume a stream.
 const CHANGES_KEPT_MS: i64 = 24 * 3600 * 1000;

@@ -89,16 +89,19 @@ pub async fn decide(
 ) -> Result<Claim, Error> {
     let namespace = owner.namespace.clone();
     let actor = actor(owner);
-    app.run(move |store| {
-        store
-            .decide_claim(&namespace, &claim_id, decision, &actor)
-            .map_err(|e| match e {
-                DecideError::NotFound => Error::not_found(),
-                DecideError::Conflict(status) => conflict(decision, status),
-                DecideError::Store(e) => e.into(),
-            })
-    })
-    .await
+    let claim = app
+        .run(move |store| {
+            store
+                .decide_claim(&namespace, &claim_id, decision, &actor)
+                .map_err(|e| match e {
+                    DecideError::NotFound => Error::not_found(),
+                    DecideError::Conflict(status) => conflict(decision, status),
+                    DecideError::Store(e) => e.into(),
+                })
+        })
+        .await?;
+    app.decisions().add("claim", "owner", 1);
+    Ok(claim)
 }
 
 /// The refusal of a decision the claim's state does not allow.

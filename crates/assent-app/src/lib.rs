@@ -64,6 +64,7 @@ mod error;
 pub mod grants;
 pub mod inbox;
 pub mod keys;
+pub mod metrics;
 pub mod notifications;
 pub mod pagination;
 pub mod policies;
@@ -143,6 +144,7 @@ pub struct App {
     secret_key: SecretKey,
     settings: Settings,
     login_throttle: Arc<LoginThrottle>,
+    decisions: metrics::Decisions,
 }
 
 impl App {
@@ -152,7 +154,13 @@ impl App {
             secret_key,
             settings,
             login_throttle: Arc::default(),
+            decisions: metrics::Decisions::default(),
         }
+    }
+
+    /// Decisions counted since start, for a metrics endpoint.
+    pub fn decisions(&self) -> &metrics::Decisions {
+        &self.decisions
     }
 
     pub fn store(&self) -> &Store {

@@ -159,18 +159,21 @@ pub async fn respond(
         responder_id: account.id.clone(),
     };
     let namespace = account.namespace.clone();
-    app.run(move |store| {
-        store
-            .move_notification(
-                Party::Namespace(&namespace),
-                &notification_id,
-                NotificationStatus::Responded,
-                None,
-                Some(&response),
-            )
-            .map_err(|e| transition_error(e, code::NOTIFICATION_ACCESS_DENIED))
-    })
-    .await
+    let answered = app
+        .run(move |store| {
+            store
+                .move_notification(
+                    Party::Namespace(&namespace),
+                    &notification_id,
+                    NotificationStatus::Responded,
+                    None,
+                    Some(&response),
+                )
+                .map_err(|e| transition_error(e, code::NOTIFICATION_ACCESS_DENIED))
+        })
+        .await?;
+    app.decisions().add("notification", "owner", 1);
+    Ok(answered)
 }
 
 /// Moves a notification of `namespace` to `acknowledged`: the human has seen it.

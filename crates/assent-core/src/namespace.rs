@@ -45,6 +45,7 @@ pub const RESERVED: &[&str] = &[
     "login",
     "logout",
     "mcp",
+    "metrics",
     "namespaces",
     "notifications",
     "openapi",

@@ -15,6 +15,8 @@ use assent_core::delivery::{
 };
 use assent_core::{EndpointFormat, Timestamp, WebhookUrlPolicy};
 use assent_store::{LeasedDelivery, SealedSigningKey, Settled, Store};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -60,9 +62,21 @@ pub struct Engine {
     config: Arc<EngineConfig>,
     client: SafeClient,
     wake: Arc<Notify>,
+    attempts: AttemptCounter,
 }
 
+/// Delivery attempts by outcome (`succeeded`, `retried`, `exhausted`, `failed`, `skipped`):
+/// a `prometheus-client` family the front end registers (see [`Engine::count_attempts`]).
+pub type AttemptCounter = Family<[(&'static str, &'static str); 1], Counter>;
+
 impl Engine {
+    /// Counts this engine's attempts into `counter` (one of its own otherwise).
+    #[must_use]
+    pub fn count_attempts(mut self, counter: AttemptCounter) -> Self {
+        self.attempts = counter;
+        self
+    }
+
     pub fn new(store: Store, key: SecretKey, config: EngineConfig) -> Result<Self, ClientError> {
         let client = SafeClient::new(config.policy, config.timeout)?;
         Ok(Self {
@@ -71,6 +85,7 @@ impl Engine {
             config: Arc::new(config),
             client,
             wake: Arc::new(Notify::new()),
+            attempts: AttemptCounter::default(),
         })
     }
 
@@ -144,6 +159,16 @@ impl Engine {
     }
 
     async fn record(&self, settled: Vec<Settled>) {
+        for one in &settled {
+            let outcome = match one.next {
+                NextStep::Succeeded => "succeeded",
+                NextStep::RetryAt(_) => "retried",
+                NextStep::Exhausted => "exhausted",
+                NextStep::Failed => "failed",
+                NextStep::Skipped => "skipped",
+            };
+            self.attempts.get_or_create(&[("outcome", outcome)]).inc();
+        }
         let store = self.store.clone();
         let count = settled.len();
         let result = tokio::task::spawn_blocking(move || store.record_settled(&settled)).await;

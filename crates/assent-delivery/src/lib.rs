@@ -4,4 +4,4 @@
 pub mod client;
 pub mod engine;
 
-pub use engine::{Engine, EngineConfig};
+pub use engine::{AttemptCounter, Engine, EngineConfig};

@@ -25,6 +25,7 @@ use crate::routes;
     ),
     paths(
         routes::health::health,
+        crate::metrics::scrape,
         routes::health::atp_health,
         routes::health::ready,
         routes::atp_services::register,

@@ -20,6 +20,8 @@ use governor::Quota;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use crate::error::{ApiError, code};
 
@@ -60,6 +62,19 @@ pub enum Operation {
     Polling,
     /// `POST /api/v1/client/respond`, per user.
     Response,
+}
+
+impl Operation {
+    /// Its name in the metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Registration => "registration",
+            Self::Submission => "submission",
+            Self::StatusUpdate => "status_update",
+            Self::Polling => "polling",
+            Self::Response => "response",
+        }
+    }
 }
 
 /// The configured limits (ATP's numbers by default).
@@ -133,6 +148,8 @@ pub struct RateLimiter<C: Clock = DefaultClock> {
     status_update: Limit<C>,
     polling: Limit<C>,
     response: Limit<C>,
+    /// Refusals by operation, for the metrics.
+    refusals: Family<[(&'static str, &'static str); 1], Counter>,
     checks: AtomicU64,
 }
 
@@ -161,7 +178,13 @@ impl<C: Clock + Clone> RateLimiter<C> {
             response: Limit::new(limits.response, clock.clone()),
             clock,
             checks: AtomicU64::new(0),
+            refusals: Family::default(),
         }
+    }
+
+    /// Refusals so far, by operation (`registration`, `submission`, …), for a registry.
+    pub fn refusals(&self) -> Family<[(&'static str, &'static str); 1], Counter> {
+        self.refusals.clone()
     }
 
     fn limit(&self, operation: Operation) -> &Limit<C> {
@@ -198,6 +221,9 @@ impl<C: Clock + Clone> RateLimiter<C> {
             .callers
             .check_key(&caller.to_owned())
             .map_err(|not_until| {
+                self.refusals
+                    .get_or_create(&[("operation", operation.as_str())])
+                    .inc();
                 let rate = limit.rate;
                 too_many(
                     format!(
@@ -249,6 +275,15 @@ pub struct ConnectionPermit {
 }
 
 impl ConnectionLimit {
+    /// Connections open now, over every user (read at a metrics scrape).
+    pub fn open(&self) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum()
+    }
+
     /// Takes a place for `user` if fewer than `max` are open (any number when `enforce` is
     /// off); 429 otherwise.
     pub fn acquire(

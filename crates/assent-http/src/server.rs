@@ -41,6 +41,9 @@ pub fn app_config(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone {
         // The JSON routes (and the document that describes them) first: `/dashboard/events`
         // is one of them, before the dashboard's scope.
         routes::configure(cfg);
+        if data.settings.metrics.enabled && !data.settings.metrics.separate {
+            cfg.service(web::resource("/metrics").route(web::get().to(crate::metrics::scrape)));
+        }
         cfg.service(web::resource("/openapi.json").route(web::get().to(crate::openapi::document)));
         crate::openapi::configure_docs(cfg);
         crate::dashboard::configure(cfg);
@@ -86,6 +89,8 @@ pub fn start(
             .run(state.store().clone(), state.settings.feed_poll),
     );
     let cors_origins = state.settings.cors_origins.clone();
+    let timed = state.settings.metrics.enabled;
+    let metrics = std::sync::Arc::clone(&state.metrics);
     let config = app_config(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -96,6 +101,13 @@ pub fn start(
                 cors(&cors_origins),
             ))
             .wrap(from_fn(request_context))
+            // Outermost, so the time includes every other middleware.
+            .wrap(Condition::new(timed, {
+                let metrics = std::sync::Arc::clone(&metrics);
+                from_fn(move |req, next| {
+                    crate::metrics::record(std::sync::Arc::clone(&metrics), req, next)
+                })
+            }))
     })
     .workers(options.workers)
     // A client that closes its side of the connection is gone: end the connection at once, so
@@ -107,4 +119,16 @@ pub fn start(
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Serves `/metrics` alone on `listener` (`ASSENT_METRICS_BIND`), beside [`start`].
+pub fn start_metrics(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let config = crate::metrics::configure_separate(state);
+    Ok(
+        HttpServer::new(move || App::new().configure(config.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)?
+            .run(),
+    )
 }

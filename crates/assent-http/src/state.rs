@@ -54,6 +54,8 @@ pub struct HttpSettings {
     /// The origins (`https://app.example.com`) of browser apps allowed to call the API
     /// cross-origin with a bearer token; none by default, and then no CORS headers at all.
     pub cors_origins: Vec<String>,
+    /// `/metrics`: on or off, its token, its own listener or not.
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 pub use assent_app::Quotas;
@@ -77,6 +79,7 @@ impl Default for HttpSettings {
             feed_poll: Duration::from_millis(500),
             trusted_proxies: TrustedProxies::default(),
             cors_origins: Vec::new(),
+            metrics: crate::metrics::MetricsSettings::default(),
         }
     }
 }
@@ -99,6 +102,8 @@ pub struct AppState {
     pub event_streams: Arc<ConnectionLimit>,
     /// Pushes notification changes to open client connections.
     pub feed: Arc<ChangeFeed>,
+    /// The metrics registry and the request histogram.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -113,15 +118,26 @@ impl AppState {
             default_namespace: settings.default_namespace.clone(),
             signup: settings.signup,
         };
+        let limiter = Arc::new(RateLimiter::new(settings.rate, settings.rate_limits));
+        let app = App::new(store, secret_key, app_settings);
+        let websockets: Arc<ConnectionLimit> = Arc::default();
+        let event_streams: Arc<ConnectionLimit> = Arc::default();
+        let metrics = Arc::new(crate::metrics::Metrics::new(
+            &app,
+            &limiter,
+            Arc::clone(&websockets),
+            Arc::clone(&event_streams),
+        ));
         Self {
-            limiter: Arc::new(RateLimiter::new(settings.rate, settings.rate_limits)),
-            app: App::new(store, secret_key, app_settings),
+            limiter,
+            app,
             settings,
             certificate_proofs: Arc::new(ProofCache::new(CERTIFICATE_PROOFS_KEPT)),
             nonces: Arc::default(),
-            websockets: Arc::default(),
-            event_streams: Arc::default(),
+            websockets,
+            event_streams,
             feed: Arc::default(),
+            metrics,
         }
     }
 

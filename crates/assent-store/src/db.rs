@@ -30,6 +30,15 @@ where
         .map_err(|e| StoreError::Migration(e.to_string()))
 }
 
+/// Migrations of this version the database has not applied.
+pub(crate) fn pending_migrations(conn: &mut AnyConnection) -> Result<usize, StoreError> {
+    let pending = match conn {
+        AnyConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|p| p.len()),
+        AnyConnection::Postgresql(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|p| p.len()),
+    };
+    pending.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
 /// busy_timeout first: it makes every later statement (switching a new file to WAL needs a
 /// lock too) wait for a lock instead of failing with "database is locked". WAL lets readers
 /// run beside the one writer; SQLite leaves foreign keys off unless asked.
@@ -176,6 +185,8 @@ pub struct Store {
     pub(crate) waker: crate::outbox::WakerSlot,
     /// Wakes the notification change feed after a commit that recorded changes.
     pub(crate) change_waker: crate::outbox::WakerSlot,
+    /// Checkouts that had to wait, for the metrics (r2d2 counts none itself).
+    pub(crate) pool_waits: Arc<crate::operations::PoolWaits>,
 }
 
 impl Store {
@@ -210,6 +221,7 @@ impl Store {
             sqlite_writer: Arc::default(),
             waker: crate::outbox::WakerSlot::default(),
             change_waker: crate::outbox::WakerSlot::default(),
+            pool_waits: Arc::default(),
         })
     }
 
@@ -218,7 +230,20 @@ impl Store {
     }
 
     pub(crate) fn conn(&self) -> Result<Conn, StoreError> {
-        Ok(self.pool.get()?)
+        let started = std::time::Instant::now();
+        let conn = self.pool.get();
+        self.pool_waits.record(started.elapsed(), conn.is_err());
+        Ok(conn?)
+    }
+
+    /// The pool's connections now: (open, idle, most allowed).
+    pub(crate) fn pool_state(&self) -> (u32, u32, u32) {
+        let state = self.pool.state();
+        (
+            state.connections,
+            state.idle_connections,
+            self.pool.max_size(),
+        )
     }
 
     /// Applies pending migrations; returns the versions applied now. Safe to run from several

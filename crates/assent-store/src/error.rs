@@ -26,6 +26,9 @@ pub enum StoreError {
     InvalidUrl(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The operation does not exist for this backend.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// The configurable quotas (`ASSENT_MAX_*`).

@@ -165,6 +165,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log_pruning (active) {
+        active -> Integer,
+    }
+}
+
+diesel::table! {
     nonces (scope, value) {
         scope -> Text,
         value -> Text,

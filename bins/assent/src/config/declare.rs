@@ -403,6 +403,20 @@ impl Given<'_, Duration> {
     }
 }
 
+impl Given<'_, Duration> {
+    /// A retention period: a duration, or `forever` (`None`).
+    pub fn retention(&self) -> anyhow::Result<Option<time::Duration>> {
+        let Duration(raw) = self.value()?;
+        if raw.trim().eq_ignore_ascii_case("forever") {
+            return Ok(None);
+        }
+        parse_duration(&raw).map(Some).ok_or_else(|| {
+            self.setting
+                .error(format!("`{raw}` is not a duration like 30d, or `forever`"))
+        })
+    }
+}
+
 impl Given<'_, Rate> {
     /// A rate, `N/DURATION` (`100/1m`).
     pub fn rate(&self) -> anyhow::Result<assent_http::rate_limit::Rate> {

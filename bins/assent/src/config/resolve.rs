@@ -69,6 +69,10 @@ pub struct ServeConfig {
     pub stream_idle_timeout: Duration,
     pub change_poll_interval: Duration,
     pub engine: assent_delivery::EngineConfig,
+    pub metrics: assent_http::metrics::MetricsSettings,
+    /// Where `/metrics` is served alone, if not on `bind`.
+    pub metrics_bind: Option<SocketAddr>,
+    pub retention: assent_store::Retention,
 }
 
 impl ServeArgs {
@@ -157,7 +161,40 @@ impl ServeArgs {
             keys_per_service: self.max_keys_per_service().value()?,
             webhooks_per_service: self.max_webhooks_per_service().value()?,
         };
+        let metrics_bind = self.metrics_bind().read_optional(|setting, raw| {
+            raw.parse::<SocketAddr>().with_context(|| {
+                setting.error(format!("`{raw}` is not an address like 127.0.0.1:9464"))
+            })
+        })?;
+        let metrics_token = self.metrics_token().read_optional(|setting, token| {
+            let min = setting.min_chars.unwrap_or_default();
+            if token.trim() != token || token.chars().count() < min {
+                bail!(
+                    "{} must be at least {min} characters, without surrounding spaces",
+                    setting.env
+                );
+            }
+            Ok(Secret::new(token))
+        })?;
+        let metrics = assent_http::metrics::MetricsSettings {
+            // A separate address asks for the metrics as clearly as the switch does.
+            enabled: self.metrics().value()? == Switch::On || metrics_bind.is_some(),
+            token: metrics_token,
+            separate: metrics_bind.is_some(),
+        };
+        let retention = assent_store::Retention {
+            deliveries: self.retain_deliveries().retention()?,
+            response_bodies: self.retain_response_bodies().retention()?,
+            events: self.retain_events().retention()?,
+            notifications: self.retain_notifications().retention()?,
+            claim_history: self.retain_claim_history().retention()?,
+            nonces: self.retain_expired_nonces().retention()?,
+            audit_log: self.retain_audit_log().retention()?,
+        };
         Ok(ServeConfig {
+            metrics,
+            metrics_bind,
+            retention,
             bind,
             public_url,
             trusted_proxies,

@@ -141,6 +141,31 @@ settings! {
         /// How often each replica looks for notification changes made by other replicas (its
         /// own commits push at once).
         change_poll_interval: Duration { default: Some("500ms"), at_least: Some("10ms") },
+        /// Serve `GET /metrics` (Prometheus / OpenMetrics text) and time every request
+        /// (see `operations.md`).
+        metrics: Switch { value_name: "on|off", default: Some("off") },
+        /// A bearer token `/metrics` requires (`Authorization: Bearer …`); without it anyone
+        /// who reaches the listener may scrape.
+        metrics_token: String { value_name: "TOKEN", min_chars: Some(16), secret: true },
+        /// Serve `/metrics` on this address alone (say `127.0.0.1:9464`) instead of the main
+        /// listener.
+        metrics_bind: String { value_name: "ADDR" },
+        /// Keep settled webhook deliveries (and their attempts) this long, or `forever`.
+        retain_deliveries: Duration { value_name: "DURATION|forever", default: Some("30d") },
+        /// Keep the response bodies of delivery attempts this long (the attempt itself stays
+        /// as long as its delivery), or `forever`.
+        retain_response_bodies: Duration { value_name: "DURATION|forever", default: Some("7d") },
+        /// Keep events no delivery refers to any more this long, or `forever`.
+        retain_events: Duration { value_name: "DURATION|forever", default: Some("30d") },
+        /// Keep notifications in a final state (responded, completed, expired, invalidated)
+        /// this long after their last change, or `forever`.
+        retain_notifications: Duration { value_name: "DURATION|forever", default: Some("90d") },
+        /// Keep archived claims (the claim history) this long, or `forever`.
+        retain_claim_history: Duration { value_name: "DURATION|forever", default: Some("365d") },
+        /// Keep spent nonces this long past their expiry, or `forever`.
+        retain_expired_nonces: Duration { value_name: "DURATION|forever", default: Some("0s") },
+        /// Keep audit log entries this long; `forever` (the default) keeps the whole log.
+        retain_audit_log: Duration { value_name: "DURATION|forever", default: Some("forever") },
     }
 }
 

@@ -158,6 +158,16 @@ fn every_setting_is_read_from_the_file() {
         stream_heartbeat = "15s"
         stream_idle_timeout = "45s"
         change_poll_interval = "250ms"
+        metrics = "on"
+        metrics_token = "metrics_file_token_0123"
+        metrics_bind = "127.0.0.1:9464"
+        retain_deliveries = "7d"
+        retain_response_bodies = "forever"
+        retain_events = "7d"
+        retain_notifications = "30d"
+        retain_claim_history = "90d"
+        retain_expired_nonces = "1h"
+        retain_audit_log = "3650d"
         "#,
     )
     .unwrap();
@@ -166,6 +176,17 @@ fn every_setting_is_read_from_the_file() {
     assert!(!format!("{storage:?}").contains("None"), "{storage:?}");
     assert!(!format!("{serve:?}").contains("None"), "{serve:?}");
     let resolved = serve.resolve().unwrap();
+    assert!(resolved.metrics.enabled && resolved.metrics.separate);
+    assert_eq!(
+        resolved.metrics_bind,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    assert_eq!(
+        resolved.retention.deliveries,
+        Some(Duration::from_secs(7 * 86_400))
+    );
+    assert_eq!(resolved.retention.response_bodies, None, "forever");
+    assert_eq!(resolved.retention.nonces, Some(Duration::from_secs(3600)));
     assert_eq!(resolved.session_ttl, Duration::from_secs(43_200));
     assert_eq!(resolved.signup, assent_core::SignupPolicy::Invite);
     assert!(!resolved.rate_limits);
@@ -336,6 +357,8 @@ fn the_table_defaults_are_the_library_defaults() {
     assert_eq!(serve.engine.poll_interval, engine.poll_interval);
     assert_eq!(serve.engine.disable_after, engine.disable_after);
     assert_eq!(serve.engine.policy, engine.policy);
+    assert_eq!(serve.retention, assent_store::Retention::default());
+    assert!(!serve.metrics.enabled && serve.metrics.token.is_none() && !serve.metrics.separate);
 }
 
 /// A minimum in the table in the TOML syntax of its setting: a number, or a quoted duration.

@@ -11,3 +11,4 @@ mod common;
 mod cli;
 mod delivery;
 mod mcp;
+mod operations;

@@ -9,6 +9,7 @@
 mod accounts;
 mod claims;
 mod notifications;
+mod operations;
 mod owners;
 mod quotas;
 mod repositories;

@@ -21,6 +21,8 @@ pub struct TestServer {
     pub admin_token: String,
     pub secret_key: SecretKey,
     pub client: reqwest::Client,
+    /// The server's metrics (the delivery engine of `start_delivery` counts into them).
+    pub metrics: std::sync::Arc<assent_http::metrics::Metrics>,
     handle: ServerHandle,
 }
 
@@ -66,7 +68,21 @@ impl TestServer {
             .unwrap();
         let admin = MintedToken::new(TokenKind::Admin);
         db.store.create_admin_token(&admin.hash, "tests").unwrap();
+        Self::start_on(
+            db,
+            SecretKey::generate(),
+            admin.plaintext.expose().to_owned(),
+            configure,
+        )
+    }
 
+    /// A server over an existing database, with its key and an admin token it holds.
+    pub fn start_on(
+        db: TestDatabase,
+        secret_key: SecretKey,
+        admin_token: String,
+        configure: impl FnOnce(&mut HttpSettings),
+    ) -> Self {
         // Tests register and send far more than ATP's limits allow a minute; tests of the
         // limits themselves set them low again.
         let generous = Rate::per_minute(100_000);
@@ -82,8 +98,8 @@ impl TestServer {
             ..HttpSettings::default()
         };
         configure(&mut settings);
-        let secret_key = SecretKey::generate();
         let state = AppState::new(db.store.clone(), secret_key.clone(), settings);
+        let metrics = std::sync::Arc::clone(&state.metrics);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let options = ServerOptions {
@@ -96,9 +112,10 @@ impl TestServer {
         Self {
             base,
             db,
-            admin_token: admin.plaintext.expose().to_owned(),
+            admin_token,
             secret_key,
             client: reqwest::Client::new(),
+            metrics,
             handle,
         }
     }
@@ -228,7 +245,8 @@ impl TestServer {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let engine =
             assent_delivery::Engine::new(self.db.store.clone(), self.secret_key.clone(), config)
-                .expect("the delivery engine starts");
+                .expect("the delivery engine starts")
+                .count_attempts(self.metrics.delivery_attempts());
         (stop, engine.spawn(stopped))
     }
 
