@@ -5,3 +5,6 @@ pub mod client;
 pub mod engine;
 
 pub use engine::{Engine, EngineConfig};
+pub mod messages;
+
+pub use messages::{Messenger, MessengerConfig};

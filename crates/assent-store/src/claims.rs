@@ -178,6 +178,13 @@ impl Store {
                 .execute(conn)
                 .map_err(conflict_as("claim"))?;
             emit(conn, outbox, &claim, EventType::RequestSubmitted, None)?;
+            crate::channels::notify_owner(
+                conn,
+                outbox,
+                &claim.namespace,
+                assent_core::channel::ChannelEvent::ClaimSubmitted,
+                (crate::channels::ItemKind::Claim, &claim.id),
+            )?;
             Ok(Submitted::Created(claim.into()))
         })
     }

@@ -176,6 +176,8 @@ pub struct Store {
     pub(crate) waker: crate::outbox::WakerSlot,
     /// Wakes the notification change feed after a commit that recorded changes.
     pub(crate) change_waker: crate::outbox::WakerSlot,
+    /// Wakes this process's message sender after a commit that queued messages to owners.
+    pub(crate) message_waker: crate::outbox::WakerSlot,
 }
 
 impl Store {
@@ -210,6 +212,7 @@ impl Store {
             sqlite_writer: Arc::default(),
             waker: crate::outbox::WakerSlot::default(),
             change_waker: crate::outbox::WakerSlot::default(),
+            message_waker: crate::outbox::WakerSlot::default(),
         })
     }
 
@@ -321,6 +324,7 @@ pub(crate) fn lock_quota_owner(
             Quota::ApiKeys | Quota::Webhooks => {
                 "SELECT 1 FROM services WHERE id = $1 FOR NO KEY UPDATE"
             }
+            Quota::Channels => "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
         };
         diesel::RunQueryDsl::execute(
             diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(owner),

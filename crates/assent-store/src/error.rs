@@ -37,6 +37,8 @@ pub enum Quota {
     ApiKeys,
     /// Webhooks per service.
     Webhooks,
+    /// Channels per owner.
+    Channels,
 }
 
 impl Quota {
@@ -45,6 +47,7 @@ impl Quota {
             Self::Services => "services",
             Self::ApiKeys => "api keys",
             Self::Webhooks => "webhooks",
+            Self::Channels => "channels",
         }
     }
 }

@@ -69,6 +69,8 @@ pub struct ServeConfig {
     pub stream_idle_timeout: Duration,
     pub change_poll_interval: Duration,
     pub engine: assent_delivery::EngineConfig,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
 }
 
 impl ServeArgs {
@@ -157,7 +159,17 @@ impl ServeArgs {
             keys_per_service: self.max_keys_per_service().value()?,
             webhooks_per_service: self.max_webhooks_per_service().value()?,
         };
+        let smtp_url = self.smtp_url().read_optional(|setting, raw| {
+            assent_delivery::messages::check_smtp_url(&raw).map_err(|why| setting.error(why))?;
+            Ok(raw)
+        })?;
+        let mail_from = self.mail_from().read(|setting, raw| {
+            assent_delivery::messages::check_mail_from(&raw).map_err(|why| setting.error(why))?;
+            Ok(raw)
+        })?;
         Ok(ServeConfig {
+            smtp_url,
+            mail_from,
             bind,
             public_url,
             trusted_proxies,

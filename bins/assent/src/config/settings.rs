@@ -141,6 +141,13 @@ settings! {
         /// How often each replica looks for notification changes made by other replicas (its
         /// own commits push at once).
         change_poll_interval: Duration { default: Some("500ms"), at_least: Some("10ms") },
+        /// The SMTP server that sends owners' email (see `channels.md`): `smtps://host` (TLS),
+        /// `smtp://host?tls=required` (STARTTLS), or `smtp://127.0.0.1:25` (plain, loopback
+        /// only); `user:password@` before the host to log in. Without it, email channels
+        /// wait (their messages are retried). Never logged.
+        smtp_url: String { value_name: "URL", secret: true },
+        /// The sender of owners' email, `assent@example.com` or `assent <assent@example.com>`.
+        mail_from: String { value_name: "ADDRESS", default: Some("assent@localhost") },
     }
 }
 

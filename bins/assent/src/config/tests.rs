@@ -158,6 +158,8 @@ fn every_setting_is_read_from_the_file() {
         stream_heartbeat = "15s"
         stream_idle_timeout = "45s"
         change_poll_interval = "250ms"
+        smtp_url = "smtps://assent:pw@mail.example.com"
+        mail_from = "assent <assent@example.com>"
         "#,
     )
     .unwrap();
@@ -170,6 +172,13 @@ fn every_setting_is_read_from_the_file() {
     assert_eq!(resolved.signup, assent_core::SignupPolicy::Invite);
     assert!(!resolved.rate_limits);
     assert_eq!(resolved.claim_ttl, Duration::from_secs(7200));
+    assert_eq!(
+        (resolved.smtp_url.as_deref(), resolved.mail_from.as_str()),
+        (
+            Some("smtps://assent:pw@mail.example.com"),
+            "assent <assent@example.com>"
+        )
+    );
     assert_eq!(resolved.engine.concurrency, 8);
     assert_eq!(
         resolved.rate.submission,
