@@ -57,14 +57,28 @@ impl fmt::Display for ChannelKind {
 pub enum ChannelEvent {
     /// An agent's claim waits for the owner's decision.
     ClaimSubmitted,
+    /// A webhook of the owner's started failing (once per streak, not per attempt).
+    EndpointFailing,
+    /// A webhook of the owner's was disabled by the rules.
+    EndpointDisabled,
+    /// A failing webhook of the owner's succeeded again.
+    EndpointRecovered,
 }
 
 impl ChannelEvent {
-    pub const ALL: [Self; 1] = [Self::ClaimSubmitted];
+    pub const ALL: [Self; 4] = [
+        Self::ClaimSubmitted,
+        Self::EndpointFailing,
+        Self::EndpointDisabled,
+        Self::EndpointRecovered,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ClaimSubmitted => "claim.submitted",
+            Self::EndpointFailing => "endpoint.failing",
+            Self::EndpointDisabled => "endpoint.disabled",
+            Self::EndpointRecovered => "endpoint.recovered",
         }
     }
 
@@ -285,6 +299,12 @@ pub enum Content {
     Verify { url: String },
     /// The owner's test.
     Test { dashboard_url: String },
+    /// Webhooks of the owner's that changed health: `(service, url, last error)` each.
+    Endpoints {
+        event: ChannelEvent,
+        endpoints: Vec<(String, String, Option<String>)>,
+        dashboard_url: String,
+    },
     /// Claims waiting, one or a digest of many; `more` were left out of a long digest
     /// (they are in the dashboard).
     Claims {
@@ -348,6 +368,46 @@ impl Content {
                     u = escape_html(dashboard_url)
                 ),
             },
+            Self::Endpoints {
+                event,
+                endpoints,
+                dashboard_url,
+            } => {
+                let state = match event {
+                    ChannelEvent::EndpointDisabled => "was disabled",
+                    ChannelEvent::EndpointRecovered => "works again",
+                    _ => "is failing",
+                };
+                let subject = match endpoints.as_slice() {
+                    [(service, _, _)] => format!("A webhook of {service} {state}"),
+                    many => format!("{} webhooks {state}", many.len()),
+                };
+                let mut text = String::new();
+                let mut html = String::new();
+                for (service, url, error) in endpoints {
+                    let error = error
+                        .as_deref()
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default();
+                    text.push_str(&format!("{service}: {url} {state}{error}.\n"));
+                    html.push_str(&format!(
+                        "<p><strong>{}</strong>: <code>{}</code> {state}{}.</p>",
+                        escape_html(service),
+                        escape_html(url),
+                        escape_html(&error)
+                    ));
+                }
+                text.push_str(&format!("\nDelivery log: {dashboard_url}\n"));
+                html.push_str(&format!(
+                    "<p><a href=\"{}\">Open the dashboard</a></p>",
+                    escape_html(dashboard_url)
+                ));
+                Composed {
+                    subject,
+                    text,
+                    html,
+                }
+            }
             Self::Claims {
                 claims,
                 more,

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assent_auth::{MintedToken, TokenKind, random};
-use assent_core::channel::{ChannelKind, ClaimLine, Composed, Content, DIGEST_MAX_LINES, Topic};
+use assent_core::channel::{
+    ChannelEvent, ChannelKind, ClaimLine, Composed, Content, DIGEST_MAX_LINES, Topic,
+};
 use assent_core::claim::ClaimStatus;
 use assent_core::delivery::{RetrySchedule, retry_delay};
 use assent_core::{Timestamp, WebhookUrlPolicy};
@@ -273,7 +275,38 @@ impl Messenger {
                 }
             }
             Topic::Test => Content::Test { dashboard_url },
-            Topic::Event(_) => {
+            Topic::Event(
+                event @ (ChannelEvent::EndpointFailing
+                | ChannelEvent::EndpointDisabled
+                | ChannelEvent::EndpointRecovered),
+            ) => {
+                let store = self.store.clone();
+                let ids: Vec<String> = message
+                    .items
+                    .iter()
+                    .filter(|(_, kind, _)| *kind == ItemKind::Endpoint)
+                    .map(|(_, _, id)| id.clone())
+                    .collect();
+                let endpoints = tokio::task::spawn_blocking(move || {
+                    let mut found = Vec::new();
+                    for id in ids {
+                        found.extend(store.endpoint_summary(&id)?);
+                    }
+                    Ok::<_, assent_store::StoreError>(found)
+                })
+                .await
+                .map_err(|e| SendFailure::retried(e.to_string()))?
+                .map_err(|e| SendFailure::retried(e.to_string()))?;
+                if endpoints.is_empty() {
+                    return Ok(None);
+                }
+                Content::Endpoints {
+                    event,
+                    endpoints,
+                    dashboard_url,
+                }
+            }
+            Topic::Event(ChannelEvent::ClaimSubmitted) => {
                 let store = self.store.clone();
                 let namespace = message.account.namespace.clone();
                 let ids: Vec<String> = message

@@ -108,6 +108,8 @@ pub struct NewChannel {
 pub enum ItemKind {
     Claim,
     Channel,
+    /// A webhook endpoint (its health changed).
+    Endpoint,
 }
 
 impl ItemKind {
@@ -115,6 +117,7 @@ impl ItemKind {
         match self {
             Self::Claim => "claim",
             Self::Channel => "channel",
+            Self::Endpoint => "endpoint",
         }
     }
 
@@ -122,6 +125,7 @@ impl ItemKind {
         match text {
             "claim" => Some(Self::Claim),
             "channel" => Some(Self::Channel),
+            "endpoint" => Some(Self::Endpoint),
             _ => None,
         }
     }
@@ -833,6 +837,55 @@ impl Store {
             .set((channels::verified_at.eq(now), channels::updated_at.eq(now)))
             .execute(conn)?;
             load_channel(conn, account_id, channel_id)
+        })
+    }
+}
+
+/// Tells the owner of the endpoint's service that its health changed (in the transaction
+/// that records the change, so once per transition).
+pub(crate) fn endpoint_changed(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    endpoint_id: &str,
+    event: ChannelEvent,
+) -> Result<(), StoreError> {
+    use crate::schema::{services, webhook_endpoints};
+    let namespace: Option<String> = webhook_endpoints::table
+        .inner_join(services::table)
+        .filter(webhook_endpoints::id.eq(endpoint_id))
+        .select(services::namespace)
+        .first(conn)
+        .optional()?;
+    match namespace {
+        Some(namespace) => notify_owner(
+            conn,
+            outbox,
+            &namespace,
+            event,
+            (ItemKind::Endpoint, endpoint_id),
+        ),
+        None => Ok(()),
+    }
+}
+
+impl Store {
+    /// A webhook endpoint as an alert shows it: its service's slug, its URL and last error.
+    pub fn endpoint_summary(
+        &self,
+        endpoint_id: &str,
+    ) -> Result<Option<(String, String, Option<String>)>, StoreError> {
+        use crate::schema::{services, webhook_endpoints};
+        self.read(|conn| {
+            Ok(webhook_endpoints::table
+                .inner_join(services::table)
+                .filter(webhook_endpoints::id.eq(endpoint_id))
+                .select((
+                    services::slug,
+                    webhook_endpoints::url,
+                    webhook_endpoints::last_error,
+                ))
+                .first(conn)
+                .optional()?)
         })
     }
 }

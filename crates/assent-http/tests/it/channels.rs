@@ -174,7 +174,15 @@ async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engin
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
     assert_eq!(added.body["verified"], false);
-    assert_eq!(added.body["events"], json!(["claim.submitted"]));
+    assert_eq!(
+        added.body["events"],
+        json!([
+            "claim.submitted",
+            "endpoint.failing",
+            "endpoint.disabled",
+            "endpoint.recovered"
+        ])
+    );
     assert_eq!(added.body["throttle_seconds"], 60);
     let channel_id = added.body["id"].as_str().unwrap().to_owned();
     let tested = server
@@ -772,7 +780,87 @@ async fn chat_channels_post_each_shape_with_links(engine: Engine) {
     server.stop().await;
 }
 
+async fn an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "gateway").await;
+    let webhook = Receiver::default();
+    let url = webhook.start("/events");
+    webhook.answer(500);
+    let hook = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/webhooks"),
+            &session,
+            Some(json!({ "url": url })),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{:?}", hook.body);
+    let alerts = Receiver::default();
+    let ntfy = alerts.start("/alerts");
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "ntfy", "address": ntfy, "throttle_seconds": 0,
+                "events": ["endpoint.failing", "endpoint.disabled", "endpoint.recovered"] }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (stop_messages, messages_done) = start_messages(&server, None);
+    let (stop_delivery, delivery) = server.start_delivery();
+    let wait_for = |n: usize, what: &'static str| {
+        let (webhook, alerts) = (webhook.clone(), alerts.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while webhook.hooks().len() < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: {} attempts",
+                    webhook.hooks().len()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Settled and told, or not: give the sender its turn.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            alerts.hooks()
+        }
+    };
+    // Two failed deliveries: one alert, for the start of the streak.
+    pending_claim(&server, "lin", "bot-1");
+    let seen = wait_for(1, "the first failure").await;
+    pending_claim(&server, "lin", "bot-2");
+    let seen2 = wait_for(2, "the second failure").await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen2.len(), 1, "one alert per streak: {seen2:?}");
+    assert_eq!(seen[0].header("title"), "A webhook of gateway is failing");
+    let body = String::from_utf8(seen[0].body.clone()).unwrap();
+    assert!(body.contains(&url) && body.contains("HTTP 500"), "{body}");
+    // A success ends the streak: one more alert.
+    webhook.answer(200);
+    pending_claim(&server, "lin", "bot-3");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alerts.hooks().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no recovery alert: {:?}",
+            alerts.hooks()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        alerts.hooks()[1].header("title"),
+        "A webhook of gateway works again"
+    );
+    let _ = stop_delivery.send(true);
+    let _ = stop_messages.send(true);
+    delivery.await.unwrap();
+    messages_done.await.unwrap();
+    assert_eq!(alerts.hooks().len(), 2, "{:?}", alerts.hooks());
+    server.stop().await;
+}
+
 on_both_engines!(
+    an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers,
     an_emailed_link_approves_a_claim_and_the_service_hears_it,
     links_refuse_tampering_and_other_owners,
     bad_channels_are_refused_with_clear_codes,
