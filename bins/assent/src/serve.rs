@@ -78,6 +78,26 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         cors_origins: config.cors_origins.clone(),
         metrics: config.metrics.clone(),
     };
+    let public_url = match &config.public_url {
+        Some(url) => url.clone(),
+        None => url::Url::parse(&format!("http://{}", config.bind))
+            .context("the bind address makes no URL")?,
+    };
+    let messenger = assent_delivery::Messenger::new(
+        store.clone(),
+        assent_delivery::MessengerConfig {
+            smtp_url: config.smtp_url.clone(),
+            mail_from: config.mail_from.clone(),
+            public_url,
+            schedule: config.engine.schedule.clone(),
+            lease: config.engine.lease,
+            timeout: config.engine.timeout,
+            concurrency: config.engine.concurrency,
+            poll_interval: config.engine.poll_interval,
+            policy: config.engine.policy,
+        },
+    )
+    .context("cannot set up sending to owners' channels")?;
     let upkeep_store = store.clone();
     let engine_store = store.clone();
     let state = AppState::new(store, secret_key.clone(), settings);
@@ -116,6 +136,7 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         let running = actix_web::rt::spawn(server);
         let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
         let delivery = engine.spawn(delivery_stopped.clone());
+        let messages = messenger.spawn(delivery_stopped.clone());
         let upkeep = actix_web::rt::spawn(maintenance(
             upkeep_store,
             retention,
@@ -134,6 +155,7 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         // In-flight attempts finish and are recorded; nothing new is claimed.
         let _ = stop_delivery.send(true);
         delivery.await.context("the delivery engine failed")?;
+        messages.await.context("the message sender failed")?;
         upkeep.await.context("the maintenance task failed")?;
         running.await.context("the server task failed")??;
         if let Some(metrics) = metrics_running {

@@ -95,6 +95,18 @@ codes! {
     /// A test event for a disabled webhook (409).
     WEBHOOK_DISABLED,
 
+    // Owner channels and their links.
+    /// The owner has as many channels as they may (409).
+    CHANNEL_LIMIT_REACHED,
+    /// The owner has a channel of this kind and address already (409).
+    CHANNEL_ALREADY_EXISTS,
+    /// A test message for a channel not yet verified (409).
+    CHANNEL_NOT_VERIFIED,
+    /// A verification resent for a channel already verified (409).
+    CHANNEL_ALREADY_VERIFIED,
+    /// A link token that is unknown, used, expired or for something else (400).
+    LINK_INVALID,
+
     // Claims and signed requests.
     /// A claim's decision that its current state does not allow (409).
     CLAIM_STATE_CONFLICT,

@@ -96,6 +96,7 @@ impl Error {
             Quota::Services => code::SERVICE_LIMIT_REACHED,
             Quota::ApiKeys => code::KEY_LIMIT_REACHED,
             Quota::Webhooks => code::WEBHOOK_LIMIT_REACHED,
+            Quota::Channels => code::CHANNEL_LIMIT_REACHED,
         };
         Self::conflict(
             code,

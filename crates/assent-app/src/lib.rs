@@ -56,6 +56,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod channels;
 pub mod claims;
 pub mod code;
 pub mod credentials;

@@ -24,6 +24,8 @@ pub enum TokenKind {
     Invite,
     /// A single-use link to set a new password.
     PasswordReset,
+    /// A single-use link in a message to an owner: decide an item, or verify a channel.
+    Link,
 }
 
 impl TokenKind {
@@ -35,6 +37,7 @@ impl TokenKind {
             Self::Session => "ses_",
             Self::Invite => "inv_",
             Self::PasswordReset => "pwr_",
+            Self::Link => "lnk_",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod canonical;
+pub mod channel;
 pub mod claim;
 pub mod delivery;
 pub mod event;

@@ -3,5 +3,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod messages;
 
 pub use engine::{AttemptCounter, Engine, EngineConfig};
+pub use messages::{Messenger, MessengerConfig};

@@ -212,6 +212,13 @@ impl Store {
                 .map_err(conflict_as("claim"))?;
             let Some(by) = verdict.by else {
                 emit(conn, outbox, &claim, EventType::RequestSubmitted, None)?;
+                crate::channels::notify_owner(
+                    conn,
+                    outbox,
+                    &claim.namespace,
+                    assent_core::channel::ChannelEvent::ClaimSubmitted,
+                    (crate::channels::ItemKind::Claim, &claim.id),
+                )?;
                 return Ok(Submitted::Created(claim.into()));
             };
             record_decider(conn, &claim.namespace, &claim.id, &by, now)?;

@@ -187,6 +187,8 @@ pub struct Store {
     pub(crate) change_waker: crate::outbox::WakerSlot,
     /// Checkouts that had to wait, for the metrics (r2d2 counts none itself).
     pub(crate) pool_waits: Arc<crate::operations::PoolWaits>,
+    /// Wakes this process's message sender after a commit that queued messages to owners.
+    pub(crate) message_waker: crate::outbox::WakerSlot,
 }
 
 impl Store {
@@ -222,6 +224,7 @@ impl Store {
             waker: crate::outbox::WakerSlot::default(),
             change_waker: crate::outbox::WakerSlot::default(),
             pool_waits: Arc::default(),
+            message_waker: crate::outbox::WakerSlot::default(),
         })
     }
 
@@ -346,6 +349,7 @@ pub(crate) fn lock_quota_owner(
             Quota::ApiKeys | Quota::Webhooks => {
                 "SELECT 1 FROM services WHERE id = $1 FOR NO KEY UPDATE"
             }
+            Quota::Channels => "SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
         };
         diesel::RunQueryDsl::execute(
             diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(owner),

@@ -211,9 +211,9 @@ impl Store {
     /// not updated.
     pub fn record_settled(&self, settled: &[Settled]) -> Result<(), StoreError> {
         let now = Timestamp::now().as_millis();
-        self.write(|conn| {
+        self.write_with_outbox(|conn, outbox| {
             for one in settled {
-                record_one(conn, one, now)?;
+                record_one(conn, outbox, one, now)?;
             }
             Ok(())
         })
@@ -600,7 +600,13 @@ fn start_attempts(
     Ok(())
 }
 
-fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(), StoreError> {
+fn record_one(
+    conn: &mut AnyConnection,
+    outbox: &mut crate::outbox::Outbox,
+    settled: &Settled,
+    now: i64,
+) -> Result<(), StoreError> {
+    use assent_core::channel::ChannelEvent;
     // The outcome replaces the "interrupted" the lease wrote, even when the lease was taken
     // over meanwhile: this attempt happened, whatever becomes of the delivery.
     if let (Some(attempt_id), Some(attempt)) = (&settled.attempt_id, &settled.attempt) {
@@ -649,6 +655,13 @@ fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(
         // delivery (a new row version each time on PostgreSQL, and a lock replicas would
         // queue on). A failing one's row is, to keep its streak and last error.
         EndpointHealth::Healthy => {
+            let was_failing = webhook_endpoints::table
+                .find(&settled.endpoint_id)
+                .select(webhook_endpoints::failing_since)
+                .first::<Option<i64>>(conn)
+                .optional()?
+                .flatten()
+                .is_some();
             diesel::update(
                 endpoint.filter(
                     webhook_endpoints::failing_since
@@ -662,16 +675,33 @@ fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(
                 webhook_endpoints::last_error.eq(None::<String>),
             ))
             .execute(conn)?;
+            if was_failing {
+                crate::channels::endpoint_changed(
+                    conn,
+                    outbox,
+                    &settled.endpoint_id,
+                    ChannelEvent::EndpointRecovered,
+                )?;
+            }
         }
         EndpointHealth::Failing => {
-            diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
-                .set(webhook_endpoints::failing_since.eq(Some(now)))
-                .execute(conn)?;
+            let started =
+                diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
+                    .set(webhook_endpoints::failing_since.eq(Some(now)))
+                    .execute(conn)?;
             count_failure(conn, &settled.endpoint_id, last_error.as_deref())?;
+            if started == 1 {
+                crate::channels::endpoint_changed(
+                    conn,
+                    outbox,
+                    &settled.endpoint_id,
+                    ChannelEvent::EndpointFailing,
+                )?;
+            }
         }
         EndpointHealth::Disable(reason) => {
             let reason = reason.as_str();
-            diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true)))
+            let disabled = diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true)))
                 .set((
                     webhook_endpoints::enabled.eq(false),
                     webhook_endpoints::disabled_at.eq(Some(now)),
@@ -679,6 +709,14 @@ fn record_one(conn: &mut AnyConnection, settled: &Settled, now: i64) -> Result<(
                 ))
                 .execute(conn)?;
             count_failure(conn, &settled.endpoint_id, last_error.as_deref())?;
+            if disabled == 1 {
+                crate::channels::endpoint_changed(
+                    conn,
+                    outbox,
+                    &settled.endpoint_id,
+                    ChannelEvent::EndpointDisabled,
+                )?;
+            }
             tracing::warn!(endpoint_id = %settled.endpoint_id, reason, "webhook endpoint disabled");
         }
     }

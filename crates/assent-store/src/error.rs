@@ -40,6 +40,8 @@ pub enum Quota {
     ApiKeys,
     /// Webhooks per service.
     Webhooks,
+    /// Channels per owner.
+    Channels,
 }
 
 impl Quota {
@@ -48,6 +50,7 @@ impl Quota {
             Self::Services => "services",
             Self::ApiKeys => "api keys",
             Self::Webhooks => "webhooks",
+            Self::Channels => "channels",
         }
     }
 }

@@ -10,6 +10,7 @@ mod admin_tokens;
 mod api_keys;
 mod audit;
 mod changes;
+mod channels;
 mod claims;
 mod copy;
 mod db;
@@ -36,6 +37,10 @@ pub use admin_tokens::AdminToken;
 pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
 pub use audit::{Actor, AuditRecord, with_client_addr};
 pub use changes::{Change, ChangeKind};
+pub use channels::{
+    CHANNELS_PER_ACCOUNT, Channel, DecisionLink, ItemKind, LeasedMessage, MessageOutcome,
+    MessageRecord, NewChannel, NewLink,
+};
 pub use claims::{DecideError, NewClaim, Screening, Submitted};
 pub use copy::{CopyError, CopyOptions, CopyProgress, CopyReport, TableReport};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};

@@ -41,6 +41,7 @@ pub struct Emitted {
 pub struct Outbox {
     emitted: usize,
     changes: usize,
+    messages: usize,
 }
 
 impl Outbox {
@@ -137,6 +138,11 @@ impl Outbox {
         Ok(updated > 0)
     }
 
+    /// Notes that the transaction queued a message to an owner.
+    pub(crate) fn message_queued(&mut self) {
+        self.messages += 1;
+    }
+
     /// Notes that the transaction recorded a notification change.
     pub(crate) fn changed(&mut self) {
         self.changes += 1;
@@ -228,12 +234,20 @@ impl Store {
         if outbox.changes > 0 {
             self.change_waker.wake();
         }
+        if outbox.messages > 0 {
+            self.message_waker.wake();
+        }
         Ok(value)
     }
 
     /// Registers what wakes this process's delivery engine.
     pub fn set_delivery_waker(&self, waker: Waker) {
         self.waker.set(waker);
+    }
+
+    /// Registers what wakes this process's message sender.
+    pub fn set_message_waker(&self, waker: Waker) {
+        self.message_waker.set(waker);
     }
 
     fn wake_delivery(&self) {

@@ -295,6 +295,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    channels (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        address -> Text,
+        events -> Text,
+        quiet_start -> Nullable<Integer>,
+        quiet_end -> Nullable<Integer>,
+        throttle_seconds -> Integer,
+        verified_at -> Nullable<BigInt>,
+        last_sent_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        channel_id -> Text,
+        account_id -> Text,
+        topic -> Text,
+        status -> Text,
+        attempt_count -> Integer,
+        next_attempt_at -> BigInt,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        item_count -> Integer,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    message_items (id) {
+        id -> Text,
+        message_id -> Text,
+        item_kind -> Text,
+        item_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    decision_links (id) {
+        id -> Text,
+        token_hash -> Text,
+        account_id -> Text,
+        item_kind -> Text,
+        item_id -> Text,
+        action -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(api_keys -> services (service_id));
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(deliveries -> events (event_id));
@@ -302,6 +360,9 @@ diesel::joinable!(deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 diesel::joinable!(user_tokens -> accounts (account_id));
 diesel::joinable!(webhook_endpoints -> services (service_id));
+diesel::joinable!(messages -> channels (channel_id));
+diesel::joinable!(channels -> accounts (account_id));
+diesel::joinable!(message_items -> messages (message_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -325,4 +386,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     policy_settings,
     grants,
     decisions,
+    channels,
+    messages,
+    message_items,
+    decision_links,
 );

@@ -73,6 +73,8 @@ pub struct ServeConfig {
     /// Where `/metrics` is served alone, if not on `bind`.
     pub metrics_bind: Option<SocketAddr>,
     pub retention: assent_store::Retention,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
 }
 
 impl ServeArgs {
@@ -191,10 +193,20 @@ impl ServeArgs {
             nonces: self.retain_expired_nonces().retention()?,
             audit_log: self.retain_audit_log().retention()?,
         };
+        let smtp_url = self.smtp_url().read_optional(|setting, raw| {
+            assent_delivery::messages::check_smtp_url(&raw).map_err(|why| setting.error(why))?;
+            Ok(raw)
+        })?;
+        let mail_from = self.mail_from().read(|setting, raw| {
+            assent_delivery::messages::check_mail_from(&raw).map_err(|why| setting.error(why))?;
+            Ok(raw)
+        })?;
         Ok(ServeConfig {
             metrics,
             metrics_bind,
             retention,
+            smtp_url,
+            mail_from,
             bind,
             public_url,
             trusted_proxies,

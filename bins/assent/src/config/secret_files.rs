@@ -150,7 +150,8 @@ mod tests {
                 "ASSENT_DATABASE_URL_FILE",
                 "ASSENT_ADMIN_TOKEN_FILE",
                 "ASSENT_SECRET_KEY_FILE",
-                "ASSENT_METRICS_TOKEN_FILE"
+                "ASSENT_METRICS_TOKEN_FILE",
+                "ASSENT_SMTP_URL_FILE",
             ]
         );
     }

@@ -166,6 +166,13 @@ settings! {
         retain_expired_nonces: Duration { value_name: "DURATION|forever", default: Some("0s") },
         /// Keep audit log entries this long; `forever` (the default) keeps the whole log.
         retain_audit_log: Duration { value_name: "DURATION|forever", default: Some("forever") },
+        /// The SMTP server that sends owners' email (see `channels.md`): `smtps://host` (TLS),
+        /// `smtp://host?tls=required` (STARTTLS), or `smtp://127.0.0.1:25` (plain, loopback
+        /// only); `user:password@` before the host to log in. Without it, email channels
+        /// wait (their messages are retried). Never logged.
+        smtp_url: String { value_name: "URL", secret: true },
+        /// The sender of owners' email, `assent@example.com` or `assent <assent@example.com>`.
+        mail_from: String { value_name: "ADDRESS", default: Some("assent@localhost") },
     }
 }
 

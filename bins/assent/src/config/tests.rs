@@ -168,6 +168,8 @@ fn every_setting_is_read_from_the_file() {
         retain_claim_history = "90d"
         retain_expired_nonces = "1h"
         retain_audit_log = "3650d"
+        smtp_url = "smtps://assent:pw@mail.example.com"
+        mail_from = "assent <assent@example.com>"
         "#,
     )
     .unwrap();
@@ -191,6 +193,13 @@ fn every_setting_is_read_from_the_file() {
     assert_eq!(resolved.signup, assent_core::SignupPolicy::Invite);
     assert!(!resolved.rate_limits);
     assert_eq!(resolved.claim_ttl, Duration::from_secs(7200));
+    assert_eq!(
+        (resolved.smtp_url.as_deref(), resolved.mail_from.as_str()),
+        (
+            Some("smtps://assent:pw@mail.example.com"),
+            "assent <assent@example.com>"
+        )
+    );
     assert_eq!(resolved.engine.concurrency, 8);
     assert_eq!(
         resolved.rate.submission,

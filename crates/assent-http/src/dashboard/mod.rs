@@ -11,6 +11,7 @@
 
 mod account;
 mod decide;
+mod links;
 mod manage;
 mod policies;
 mod views;
@@ -86,6 +87,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/account/sessions/{id}/end",
                 web::post().to(account::end_session),
+            )
+            .service(
+                web::resource("/links/{token}")
+                    .route(web::get().to(links::show))
+                    .route(web::post().to(links::follow)),
             )
             .service(
                 web::resource("/reset-password")

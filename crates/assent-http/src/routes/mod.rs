@@ -8,6 +8,7 @@ pub mod agents;
 pub mod atp_services;
 pub mod audit;
 pub mod auth;
+pub mod channels;
 pub mod claims;
 pub mod client;
 pub mod deliveries;
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/auth/me").route(web::get().to(auth::me)))
     .service(web::resource("/v1/auth/password").route(web::post().to(auth::change_password)))
     .service(web::resource("/v1/invites").route(web::post().to(auth::create_invite)))
+    .configure(channels::configure)
     .service(
         web::resource("/v1/auth/sessions")
             .route(web::get().to(auth::list_sessions))

@@ -13,6 +13,7 @@ mod common;
 mod accounts;
 mod atp_registration;
 mod browser;
+mod channels;
 mod claims;
 mod client_crate;
 mod copy;

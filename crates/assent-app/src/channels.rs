@@ -1,0 +1,327 @@
+//! Where an owner is reached: channels added (an email address is verified by a one-time
+//! link first), listed, tested and removed; the log of messages sent; and the one-click links
+//! those messages carry (a GET shows, a POST decides; each link works once).
+
+use assent_auth::TokenHash;
+use assent_core::Timestamp;
+use assent_core::channel::{self, ChannelKind, QuietHours, Topic};
+use assent_core::claim::{Claim, ClaimStatus, Decision};
+use assent_store::{
+    Account, Channel, DecisionLink, ItemKind, MessageRecord, NewChannel, StoreError,
+};
+
+use crate::{App, Error, actor, code};
+
+/// A channel to add, as asked for (each part checked here).
+#[derive(Debug, Clone, Default)]
+pub struct AddInput {
+    /// `email`, `slack`, `discord` or `ntfy`.
+    pub kind: Option<String>,
+    /// The email address, or the chat webhook URL.
+    pub address: Option<String>,
+    /// Channel event names; every one when `None`.
+    pub events: Option<Vec<String>>,
+    /// `HH:MM-HH:MM`, UTC.
+    pub quiet_hours: Option<String>,
+    /// At most one message per this many seconds (0 to 86400); more are digested.
+    pub throttle_seconds: Option<i64>,
+}
+
+/// The owner's channels, oldest first.
+pub async fn list(app: &App, owner: &Account) -> Result<Vec<Channel>, Error> {
+    let id = owner.id.clone();
+    app.run(move |store| store.list_channels(&id)).await
+}
+
+/// Adds a channel. An email address gets a verification message and nothing else until its
+/// link is opened. `VALIDATION_ERROR`, `INVALID_WEBHOOK_URL` (a chat URL that is not https or
+/// not public), `INVALID_EVENT_TYPE`, `CHANNEL_ALREADY_EXISTS`, `CHANNEL_LIMIT_REACHED`.
+pub async fn add(app: &App, owner: &Account, input: AddInput) -> Result<Channel, Error> {
+    let kind_text = assent_core::field::required("kind", input.kind.as_deref())?;
+    let kind = ChannelKind::parse(&kind_text).ok_or_else(|| {
+        assent_core::FieldError::invalid("kind", "must be email, slack, discord or ntfy")
+    })?;
+    let raw = assent_core::field::required("address", input.address.as_deref())?;
+    assent_core::field::max_chars("address", &raw, 2048)?;
+    let address = match kind {
+        ChannelKind::Email => channel::check_email(&raw)?,
+        _ => crate::webhooks::checked_url(app, raw.trim())
+            .map_err(|e| e.for_field("address"))?
+            .to_string(),
+    };
+    let events = channel::subscription(input.events).map_err(|name| {
+        let names: Vec<&str> = channel::ChannelEvent::ALL
+            .iter()
+            .map(|e| e.as_str())
+            .collect();
+        let message = if name.is_empty() {
+            "`events` must name at least one event.".to_owned()
+        } else {
+            format!(
+                "`{name}` is not an event a channel can get; use {}.",
+                names.join(", ")
+            )
+        };
+        Error::invalid(code::INVALID_EVENT_TYPE, message).for_field("events")
+    })?;
+    let quiet_hours = input
+        .quiet_hours
+        .as_deref()
+        .map(QuietHours::parse)
+        .transpose()?;
+    let throttle_seconds = match input.throttle_seconds {
+        None => channel::DEFAULT_THROTTLE_SECONDS,
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|n| *n <= channel::MAX_THROTTLE_SECONDS)
+            .ok_or_else(|| {
+                assent_core::FieldError::invalid("throttle_seconds", "must be 0 to 86400")
+            })?,
+    };
+    let new = NewChannel {
+        kind,
+        address,
+        events,
+        quiet_hours,
+        throttle_seconds,
+    };
+    let owner = owner.clone();
+    let actor = actor(&owner);
+    app.run(move |store| {
+        store
+            .create_channel(&owner, &new, &actor)
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::conflict(
+                    code::CHANNEL_ALREADY_EXISTS,
+                    "You have a channel of this kind for this address already.",
+                )
+                .for_field("address"),
+                other => other.into(),
+            })
+    })
+    .await
+}
+
+/// Removes one of the owner's channels (`NOT_FOUND`).
+pub async fn remove(app: &App, owner: &Account, channel_id: String) -> Result<(), Error> {
+    let owner = owner.clone();
+    let actor = actor(&owner);
+    app.run(move |store| store.delete_channel(&owner, &channel_id, &actor))
+        .await
+}
+
+/// Queues a test message on a verified channel; returns the message's id.
+/// `NOT_FOUND`, `CHANNEL_NOT_VERIFIED`.
+pub async fn test(app: &App, owner: &Account, channel_id: String) -> Result<String, Error> {
+    queue(app, owner, channel_id, Topic::Test).await
+}
+
+/// Sends a channel's verification again; returns the message's id.
+/// `NOT_FOUND`, `CHANNEL_ALREADY_VERIFIED`.
+pub async fn resend_verification(
+    app: &App,
+    owner: &Account,
+    channel_id: String,
+) -> Result<String, Error> {
+    queue(app, owner, channel_id, Topic::Verify).await
+}
+
+async fn queue(
+    app: &App,
+    owner: &Account,
+    channel_id: String,
+    topic: Topic,
+) -> Result<String, Error> {
+    let account_id = owner.id.clone();
+    app.run(move |store| {
+        store
+            .queue_channel_message(&account_id, &channel_id, topic)
+            .map_err(|e| match e {
+                StoreError::Conflict(_) if topic == Topic::Test => Error::conflict(
+                    code::CHANNEL_NOT_VERIFIED,
+                    "The channel is not verified yet: open the link sent to it first.",
+                ),
+                StoreError::Conflict(_) => Error::conflict(
+                    code::CHANNEL_ALREADY_VERIFIED,
+                    "The channel is verified already.",
+                ),
+                other => other.into(),
+            })
+    })
+    .await
+}
+
+/// Verifies a channel of the owner's with the token of its verification link (what the link
+/// page does, for API clients). `LINK_INVALID` for a token that is unknown, used, expired,
+/// not a verification, or another owner's.
+pub async fn verify(app: &App, owner: &Account, token: Option<String>) -> Result<Channel, Error> {
+    let token = assent_core::field::required("token", token.as_deref())?;
+    let hash = TokenHash::of(token.trim());
+    let account_id = owner.id.clone();
+    let invalid = || {
+        Error::invalid(
+            code::LINK_INVALID,
+            "This verification token is unknown, used or expired.",
+        )
+        .for_field("token")
+    };
+    // Looked at before it is used: another owner's token must not be spent by this one.
+    let found = app.run(move |store| store.find_link(&hash)).await?;
+    match found {
+        Some(link)
+            if link.account_id == account_id
+                && link.item_kind == ItemKind::Channel
+                && link.action == VERIFY =>
+        {
+            let hash = TokenHash::of(token.trim());
+            app.run(move |store| store.verify_channel(&hash))
+                .await
+                .map_err(|e| {
+                    if e.code() == code::NOT_FOUND {
+                        invalid()
+                    } else {
+                        e
+                    }
+                })
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// The owner's sent log, newest first (at most `limit`, 1 to 200).
+pub async fn messages(app: &App, owner: &Account, limit: i64) -> Result<Vec<MessageRecord>, Error> {
+    let id = owner.id.clone();
+    let limit = limit.clamp(1, 200);
+    app.run(move |store| store.list_messages(&id, limit)).await
+}
+
+/// A link's action names.
+pub const APPROVE: &str = "approve";
+pub const REJECT: &str = "reject";
+pub const VERIFY: &str = "verify";
+
+/// What a link is, as its page shows it before anything is done.
+#[derive(Debug, Clone)]
+pub enum LinkState {
+    /// Unknown (mistyped, tampered with, or of a removed channel).
+    Unknown,
+    /// Used once already.
+    Used,
+    /// Past its expiry.
+    Expired,
+    /// Verifies this channel.
+    Verify(Channel),
+    /// Approves or rejects this claim (`decision`), which may have been decided meanwhile.
+    Claim { claim: Claim, decision: Decision },
+}
+
+/// What following a link did.
+#[derive(Debug, Clone)]
+pub enum Followed {
+    /// The link could not be used: the page says why.
+    Refused(LinkState),
+    Verified(Channel),
+    Decided(Claim),
+    /// The claim was decided (or expired) before: nothing changed.
+    AlreadyDecided(Claim),
+}
+
+/// Reads a link without using it.
+pub async fn inspect(app: &App, token: &str) -> Result<LinkState, Error> {
+    let hash = TokenHash::of(token);
+    let link = app.run(move |store| store.find_link(&hash)).await?;
+    let Some(link) = link else {
+        return Ok(LinkState::Unknown);
+    };
+    if link.used_at.is_some() {
+        return Ok(LinkState::Used);
+    }
+    if link.expires_at <= Timestamp::now() {
+        return Ok(LinkState::Expired);
+    }
+    describe(app, link).await
+}
+
+async fn describe(app: &App, link: DecisionLink) -> Result<LinkState, Error> {
+    match (link.item_kind, link.action.as_str()) {
+        (ItemKind::Channel, VERIFY) => {
+            let (account, item) = (link.account_id.clone(), link.item_id.clone());
+            match app
+                .run(move |store| store.get_channel(&account, &item))
+                .await
+            {
+                Ok(channel) => Ok(LinkState::Verify(channel)),
+                Err(e) if e.code() == code::NOT_FOUND => Ok(LinkState::Unknown),
+                Err(e) => Err(e),
+            }
+        }
+        (ItemKind::Claim, action @ (APPROVE | REJECT)) => {
+            let decision = if action == APPROVE {
+                Decision::Approve
+            } else {
+                Decision::Reject
+            };
+            let account_id = link.account_id.clone();
+            let claim_id = link.item_id.clone();
+            let claim = app
+                .run(move |store| {
+                    let account = store.account_by_id(&account_id)?;
+                    store.get_claim(&account.namespace, &claim_id)
+                })
+                .await?;
+            Ok(claim.map_or(LinkState::Unknown, |claim| LinkState::Claim {
+                claim,
+                decision,
+            }))
+        }
+        _ => Ok(LinkState::Unknown),
+    }
+}
+
+/// Follows a link: uses it up (once; a concurrent second use is refused) and does what it
+/// says, as its owner.
+pub async fn follow(app: &App, token: &str) -> Result<Followed, Error> {
+    let state = inspect(app, token).await?;
+    match &state {
+        LinkState::Verify(_) | LinkState::Claim { .. } => {}
+        _ => return Ok(Followed::Refused(state)),
+    }
+    let hash = TokenHash::of(token);
+    let used = match app.run(move |store| store.use_link(&hash)).await {
+        Ok(link) => link,
+        Err(e) if e.code() == code::NOT_FOUND => return Ok(Followed::Refused(LinkState::Used)),
+        Err(e) => return Err(e),
+    };
+    match state {
+        LinkState::Verify(_) => {
+            let (account, item) = (used.account_id, used.item_id);
+            app.run(move |store| store.mark_channel_verified(&account, &item))
+                .await
+                .map(Followed::Verified)
+        }
+        LinkState::Claim { claim, decision } => {
+            if claim.status != ClaimStatus::Pending {
+                return Ok(Followed::AlreadyDecided(claim));
+            }
+            let owner = {
+                let account_id = used.account_id.clone();
+                app.run(move |store| store.account_by_id(&account_id))
+                    .await?
+            };
+            match crate::claims::decide(app, &owner, claim.id.clone(), decision).await {
+                Ok(decided) => Ok(Followed::Decided(decided)),
+                Err(e) if e.code() == code::CLAIM_STATE_CONFLICT => {
+                    let claim_id = claim.id.clone();
+                    let namespace = owner.namespace.clone();
+                    let now = app
+                        .run(move |store| store.get_claim(&namespace, &claim_id))
+                        .await?
+                        .unwrap_or(claim);
+                    Ok(Followed::AlreadyDecided(now))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        other => Ok(Followed::Refused(other)),
+    }
+}

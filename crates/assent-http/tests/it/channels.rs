@@ -1,0 +1,870 @@
+//! Owner channels end to end, on SQLite and PostgreSQL: a real SMTP server (aiosmtpd, from
+//! the test virtualenv) receives the mails, Python's MIME parser reads them, the links in them
+//! are followed in the link pages, and the service's signed webhook says what was decided.
+//! Chat channels post to a real local receiver.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use assent_core::delivery::RetrySchedule;
+use assent_store::testing::Engine;
+use common::{Browser, Receiver, TestServer, pending_claim};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common;
+
+/// The real SMTP server: a Python process with aiosmtpd, and the mails it received.
+struct SmtpSink {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    port: u16,
+    mails: Arc<Mutex<Vec<Value>>>,
+}
+
+impl SmtpSink {
+    fn start(refuse: bool) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/peers/smtp_sink.py");
+        let mut command = Command::new(python());
+        command.arg(script);
+        if refuse {
+            command.arg("--refuse");
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the SMTP sink starts (is ASSENT_TEST_PYTHON's aiosmtpd installed?)");
+        let stdin = child.stdin.take();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let port = first
+            .strip_prefix("PORT ")
+            .unwrap_or_else(|| panic!("the sink said {first}"))
+            .parse()
+            .unwrap();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&mails);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                seen.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&line).unwrap());
+            }
+        });
+        Self {
+            child,
+            stdin,
+            port,
+            mails,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    fn mails(&self) -> Vec<Value> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Waits for the `n`th mail (1-based) and returns it.
+    async fn nth(&self, n: usize) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(mail) = self.mails().get(n - 1) {
+                return mail.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mail {n} did not come: {:?}",
+                self.mails()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.flush();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ASSENT_TEST_PYTHON`, else the CI virtualenv, else `python3`.
+fn python() -> String {
+    if let Ok(python) = std::env::var("ASSENT_TEST_PYTHON") {
+        return python;
+    }
+    let venv = std::env::var("HOME")
+        .map(|home| std::path::Path::new(&home).join(".cache/assent-ci/venv/bin/python"))
+        .ok()
+        .filter(|venv| venv.is_file());
+    venv.map_or_else(|| "python3".to_owned(), |venv| venv.display().to_string())
+}
+
+/// Runs the message sender for `server`, mailing through `smtp_url`, retrying quickly.
+fn start_messages(
+    server: &TestServer,
+    smtp_url: Option<String>,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let config = assent_delivery::MessengerConfig {
+        smtp_url,
+        mail_from: "assent <assent@example.com>".to_owned(),
+        public_url: url::Url::parse(&server.base).unwrap(),
+        schedule: RetrySchedule::parse("0s,100ms,100ms,100ms").unwrap(),
+        lease: Duration::from_secs(30),
+        timeout: Duration::from_secs(5),
+        concurrency: 8,
+        poll_interval: Duration::from_millis(50),
+        policy: assent_core::WebhookUrlPolicy {
+            allow_private: true,
+        },
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let messenger = assent_delivery::Messenger::new(server.db.store.clone(), config).unwrap();
+    (stop, messenger.spawn(stopped))
+}
+
+/// The first link in `text` under `/dashboard/links/`, as a path.
+fn links_in(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter_map(|word| {
+            word.find("/dashboard/links/")
+                .map(|at| word[at..].to_owned())
+        })
+        .map(|path| path.trim_end_matches(['.', ',', ')', '"']).to_owned())
+        .collect()
+}
+
+async fn add_channel(server: &TestServer, session: &str, body: Value) -> common::Reply {
+    server
+        .call(Method::POST, "/v1/auth/channels", session, Some(body))
+        .await
+}
+
+async fn messages(server: &TestServer, session: &str) -> Vec<Value> {
+    let log = server
+        .call(Method::GET, "/v1/auth/messages", session, None)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{:?}", log.body);
+    log.body["messages"].as_array().unwrap().clone()
+}
+
+async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
+    let (stop_messages, messages_done) = start_messages(&server, Some(sink.url()));
+    let session = server.signup("lin").await;
+
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com" }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(added.body["verified"], false);
+    assert_eq!(
+        added.body["events"],
+        json!([
+            "claim.submitted",
+            "endpoint.failing",
+            "endpoint.disabled",
+            "endpoint.recovered"
+        ])
+    );
+    assert_eq!(added.body["throttle_seconds"], 60);
+    let channel_id = added.body["id"].as_str().unwrap().to_owned();
+    let tested = server
+        .call(
+            Method::POST,
+            &format!("/v1/auth/channels/{channel_id}/test"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(
+        tested.body["code"], "CHANNEL_NOT_VERIFIED",
+        "{:?}",
+        tested.body
+    );
+
+    // The verification: a multipart mail, text and HTML, with one link.
+    let mail = sink.nth(1).await;
+    assert_eq!(mail["rcpt_tos"], json!(["lin@example.com"]));
+    assert_eq!(mail["content_type"], "multipart/alternative");
+    assert_eq!(mail["subject"], "Confirm this address for assent");
+    let verify = links_in(mail["text"].as_str().unwrap());
+    assert_eq!(verify.len(), 1, "{mail}");
+    assert!(
+        mail["html"].as_str().unwrap().contains(&verify[0]),
+        "{mail}"
+    );
+    let mut browser = Browser::new(&server);
+    // A GET (a mail scanner, a link preview) changes nothing.
+    browser
+        .get(&verify[0])
+        .await
+        .assert_shows(StatusCode::OK, "Receive assent messages at lin@example.com");
+    let listed = server
+        .call(Method::GET, "/v1/auth/channels", &session, None)
+        .await;
+    assert_eq!(listed.body["channels"][0]["verified"], false);
+    browser
+        .post(&verify[0], &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+    let listed = server
+        .call(Method::GET, "/v1/auth/channels", &session, None)
+        .await;
+    assert_eq!(
+        listed.body["channels"][0]["verified"], true,
+        "{:?}",
+        listed.body
+    );
+
+    // A claim: the mail names it and carries an approve and a reject link.
+    let service_id = server.create_service(&session, "gateway").await;
+    let receiver = Receiver::default();
+    let url = receiver.start("/events");
+    let hook = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/webhooks"),
+            &session,
+            Some(json!({ "url": url, "events": ["request.approved"] })),
+        )
+        .await;
+    let secret = hook.body["secret"].as_str().unwrap().to_owned();
+    let (stop_delivery, delivery) = server.start_delivery();
+    let claim_id = pending_claim(&server, "lin", "Support <bot>");
+    let mail = sink.nth(2).await;
+    assert_eq!(
+        mail["subject"],
+        "Support <bot> asks to act for you on gateway"
+    );
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains(&claim_id), "{text}");
+    let links = links_in(text);
+    assert_eq!(links.len(), 2, "{text}");
+    let (approve, reject) = (&links[0], &links[1]);
+    assert!(
+        mail["html"]
+            .as_str()
+            .unwrap()
+            .contains("Support &lt;bot&gt;"),
+        "{mail}"
+    );
+
+    browser
+        .get(approve)
+        .await
+        .assert_shows(StatusCode::OK, "Approve this claim?");
+    let claim = server
+        .call(
+            Method::GET,
+            &format!("/v1/claims/{claim_id}"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(claim.body["status"], "pending", "a GET decides nothing");
+    browser
+        .post(approve, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Claim approved");
+    let claim = server
+        .call(
+            Method::GET,
+            &format!("/v1/claims/{claim_id}"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(claim.body["status"], "approved");
+    // Used once; and its sibling finds the claim decided.
+    browser
+        .post(approve, &[])
+        .await
+        .assert_shows(StatusCode::GONE, "This link was used already");
+    browser
+        .get(approve)
+        .await
+        .assert_shows(StatusCode::GONE, "This link was used already");
+    browser
+        .get(reject)
+        .await
+        .assert_shows(StatusCode::CONFLICT, "It is approved; nothing was changed.");
+    browser
+        .post(reject, &[])
+        .await
+        .assert_shows(StatusCode::CONFLICT, "decided already");
+
+    // The service hears the approval, signed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while receiver.events().is_empty() {
+        assert!(Instant::now() < deadline, "request.approved did not arrive");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let hooks = receiver.hooks();
+    assert_eq!(hooks[0].json()["event"], "request.approved");
+    assert_eq!(hooks[0].json()["data"]["claim_id"], claim_id.as_str());
+    assent_signing::Verifier::default()
+        .verify_now(
+            secret.as_bytes(),
+            hooks[0].header("x-sigilum-signature"),
+            &hooks[0].body,
+        )
+        .expect("a valid signature");
+
+    // The sent log: the verification and the claim.
+    let log = messages(&server, &session).await;
+    let topics: Vec<(&str, &str, u64)> = log
+        .iter()
+        .map(|m| {
+            (
+                m["topic"].as_str().unwrap(),
+                m["status"].as_str().unwrap(),
+                m["item_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            ("claim.submitted", "sent", 1),
+            ("channel.verify", "sent", 1)
+        ]
+    );
+    let tested = server
+        .call(
+            Method::POST,
+            &format!("/v1/auth/channels/{channel_id}/test"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::ACCEPTED, "{:?}", tested.body);
+    assert_eq!(sink.nth(3).await["subject"], "assent test message");
+
+    let _ = stop_delivery.send(true);
+    let _ = stop_messages.send(true);
+    delivery.await.unwrap();
+    messages_done.await.unwrap();
+    server.stop().await;
+}
+
+async fn links_refuse_tampering_and_other_owners(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let lin = server.signup("lin").await;
+    let eve = server.signup("eve").await;
+    let added = add_channel(
+        &server,
+        &lin,
+        json!({ "kind": "email", "address": "lin@example.com" }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let channel_id = added.body["id"].as_str().unwrap().to_owned();
+    let link = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    let token = link.rsplit('/').next().unwrap().to_owned();
+
+    let mut browser = Browser::new(&server);
+    let mut tampered = token.clone();
+    tampered.replace_range(tampered.len() - 2.., "00");
+    for path in [
+        format!("/dashboard/links/{tampered}"),
+        "/dashboard/links/%3Cscript%3E".to_owned(),
+    ] {
+        browser
+            .get(&path)
+            .await
+            .assert_shows(StatusCode::NOT_FOUND, "This link is not valid");
+        browser
+            .post(&path, &[])
+            .await
+            .assert_shows(StatusCode::NOT_FOUND, "This link is not valid");
+    }
+    // A POST from another site is refused before anything is used.
+    let foreign = browser
+        .send(
+            browser
+                .client
+                .post(server.url(&link))
+                .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", foreign.text);
+
+    // Another owner cannot spend it over the API; its owner can, once.
+    let stolen = server
+        .call(
+            Method::POST,
+            "/v1/auth/channels/verify",
+            &eve,
+            Some(json!({ "token": token })),
+        )
+        .await;
+    assert_eq!(
+        (stolen.status, stolen.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("LINK_INVALID"))
+    );
+    let eve_delete = server
+        .call(
+            Method::DELETE,
+            &format!("/v1/auth/channels/{channel_id}"),
+            &eve,
+            None,
+        )
+        .await;
+    assert_eq!(eve_delete.status, StatusCode::NOT_FOUND);
+    let verified = server
+        .call(
+            Method::POST,
+            "/v1/auth/channels/verify",
+            &lin,
+            Some(json!({ "token": token })),
+        )
+        .await;
+    assert_eq!(
+        (verified.status, &verified.body["verified"]),
+        (StatusCode::OK, &json!(true)),
+        "{:?}",
+        verified.body
+    );
+    let again = server
+        .call(
+            Method::POST,
+            "/v1/auth/channels/verify",
+            &lin,
+            Some(json!({ "token": token })),
+        )
+        .await;
+    assert_eq!(again.body["code"], "LINK_INVALID");
+    browser
+        .get(&link)
+        .await
+        .assert_shows(StatusCode::GONE, "used already");
+    let resend = server
+        .call(
+            Method::POST,
+            &format!("/v1/auth/channels/{channel_id}/verification"),
+            &lin,
+            None,
+        )
+        .await;
+    assert_eq!(resend.body["code"], "CHANNEL_ALREADY_VERIFIED");
+
+    let _ = stop.send(true);
+    done.await.unwrap();
+    server.stop().await;
+}
+
+async fn bad_channels_are_refused_with_clear_codes(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let lin = server.signup("lin").await;
+    let cases = [
+        (
+            json!({ "kind": "email", "address": "not an address" }),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "kind": "email", "address": "a@b.example, c@d.example" }),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "kind": "pager", "address": "x" }),
+            "VALIDATION_ERROR",
+        ),
+        (json!({ "address": "lin@example.com" }), "VALIDATION_ERROR"),
+        (
+            json!({ "kind": "slack", "address": "https://127.0.0.1/hook" }),
+            "INVALID_WEBHOOK_URL",
+        ),
+        (
+            json!({ "kind": "discord", "address": "https://10.1.2.3/api/webhooks/1" }),
+            "INVALID_WEBHOOK_URL",
+        ),
+        (
+            json!({ "kind": "ntfy", "address": "http://ntfy.example/topic" }),
+            "INVALID_WEBHOOK_URL",
+        ),
+        (
+            json!({ "kind": "email", "address": "lin@example.com", "events": ["claim.decided"] }),
+            "INVALID_EVENT_TYPE",
+        ),
+        (
+            json!({ "kind": "email", "address": "lin@example.com", "events": [] }),
+            "INVALID_EVENT_TYPE",
+        ),
+        (
+            json!({ "kind": "email", "address": "lin@example.com", "quiet_hours": "25:00-01:00" }),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "kind": "email", "address": "lin@example.com", "throttle_seconds": -1 }),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "kind": "email", "address": "lin@example.com", "throttle_seconds": 86401 }),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "kind": "email", "address": 7 }),
+            "INVALID_PARAMETER",
+        ),
+    ];
+    for (body, code) in cases {
+        let reply = add_channel(&server, &lin, body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{body}: {:?}",
+            reply.body
+        );
+    }
+    let listed = server
+        .call(Method::GET, "/v1/auth/channels", &lin, None)
+        .await;
+    assert_eq!(listed.body["channels"], json!([]), "nothing was added");
+
+    let ok = json!({ "kind": "email", "address": "lin@example.com", "quiet_hours": "22:00-07:00", "throttle_seconds": 0 });
+    let added = add_channel(&server, &lin, ok.clone()).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(added.body["quiet_hours"], "22:00-07:00");
+    let twice = add_channel(&server, &lin, ok).await;
+    assert_eq!(
+        (twice.status, twice.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("CHANNEL_ALREADY_EXISTS"))
+    );
+    let anonymous = server
+        .send(server.client.get(server.url("/v1/auth/channels")))
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let id = added.body["id"].as_str().unwrap();
+    let removed = server
+        .call(
+            Method::DELETE,
+            &format!("/v1/auth/channels/{id}"),
+            &lin,
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let gone = server
+        .call(
+            Method::DELETE,
+            &format!("/v1/auth/channels/{id}"),
+            &lin,
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+async fn a_burst_of_claims_is_digested(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    server.create_service(&session, "gateway").await;
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com", "throttle_seconds": 2 }),
+    )
+    .await;
+    let channel_id = added.body["id"].as_str().unwrap().to_owned();
+    // Verified before the sender runs: the verification mail is the first one.
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let link = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    Browser::new(&server)
+        .post(&link, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+
+    let claims: Vec<String> = (0..40)
+        .map(|n| pending_claim(&server, "lin", &format!("bot-{n}")))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let told: std::collections::HashSet<String> = loop {
+        let told: std::collections::HashSet<String> = sink.mails()[1..]
+            .iter()
+            .flat_map(|m| {
+                let text = m["text"].as_str().unwrap().to_owned();
+                claims
+                    .iter()
+                    .filter(move |c| text.contains(c.as_str()))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let more: usize = sink.mails()[1..]
+            .iter()
+            .filter_map(|m| {
+                m["text"]
+                    .as_str()
+                    .unwrap()
+                    .split("And ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum();
+        if told.len() + more >= claims.len() {
+            break told;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} claims told",
+            told.len() + more,
+            claims.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let claim_mails = sink.mails().len() - 1;
+    assert!(claim_mails <= 4, "{claim_mails} mails for 40 claims");
+    assert!(!told.is_empty());
+    let log = messages(&server, &session).await;
+    let carried: u64 = log
+        .iter()
+        .filter(|m| m["topic"] == "claim.submitted" && m["status"] == "sent")
+        .map(|m| m["item_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(carried, 40, "{log:?}");
+    assert!(log.iter().all(|m| m["channel_id"] == channel_id.as_str()));
+    let _ = stop.send(true);
+    done.await.unwrap();
+    server.stop().await;
+}
+
+async fn an_unreachable_smtp_server_is_retried_and_logged(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    // A temporary refusal from a real server, then no server at all.
+    let refusing = SmtpSink::start(true);
+    let (stop, done) = start_messages(&server, Some(refusing.url()));
+    let session = server.signup("lin").await;
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com" }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let message = loop {
+        let log = messages(&server, &session).await;
+        if log[0]["status"] == "exhausted" {
+            break log[0].clone();
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(message["attempt_count"], 4, "{message}");
+    assert!(
+        message["last_error"].as_str().unwrap().contains("451"),
+        "{message}"
+    );
+    let _ = stop.send(true);
+    done.await.unwrap();
+    drop(refusing);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let (stop, done) = start_messages(&server, Some(format!("smtp://127.0.0.1:{port}")));
+    let channel_id = added.body["id"].as_str().unwrap();
+    let resent = server
+        .call(
+            Method::POST,
+            &format!("/v1/auth/channels/{channel_id}/verification"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(resent.status, StatusCode::ACCEPTED, "{:?}", resent.body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = messages(&server, &session).await;
+        if log[0]["attempt_count"].as_u64().unwrap() >= 2 {
+            assert!(
+                log[0]["last_error"].as_str().unwrap().starts_with("SMTP"),
+                "{log:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    done.await.unwrap();
+    server.stop().await;
+}
+
+async fn chat_channels_post_each_shape_with_links(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
+    let session = server.signup("lin").await;
+    server.create_service(&session, "gateway").await;
+    let receiver = Receiver::default();
+    for kind in ["slack", "discord", "ntfy"] {
+        let url = receiver.start(&format!("/{kind}"));
+        let added = add_channel(&server, &session, json!({ "kind": kind, "address": url })).await;
+        assert_eq!(
+            (added.status, &added.body["verified"]),
+            (StatusCode::CREATED, &json!(true)),
+            "{:?}",
+            added.body
+        );
+    }
+    let (stop, done) = start_messages(&server, None);
+    let claim_id = pending_claim(&server, "lin", "Support bot");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.hooks().len() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", receiver.hooks());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for hook in receiver.hooks() {
+        let body = String::from_utf8(hook.body.clone()).unwrap();
+        assert!(
+            body.contains(&claim_id) && body.contains("/dashboard/links/lnk_"),
+            "{body}"
+        );
+        if hook.header("content-type") == "application/json" && body.contains("blocks") {
+            let slack: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(slack["text"], "Support bot asks to act for you on gateway");
+            assert_eq!(slack["blocks"][0]["type"], "header");
+            assert_eq!(slack["blocks"][1]["text"]["type"], "mrkdwn");
+        } else if hook.header("content-type") == "application/json" {
+            let discord: Value = serde_json::from_str(&body).unwrap();
+            assert!(
+                discord["content"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("**Support bot asks")
+            );
+            assert_eq!(discord["allowed_mentions"]["parse"], json!([]));
+        } else {
+            assert_eq!(
+                hook.header("title"),
+                "Support bot asks to act for you on gateway"
+            );
+            assert!(hook.header("content-type").starts_with("text/plain"));
+        }
+    }
+    // Received, then recorded: the log catches up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = messages(&server, &session).await;
+        if log.iter().filter(|m| m["status"] == "sent").count() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    done.await.unwrap();
+    server.stop().await;
+}
+
+async fn an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "gateway").await;
+    let webhook = Receiver::default();
+    let url = webhook.start("/events");
+    webhook.answer(500);
+    let hook = server
+        .call(
+            Method::POST,
+            &format!("/v1/services/{service_id}/webhooks"),
+            &session,
+            Some(json!({ "url": url })),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{:?}", hook.body);
+    let alerts = Receiver::default();
+    let ntfy = alerts.start("/alerts");
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "ntfy", "address": ntfy, "throttle_seconds": 0,
+                "events": ["endpoint.failing", "endpoint.disabled", "endpoint.recovered"] }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (stop_messages, messages_done) = start_messages(&server, None);
+    let (stop_delivery, delivery) = server.start_delivery();
+    let wait_for = |n: usize, what: &'static str| {
+        let (webhook, alerts) = (webhook.clone(), alerts.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while webhook.hooks().len() < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: {} attempts",
+                    webhook.hooks().len()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Settled and told, or not: give the sender its turn.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            alerts.hooks()
+        }
+    };
+    // Two failed deliveries: one alert, for the start of the streak.
+    pending_claim(&server, "lin", "bot-1");
+    let seen = wait_for(1, "the first failure").await;
+    pending_claim(&server, "lin", "bot-2");
+    let seen2 = wait_for(2, "the second failure").await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen2.len(), 1, "one alert per streak: {seen2:?}");
+    assert_eq!(seen[0].header("title"), "A webhook of gateway is failing");
+    let body = String::from_utf8(seen[0].body.clone()).unwrap();
+    assert!(body.contains(&url) && body.contains("HTTP 500"), "{body}");
+    // A success ends the streak: one more alert.
+    webhook.answer(200);
+    pending_claim(&server, "lin", "bot-3");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alerts.hooks().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no recovery alert: {:?}",
+            alerts.hooks()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        alerts.hooks()[1].header("title"),
+        "A webhook of gateway works again"
+    );
+    let _ = stop_delivery.send(true);
+    let _ = stop_messages.send(true);
+    delivery.await.unwrap();
+    messages_done.await.unwrap();
+    assert_eq!(alerts.hooks().len(), 2, "{:?}", alerts.hooks());
+    server.stop().await;
+}
+
+on_both_engines!(
+    an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers,
+    an_emailed_link_approves_a_claim_and_the_service_hears_it,
+    links_refuse_tampering_and_other_owners,
+    bad_channels_are_refused_with_clear_codes,
+    a_burst_of_claims_is_digested,
+    an_unreachable_smtp_server_is_retried_and_logged,
+    chat_channels_post_each_shape_with_links,
+);
