@@ -107,6 +107,7 @@ fn seed(store: &Store, key: &SecretKey, hook: &str) -> Seeded {
         url: hook.to_owned(),
         format: EndpointFormat::Atp,
         events: vec![EventType::NotificationResponded],
+        signing_key: None,
     };
     store
         .create_webhook_endpoint("ada", &service.id, &endpoint, &Actor::Cli, 10)
