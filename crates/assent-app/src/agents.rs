@@ -27,28 +27,41 @@ pub async fn submit(app: &App, new: NewClaim, nonce: String) -> Result<Submitted
     let scope = format!("claim:{}", new.service_id);
     let expires =
         Timestamp::from_millis(Timestamp::now().as_millis() + CLAIM_NONCE_TTL_SECONDS * 1000);
-    app.run(move |store| {
-        if !store.use_nonce(&scope, &nonce, expires)? {
-            return Err(Error::conflict(
-                code::NONCE_REPLAY,
-                "Replay detected: this nonce has already been used.",
-            ));
-        }
-        let screening = crate::policies::screen_claim(store, &new, source)?;
-        let submitted = store.submit_screened_claim(&new, ttl, &screening)?;
-        match &submitted {
-            Submitted::Created(claim)
-                if claim
-                    .decided_by
-                    .as_deref()
-                    .is_some_and(|by| by.starts_with("limit:")) =>
-            {
-                Err(pending_limit(claim))
+    let submitted = app
+        .run(move |store| {
+            if !store.use_nonce(&scope, &nonce, expires)? {
+                return Err(Error::conflict(
+                    code::NONCE_REPLAY,
+                    "Replay detected: this nonce has already been used.",
+                ));
             }
-            _ => Ok(submitted),
+            let screening = crate::policies::screen_claim(store, &new, source)?;
+            let submitted = store.submit_screened_claim(&new, ttl, &screening)?;
+            match &submitted {
+                Submitted::Created(claim)
+                    if claim
+                        .decided_by
+                        .as_deref()
+                        .is_some_and(|by| by.starts_with("limit:")) =>
+                {
+                    Err(pending_limit(claim))
+                }
+                _ => Ok(submitted),
+            }
+        })
+        .await;
+    match &submitted {
+        Ok(Submitted::Created(Claim {
+            decided_by: Some(by),
+            ..
+        })) => app.decisions().add_automatic("claim", by),
+        // Stored rejected by the pending cap.
+        Err(e) if e.code() == code::PENDING_LIMIT_REACHED => {
+            app.decisions().add("claim", "limit", 1);
         }
-    })
-    .await
+        _ => {}
+    }
+    submitted
 }
 
 /// The refusal of a claim past a pending cap (the claim is stored rejected, and

@@ -21,6 +21,19 @@ impl Decisions {
             .inc_by(n);
     }
 
+    /// Counts one decision of `kind` made automatically by `decided_by` (`policy:<id>`,
+    /// `grant:<id>`, `limit:<name>`), labelled by what decided (`policy`, `grant`, `limit`)
+    /// so that the label set stays small.
+    pub fn add_automatic(&self, kind: &'static str, decided_by: &str) {
+        let by = match decided_by.split_once(':').map(|(what, _)| what) {
+            Some("policy") => "policy",
+            Some("grant") => "grant",
+            Some("limit") => "limit",
+            _ => "automatic",
+        };
+        self.add(kind, by, 1);
+    }
+
     /// The family, for a registry.
     pub fn family(&self) -> Family<DecisionLabels, Counter> {
         self.0.clone()

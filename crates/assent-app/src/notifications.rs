@@ -293,20 +293,35 @@ pub async fn send(
         response: None,
     };
     let source = crate::client_addr();
-    app.run(move |store| {
-        let screening = crate::policies::screen_notification(store, &notification, source)?;
-        store
-            .create_screened_notification(&notification, &screening)
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => Error::conflict(
-                    code::NOTIFICATION_ALREADY_EXISTS,
-                    "A notification with this id already exists.",
-                )
-                .for_field("id"),
-                other => other.into(),
-            })
-    })
-    .await
+    let created = app
+        .run(move |store| {
+            let screening = crate::policies::screen_notification(store, &notification, source)?;
+            store
+                .create_screened_notification(&notification, &screening)
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => Error::conflict(
+                        code::NOTIFICATION_ALREADY_EXISTS,
+                        "A notification with this id already exists.",
+                    )
+                    .for_field("id"),
+                    other => other.into(),
+                })
+        })
+        .await?;
+    // Created and moved in one transaction: the owner's grants or policy decided it.
+    match created.status {
+        NotificationStatus::Responded => {
+            let by = created
+                .response
+                .as_ref()
+                .and_then(|r| r["decided_by"].as_str());
+            app.decisions()
+                .add_automatic("notification", by.unwrap_or_default());
+        }
+        NotificationStatus::Invalidated => app.decisions().add("notification", "policy", 1),
+        _ => {}
+    }
+    Ok(created)
 }
 
 /// The service invalidates one of its notifications that no longer applies; no answer is

@@ -272,8 +272,69 @@ async fn rate_limit_refusals_are_counted(engine: Engine) {
     server.stop().await;
 }
 
+/// Decisions the owner's policy made count by what made them: `by="policy"` for a rule,
+/// `by="limit"` for a pending cap, never as the owner's.
+async fn automatic_decisions_are_counted_by_what_made_them(engine: Engine) {
+    let server = TestServer::start_with(engine, |s| {
+        s.metrics.enabled = true;
+        s.metrics.token = Some(Secret::new(TOKEN));
+    })
+    .await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "gateway").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let submit = |agent: Agent| {
+        let (server, api_key) = (&server, &api_key);
+        async move {
+            let body = claim_body(&agent, "gateway");
+            signed(
+                server,
+                &agent,
+                Method::POST,
+                "/v1/claims",
+                Some(body),
+                Some(api_key),
+            )
+            .await
+        }
+    };
+    let policy = |body: Value| {
+        let (server, session) = (&server, &session);
+        async move {
+            let saved = server
+                .call(Method::PUT, "/v1/policies", session, Some(body))
+                .await;
+            assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+        }
+    };
+
+    policy(json!({ "rules": [{ "services": ["gateway"], "effect": "auto_approve" }] })).await;
+    let approved = submit(Agent::new("lin")).await;
+    assert_eq!(approved.body["status"], "approved", "{:?}", approved.body);
+
+    policy(json!({ "rules": [], "max_pending": 1 })).await;
+    let pending = submit(Agent::new("lin")).await;
+    assert_eq!(pending.body["status"], "pending", "{:?}", pending.body);
+    let refused = submit(Agent::new("lin")).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+
+    let samples = scrape(&server).await;
+    let decided = |by| {
+        sample(
+            &samples,
+            "assent_decisions_total",
+            &[("kind", "claim"), ("by", by)],
+        )
+    };
+    assert_eq!(decided("policy"), 1.0);
+    assert_eq!(decided("limit"), 1.0);
+    assert_eq!(decided("owner"), 0.0);
+    server.stop().await;
+}
+
 on_both_engines!(
     metrics_are_parsed_and_move_with_a_flow,
+    automatic_decisions_are_counted_by_what_made_them,
     metrics_are_off_unless_asked_for,
     rate_limit_refusals_are_counted,
 );
