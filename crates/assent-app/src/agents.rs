@@ -67,20 +67,8 @@ pub async fn submit(app: &App, new: NewClaim, nonce: String) -> Result<Submitted
 /// The refusal of a claim past a pending cap (the claim is stored rejected, and
 /// `request.rejected` says `max_pending_reached`).
 fn pending_limit(claim: &Claim) -> Error {
-    let which = match claim.decided_by.as_deref() {
-        Some("limit:max_pending_per_service") => "this service's",
-        _ => "this namespace's",
-    };
-    Error::conflict(
-        code::PENDING_LIMIT_REACHED,
-        format!(
-            "The limit of {which} pending requests is reached; the request was rejected. \
-             Try again once the owner has decided some."
-        ),
-    )
-    .with_detail("claim_id", claim.id.clone())
-    .with_detail("reason", "max_pending_reached")
-    .with_detail("decided_by", claim.decided_by.clone().unwrap_or_default())
+    crate::policies::pending_limit(claim.decided_by.as_deref().unwrap_or_default())
+        .with_detail("claim_id", claim.id.clone())
 }
 
 /// An approved claim's id and approval time, if the key may act on the service of the

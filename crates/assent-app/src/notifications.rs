@@ -304,6 +304,8 @@ pub async fn send(
                         "A notification with this id already exists.",
                     )
                     .for_field("id"),
+                    // Nothing is stored: ATP has no rejected state for a refused notification.
+                    StoreError::PendingLimit(by) => crate::policies::pending_limit(by),
                     other => other.into(),
                 })
         })

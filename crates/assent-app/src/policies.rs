@@ -174,7 +174,26 @@ pub(crate) fn screen_notification(
         arguments,
         answerable,
         rule,
+        caps: policy.caps,
     })
+}
+
+/// The refusal of a request past one of the owner's pending caps; `decided_by` names it
+/// (`limit:max_pending` or `limit:max_pending_per_service`).
+pub(crate) fn pending_limit(decided_by: &str) -> Error {
+    let which = match decided_by {
+        "limit:max_pending_per_service" => "this service's",
+        _ => "this namespace's",
+    };
+    Error::conflict(
+        code::PENDING_LIMIT_REACHED,
+        format!(
+            "The limit of {which} pending requests is reached; the request was rejected. \
+             Try again once the owner has decided some."
+        ),
+    )
+    .with_detail("reason", "max_pending_reached")
+    .with_detail("decided_by", decided_by.to_owned())
 }
 
 /// Sigilum's settings object of the owner: what was last saved, with the policy keys read

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// A quota is used up.
     #[error("the limit of {} is reached", .0.as_str())]
     LimitReached(Quota),
+    /// A notification would pass one of the owner's pending caps: `limit:max_pending` or
+    /// `limit:max_pending_per_service` (claims past a cap are stored rejected instead).
+    #[error("the owner's pending cap is reached ({0})")]
+    PendingLimit(&'static str),
     // The wrapped errors are part of the message, not `source()`: logs show the message
     // only, and a chain printer would otherwise print them twice.
     #[error("database error: {0}")]

@@ -166,6 +166,9 @@ pub struct NotificationScreening {
     pub answerable: Vec<String>,
     /// The rule that decides (its id, its effect, and the action it answers with).
     pub rule: Option<(String, Effect, Option<String>)>,
+    /// The owner's pending caps: a notification left pending past one is refused
+    /// ([`StoreError::PendingLimit`]) and not stored.
+    pub caps: crate::PendingCaps,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -257,6 +260,7 @@ impl Store {
                 }
             }
             let Some((rule, effect, action)) = &screening.rule else {
+                within_pending_caps(conn, &row, screening.caps)?;
                 return Ok(row.into());
             };
             crate::policies::count_match(conn, &row.namespace, rule, now)?;
@@ -282,7 +286,10 @@ impl Store {
                     // Created in this transaction: nothing else can have moved it.
                     .ok_or_else(|| StoreError::Corrupt(format!("notification {id} moved")))
                 }
-                _ => Ok(row.into()),
+                _ => {
+                    within_pending_caps(conn, &row, screening.caps)?;
+                    Ok(row.into())
+                }
             }
         })
     }
@@ -542,6 +549,48 @@ fn expire_if_due(
         // Another transaction moved it first: report it as it now stands.
         None => find(conn, &id)?.ok_or(StoreError::NotFound),
     }
+}
+
+/// Refuses `row`, a notification about to stay pending, if the owner's pending notifications
+/// (this one excluded) already reach a cap. The namespace's account row is locked first (as
+/// for claims, `crate::claims`), so concurrent creates count one at a time and a cap is exact;
+/// the refusal rolls the whole creation back.
+fn within_pending_caps(
+    conn: &mut AnyConnection,
+    row: &NotificationRow,
+    caps: crate::PendingCaps,
+) -> Result<(), StoreError> {
+    if !caps.is_set() {
+        return Ok(());
+    }
+    crate::db::lock_quota_owner(conn, crate::Quota::Services, &row.namespace)?;
+    let pending = |conn: &mut AnyConnection, service: Option<&str>| {
+        let mut query = notifications::table
+            .filter(notifications::namespace.eq(&row.namespace))
+            .filter(notifications::status.eq_any(NotificationStatus::PENDING.map(|s| s.as_str())))
+            .filter(notifications::id.ne(&row.id))
+            .into_boxed();
+        if let Some(service) = service {
+            query = query.filter(notifications::service_id.eq(service));
+        }
+        query.count().get_result::<i64>(conn)
+    };
+    let limits = [
+        (caps.namespace, None, "limit:max_pending"),
+        (
+            caps.per_service,
+            Some(row.service_id.as_str()),
+            "limit:max_pending_per_service",
+        ),
+    ];
+    for (cap, service, by) in limits {
+        if let Some(cap) = cap
+            && pending(conn, service)? >= i64::from(cap)
+        {
+            return Err(StoreError::PendingLimit(by));
+        }
+    }
+    Ok(())
 }
 
 /// Writes a move the caller has checked, guarded by the states it starts from, with its

@@ -64,7 +64,7 @@ pub struct NotificationCreated {
             `MALFORMED_ACTION`, `INVALID_PARAMETER` (all with `details.field`), `INVALID_JSON`", body = AtpError),
         (status = 401, description = "`AUTH_INVALID_TOKEN`", body = AtpError),
         (status = 403, description = "`AUTH_INSUFFICIENT_PERMISSIONS`: not a service API key", body = AtpError),
-        (status = 409, description = "`NOTIFICATION_ALREADY_EXISTS`: the `id` is taken", body = AtpError),
+        (status = 409, description = "`NOTIFICATION_ALREADY_EXISTS`: the `id` is taken; `PENDING_LIMIT_REACHED`: the owner's pending cap is reached (nothing is stored)", body = AtpError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = AtpError),
         (status = 422, description = "`CONSTRAINT_VIOLATION`: a deadline in the past, text too long, too many actions", body = AtpError),
         (status = 429, description = "`RATE_LIMIT_EXCEEDED` (100 a minute per service), with `Retry-After`", body = AtpError),

@@ -792,9 +792,85 @@ async fn a_rule_answers_a_notification_by_action_and_risk(engine: Engine) {
     server.stop().await;
 }
 
+/// The same caps bound notifications: past one, a notification is refused at once
+/// (`PENDING_LIMIT_REACHED`) and not stored; answering one makes room.
+async fn fifty_concurrent_notifications_against_a_cap_of_twenty_leave_exactly_twenty_pending(
+    engine: Engine,
+) {
+    let server = TestServer::start_with(engine, permissive).await;
+    let lin = owner(&server).await;
+    let saved = put_policy(
+        &server,
+        &lin.session,
+        json!({ "rules": [], "max_pending": 20 }),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let replies = futures_util::future::join_all(
+        (0..50).map(|i| send(&server, &lin.api_key, json!({ "run": i }))),
+    )
+    .await;
+    let created: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .collect();
+    let refused: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT)
+        .collect();
+    assert_eq!(
+        created.len(),
+        20,
+        "{:?}",
+        replies.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    assert_eq!(refused.len(), 30);
+    for reply in &refused {
+        assert_eq!(
+            reply.body["code"], "PENDING_LIMIT_REACHED",
+            "{:?}",
+            reply.body
+        );
+        assert_eq!(reply.body["details"]["decided_by"], "limit:max_pending");
+    }
+    let token = server.user_token(&lin.session, "phone").await;
+    let listed = server
+        .call(
+            Method::GET,
+            "/api/v1/client/notifications?limit=100",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let stored = listed.body["notifications"].as_array().unwrap();
+    assert_eq!(stored.len(), 20, "refused notifications are not stored");
+
+    // An answer makes room for exactly one more.
+    let answered = server
+        .call(
+            Method::POST,
+            "/api/v1/client/respond",
+            &token,
+            Some(json!({ "notification_id": stored[0]["id"], "action_id": "deny" })),
+        )
+        .await;
+    assert_eq!(answered.status, StatusCode::OK, "{:?}", answered.body);
+    assert_eq!(
+        send(&server, &lin.api_key, json!({})).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        send(&server, &lin.api_key, json!({})).await.status,
+        StatusCode::CONFLICT
+    );
+    server.stop().await;
+}
+
 on_both_engines!(
     a_forged_address_changes_nothing_and_a_trusted_one_approves_at_once,
     fifty_concurrent_submissions_against_a_cap_of_twenty_leave_exactly_twenty_pending,
+    fifty_concurrent_notifications_against_a_cap_of_twenty_leave_exactly_twenty_pending,
     bad_policies_are_refused_naming_the_field_and_nothing_is_saved,
     sigilum_settings_map_onto_rules_and_caps,
     a_grant_answers_its_own_arguments_only_until_revoked_or_expired,
