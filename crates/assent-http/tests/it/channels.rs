@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use assent_core::delivery::RetrySchedule;
 use assent_store::testing::Engine;
-use common::{Browser, Receiver, TestServer, pending_claim};
+use common::{Browser, Receiver, TestServer, pending_claim, python};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -95,18 +95,6 @@ impl Drop for SmtpSink {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `ASSENT_TEST_PYTHON`, else the CI virtualenv, else `python3`.
-fn python() -> String {
-    if let Ok(python) = std::env::var("ASSENT_TEST_PYTHON") {
-        return python;
-    }
-    let venv = std::env::var("HOME")
-        .map(|home| std::path::Path::new(&home).join(".cache/assent-ci/venv/bin/python"))
-        .ok()
-        .filter(|venv| venv.is_file());
-    venv.map_or_else(|| "python3".to_owned(), |venv| venv.display().to_string())
 }
 
 /// Runs the message sender for `server`, mailing through `smtp_url`, retrying quickly.

@@ -10,26 +10,11 @@ use std::time::{Duration, Instant};
 
 use assent_auth::Secret;
 use assent_store::testing::Engine;
-use common::{Agent, Receiver, TestServer, claim_body, signed, verify};
+use common::{Agent, Receiver, TestServer, claim_body, python, signed, verify};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "metrics-token-0123456789";
-
-/// See `signing_doc.rs`: `ASSENT_TEST_PYTHON`, else the CI virtualenv, else `python3`.
-fn python() -> String {
-    if let Ok(python) = std::env::var("ASSENT_TEST_PYTHON") {
-        return python;
-    }
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|home| std::path::Path::new(&home).join(".cache")));
-    cache
-        .map(|cache| cache.join("assent-ci/venv/bin/python"))
-        .ok()
-        .filter(|venv| venv.is_file())
-        .map_or_else(|| "python3".to_owned(), |venv| venv.display().to_string())
-}
 
 /// Parses the exposition with the reference parser, strictly; every sample as JSON.
 const PARSE: &str = r#"

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 
-use crate::common::TestServer;
+use crate::common::{TestServer, python};
 
 /// The Python blocks of the page, concatenated in order.
 fn documented_python() -> String {
@@ -36,22 +36,6 @@ fn documented_python() -> String {
         "the page's Python blocks moved: {script}"
     );
     script
-}
-
-/// Which Python runs the page: `ASSENT_TEST_PYTHON`; else the virtualenv that
-/// `.ci/install-test-tools` makes (pinned `cryptography`); else `python3`.
-pub(crate) fn python() -> String {
-    if let Ok(python) = std::env::var("ASSENT_TEST_PYTHON") {
-        return python;
-    }
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|home| std::path::Path::new(&home).join(".cache")));
-    cache
-        .map(|cache| cache.join("assent-ci/venv/bin/python"))
-        .ok()
-        .filter(|venv| venv.is_file())
-        .map_or_else(|| "python3".to_owned(), |venv| venv.display().to_string())
 }
 
 async fn the_documented_agent_submits_a_claim_and_sees_it_approved(

@@ -52,7 +52,7 @@ fn verify_in_python(request: &Value) -> Value {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/it/python/verify_standard_webhooks.py"
     );
-    let python = crate::signing_doc::python();
+    let python = common::python();
     let mut child = Command::new(&python)
         .arg(script)
         .stdin(Stdio::piped())

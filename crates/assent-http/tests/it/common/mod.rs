@@ -727,3 +727,20 @@ pub async fn signup(browser: &mut Browser<'_>, namespace: &str) {
         .await
         .assert_redirect("/dashboard");
 }
+
+/// The Python that runs the tests' real peers (the signing walk-through, an SMTP server, the
+/// metrics parser, webhook verifiers): `ASSENT_TEST_PYTHON`; else the virtualenv that
+/// `.ci/install-test-tools` makes (pinned in `.ci/python-requirements.txt`); else `python3`.
+pub fn python() -> String {
+    if let Ok(python) = std::env::var("ASSENT_TEST_PYTHON") {
+        return python;
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|home| std::path::Path::new(&home).join(".cache")));
+    cache
+        .map(|cache| cache.join("assent-ci/venv/bin/python"))
+        .ok()
+        .filter(|venv| venv.is_file())
+        .map_or_else(|| "python3".to_owned(), |venv| venv.display().to_string())
+}
