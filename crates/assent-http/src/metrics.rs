@@ -318,7 +318,8 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// `Authorization: Bearer <token>`.
 #[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operator", responses(
     (status = 200, description = "The metrics, in the OpenMetrics text format", content_type = "application/openmetrics-text", body = String),
-    (status = 401, description = "`ASSENT_METRICS_TOKEN` is set and the request does not carry it", body = crate::error::SigilumError)))]
+    (status = 401, description = "`ASSENT_METRICS_TOKEN` is set and the request does not carry it", body = crate::error::SigilumError),
+    (status = 404, description = "`NOT_FOUND`: metrics are off (`ASSENT_METRICS`), or served on their own listener (`ASSENT_METRICS_BIND`)", body = crate::error::SigilumError)))]
 pub async fn scrape(
     state: web::Data<AppState>,
     req: HttpRequest,

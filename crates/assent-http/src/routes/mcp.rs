@@ -97,15 +97,15 @@ fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
 pub struct JsonRpcResponse {
     #[schema(example = "2.0")]
     jsonrpc: String,
-    /// The request's id (`null` when the request could not be read).
-    #[schema(value_type = Object)]
+    /// The request's id, a string or a number (`null` when the request could not be read).
+    #[schema(value_type = Value)]
     id: Value,
     /// The method's result (`tools/call`: a `CallToolResult` whose `structuredContent` is the
     /// decision); absent on error.
-    #[schema(value_type = Object)]
+    #[schema(nullable = false, value_type = Option<Object>)]
     result: Option<Value>,
     /// `{code, message, data?}`; absent on success.
-    #[schema(value_type = Object)]
+    #[schema(nullable = false, value_type = Option<Object>)]
     error: Option<Value>,
 }
 

@@ -164,8 +164,8 @@ pub struct SigilumPolicyView {
     #[serde(rename = "trustedIPRanges")]
     #[schema(rename = "trustedIPRanges")]
     pub trusted_ip_ranges: Vec<String>,
-    /// The namespace's pending cap, or `false` for none.
-    #[schema(value_type = Object)]
+    /// The namespace's pending cap (an integer), or `false` for none.
+    #[schema(value_type = Value)]
     pub max_pending_limit: Value,
     /// Always `true`: pending claims expire after the server's claim TTL.
     pub auto_expire: bool,
