@@ -864,6 +864,21 @@ async fn fifty_concurrent_notifications_against_a_cap_of_twenty_leave_exactly_tw
         send(&server, &lin.api_key, json!({})).await.status,
         StatusCode::CONFLICT
     );
+
+    // The per-service cap alone bounds the service's own pending notifications.
+    let saved = put_policy(
+        &server,
+        &lin.session,
+        json!({ "rules": [], "max_pending_per_service": 20 }),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let refused = send(&server, &lin.api_key, json!({})).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+    assert_eq!(
+        refused.body["details"]["decided_by"],
+        "limit:max_pending_per_service"
+    );
     server.stop().await;
 }
 
