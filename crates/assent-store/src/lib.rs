@@ -16,6 +16,7 @@ mod copy;
 mod db;
 mod deliveries;
 mod error;
+mod limits;
 mod nonces;
 mod notifications;
 mod one_time_tokens;

@@ -179,6 +179,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    rate_buckets (key) {
+        key -> Text,
+        refilled_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (key) {
+        key -> Text,
+        failures -> Integer,
+        window_ends -> BigInt,
+    }
+}
+
+diesel::table! {
+    stream_leases (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     claims (id) {
         id -> Text,
         namespace -> Text,
@@ -377,6 +401,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     delivery_attempts,
     nonces,
+    rate_buckets,
+    login_failures,
+    stream_leases,
     claims,
     claim_history,
     notifications,

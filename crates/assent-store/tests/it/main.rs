@@ -8,6 +8,7 @@
 
 mod accounts;
 mod claims;
+mod limits;
 mod notifications;
 mod operations;
 mod owners;

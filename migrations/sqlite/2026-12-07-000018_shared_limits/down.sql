@@ -1,0 +1,3 @@
+DROP TABLE stream_leases;
+DROP TABLE login_failures;
+DROP TABLE rate_buckets;
