@@ -227,8 +227,9 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 /// and notifications past their expiry or deadline become `expired` with their event or
 /// status update (reads also expire them lazily; these count as decisions `by="expiry"`),
 /// notification changes older than a day are purged (clients resuming from before that are
-/// sent the current state instead), and what `retention` no longer keeps is pruned in small
-/// batches (see `Store::prune`), a bounded amount per tick.
+/// sent the current state instead), expired rate buckets, failed-login windows and stream
+/// leases are deleted, and what `retention` no longer keeps is pruned in small batches (see
+/// `Store::prune`), a bounded amount per tick.
 async fn maintenance(
     store: Store,
     retention: assent_store::Retention,
@@ -251,18 +252,20 @@ async fn maintenance(
             let claims = store.expire_due_claims(now, 1000)?;
             let notifications = store.expire_due_notifications(now, 1000)?;
             let changes = store.purge_changes(day_ago)?;
+            let limits = store.purge_expired_limits(now)?;
             let pruned = store.prune(&retention, now, PRUNE_BATCH, PRUNE_BATCHES)?;
-            Ok::<_, assent_store::StoreError>((claims, notifications, changes, pruned))
+            Ok::<_, assent_store::StoreError>((claims, notifications, changes, limits, pruned))
         })
         .await;
         match result {
-            Ok(Ok((claims, notifications, changes, pruned))) => {
+            Ok(Ok((claims, notifications, changes, limits, pruned))) => {
                 decisions.add("claim", "expiry", claims as u64);
                 decisions.add("notification", "expiry", notifications as u64);
                 if claims + notifications + changes + pruned.total() > 0 {
                     tracing::info!(
                         expired = claims + notifications,
                         changes,
+                        limits,
                         deliveries = pruned.deliveries,
                         response_bodies = pruned.response_bodies,
                         events = pruned.events,

@@ -1,6 +1,6 @@
 //! Namespace owners: signing up, logging in and out, and the user tokens client apps use.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assent_auth::{
     MintedToken, TokenHash, TokenKind, hash_password, random, verify_login, verify_password,
@@ -117,7 +117,6 @@ pub async fn log_in(
 ) -> Result<(Account, SessionGrant), Error> {
     let email = normalize_email(&email.unwrap_or_default());
     let client = origin.address.clone().unwrap_or_default();
-    let client = client.as_str();
     if email.is_empty() {
         return Err(FieldError::Missing { field: "email" }.into());
     }
@@ -128,47 +127,40 @@ pub async fn log_in(
         .settings
         .login_throttle
         .then(|| app.login_throttle.clone());
-    if let Some(wait) = throttle
-        .as_ref()
-        .and_then(|t| t.retry_after(&email, client, Instant::now()))
-    {
-        return Err(too_many_attempts(wait));
-    }
-
     let ttl = app.settings.session_ttl;
-    let lookup_email = email.clone();
     let outcome = app
         .run(move |store| {
-            let found = store.find_login(&lookup_email)?;
+            // Counted before the password is checked (and given back on success), so that
+            // concurrent guesses cannot all pass.
+            if let Some(t) = &throttle
+                && let Some(wait) = t.begin(store, &email, &client, Timestamp::now())?
+            {
+                return Ok(Err(wait));
+            }
+            let found = store.find_login(&email)?;
             let stored = found.as_ref().map(|(_, hash)| hash.as_str());
             if !verify_login(&password, stored) {
-                return Ok(None);
+                return Ok(Ok(None));
             }
             let Some((account, _)) = found else {
-                return Ok(None);
+                return Ok(Ok(None));
             };
             let grant = open_session(store, &account, ttl, &origin)?;
-            Ok::<_, Error>(Some((account, grant)))
+            if let Some(t) = &throttle {
+                t.succeeded(store, &email, &client)?;
+            }
+            Ok::<_, Error>(Ok(Some((account, grant))))
         })
         .await?;
 
     match outcome {
-        Some(logged_in) => {
-            if let Some(t) = &throttle {
-                t.record_success(&email);
-            }
-            Ok(logged_in)
-        }
-        None => {
-            if let Some(t) = &throttle {
-                t.record_failure(&email, client, Instant::now());
-            }
-            Err(Error::new(
-                Kind::Unauthenticated,
-                code::INVALID_CREDENTIALS,
-                "The email or the password is wrong.",
-            ))
-        }
+        Err(wait) => Err(too_many_attempts(wait)),
+        Ok(Some(logged_in)) => Ok(logged_in),
+        Ok(None) => Err(Error::new(
+            Kind::Unauthenticated,
+            code::INVALID_CREDENTIALS,
+            "The email or the password is wrong.",
+        )),
     }
 }
 

@@ -151,10 +151,10 @@ pub struct App {
 impl App {
     pub fn new(store: Store, secret_key: SecretKey, settings: Settings) -> Self {
         Self {
+            login_throttle: Arc::new(LoginThrottle::for_backend(store.backend())),
             store,
             secret_key,
             settings,
-            login_throttle: Arc::default(),
             decisions: metrics::Decisions::default(),
         }
     }

@@ -5,13 +5,13 @@ use assent_app::App;
 use assent_auth::SecretKey;
 use assent_auth::rfc9421::ProofCache;
 use assent_core::{SignupPolicy, WebhookUrlPolicy};
-use assent_store::Store;
+use assent_store::{Backend, Store};
 use url::Url;
 
 use crate::client_addr::TrustedProxies;
 use crate::feed::ChangeFeed;
 use crate::nonces::NonceBatcher;
-use crate::rate_limit::{ConnectionLimit, RateLimiter, RateLimits};
+use crate::rate_limit::{ConnectionLimit, Leases, RateLimiter, RateLimits};
 
 /// Distinct agent certificates remembered as verified (32 bytes each): far more agents than
 /// one deployment has, in a few MiB at most.
@@ -94,11 +94,11 @@ pub struct AppState {
     pub certificate_proofs: Arc<ProofCache>,
     /// Consumes signed requests' nonces in shared transactions.
     pub nonces: Arc<NonceBatcher>,
-    /// Counts requests against the ATP rate limits.
+    /// Counts requests against the ATP rate limits (in the database on PostgreSQL).
     pub limiter: Arc<RateLimiter>,
-    /// Open WebSocket connections per user.
+    /// Open WebSocket connections per user (leased in the database on PostgreSQL).
     pub websockets: Arc<ConnectionLimit>,
-    /// Open Server-Sent Events connections per user.
+    /// Open Server-Sent Events connections per user (leased in the database on PostgreSQL).
     pub event_streams: Arc<ConnectionLimit>,
     /// Pushes notification changes to open client connections.
     pub feed: Arc<ChangeFeed>,
@@ -118,10 +118,24 @@ impl AppState {
             default_namespace: settings.default_namespace.clone(),
             signup: settings.signup,
         };
-        let limiter = Arc::new(RateLimiter::new(settings.rate, settings.rate_limits));
+        // PostgreSQL may be shared by many replicas: limits count there, in total. A SQLite
+        // database has one process, which counts in memory.
+        let shared = (store.backend() == Backend::Postgres).then(|| store.clone());
+        let limiter = Arc::new(RateLimiter::new(
+            settings.rate,
+            settings.rate_limits,
+            shared.clone(),
+        ));
+        let leases = |kind| {
+            shared.clone().map(|store| Leases {
+                store,
+                kind,
+                renew_every: settings.stream_heartbeat,
+            })
+        };
+        let websockets = Arc::new(ConnectionLimit::new(leases("websocket")));
+        let event_streams = Arc::new(ConnectionLimit::new(leases("sse")));
         let app = App::new(store, secret_key, app_settings);
-        let websockets: Arc<ConnectionLimit> = Arc::default();
-        let event_streams: Arc<ConnectionLimit> = Arc::default();
         let metrics = Arc::new(crate::metrics::Metrics::new(
             &app,
             &limiter,

@@ -10,5 +10,6 @@ mod common;
 
 mod cli;
 mod delivery;
+mod limits;
 mod mcp;
 mod operations;

@@ -131,6 +131,7 @@ pub async fn respond(
             if let Err(e) = state
                 .limiter
                 .check(Operation::Response, &visitor.account.id)
+                .await
             {
                 return refuse(e.status(), api_message(&e)).await;
             }

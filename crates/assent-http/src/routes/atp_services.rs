@@ -117,7 +117,8 @@ pub async fn register(
     // Per client address: the peer's, or the one trusted proxies forwarded.
     state
         .limiter
-        .check(Operation::Registration, &ClientAddr::of(&req).to_string())?;
+        .check(Operation::Registration, &ClientAddr::of(&req).to_string())
+        .await?;
     let input = AtpRegistrationInput::from(body.into_inner());
     let registered = services::register_atp(&state.app, admin.token_id, input).await?;
     Ok(

@@ -142,7 +142,10 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner().to_query()?;
-    state.limiter.check(Operation::Polling, &user.account.id)?;
+    state
+        .limiter
+        .check(Operation::Polling, &user.account.id)
+        .await?;
     let page_size = query.limit - 1;
     let (mut rows, total) = notifications::list_for(&state.app, &user.account, query).await?;
     let next_cursor = finish(&mut rows, page_size, |r| {
@@ -174,7 +177,10 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limiter.check(Operation::Polling, &user.account.id)?;
+    state
+        .limiter
+        .check(Operation::Polling, &user.account.id)
+        .await?;
     let row = notifications::get_for(&state.app, &user.account, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(row.to_json()))
 }
@@ -251,7 +257,10 @@ pub async fn respond(
     state: web::Data<AppState>,
     body: JsonBody<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limiter.check(Operation::Response, &user.account.id)?;
+    state
+        .limiter
+        .check(Operation::Response, &user.account.id)
+        .await?;
     let body = body.into_inner();
     let notification_id = required_string(&body, "notification_id")?;
     let action_id = required_string(&body, "action_id")?;

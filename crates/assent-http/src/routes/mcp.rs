@@ -174,7 +174,8 @@ pub async fn post(
     {
         state
             .limiter
-            .check(Operation::Submission, &caller.service_id)?;
+            .check(Operation::Submission, &caller.service_id)
+            .await?;
     }
     let sender = Sender {
         service_id: caller.service_id,

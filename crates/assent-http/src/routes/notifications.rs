@@ -76,7 +76,8 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     state
         .limiter
-        .check(Operation::Submission, &caller.service_id)?;
+        .check(Operation::Submission, &caller.service_id)
+        .await?;
     let now = Timestamp::now();
     let input = validate_notification(&body.into_inner(), now).map_err(notification_error)?;
     let sender = Sender {
@@ -143,7 +144,8 @@ pub async fn invalidate(
 ) -> Result<HttpResponse, ApiError> {
     state
         .limiter
-        .check(Operation::StatusUpdate, &caller.service_id)?;
+        .check(Operation::StatusUpdate, &caller.service_id)
+        .await?;
     let body = body.into_inner();
     let status = match body.get("status") {
         None | Some(Value::Null) => return Err(missing("status")),

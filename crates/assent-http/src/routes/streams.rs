@@ -194,11 +194,14 @@ pub async fn events(
     let resume = parse_resume(&req, &query)?;
     let types = parse_types(query.types.as_deref())?;
     check_version(query.version.as_deref())?;
-    let permit = state.event_streams.acquire(
-        &user.account.id,
-        state.settings.rate.sse_per_user,
-        state.settings.rate_limits,
-    )?;
+    let permit = state
+        .event_streams
+        .acquire(
+            &user.account.id,
+            state.settings.rate.sse_per_user,
+            state.settings.rate_limits,
+        )
+        .await?;
     let namespace = user.namespace().to_owned();
     let shows = types.contains(&ChangeKind::Notification);
     let subscription = state.feed.subscribe(&namespace, &types, shows);
@@ -306,11 +309,14 @@ pub async fn dashboard_events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = owner.0;
-    let permit = state.event_streams.acquire(
-        &owner.account.id,
-        state.settings.rate.sse_per_user,
-        state.settings.rate_limits,
-    )?;
+    let permit = state
+        .event_streams
+        .acquire(
+            &owner.account.id,
+            state.settings.rate.sse_per_user,
+            state.settings.rate_limits,
+        )
+        .await?;
     // Live changes only, from now: the page was rendered from the current state.
     let subscription = state
         .feed
@@ -374,11 +380,14 @@ pub async fn stream(
 ) -> Result<HttpResponse, ApiError> {
     let user = user.0;
     check_version(query.version.as_deref())?;
-    let permit = state.websockets.acquire(
-        &user.account.id,
-        state.settings.rate.websockets_per_user,
-        state.settings.rate_limits,
-    )?;
+    let permit = state
+        .websockets
+        .acquire(
+            &user.account.id,
+            state.settings.rate.websockets_per_user,
+            state.settings.rate_limits,
+        )
+        .await?;
     let (response, session, messages) = actix_ws::handle(&req, body).map_err(|_| {
         ApiError::bad_request(
             code::INVALID_PARAMETER,

@@ -30,6 +30,7 @@ mod owners;
 mod policies;
 mod proxies;
 mod quotas;
+mod replicas;
 mod security;
 mod signed;
 mod signing_doc;

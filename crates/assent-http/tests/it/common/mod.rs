@@ -83,32 +83,9 @@ impl TestServer {
         admin_token: String,
         configure: impl FnOnce(&mut HttpSettings),
     ) -> Self {
-        // Tests register and send far more than ATP's limits allow a minute; tests of the
-        // limits themselves set them low again.
-        let generous = Rate::per_minute(100_000);
-        let mut settings = HttpSettings {
-            rate: assent_http::rate_limit::RateLimits {
-                registration: generous,
-                submission: generous,
-                status_update: generous,
-                polling: generous,
-                response: generous,
-                ..Default::default()
-            },
-            ..HttpSettings::default()
-        };
-        configure(&mut settings);
-        let state = AppState::new(db.store.clone(), secret_key.clone(), settings);
+        let state = AppState::new(db.store.clone(), secret_key.clone(), settings(configure));
         let metrics = std::sync::Arc::clone(&state.metrics);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let options = ServerOptions {
-            workers: 1,
-            shutdown_timeout: Duration::from_secs(1),
-        };
-        let server = assent_http::start(state, listener, &options).unwrap();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        let (base, handle) = serve(state);
         Self {
             base,
             db,
@@ -122,6 +99,17 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Another replica of this server: its own pool, state (and so in-memory counts) and HTTP
+    /// server on the same database, with the same key and the settings `configure` makes.
+    pub fn replica(&self, configure: impl FnOnce(&mut HttpSettings)) -> Replica {
+        let store =
+            assent_store::Store::connect(&self.db.url, &assent_store::PoolOptions::default())
+                .expect("a second pool on the same database");
+        let state = AppState::new(store, self.secret_key.clone(), settings(configure));
+        let (base, handle) = serve(state);
+        Replica { base, handle }
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
@@ -282,6 +270,51 @@ impl TestServer {
         reply.body["notification_id"].as_str().unwrap().to_owned()
     }
 
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// The harness's settings: tests register and send far more than ATP's limits allow a
+/// minute, so those are generous; tests of the limits themselves set them low again.
+fn settings(configure: impl FnOnce(&mut HttpSettings)) -> HttpSettings {
+    let generous = Rate::per_minute(100_000);
+    let mut settings = HttpSettings {
+        rate: assent_http::rate_limit::RateLimits {
+            registration: generous,
+            submission: generous,
+            status_update: generous,
+            polling: generous,
+            response: generous,
+            ..Default::default()
+        },
+        ..HttpSettings::default()
+    };
+    configure(&mut settings);
+    settings
+}
+
+/// Serves `state` on a free port of 127.0.0.1 with one worker: its base URL and handle.
+fn serve(state: AppState) -> (String, ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let options = ServerOptions {
+        workers: 1,
+        shutdown_timeout: Duration::from_secs(1),
+    };
+    let server = assent_http::start(state, listener, &options).unwrap();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (base, handle)
+}
+
+/// A second replica started by [`TestServer::replica`].
+pub struct Replica {
+    pub base: String,
+    handle: ServerHandle,
+}
+
+impl Replica {
     pub async fn stop(self) {
         self.handle.stop(true).await;
     }
