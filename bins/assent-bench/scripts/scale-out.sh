@@ -73,9 +73,11 @@ EOF
 
 load=(--connections "$connections" --duration "$duration" --warmup 0s ${BENCH_FLAGS:-})
 run health requests "${load[@]}"
-run verify requests "${load[@]}"
-run claims requests "${load[@]}"
-run claims-auto requests "${load[@]}"
+run verify requests "${load[@]}" ${PRESIGNED:+--presigned "$PRESIGNED"}
+if [ -z "${SKIP_CLAIMS:-}" ]; then
+    run claims requests "${load[@]}"
+    run claims-auto requests "${load[@]}"
+fi
 run notify requests "${load[@]}"
 run respond samples --latency-samples 300
 run deliveries delivered --events 20000 --latency-samples 0
