@@ -1,12 +1,13 @@
 //! Quotas under concurrency, on both engines: many creations racing against one quota end with
-//! exactly the quota created and every other one refused with that quota's error. A count
-//! followed by an insert is not enough on PostgreSQL (two transactions both count 19 of 20);
-//! these tests catch that.
+//! exactly the quota created and every other one refused with that quota's error (services,
+//! keys, webhooks, channels). A count followed by an insert is not enough on PostgreSQL (two
+//! transactions both count 19 of 20); these tests catch that.
 
 use std::sync::{Arc, Barrier};
 
+use assent_core::channel::{ChannelEvent, ChannelKind};
 use assent_store::testing::{Engine, TestDatabase};
-use assent_store::{Quota, RegisterError, Store, StoreError};
+use assent_store::{CHANNELS_PER_ACCOUNT, NewChannel, Quota, RegisterError, Store, StoreError};
 
 use crate::owners::{account, actor, new_endpoint, new_key, new_service};
 
@@ -138,7 +139,30 @@ fn services_per_namespace_are_exact(engine: Engine) {
     }
 }
 
+/// An owner's channels: 50 different addresses at once against the 20 allowed.
+fn channels_per_account_are_exact(engine: Engine) {
+    let db = TestDatabase::new(engine);
+    let ada = account(&db.store, "ada");
+    let (created, limited) = race(&db.store, |store, i| {
+        let channel = NewChannel {
+            kind: ChannelKind::Ntfy,
+            address: format!("https://ntfy.sh/ada-{i}"),
+            events: vec![ChannelEvent::ClaimSubmitted],
+            quiet_hours: None,
+            throttle_seconds: 0,
+        };
+        store
+            .create_channel(&ada, &channel, &actor(&ada))
+            .map(drop)
+            .map_err(refused(Quota::Channels))
+    });
+    let quota = usize::try_from(CHANNELS_PER_ACCOUNT).unwrap();
+    let stored = db.store.list_channels(&ada.id).expect("list").len();
+    assert_eq!((created, limited, stored), (quota, RACERS - quota, quota));
+}
+
 assent_store::on_both_engines!(
+    channels_per_account_are_exact,
     webhooks_per_service_are_exact,
     api_keys_per_service_are_exact,
     services_per_namespace_are_exact,
