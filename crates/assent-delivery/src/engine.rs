@@ -5,6 +5,7 @@
 //! due. There is no queue in memory: the database is the queue, and the engine holds only the
 //! attempts in flight.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use assent_core::{EndpointFormat, Timestamp, WebhookUrlPolicy};
 use assent_store::{LeasedDelivery, SealedSigningKey, Settled, Store};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::client::{ClientError, SafeClient};
@@ -89,34 +90,79 @@ impl Engine {
         })
     }
 
-    /// Runs the loop on the current runtime until `shutdown` turns true.
+    /// Runs the loop until `shutdown` turns true, on a runtime of its own with a worker per
+    /// core, so that sending, signing and handling results use every core rather than only
+    /// the caller's thread (the actix System runtime is single-threaded). The returned handle,
+    /// on the caller's runtime, completes when the loop has stopped; if the caller's runtime
+    /// drops it instead, the engine stops at once.
     pub fn spawn(self, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         let wake = Arc::clone(&self.wake);
         self.store
             .set_delivery_waker(Arc::new(move || wake.notify_one()));
-        tokio::spawn(self.run(shutdown))
+        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("assent-delivery")
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                tracing::warn!(error = %e, "the delivery engine runs on the caller's runtime");
+                return tokio::spawn(self.run(shutdown));
+            }
+        };
+        let (mut done, finished) = oneshot::channel::<()>();
+        let driver = std::thread::Builder::new()
+            .name("assent-delivery-loop".to_owned())
+            .spawn(move || {
+                runtime.block_on(async {
+                    tokio::select! {
+                        () = self.run(shutdown) => {}
+                        () = done.closed() => tracing::info!("delivery engine dropped by its caller"),
+                    }
+                });
+                // The runtime is dropped here, after the store calls it still runs.
+                drop(runtime);
+                let _ = done.send(());
+            });
+        if let Err(e) = driver {
+            tracing::error!(error = %e, "the delivery engine's thread did not start");
+        }
+        tokio::spawn(async move {
+            let _ = finished.await;
+        })
     }
 
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
         let mut in_flight: JoinSet<Settled> = JoinSet::new();
+        // Batches being written, each with its size: they count against the concurrency until
+        // written, so leasing never runs ahead of recording.
+        let mut recording: JoinSet<()> = JoinSet::new();
+        let mut sizes: HashMap<tokio::task::Id, usize> = HashMap::new();
+        let mut unrecorded = 0_usize;
         // True after leasing found less than it asked for: wait for a wake-up or the poll.
         let mut drained = false;
         loop {
             let stopping = *shutdown.borrow();
-            if stopping && in_flight.is_empty() {
+            if stopping && in_flight.is_empty() && recording.is_empty() {
                 break;
             }
-            let room = self.config.concurrency.saturating_sub(in_flight.len());
+            let room = this
+                .config
+                .concurrency
+                .saturating_sub(in_flight.len() + unrecorded);
             if !stopping && !drained && room > 0 {
-                match self.lease(room).await {
+                match this.lease(room).await {
                     Ok(leased) => {
                         drained = leased.len() < room;
                         for delivery in leased {
                             in_flight.spawn(attempt(
                                 delivery,
-                                self.client.clone(),
-                                self.key.clone(),
-                                Arc::clone(&self.config),
+                                this.client.clone(),
+                                this.key.clone(),
+                                Arc::clone(&this.config),
                             ));
                         }
                     }
@@ -133,10 +179,25 @@ impl Engine {
                     while let Some(Some(done)) = futures_util::FutureExt::now_or_never(in_flight.join_next()) {
                         settled.extend(done);
                     }
-                    self.record(settled).await;
+                    // Written while the loop leases and sends more.
+                    unrecorded += settled.len();
+                    let count = settled.len();
+                    let recorder = Arc::clone(&this);
+                    let task = recording.spawn(async move { recorder.record(settled).await });
+                    sizes.insert(task.id(), count);
                 }
-                () = self.wake.notified(), if !stopping => drained = false,
-                () = tokio::time::sleep(self.config.poll_interval), if !stopping => drained = false,
+                Some(written) = recording.join_next_with_id(), if !recording.is_empty() => {
+                    let id = match written {
+                        Ok((id, ())) => id,
+                        Err(e) => {
+                            tracing::error!(error = %e, "recording settled deliveries panicked");
+                            e.id()
+                        }
+                    };
+                    unrecorded = unrecorded.saturating_sub(sizes.remove(&id).unwrap_or(0));
+                }
+                () = this.wake.notified(), if !stopping => drained = false,
+                () = tokio::time::sleep(this.config.poll_interval), if !stopping => drained = false,
                 changed = shutdown.changed(), if !stopping => {
                     if changed.is_err() {
                         // The sender is gone: treat as a stop.

@@ -209,13 +209,21 @@ impl Store {
     /// Records settled deliveries in one transaction, releasing their leases. A delivery whose
     /// lease was taken over meanwhile (it expired) gets its attempt's outcome in the log but is
     /// not updated.
+    ///
+    /// The outcomes are written set-based: on PostgreSQL one statement per batch (attempt log
+    /// rows and deliveries together), on SQLite two (one each). Endpoints are written only
+    /// when their health changes, which a successful delivery to a healthy endpoint never does.
     pub fn record_settled(&self, settled: &[Settled]) -> Result<(), StoreError> {
+        if settled.is_empty() {
+            return Ok(());
+        }
         let now = Timestamp::now().as_millis();
+        let outcomes: Vec<Outcome<'_>> = settled.iter().map(|s| Outcome::of(s, now)).collect();
         self.write_with_outbox(|conn, outbox| {
-            for one in settled {
-                record_one(conn, outbox, one, now)?;
+            for chunk in outcomes.chunks(OUTCOMES_PER_STATEMENT) {
+                write_outcomes(conn, chunk)?;
             }
-            Ok(())
+            record_endpoint_health(conn, outbox, settled, &outcomes, now)
         })
     }
 
@@ -600,124 +608,269 @@ fn start_attempts(
     Ok(())
 }
 
-fn record_one(
+/// Rows of outcomes in one statement: 13 parameters each, within both engines' limits
+/// (SQLite's 32,766, PostgreSQL's 65,535).
+const OUTCOMES_PER_STATEMENT: usize = 1000;
+
+/// One settled delivery as the outcome statements write it.
+struct Outcome<'a> {
+    delivery_id: &'a str,
+    lease_until: i64,
+    status: &'static str,
+    next_attempt_at: i64,
+    /// The error sentence, or "HTTP 503" for a status; none after a success or a skip.
+    last_error: Option<String>,
+    completed_at: Option<i64>,
+    /// The attempt's row in the log and what replaces its "interrupted"; none when skipped.
+    attempt: Option<AttemptOutcome<'a>>,
+}
+
+struct AttemptOutcome<'a> {
+    id: &'a str,
+    attempted_at: i64,
+    status_code: Option<i32>,
+    duration_ms: i64,
+    error: Option<String>,
+    response_excerpt: &'a str,
+    request_headers: String,
+}
+
+impl<'a> Outcome<'a> {
+    fn of(settled: &'a Settled, now: i64) -> Self {
+        let (status, next_at, completed_at) = match settled.next {
+            NextStep::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
+            NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(at.as_millis()), None),
+            NextStep::Exhausted => (DeliveryStatus::Exhausted, None, Some(now)),
+            NextStep::Failed => (DeliveryStatus::Failed, None, Some(now)),
+            NextStep::Skipped => (DeliveryStatus::Skipped, None, Some(now)),
+        };
+        let attempt = match (&settled.attempt_id, &settled.attempt) {
+            (Some(id), Some(attempt)) => Some(AttemptOutcome {
+                id,
+                attempted_at: attempt.attempted_at.as_millis(),
+                status_code: attempt.status().map(i32::from),
+                duration_ms: i64::try_from(attempt.duration.as_millis()).unwrap_or(i64::MAX),
+                error: attempt.error(),
+                response_excerpt: attempt.response_excerpt(),
+                request_headers: serde_json::to_string(&settled.headers).unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        Self {
+            delivery_id: &settled.delivery_id,
+            lease_until: settled.lease_until,
+            status: status.as_str(),
+            next_attempt_at: next_at.unwrap_or(now),
+            last_error: settled
+                .attempt
+                .as_ref()
+                .and_then(Attempt::failure)
+                .map(ToString::to_string),
+            completed_at,
+            attempt,
+        }
+    }
+}
+
+/// The outcome columns, in the order [`bind_outcomes!`] binds them.
+const OUTCOME_COLUMNS: &str = "id, lease_until, status, next_attempt_at, last_error, \
+    completed_at, attempt_id, attempted_at, status_code, duration_ms, error, response_excerpt, \
+    request_headers";
+const OUTCOME_WIDTH: usize = 13;
+
+/// Replaces the "interrupted" the lease wrote with the attempt's outcome, even when the lease
+/// was taken over meanwhile: this attempt happened, whatever becomes of the delivery.
+const UPDATE_ATTEMPTS: &str = "UPDATE delivery_attempts SET attempted_at = o.attempted_at, \
+    status_code = o.status_code, duration_ms = o.duration_ms, error = o.error, \
+    response_excerpt = o.response_excerpt, request_headers = o.request_headers \
+    FROM o WHERE delivery_attempts.id = o.attempt_id";
+/// Settles each delivery and releases its lease, if the lease is still the one it was sent
+/// under.
+const UPDATE_DELIVERIES: &str = "UPDATE deliveries SET status = o.status, \
+    next_attempt_at = o.next_attempt_at, lease_until = NULL, last_error = o.last_error, \
+    completed_at = o.completed_at \
+    FROM o WHERE deliveries.id = o.id AND deliveries.lease_until = o.lease_until";
+
+/// `WITH o(columns) AS (VALUES (…), …)` for `rows` outcomes, with each engine's placeholders.
+fn outcome_values(rows: usize, placeholder: impl Fn(usize) -> String) -> String {
+    let mut sql = format!("WITH o({OUTCOME_COLUMNS}) AS (VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..OUTCOME_WIDTH {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&placeholder(row * OUTCOME_WIDTH + column + 1));
+        }
+        sql.push(')');
+    }
+    sql.push(')');
+    sql
+}
+
+/// Binds each outcome's [`OUTCOME_COLUMNS`] to a boxed query of either backend.
+macro_rules! bind_outcomes {
+    ($query:expr, $outcomes:expr) => {{
+        use diesel::sql_types::{Integer, Nullable};
+        let mut query = $query;
+        for o in $outcomes {
+            let attempt = o.attempt.as_ref();
+            query = query
+                .bind::<Text, _>(o.delivery_id)
+                .bind::<BigInt, _>(o.lease_until)
+                .bind::<Text, _>(o.status)
+                .bind::<BigInt, _>(o.next_attempt_at)
+                .bind::<Nullable<Text>, _>(o.last_error.as_deref())
+                .bind::<Nullable<BigInt>, _>(o.completed_at)
+                .bind::<Nullable<Text>, _>(attempt.map(|a| a.id))
+                .bind::<Nullable<BigInt>, _>(attempt.map(|a| a.attempted_at))
+                .bind::<Nullable<Integer>, _>(attempt.and_then(|a| a.status_code))
+                .bind::<Nullable<BigInt>, _>(attempt.map(|a| a.duration_ms))
+                .bind::<Nullable<Text>, _>(attempt.and_then(|a| a.error.as_deref()))
+                .bind::<Nullable<Text>, _>(attempt.map(|a| a.response_excerpt))
+                .bind::<Nullable<Text>, _>(attempt.map(|a| a.request_headers.as_str()));
+        }
+        query
+    }};
+}
+
+/// Writes a batch of outcomes: the attempts' log rows and the deliveries.
+fn write_outcomes(conn: &mut AnyConnection, outcomes: &[Outcome<'_>]) -> Result<(), StoreError> {
+    match conn {
+        // One statement: the attempts' update is a data-modifying CTE, which PostgreSQL runs
+        // to completion whether or not the main statement reads it.
+        AnyConnection::Postgresql(pg) => {
+            let values = outcome_values(outcomes.len(), |n| format!("${n}"));
+            let sql = format!("{values}, a AS ({UPDATE_ATTEMPTS}) {UPDATE_DELIVERIES}");
+            let query = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+            bind_outcomes!(query, outcomes).execute(pg)?;
+        }
+        // SQLite has no data-modifying CTEs: one statement for each table.
+        AnyConnection::Sqlite(sqlite) => {
+            let values = outcome_values(outcomes.len(), |_| "?".to_owned());
+            for update in [UPDATE_ATTEMPTS, UPDATE_DELIVERIES] {
+                let query = diesel::sql_query(format!("{values} {update}"))
+                    .into_boxed::<diesel::sqlite::Sqlite>();
+                bind_outcomes!(query, outcomes).execute(sqlite)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies what the attempts say of their endpoints' health, in the order they settled.
+/// Only endpoints whose health changes are written: one that is failing or has a streak is
+/// "dirty" (read once for the whole batch, then kept up to date here), and a success on a
+/// clean endpoint changes nothing, so it costs no statement.
+fn record_endpoint_health(
     conn: &mut AnyConnection,
     outbox: &mut crate::outbox::Outbox,
-    settled: &Settled,
+    settled: &[Settled],
+    outcomes: &[Outcome<'_>],
     now: i64,
 ) -> Result<(), StoreError> {
+    use std::collections::HashSet;
+
     use assent_core::channel::ChannelEvent;
-    // The outcome replaces the "interrupted" the lease wrote, even when the lease was taken
-    // over meanwhile: this attempt happened, whatever becomes of the delivery.
-    if let (Some(attempt_id), Some(attempt)) = (&settled.attempt_id, &settled.attempt) {
-        diesel::update(delivery_attempts::table.find(attempt_id))
-            .set((
-                delivery_attempts::attempted_at.eq(attempt.attempted_at.as_millis()),
-                delivery_attempts::status_code.eq(attempt.status().map(i32::from)),
-                delivery_attempts::duration_ms
-                    .eq(i64::try_from(attempt.duration.as_millis()).unwrap_or(i64::MAX)),
-                delivery_attempts::error.eq(attempt.error()),
-                delivery_attempts::response_excerpt.eq(attempt.response_excerpt()),
-                delivery_attempts::request_headers
-                    .eq(serde_json::to_string(&settled.headers).unwrap_or_default()),
-            ))
-            .execute(conn)?;
+    let touched: HashSet<&str> = settled
+        .iter()
+        .filter(|s| s.endpoint != EndpointHealth::Unchanged)
+        .map(|s| s.endpoint_id.as_str())
+        .collect();
+    if touched.is_empty() {
+        return Ok(());
     }
-    let (status, next_at, completed) = match settled.next {
-        NextStep::Succeeded => (DeliveryStatus::Succeeded, None, Some(now)),
-        NextStep::RetryAt(at) => (DeliveryStatus::Pending, Some(at.as_millis()), None),
-        NextStep::Exhausted => (DeliveryStatus::Exhausted, None, Some(now)),
-        NextStep::Failed => (DeliveryStatus::Failed, None, Some(now)),
-        NextStep::Skipped => (DeliveryStatus::Skipped, None, Some(now)),
-    };
-    // The error sentence, or "HTTP 503" for a status; none after a success or a skip.
-    let last_error = settled
-        .attempt
-        .as_ref()
-        .and_then(Attempt::failure)
-        .map(ToString::to_string);
-    let ours = deliveries::table
-        .filter(deliveries::id.eq(&settled.delivery_id))
-        .filter(deliveries::lease_until.eq(settled.lease_until));
-    diesel::update(ours)
-        .set((
-            deliveries::status.eq(status.as_str()),
-            deliveries::next_attempt_at.eq(next_at.unwrap_or(now)),
-            deliveries::lease_until.eq(None::<i64>),
-            deliveries::last_error.eq(&last_error),
-            deliveries::completed_at.eq(completed),
-        ))
-        .execute(conn)?;
-    let endpoint = webhook_endpoints::table.find(&settled.endpoint_id);
-    match settled.endpoint {
-        EndpointHealth::Unchanged => {}
-        // Only when the health changes: a busy endpoint's row is not rewritten per successful
-        // delivery (a new row version each time on PostgreSQL, and a lock replicas would
-        // queue on). A failing one's row is, to keep its streak and last error.
-        EndpointHealth::Healthy => {
-            let was_failing = webhook_endpoints::table
-                .find(&settled.endpoint_id)
-                .select(webhook_endpoints::failing_since)
-                .first::<Option<i64>>(conn)
-                .optional()?
-                .flatten()
-                .is_some();
-            diesel::update(
-                endpoint.filter(
-                    webhook_endpoints::failing_since
-                        .is_not_null()
-                        .or(webhook_endpoints::consecutive_failures.ne(0)),
-                ),
-            )
-            .set((
-                webhook_endpoints::failing_since.eq(None::<i64>),
-                webhook_endpoints::consecutive_failures.eq(0),
-                webhook_endpoints::last_error.eq(None::<String>),
-            ))
-            .execute(conn)?;
-            if was_failing {
-                crate::channels::endpoint_changed(
-                    conn,
-                    outbox,
-                    &settled.endpoint_id,
-                    ChannelEvent::EndpointRecovered,
-                )?;
-            }
-        }
-        EndpointHealth::Failing => {
-            let started =
-                diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
-                    .set(webhook_endpoints::failing_since.eq(Some(now)))
-                    .execute(conn)?;
-            count_failure(conn, &settled.endpoint_id, last_error.as_deref())?;
-            if started == 1 {
-                crate::channels::endpoint_changed(
-                    conn,
-                    outbox,
-                    &settled.endpoint_id,
-                    ChannelEvent::EndpointFailing,
-                )?;
-            }
-        }
-        EndpointHealth::Disable(reason) => {
-            let reason = reason.as_str();
-            let disabled = diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true)))
+    let mut dirty: HashSet<String> = webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq_any(&touched))
+        .filter(
+            webhook_endpoints::failing_since
+                .is_not_null()
+                .or(webhook_endpoints::consecutive_failures.ne(0)),
+        )
+        .select(webhook_endpoints::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    for (settled, outcome) in settled.iter().zip(outcomes) {
+        let endpoint_id = settled.endpoint_id.as_str();
+        let endpoint = webhook_endpoints::table.find(endpoint_id);
+        let last_error = outcome.last_error.as_deref();
+        match settled.endpoint {
+            EndpointHealth::Unchanged => {}
+            EndpointHealth::Healthy => {
+                if !dirty.remove(endpoint_id) {
+                    continue;
+                }
+                let was_failing = webhook_endpoints::table
+                    .find(endpoint_id)
+                    .select(webhook_endpoints::failing_since)
+                    .first::<Option<i64>>(conn)
+                    .optional()?
+                    .flatten()
+                    .is_some();
+                // Filtered again: another replica may have cleared it since it was read.
+                diesel::update(
+                    endpoint.filter(
+                        webhook_endpoints::failing_since
+                            .is_not_null()
+                            .or(webhook_endpoints::consecutive_failures.ne(0)),
+                    ),
+                )
                 .set((
-                    webhook_endpoints::enabled.eq(false),
-                    webhook_endpoints::disabled_at.eq(Some(now)),
-                    webhook_endpoints::disabled_reason.eq(Some(reason)),
+                    webhook_endpoints::failing_since.eq(None::<i64>),
+                    webhook_endpoints::consecutive_failures.eq(0),
+                    webhook_endpoints::last_error.eq(None::<String>),
                 ))
                 .execute(conn)?;
-            count_failure(conn, &settled.endpoint_id, last_error.as_deref())?;
-            if disabled == 1 {
-                crate::channels::endpoint_changed(
-                    conn,
-                    outbox,
-                    &settled.endpoint_id,
-                    ChannelEvent::EndpointDisabled,
-                )?;
+                if was_failing {
+                    crate::channels::endpoint_changed(
+                        conn,
+                        outbox,
+                        endpoint_id,
+                        ChannelEvent::EndpointRecovered,
+                    )?;
+                }
             }
-            tracing::warn!(endpoint_id = %settled.endpoint_id, reason, "webhook endpoint disabled");
+            EndpointHealth::Failing => {
+                dirty.insert(endpoint_id.to_owned());
+                let started =
+                    diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
+                        .set(webhook_endpoints::failing_since.eq(Some(now)))
+                        .execute(conn)?;
+                count_failure(conn, endpoint_id, last_error)?;
+                if started == 1 {
+                    crate::channels::endpoint_changed(
+                        conn,
+                        outbox,
+                        endpoint_id,
+                        ChannelEvent::EndpointFailing,
+                    )?;
+                }
+            }
+            EndpointHealth::Disable(reason) => {
+                dirty.insert(endpoint_id.to_owned());
+                let reason = reason.as_str();
+                let disabled = diesel::update(endpoint.filter(webhook_endpoints::enabled.eq(true)))
+                    .set((
+                        webhook_endpoints::enabled.eq(false),
+                        webhook_endpoints::disabled_at.eq(Some(now)),
+                        webhook_endpoints::disabled_reason.eq(Some(reason)),
+                    ))
+                    .execute(conn)?;
+                count_failure(conn, endpoint_id, last_error)?;
+                if disabled == 1 {
+                    crate::channels::endpoint_changed(
+                        conn,
+                        outbox,
+                        endpoint_id,
+                        ChannelEvent::EndpointDisabled,
+                    )?;
+                }
+                tracing::warn!(endpoint_id, reason, "webhook endpoint disabled");
+            }
         }
     }
     Ok(())

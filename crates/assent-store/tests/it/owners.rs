@@ -669,8 +669,174 @@ mod leases {
         );
     }
 
+    /// What the delivery log and the endpoint show after settling `outcomes` (one per leased
+    /// delivery, in lease order): per event, its delivery and attempts; then the endpoint's
+    /// health. Times are left out (they differ from run to run), whether they are set is not.
+    fn settle_and_show(
+        engine: Engine,
+        outcomes: &[(NextStep, Result<u16, u16>, EndpointHealth, bool)],
+        one_by_one: bool,
+    ) -> (Vec<String>, String) {
+        let db = TestDatabase::new(engine);
+        let (service_id, endpoint_id) = with_deliveries(&db, outcomes.len());
+        let mut leased = db
+            .store
+            .lease_due(Timestamp::now(), Duration::from_secs(60), 100)
+            .expect("lease");
+        leased.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        let settled: Vec<Settled> = leased
+            .iter()
+            .zip(outcomes)
+            .map(|(d, (next, result, health, ours))| Settled {
+                delivery_id: d.delivery_id.clone(),
+                // A lease that is no longer ours: taken over meanwhile.
+                lease_until: if *ours {
+                    d.lease_until
+                } else {
+                    d.lease_until - 1
+                },
+                endpoint_id: d.endpoint.id.clone(),
+                attempt_id: d.attempt_id.clone(),
+                attempt: Some(Attempt {
+                    attempted_at: Timestamp::now(),
+                    duration: Duration::from_millis(3),
+                    result: match *result {
+                        Ok(status) => Ok(Delivered {
+                            status,
+                            response_excerpt: "fine".into(),
+                        }),
+                        Err(status) => Err(Failure::Status {
+                            status,
+                            retry_after: None,
+                            response_excerpt: "busy".into(),
+                        }),
+                    },
+                }),
+                headers: vec![("X-Test".into(), d.event_id.clone())],
+                next: *next,
+                endpoint: *health,
+            })
+            .collect();
+        if one_by_one {
+            for one in &settled {
+                db.store
+                    .record_settled(std::slice::from_ref(one))
+                    .expect("record one");
+            }
+        } else {
+            db.store.record_settled(&settled).expect("record the batch");
+        }
+        let mut log: Vec<String> = db
+            .store
+            .list_deliveries("ada", &service_id, &endpoint_id, None, 100, None)
+            .expect("log")
+            .into_iter()
+            .map(|r| {
+                let attempts: Vec<String> = r
+                    .attempts
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{:?} {} {:?} {} {:?}",
+                            a.status_code,
+                            a.duration_ms,
+                            a.error,
+                            a.response_excerpt,
+                            a.request_headers
+                        )
+                    })
+                    .collect();
+                format!(
+                    "{} {:?} {} next:{} {:?} completed:{} {attempts:?}",
+                    r.event_id,
+                    r.status,
+                    r.attempt_count,
+                    r.next_attempt_at.is_some(),
+                    r.last_error,
+                    r.completed_at.is_some(),
+                )
+            })
+            .collect();
+        log.sort();
+        let endpoint = db
+            .store
+            .list_owned_webhook_endpoints("ada", &service_id)
+            .expect("endpoints")
+            .remove(0);
+        let health = format!(
+            "failing:{} failures:{} {:?} enabled:{}",
+            endpoint.failing_since.is_some(),
+            endpoint.consecutive_failures,
+            endpoint.last_error,
+            endpoint.enabled
+        );
+        (log, health)
+    }
+
+    /// A batch of outcomes, recorded set-based in one call, leaves exactly what recording them
+    /// one at a time leaves: a failure, a success after it (its endpoint recovers within the
+    /// batch), a success whose lease was taken over (its attempt is logged, its delivery
+    /// untouched), a failure again, and an exhausted one that leaves the endpoint as it is.
+    fn a_batch_of_outcomes_is_recorded_as_one_by_one(engine: Engine) {
+        let later = Timestamp::from_millis(Timestamp::now().as_millis() + 60_000);
+        let outcomes = [
+            (
+                NextStep::RetryAt(later),
+                Err(503),
+                EndpointHealth::Failing,
+                true,
+            ),
+            (NextStep::Succeeded, Ok(200), EndpointHealth::Healthy, true),
+            (NextStep::Succeeded, Ok(204), EndpointHealth::Healthy, false),
+            (
+                NextStep::RetryAt(later),
+                Err(500),
+                EndpointHealth::Failing,
+                true,
+            ),
+            (
+                NextStep::Exhausted,
+                Err(410),
+                EndpointHealth::Unchanged,
+                true,
+            ),
+        ];
+        let batch = settle_and_show(engine, &outcomes, false);
+        let single = settle_and_show(engine, &outcomes, true);
+        assert_eq!(batch, single);
+        // And what that is, so the comparison cannot pass on two empty logs.
+        let (log, health) = batch;
+        assert_eq!(log.len(), 5, "{log:?}");
+        assert!(
+            log[0].starts_with("evt_0 Pending 1 next:true Some(\"HTTP 503\")"),
+            "{log:?}"
+        );
+        assert!(
+            log[1].starts_with("evt_1 Succeeded 1 next:false None completed:true"),
+            "{log:?}"
+        );
+        assert!(
+            log[2].starts_with("evt_2 Pending 1 next:true None completed:false"),
+            "{log:?}"
+        );
+        assert!(
+            log[2].contains("Some(204)"),
+            "the taken-over attempt is logged: {log:?}"
+        );
+        assert!(
+            log[3].starts_with("evt_3 Pending 1 next:true Some(\"HTTP 500\")"),
+            "{log:?}"
+        );
+        assert!(log[4].starts_with("evt_4 Exhausted 1"), "{log:?}");
+        assert_eq!(
+            health,
+            "failing:true failures:1 Some(\"HTTP 500\") enabled:true"
+        );
+    }
+
     assent_store::on_both_engines!(
         concurrent_leases_never_overlap,
+        a_batch_of_outcomes_is_recorded_as_one_by_one,
         an_attempt_is_logged_from_its_lease_and_interrupted_until_recorded,
         a_lease_of_thousands_starts_every_attempt,
     );
