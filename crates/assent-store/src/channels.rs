@@ -116,6 +116,8 @@ pub struct ChannelChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
     Claim,
+    /// A service's notification.
+    Notification,
     Channel,
     /// A webhook endpoint (its health changed).
     Endpoint,
@@ -125,6 +127,7 @@ impl ItemKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Claim => "claim",
+            Self::Notification => "notification",
             Self::Channel => "channel",
             Self::Endpoint => "endpoint",
         }
@@ -133,6 +136,7 @@ impl ItemKind {
     fn parse(text: &str) -> Option<Self> {
         match text {
             "claim" => Some(Self::Claim),
+            "notification" => Some(Self::Notification),
             "channel" => Some(Self::Channel),
             "endpoint" => Some(Self::Endpoint),
             _ => None,

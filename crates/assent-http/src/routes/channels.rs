@@ -134,7 +134,8 @@ pub struct QueuedMessage {
 pub struct MessageView {
     pub id: String,
     pub channel_id: String,
-    /// `claim.submitted`, `channel.verify` or `channel.test`.
+    /// The event (`claim.submitted`, `notification.created`, `endpoint.failing`…), or
+    /// `channel.verify` or `channel.test`.
     pub topic: String,
     /// `pending`, `sent`, `skipped` (nothing left to tell) or `exhausted` (gave up).
     pub status: String,

@@ -1158,7 +1158,12 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
     assert_eq!(channel["throttle_seconds"], 0, "{channel}");
     assert_eq!(
         channel["events"],
-        json!(["claim.submitted", "endpoint.failing", "endpoint.disabled"])
+        json!([
+            "claim.submitted",
+            "notification.created",
+            "endpoint.failing",
+            "endpoint.disabled"
+        ])
     );
     // Quiet hours would hold the claim's mail below: off again for the screenshot.
     let off = server

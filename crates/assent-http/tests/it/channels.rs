@@ -166,6 +166,7 @@ async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engin
         added.body["events"],
         json!([
             "claim.submitted",
+            "notification.created",
             "endpoint.failing",
             "endpoint.disabled",
             "endpoint.recovered"
@@ -909,7 +910,7 @@ async fn an_owner_changes_a_channels_events_quiet_hours_and_throttle(engine: Eng
             .as_array()
             .unwrap()
             .len(),
-        4
+        5
     );
 
     let changed = patch(
@@ -938,7 +939,104 @@ async fn an_owner_changes_a_channels_events_quiet_hours_and_throttle(engine: Eng
     server.stop().await;
 }
 
+/// A service's notification mails its owner (once, with an Open link to it in the dashboard);
+/// one answered before its message goes out is left out, and a message with nothing left is
+/// logged as skipped.
+async fn a_notification_mails_its_owner_with_an_open_link(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "ci").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com", "throttle_seconds": 0,
+                "events": ["notification.created"] }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let link = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    Browser::new(&server)
+        .post(&link, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+
+    let note = json!({
+        "context": { "title": "Deploy <build 42> to staging?", "description": "Build 42 passed." },
+        "actions": [
+            { "id": "deploy", "label": "Deploy", "response_type": "simple" },
+            { "id": "hold", "label": "Hold", "response_type": "simple" },
+        ],
+    });
+    let id = server.notify(&api_key, &note).await;
+    let mail = sink.nth(2).await;
+    assert_eq!(mail["subject"], "CI asks: Deploy <build 42> to staging?");
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains(&id), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}/dashboard#note-{id}",
+            server.base.trim_end_matches('/')
+        )),
+        "{text}"
+    );
+    assert!(
+        mail["html"]
+            .as_str()
+            .unwrap()
+            .contains("Deploy &lt;build 42&gt; to staging?"),
+        "{mail}"
+    );
+    // The mail is accepted a moment before the log records it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let log = loop {
+        let log = messages(&server, &session).await;
+        if log[0]["status"] != "pending" {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (&log[0]["topic"], &log[0]["status"], &log[0]["item_count"]),
+        (&json!("notification.created"), &json!("sent"), &json!(1)),
+        "{log:?}"
+    );
+
+    // Answered before its message is sent: nothing is mailed, the log says skipped.
+    let _ = stop.send(true);
+    done.await.unwrap();
+    let second = server.notify(&api_key, &note).await;
+    let client_token = server.user_token(&session, "phone").await;
+    let answered = server
+        .call(
+            Method::POST,
+            "/api/v1/client/respond",
+            &client_token,
+            Some(json!({ "notification_id": second, "action_id": "hold" })),
+        )
+        .await;
+    assert!(answered.status.is_success(), "{:?}", answered.body);
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = messages(&server, &session).await;
+        if log[0]["status"] == "skipped" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sink.mails().len(), 2, "{:?}", sink.mails());
+    let _ = stop.send(true);
+    done.await.unwrap();
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_notification_mails_its_owner_with_an_open_link,
     an_owner_changes_a_channels_events_quiet_hours_and_throttle,
     an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers,
     an_emailed_link_approves_a_claim_and_the_service_hears_it,

@@ -66,6 +66,7 @@ impl EventChoice {
 fn event_label(event: ChannelEvent) -> &'static str {
     match event {
         ChannelEvent::ClaimSubmitted => "an agent's claim waits",
+        ChannelEvent::NotificationCreated => "a service's notification waits",
         ChannelEvent::EndpointFailing => "a webhook starts failing",
         ChannelEvent::EndpointDisabled => "a webhook is disabled",
         ChannelEvent::EndpointRecovered => "a webhook works again",
@@ -185,6 +186,9 @@ impl MessageItem {
             Some(channel::Topic::Verify) => "the confirmation link",
             Some(channel::Topic::Test) => "a test message",
             Some(channel::Topic::Event(ChannelEvent::ClaimSubmitted)) => "claims waiting",
+            Some(channel::Topic::Event(ChannelEvent::NotificationCreated)) => {
+                "notifications waiting"
+            }
             Some(channel::Topic::Event(ChannelEvent::EndpointFailing)) => "a webhook failing",
             Some(channel::Topic::Event(ChannelEvent::EndpointDisabled)) => "a webhook disabled",
             Some(channel::Topic::Event(ChannelEvent::EndpointRecovered)) => "a webhook recovered",
