@@ -1,9 +1,9 @@
 //! The message sender: the owner-facing twin of the webhook engine. It leases due messages
-//! (verifications, tests, claim and notification digests), mints the one-click links each carries (stored
-//! hashed; a message sent again after a crash carries new ones, and the old ones, never seen,
-//! expire), composes it, and sends it by SMTP or to a chat webhook through the SSRF-safe
-//! client. Failures are retried on the webhook schedule; the last error is kept for the
-//! owner's sent log.
+//! (verifications, tests, claim and notification digests), mints the one-click links each
+//! carries (stored hashed; a message sent again after a crash carries new ones, and the old
+//! ones, never seen, expire), composes it, and sends it by SMTP or to a chat webhook through
+//! the SSRF-safe client. Failures are retried on the webhook schedule; the last error is kept
+//! for the owner's sent log.
 
 use std::sync::Arc;
 use std::time::Duration;

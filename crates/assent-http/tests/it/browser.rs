@@ -1176,7 +1176,7 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
         .await;
     assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
 
-    // A realistic page for the README: a Slack channel for webhook alerts, a claim's mail.
+    // A realistic page for the README: a Slack channel beside it, a claim's mail in the log.
     tab.goto("/dashboard/settings").await;
     tab.eval("document.getElementById('channel-kind').value = 'slack'; return null;")
         .await;
@@ -1185,7 +1185,8 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
         "https://hooks.slack.com/services/T0ASSENT/B0ALERTS/demo",
     )
     .await;
-    // Webhook alerts only: nothing is posted to Slack in this test.
+    // No claims for Slack; no notification or webhook alert comes in this test, so nothing
+    // is posted to it.
     tab.press("form[action='/dashboard/settings/channels'] input[value='claim.submitted']")
         .await;
     tab.click(
