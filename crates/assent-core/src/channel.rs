@@ -57,6 +57,8 @@ impl fmt::Display for ChannelKind {
 pub enum ChannelEvent {
     /// An agent's claim waits for the owner's decision.
     ClaimSubmitted,
+    /// A service's notification waits for the owner's answer.
+    NotificationCreated,
     /// A webhook of the owner's started failing (once per streak, not per attempt).
     EndpointFailing,
     /// A webhook of the owner's was disabled by the rules.
@@ -66,8 +68,9 @@ pub enum ChannelEvent {
 }
 
 impl ChannelEvent {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::ClaimSubmitted,
+        Self::NotificationCreated,
         Self::EndpointFailing,
         Self::EndpointDisabled,
         Self::EndpointRecovered,
@@ -76,6 +79,7 @@ impl ChannelEvent {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ClaimSubmitted => "claim.submitted",
+            Self::NotificationCreated => "notification.created",
             Self::EndpointFailing => "endpoint.failing",
             Self::EndpointDisabled => "endpoint.disabled",
             Self::EndpointRecovered => "endpoint.recovered",
@@ -292,6 +296,19 @@ pub struct ClaimLine {
     pub reject_url: String,
 }
 
+/// A notification as a message shows it, with the link that opens it in the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationLine {
+    pub notification_id: String,
+    /// The service's name.
+    pub service: String,
+    /// Its context's title (or a stand-in when it has none).
+    pub title: String,
+    /// RFC 3339, when it has a deadline.
+    pub deadline: Option<String>,
+    pub open_url: String,
+}
+
 /// What a message says, before any channel's format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
@@ -303,6 +320,12 @@ pub enum Content {
     Endpoints {
         event: ChannelEvent,
         endpoints: Vec<(String, String, Option<String>)>,
+        dashboard_url: String,
+    },
+    /// Notifications waiting, one or a digest of many; `more` were left out of a long digest.
+    Notifications {
+        notifications: Vec<NotificationLine>,
+        more: usize,
         dashboard_url: String,
     },
     /// Claims waiting, one or a digest of many; `more` were left out of a long digest
@@ -398,6 +421,57 @@ impl Content {
                     ));
                 }
                 text.push_str(&format!("\nDelivery log: {dashboard_url}\n"));
+                html.push_str(&format!(
+                    "<p><a href=\"{}\">Open the dashboard</a></p>",
+                    escape_html(dashboard_url)
+                ));
+                Composed {
+                    subject,
+                    text,
+                    html,
+                }
+            }
+            Self::Notifications {
+                notifications,
+                more,
+                dashboard_url,
+            } => {
+                let total = notifications.len() + more;
+                let subject = match notifications.first() {
+                    Some(n) if total == 1 => format!("{} asks: {}", n.service, n.title),
+                    _ => format!("{total} notifications wait for your answer"),
+                };
+                let mut text = String::new();
+                let mut html = String::new();
+                for n in notifications {
+                    let deadline = n
+                        .deadline
+                        .as_deref()
+                        .map(|d| format!(", answer by {d}"))
+                        .unwrap_or_default();
+                    text.push_str(&format!(
+                        "{service} asks: {title} (notification {id}{deadline}).\nOpen: {open}\n\n",
+                        service = n.service,
+                        title = n.title,
+                        id = n.notification_id,
+                        open = n.open_url,
+                    ));
+                    html.push_str(&format!(
+                        "<p><strong>{service}</strong> asks: {title} \
+                         (notification <code>{id}</code>{deadline}).<br>\
+                         <a href=\"{open}\">Open</a></p>",
+                        service = escape_html(&n.service),
+                        title = escape_html(&n.title),
+                        id = escape_html(&n.notification_id),
+                        deadline = escape_html(&deadline),
+                        open = escape_html(&n.open_url),
+                    ));
+                }
+                if *more > 0 {
+                    text.push_str(&format!("And {more} more in the dashboard.\n\n"));
+                    html.push_str(&format!("<p>And {more} more in the dashboard.</p>"));
+                }
+                text.push_str(&format!("Dashboard: {dashboard_url}\n"));
                 html.push_str(&format!(
                     "<p><a href=\"{}\">Open the dashboard</a></p>",
                     escape_html(dashboard_url)
@@ -545,6 +619,37 @@ mod tests {
         let quiet = QuietHours::parse("12:00-13:00").ok();
         assert_eq!(due_at(event, now, None, 60, quiet), day + 13 * HOUR);
         assert_eq!(due_at(Topic::Verify, now, Some(now), 60, quiet), now);
+    }
+
+    #[test]
+    fn a_notification_message_names_its_service_and_title_and_escapes_html() {
+        let line = NotificationLine {
+            notification_id: "ntf_1".into(),
+            service: "CI <bot>".into(),
+            title: "Deploy to production?".into(),
+            deadline: None,
+            open_url: "https://a.example/dashboard#note-ntf_1".into(),
+        };
+        let one = Content::Notifications {
+            notifications: vec![line.clone()],
+            more: 0,
+            dashboard_url: "https://a.example/dashboard".into(),
+        }
+        .compose();
+        assert_eq!(one.subject, "CI <bot> asks: Deploy to production?");
+        assert!(
+            one.text
+                .contains("Open: https://a.example/dashboard#note-ntf_1")
+        );
+        assert!(one.html.contains("CI &lt;bot&gt;") && !one.html.contains("<bot>"));
+        let many = Content::Notifications {
+            notifications: vec![line.clone(), line],
+            more: 1,
+            dashboard_url: "d".into(),
+        }
+        .compose();
+        assert_eq!(many.subject, "3 notifications wait for your answer");
+        assert!(many.text.contains("And 1 more"));
     }
 
     #[test]

@@ -1,16 +1,17 @@
 //! The message sender: the owner-facing twin of the webhook engine. It leases due messages
-//! (verifications, tests, claim digests), mints the one-click links each carries (stored
-//! hashed; a message sent again after a crash carries new ones, and the old ones, never seen,
-//! expire), composes it, and sends it by SMTP or to a chat webhook through the SSRF-safe
-//! client. Failures are retried on the webhook schedule; the last error is kept for the
-//! owner's sent log.
+//! (verifications, tests, claim and notification digests), mints the one-click links each
+//! carries (stored hashed; a message sent again after a crash carries new ones, and the old
+//! ones, never seen, expire), composes it, and sends it by SMTP or to a chat webhook through
+//! the SSRF-safe client. Failures are retried on the webhook schedule; the last error is kept
+//! for the owner's sent log.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use assent_auth::{MintedToken, TokenKind, random};
 use assent_core::channel::{
-    ChannelEvent, ChannelKind, ClaimLine, Composed, Content, DIGEST_MAX_LINES, Topic,
+    ChannelEvent, ChannelKind, ClaimLine, Composed, Content, DIGEST_MAX_LINES, NotificationLine,
+    Topic,
 };
 use assent_core::claim::ClaimStatus;
 use assent_core::delivery::{RetrySchedule, retry_delay};
@@ -303,6 +304,62 @@ impl Messenger {
                 Content::Endpoints {
                     event,
                     endpoints,
+                    dashboard_url,
+                }
+            }
+            Topic::Event(ChannelEvent::NotificationCreated) => {
+                let store = self.store.clone();
+                let namespace = message.account.namespace.clone();
+                let ids: Vec<String> = message
+                    .items
+                    .iter()
+                    .filter(|(_, kind, _)| *kind == ItemKind::Notification)
+                    .map(|(_, _, id)| id.clone())
+                    .collect();
+                let found = tokio::task::spawn_blocking(move || {
+                    let party = assent_store::Party::Namespace(&namespace);
+                    let mut found = Vec::new();
+                    for id in ids {
+                        match store.get_notification(party, &id) {
+                            Ok(n) => found.push(n),
+                            // A database failure is retried; a notification gone is left out.
+                            Err(assent_store::TransitionError::Store(e)) => return Err(e),
+                            Err(_) => {}
+                        }
+                    }
+                    Ok(found)
+                })
+                .await
+                .map_err(|e| SendFailure::retried(e.to_string()))?
+                .map_err(|e| SendFailure::retried(e.to_string()))?;
+                // Notifications answered, expired or withdrawn meanwhile are left out.
+                let pending: Vec<_> = found
+                    .into_iter()
+                    .filter(|n| n.status.is_pending())
+                    .collect();
+                if pending.is_empty() {
+                    return Ok(None);
+                }
+                let more = pending.len().saturating_sub(DIGEST_MAX_LINES);
+                let notifications = pending
+                    .into_iter()
+                    .take(DIGEST_MAX_LINES)
+                    .map(|n| NotificationLine {
+                        title: n
+                            .context
+                            .get("title")
+                            .and_then(|t| t.as_str())
+                            .unwrap_or("A notification waits for your answer")
+                            .to_owned(),
+                        service: n.service_name.clone(),
+                        deadline: n.deadline.map(Timestamp::to_rfc3339),
+                        open_url: join(base, &format!("/dashboard#note-{}", n.id)),
+                        notification_id: n.id,
+                    })
+                    .collect();
+                Content::Notifications {
+                    notifications,
+                    more,
                     dashboard_url,
                 }
             }

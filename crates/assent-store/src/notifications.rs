@@ -184,6 +184,22 @@ pub struct NotificationQuery {
     pub limit: i64,
 }
 
+/// Tells the owner's channels that a notification waits for them (in the transaction that
+/// stores it, so once).
+fn tell_owner(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    row: &NotificationRow,
+) -> Result<(), StoreError> {
+    crate::channels::notify_owner(
+        conn,
+        outbox,
+        &row.namespace,
+        assent_core::channel::ChannelEvent::NotificationCreated,
+        (crate::channels::ItemKind::Notification, &row.id),
+    )
+}
+
 impl Store {
     /// Stores a new notification (status `created`) and its change. `Conflict` when its id
     /// is taken.
@@ -211,6 +227,7 @@ impl Store {
                 ChangeKind::Notification,
                 &notification.to_json(),
             )?;
+            tell_owner(conn, outbox, &row)?;
             Ok(notification.clone())
         })
     }
@@ -261,6 +278,7 @@ impl Store {
             }
             let Some((rule, effect, action)) = &screening.rule else {
                 within_pending_caps(conn, &row, screening.caps)?;
+                tell_owner(conn, outbox, &row)?;
                 return Ok(row.into());
             };
             crate::policies::count_match(conn, &row.namespace, rule, now)?;
@@ -288,6 +306,7 @@ impl Store {
                 }
                 _ => {
                     within_pending_caps(conn, &row, screening.caps)?;
+                    tell_owner(conn, outbox, &row)?;
                     Ok(row.into())
                 }
             }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::common;
 
 /// The real SMTP server: a Python process with aiosmtpd, and the mails it received.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     stdin: Option<ChildStdin>,
     port: u16,
@@ -25,7 +25,7 @@ struct SmtpSink {
 }
 
 impl SmtpSink {
-    fn start(refuse: bool) -> Self {
+    pub(crate) fn start(refuse: bool) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/peers/smtp_sink.py");
         let mut command = Command::new(python());
         command.arg(script);
@@ -62,16 +62,16 @@ impl SmtpSink {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
-    fn mails(&self) -> Vec<Value> {
+    pub(crate) fn mails(&self) -> Vec<Value> {
         self.mails.lock().unwrap().clone()
     }
 
     /// Waits for the `n`th mail (1-based) and returns it.
-    async fn nth(&self, n: usize) -> Value {
+    pub(crate) async fn nth(&self, n: usize) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(mail) = self.mails().get(n - 1) {
@@ -98,7 +98,7 @@ impl Drop for SmtpSink {
 }
 
 /// Runs the message sender for `server`, mailing through `smtp_url`, retrying quickly.
-fn start_messages(
+pub(crate) fn start_messages(
     server: &TestServer,
     smtp_url: Option<String>,
 ) -> (
@@ -124,7 +124,7 @@ fn start_messages(
 }
 
 /// The first link in `text` under `/dashboard/links/`, as a path.
-fn links_in(text: &str) -> Vec<String> {
+pub(crate) fn links_in(text: &str) -> Vec<String> {
     text.split_whitespace()
         .filter_map(|word| {
             word.find("/dashboard/links/")
@@ -166,6 +166,7 @@ async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engin
         added.body["events"],
         json!([
             "claim.submitted",
+            "notification.created",
             "endpoint.failing",
             "endpoint.disabled",
             "endpoint.recovered"
@@ -847,7 +848,196 @@ async fn an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers(engi
     server.stop().await;
 }
 
+/// `PATCH /v1/auth/channels/{id}` changes what a channel gets and when; a bad value changes
+/// nothing and names its field; another owner's channel is not found.
+async fn an_owner_changes_a_channels_events_quiet_hours_and_throttle(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let lin = server.signup("lin").await;
+    let eve = server.signup("eve").await;
+    let added = add_channel(
+        &server,
+        &lin,
+        json!({ "kind": "email", "address": "lin@example.com" }),
+    )
+    .await;
+    let path = format!("/v1/auth/channels/{}", added.body["id"].as_str().unwrap());
+    let patch = |session: &str, body: Value| {
+        let (path, session) = (path.clone(), session.to_owned());
+        let server = &server;
+        async move {
+            server
+                .call(Method::PATCH, &path, &session, Some(body))
+                .await
+        }
+    };
+    for (body, code, field) in [
+        (json!({ "events": [] }), "INVALID_EVENT_TYPE", "events"),
+        (
+            json!({ "events": ["claim.decided"] }),
+            "INVALID_EVENT_TYPE",
+            "events",
+        ),
+        (
+            json!({ "quiet_hours": "7-9" }),
+            "VALIDATION_ERROR",
+            "quiet_hours",
+        ),
+        (
+            json!({ "throttle_seconds": 86401 }),
+            "VALIDATION_ERROR",
+            "throttle_seconds",
+        ),
+    ] {
+        let reply = patch(&lin, body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{body}: {:?}",
+            reply.body
+        );
+        assert!(
+            reply.body.to_string().contains(field),
+            "{body} names {field}: {:?}",
+            reply.body
+        );
+    }
+    let unchanged = server
+        .call(Method::GET, "/v1/auth/channels", &lin, None)
+        .await;
+    assert_eq!(unchanged.body["channels"][0]["throttle_seconds"], 60);
+    assert_eq!(
+        unchanged.body["channels"][0]["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+
+    let changed = patch(
+        &lin,
+        json!({ "events": ["claim.submitted"], "quiet_hours": "22:00-07:00", "throttle_seconds": 0 }),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(changed.body["events"], json!(["claim.submitted"]));
+    assert_eq!(changed.body["quiet_hours"], "22:00-07:00");
+    assert_eq!(changed.body["throttle_seconds"], 0);
+    assert_eq!(changed.body["address"], "lin@example.com");
+    // Only what is given changes; an empty text turns quiet hours off.
+    let cleared = patch(&lin, json!({ "quiet_hours": "" })).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{:?}", cleared.body);
+    assert_eq!(cleared.body["quiet_hours"], Value::Null);
+    assert_eq!(cleared.body["events"], json!(["claim.submitted"]));
+    assert_eq!(cleared.body["throttle_seconds"], 0);
+    let listed = server
+        .call(Method::GET, "/v1/auth/channels", &lin, None)
+        .await;
+    assert_eq!(listed.body["channels"][0], cleared.body);
+
+    let theirs = patch(&eve, json!({ "throttle_seconds": 5 })).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{:?}", theirs.body);
+    server.stop().await;
+}
+
+/// A service's notification mails its owner (once, with an Open link to it in the dashboard);
+/// one answered before its message goes out is left out, and a message with nothing left is
+/// logged as skipped.
+async fn a_notification_mails_its_owner_with_an_open_link(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "ci").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com", "throttle_seconds": 0,
+                "events": ["notification.created"] }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let link = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    Browser::new(&server)
+        .post(&link, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+
+    let note = json!({
+        "context": { "title": "Deploy <build 42> to staging?", "description": "Build 42 passed." },
+        "actions": [
+            { "id": "deploy", "label": "Deploy", "response_type": "simple" },
+            { "id": "hold", "label": "Hold", "response_type": "simple" },
+        ],
+    });
+    let id = server.notify(&api_key, &note).await;
+    let mail = sink.nth(2).await;
+    assert_eq!(mail["subject"], "CI asks: Deploy <build 42> to staging?");
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains(&id), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}/dashboard#note-{id}",
+            server.base.trim_end_matches('/')
+        )),
+        "{text}"
+    );
+    assert!(
+        mail["html"]
+            .as_str()
+            .unwrap()
+            .contains("Deploy &lt;build 42&gt; to staging?"),
+        "{mail}"
+    );
+    // The mail is accepted a moment before the log records it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let log = loop {
+        let log = messages(&server, &session).await;
+        if log[0]["status"] != "pending" {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (&log[0]["topic"], &log[0]["status"], &log[0]["item_count"]),
+        (&json!("notification.created"), &json!("sent"), &json!(1)),
+        "{log:?}"
+    );
+
+    // Answered before its message is sent: nothing is mailed, the log says skipped.
+    let _ = stop.send(true);
+    done.await.unwrap();
+    let second = server.notify(&api_key, &note).await;
+    let client_token = server.user_token(&session, "phone").await;
+    let answered = server
+        .call(
+            Method::POST,
+            "/api/v1/client/respond",
+            &client_token,
+            Some(json!({ "notification_id": second, "action_id": "hold" })),
+        )
+        .await;
+    assert!(answered.status.is_success(), "{:?}", answered.body);
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = messages(&server, &session).await;
+        if log[0]["status"] == "skipped" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sink.mails().len(), 2, "{:?}", sink.mails());
+    let _ = stop.send(true);
+    done.await.unwrap();
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_notification_mails_its_owner_with_an_open_link,
+    an_owner_changes_a_channels_events_quiet_hours_and_throttle,
     an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers,
     an_emailed_link_approves_a_claim_and_the_service_hears_it,
     links_refuse_tampering_and_other_owners,
