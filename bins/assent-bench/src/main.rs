@@ -245,15 +245,38 @@ fn run_deliveries(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdic
 /// `respond`: notifications answered one after the other, each timed to its webhook.
 fn run_respond(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let (mut server, target, description, backend) = spawned(args, setup)?;
+    // The second replica: the same binary, database and settings, another port.
+    let mut replica = match args.stream_replica {
+        true => Some(start_replica(args, &target)?),
+        false => None,
+    };
     let plan = RespondPlan {
         samples: latency_samples(args),
         run_id: run_id(),
+        stream_base: replica.as_ref().map(|(_, target)| target.base.clone()),
     };
-    let outcome = runtime.block_on(interruptible(measure_spawned(
-        &target,
-        &mut server,
-        respond::run(&plan, &target),
-    )));
+    let outcome = runtime.block_on(interruptible(async {
+        if let Some((guard, replica_target)) = replica.as_mut() {
+            load::wait_ready(replica_target, Some(guard), READY_TIMEOUT_SPAWNED).await?;
+        }
+        measure_spawned(&target, &mut server, respond::run(&plan, &target)).await
+    }));
+    let description = match &replica {
+        Some((_, replica_target)) => {
+            format!(
+                "{description}; stream on a second replica {}",
+                replica_target.base
+            )
+        }
+        None => description,
+    };
+    if let Some((guard, _)) = replica {
+        // Its log is kept too when the run is incomplete.
+        let complete = outcome.as_ref().is_ok_and(|(f, _, _)| f.complete());
+        if let Some(note) = stop_or_keep_log(guard, complete)? {
+            eprintln!("second replica: {note}");
+        }
+    }
     let (figures, rss_idle_mb, rss_end_mb) = match outcome {
         Ok(measured) => measured,
         Err(e) => return Err(with_server_log(e, Some(server))),
@@ -294,6 +317,31 @@ fn run_mcp(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let human = format!("{description}, {} CPUs\n{}", cpus(), figures.human());
     print_report(args.json, &human, &figures.json());
     Ok(verdict_after(kept_log, "the server did not stop cleanly"))
+}
+
+/// A second `assent serve` on the same database as the first (which made the account and the
+/// admin token), for `--stream-replica`.
+fn start_replica(args: &Args, first: &Target) -> Result<(ServerGuard, Target)> {
+    let port = server::free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let config = ServerConfig {
+        bin: server::locate_binary(args.server_bin.as_deref())?,
+        port,
+        database_url: args.database_url.clone(),
+        admin_token: first.admin_token.clone().unwrap_or_default(),
+        namespace: args.namespace.clone(),
+        create_account: false,
+        extra_env: scenario_env(args, &base),
+    };
+    eprintln!("starting a second replica on 127.0.0.1:{port}");
+    let guard = ServerGuard::start(&config)?;
+    Ok((
+        guard,
+        Target {
+            base,
+            admin_token: first.admin_token.clone(),
+        },
+    ))
 }
 
 /// The server of a scenario that must have started it, with the rest of the setup.

@@ -263,6 +263,11 @@ impl Store {
 
 #[cfg(all(test, feature = "testing"))]
 mod tests {
+    #![expect(
+        clippy::expect_used,
+        reason = "test helpers: a failure there fails the test"
+    )]
+
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, mpsc};

@@ -178,6 +178,11 @@ fn listen(
 
 #[cfg(all(test, feature = "testing"))]
 mod tests {
+    #![expect(
+        clippy::expect_used,
+        reason = "test helpers: a failure there fails the test"
+    )]
+
     use std::sync::mpsc;
 
     use diesel::sql_types::BigInt;
