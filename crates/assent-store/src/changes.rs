@@ -163,7 +163,7 @@ impl Store {
     /// Numbers every change committed so far that has no number yet (PostgreSQL; on SQLite
     /// changes are numbered as they are written). Called before each read of the log, so a
     /// read sees every change committed before it began.
-    fn number_committed(&self) -> Result<(), StoreError> {
+    pub(crate) fn number_committed(&self) -> Result<(), StoreError> {
         if self.backend() != Backend::Postgres {
             return Ok(());
         }
