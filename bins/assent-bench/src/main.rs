@@ -246,10 +246,19 @@ fn run_deliveries(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdic
 fn run_respond(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let (mut server, target, description, backend) = spawned(args, setup)?;
     // The second replica: the same binary, database and settings, another port.
-    let mut replica = match args.stream_replica {
-        true => Some(start_replica(args, &target)?),
-        false => None,
-    };
+    // Started once the first is ready: both would otherwise race to create the admin token.
+    let mut replica = None;
+    if args.stream_replica {
+        let ready = runtime.block_on(load::wait_ready(
+            &target,
+            Some(&mut server),
+            READY_TIMEOUT_SPAWNED,
+        ));
+        if let Err(e) = ready {
+            return Err(with_server_log(e, Some(server)));
+        }
+        replica = Some(start_replica(args, &target)?);
+    }
     let plan = RespondPlan {
         samples: latency_samples(args),
         run_id: run_id(),
@@ -317,6 +326,17 @@ fn run_mcp(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let human = format!("{description}, {} CPUs\n{}", cpus(), figures.human());
     print_report(args.json, &human, &figures.json());
     Ok(verdict_after(kept_log, "the server did not stop cleanly"))
+}
+
+/// The secret key both replicas of `--stream-replica` are given.
+fn replica_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        assent_auth::SecretKey::generate()
+            .to_base64()
+            .expose()
+            .to_owned()
+    })
 }
 
 /// A second `assent serve` on the same database as the first (which made the account and the
@@ -437,8 +457,15 @@ fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
         }
         // One service, whose callback is never called.
         Scenario::Notify => Vec::new(),
-        // The callback is the receiver, plain http on loopback.
-        Scenario::Respond => vec![("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned())],
+        // The callback is the receiver, plain http on loopback. Replicas must share the key
+        // that seals webhook secrets: either may send a delivery.
+        Scenario::Respond => {
+            let mut env = vec![("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned())];
+            if args.stream_replica {
+                env.push(("ASSENT_SECRET_KEY", replica_key().to_owned()));
+            }
+            env
+        }
         // The callback is the receiver; hundreds of requests in a minute are the point.
         Scenario::Mcp => vec![
             ("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned()),
