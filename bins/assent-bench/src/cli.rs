@@ -89,6 +89,12 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub delivery_concurrency: Option<u32>,
 
+    /// `respond`: start a second replica on the same PostgreSQL database (--database-url) and
+    /// open the user's event stream there, so `push` is from a commit on one replica to the
+    /// event on another replica's stream.
+    #[arg(long, requires = "database_url")]
+    pub stream_replica: bool,
+
     /// Run the spawned server with ASSENT_METRICS=on (every request timed for `/metrics`), to
     /// compare with a run without it.
     #[arg(long, conflicts_with = "url")]
@@ -146,6 +152,17 @@ impl Args {
                     names.join(" or ")
                 ));
             }
+        }
+        if self.stream_replica && self.scenario != Scenario::Respond {
+            return Err("--stream-replica only applies to --scenario respond".into());
+        }
+        if self.stream_replica
+            && !self
+                .database_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            return Err("--stream-replica needs a PostgreSQL --database-url".into());
         }
         if self.scenario == Scenario::Respond && self.latency_samples == Some(0) {
             return Err("--scenario respond needs --latency-samples of at least 1".into());

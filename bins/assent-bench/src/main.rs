@@ -245,15 +245,47 @@ fn run_deliveries(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdic
 /// `respond`: notifications answered one after the other, each timed to its webhook.
 fn run_respond(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let (mut server, target, description, backend) = spawned(args, setup)?;
+    // The second replica: the same binary, database and settings, another port.
+    // Started once the first is ready: both would otherwise race to create the admin token.
+    let mut replica = None;
+    if args.stream_replica {
+        let ready = runtime.block_on(load::wait_ready(
+            &target,
+            Some(&mut server),
+            READY_TIMEOUT_SPAWNED,
+        ));
+        if let Err(e) = ready {
+            return Err(with_server_log(e, Some(server)));
+        }
+        replica = Some(start_replica(args, &target)?);
+    }
     let plan = RespondPlan {
         samples: latency_samples(args),
         run_id: run_id(),
+        stream_base: replica.as_ref().map(|(_, target)| target.base.clone()),
     };
-    let outcome = runtime.block_on(interruptible(measure_spawned(
-        &target,
-        &mut server,
-        respond::run(&plan, &target),
-    )));
+    let outcome = runtime.block_on(interruptible(async {
+        if let Some((guard, replica_target)) = replica.as_mut() {
+            load::wait_ready(replica_target, Some(guard), READY_TIMEOUT_SPAWNED).await?;
+        }
+        measure_spawned(&target, &mut server, respond::run(&plan, &target)).await
+    }));
+    let description = match &replica {
+        Some((_, replica_target)) => {
+            format!(
+                "{description}; stream on a second replica {}",
+                replica_target.base
+            )
+        }
+        None => description,
+    };
+    if let Some((guard, _)) = replica {
+        // Its log is kept too when the run is incomplete.
+        let complete = outcome.as_ref().is_ok_and(|(f, _, _)| f.complete());
+        if let Some(note) = stop_or_keep_log(guard, complete)? {
+            eprintln!("second replica: {note}");
+        }
+    }
     let (figures, rss_idle_mb, rss_end_mb) = match outcome {
         Ok(measured) => measured,
         Err(e) => return Err(with_server_log(e, Some(server))),
@@ -294,6 +326,42 @@ fn run_mcp(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     let human = format!("{description}, {} CPUs\n{}", cpus(), figures.human());
     print_report(args.json, &human, &figures.json());
     Ok(verdict_after(kept_log, "the server did not stop cleanly"))
+}
+
+/// The secret key both replicas of `--stream-replica` are given.
+fn replica_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        assent_auth::SecretKey::generate()
+            .to_base64()
+            .expose()
+            .to_owned()
+    })
+}
+
+/// A second `assent serve` on the same database as the first (which made the account and the
+/// admin token), for `--stream-replica`.
+fn start_replica(args: &Args, first: &Target) -> Result<(ServerGuard, Target)> {
+    let port = server::free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let config = ServerConfig {
+        bin: server::locate_binary(args.server_bin.as_deref())?,
+        port,
+        database_url: args.database_url.clone(),
+        admin_token: first.admin_token.clone().unwrap_or_default(),
+        namespace: args.namespace.clone(),
+        create_account: false,
+        extra_env: scenario_env(args, &base),
+    };
+    eprintln!("starting a second replica on 127.0.0.1:{port}");
+    let guard = ServerGuard::start(&config)?;
+    Ok((
+        guard,
+        Target {
+            base,
+            admin_token: first.admin_token.clone(),
+        },
+    ))
 }
 
 /// The server of a scenario that must have started it, with the rest of the setup.
@@ -389,8 +457,15 @@ fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
         }
         // One service, whose callback is never called.
         Scenario::Notify => Vec::new(),
-        // The callback is the receiver, plain http on loopback.
-        Scenario::Respond => vec![("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned())],
+        // The callback is the receiver, plain http on loopback. Replicas must share the key
+        // that seals webhook secrets: either may send a delivery.
+        Scenario::Respond => {
+            let mut env = vec![("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned())];
+            if args.stream_replica {
+                env.push(("ASSENT_SECRET_KEY", replica_key().to_owned()));
+            }
+            env
+        }
         // The callback is the receiver; hundreds of requests in a minute are the point.
         Scenario::Mcp => vec![
             ("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned()),

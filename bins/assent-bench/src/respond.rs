@@ -46,6 +46,9 @@ pub struct RespondPlan {
     pub samples: u32,
     /// Makes the namespace unique in a reused database.
     pub run_id: String,
+    /// Where to open the user's event stream (another replica), when not on the server that
+    /// takes the notifications.
+    pub stream_base: Option<String>,
 }
 
 /// What a run measured.
@@ -105,10 +108,12 @@ pub async fn run(plan: &RespondPlan, target: &Target) -> Result<RespondFigures> 
     );
 
     let pushes = Pushes::default();
-    let stream = tokio::spawn(pushes.clone().listen(
-        api.url("/api/v1/client/events?types=notification"),
-        user_token.clone(),
-    ));
+    let events = "/api/v1/client/events?types=notification";
+    let stream_url = match &plan.stream_base {
+        Some(base) => format!("{base}{events}"),
+        None => api.url(events),
+    };
+    let stream = tokio::spawn(pushes.clone().listen(stream_url, user_token.clone()));
     // The stream is open once its first bytes (the retry hint) arrived.
     let opened = tokio::time::Instant::now() + RECEIPT_TIMEOUT;
     while !pushes.opened() && tokio::time::Instant::now() < opened && !stream.is_finished() {

@@ -98,6 +98,11 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         },
     )
     .context("cannot set up sending to owners' channels")?;
+    // On PostgreSQL, other replicas' commits wake this one's change feed, delivery engine and
+    // message sender at once; polling stays as the fallback. Held until the server stops.
+    let _listener = store
+        .listen()
+        .context("cannot start the PostgreSQL listener thread")?;
     let upkeep_store = store.clone();
     let engine_store = store.clone();
     let state = AppState::new(store, secret_key.clone(), settings);

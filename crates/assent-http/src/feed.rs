@@ -3,7 +3,8 @@
 //!
 //! One task per process tails the change log of the database ([`assent_store::Change`]), so
 //! a change made on any replica reaches connections on every replica. A commit in this process
-//! wakes the task at once; otherwise it polls. A `notification` pushed to at least one
+//! wakes the task at once; on PostgreSQL so does a commit on any other replica, through the
+//! store's listener (`assent_store::Listener`, started by the binary); otherwise it polls. A `notification` pushed to at least one
 //! connection moves that notification from `created` to `delivered`.
 
 use std::collections::HashMap;
@@ -106,8 +107,8 @@ impl ChangeFeed {
             .clear();
     }
 
-    /// Runs the feed on `store` until the process ends: wakes on this process's commits (the
-    /// store's change waker) and every `poll` for other replicas' changes.
+    /// Runs the feed on `store` until the process ends: wakes on this process's commits and,
+    /// with a listener, other replicas' (the store's change waker), and every `poll`.
     pub async fn run(self: Arc<Self>, store: Store, poll: Duration) {
         let waker = Arc::clone(&self);
         store.set_change_waker(Arc::new(move || waker.wake.notify_one()));

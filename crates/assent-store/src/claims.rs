@@ -415,6 +415,8 @@ impl Store {
                 .filter(claims::id.eq_any(&due))
                 .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
                 .filter(claims::expires_at.le(now))
+                // In id order, so concurrent sweeps lock rows in one order and cannot deadlock.
+                .order(claims::id.asc())
                 .select(ClaimRow::as_select())
                 .load(conn)?;
             let count = rows.len();

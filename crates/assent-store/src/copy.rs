@@ -467,6 +467,11 @@ impl Store {
                 return Err(CopyError::TargetNotEmpty { table, rows });
             }
         }
+        if !options.dry_run {
+            // Changes a PostgreSQL source committed but has not numbered yet would reach a
+            // SQLite target in an inbox that nothing there reads: number them first.
+            self.number_committed()?;
+        }
         let batch = options.batch.max(1);
         self.read(|source| {
             source.transaction(|source| {

@@ -189,6 +189,8 @@ pub struct Store {
     pub(crate) pool_waits: Arc<crate::operations::PoolWaits>,
     /// Wakes this process's message sender after a commit that queued messages to owners.
     pub(crate) message_waker: crate::outbox::WakerSlot,
+    /// Where the pool connects: the PostgreSQL listener opens its own connection there.
+    pub(crate) url: Arc<DatabaseUrl>,
 }
 
 impl Store {
@@ -204,6 +206,7 @@ impl Store {
             })?;
         }
         let backend = url.backend();
+        let shared_url = Arc::new(url.clone());
         let manager = Manager(url);
         // One connection first, alone: an unreachable server is one clear error now rather
         // than a pool retrying until its timeout. On SQLite it also switches a new file to
@@ -225,6 +228,7 @@ impl Store {
             change_waker: crate::outbox::WakerSlot::default(),
             pool_waits: Arc::default(),
             message_waker: crate::outbox::WakerSlot::default(),
+            url: shared_url,
         })
     }
 

@@ -17,6 +17,7 @@ mod db;
 mod deliveries;
 mod error;
 mod limits;
+mod listener;
 mod nonces;
 mod notifications;
 mod one_time_tokens;
@@ -47,6 +48,7 @@ pub use copy::{CopyError, CopyOptions, CopyProgress, CopyReport, TableReport};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
 pub use error::{Quota, StoreError};
+pub use listener::Listener;
 pub use notifications::{
     NotificationQuery, NotificationScreening, Party, Response, TransitionError,
 };

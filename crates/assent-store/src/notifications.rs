@@ -388,6 +388,9 @@ impl Store {
             let rows: Vec<NotificationRow> = notifications::table
                 .filter(notifications::id.eq_any(ids))
                 .filter(notifications::status.eq(NotificationStatus::Created.as_str()))
+                // In id order, as every transaction that moves several does: two of them lock
+                // their rows in the same order and cannot deadlock.
+                .order(notifications::id.asc())
                 .select(NotificationRow::as_select())
                 .load(conn)?;
             let mut moved = Vec::with_capacity(rows.len());
@@ -514,7 +517,9 @@ impl Store {
             if let Some(namespace) = namespace {
                 q = q.filter(notifications::namespace.eq(namespace));
             }
-            Ok(q.limit(limit)
+            // In id order, so concurrent sweeps lock rows in one order (see mark_delivered).
+            Ok(q.order(notifications::id.asc())
+                .limit(limit)
                 .select(NotificationRow::as_select())
                 .load(conn)?)
         };

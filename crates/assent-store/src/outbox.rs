@@ -1,8 +1,10 @@
 //! The transactional outbox. An event and one delivery per subscribed, enabled endpoint are
 //! written in the transaction of the change that causes them ([`Store::write_with_outbox`]),
 //! so a committed change is never without its deliveries, and a rolled-back one has none.
-//! After the commit the store wakes the delivery engine of this process; other replicas find
-//! the work by polling.
+//! After the commit the store wakes the delivery engine of this process; on PostgreSQL the
+//! transaction also announces its work (`NOTIFY`, delivered only if it commits), which wakes
+//! every other replica through its listener ([`crate::listener`]). Polling stays as the
+//! fallback for a lost announcement.
 
 use std::sync::{Arc, RwLock};
 
@@ -147,6 +149,26 @@ impl Outbox {
     pub(crate) fn changed(&mut self) {
         self.changes += 1;
     }
+
+    /// Tells every replica's listener what this transaction wrote, in one round trip. A
+    /// `NOTIFY` inside a transaction is sent only when it commits, and not at all when it
+    /// rolls back.
+    fn announce(&self, conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {
+        use diesel::connection::SimpleConnection;
+        let announcements: Vec<String> = [
+            (self.changes, crate::listener::Wake::Changes),
+            (self.emitted, crate::listener::Wake::Deliveries),
+            (self.messages, crate::listener::Wake::Messages),
+        ]
+        .into_iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(_, wake)| format!("NOTIFY {}, '{}';", crate::listener::CHANNEL, wake.as_str()))
+        .collect();
+        if announcements.is_empty() {
+            return Ok(());
+        }
+        conn.batch_execute(&announcements.concat())
+    }
 }
 
 /// The columns of a delivery due again at `now`, its lease and completion cleared.
@@ -227,7 +249,13 @@ impl Store {
         E: From<StoreError> + From<diesel::result::Error>,
     {
         let mut outbox = Outbox::default();
-        let value = self.write(|conn| f(conn, &mut outbox))?;
+        let value = self.write(|conn| {
+            let value = f(conn, &mut outbox)?;
+            if let AnyConnection::Postgresql(pg) = conn {
+                outbox.announce(pg)?;
+            }
+            Ok::<T, E>(value)
+        })?;
         if outbox.emitted > 0 {
             self.wake_delivery();
         }

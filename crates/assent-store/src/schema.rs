@@ -320,6 +320,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    change_inbox (id) {
+        id -> BigInt,
+        namespace -> Text,
+        subject_id -> Text,
+        kind -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     channels (id) {
         id -> Text,
         account_id -> Text,

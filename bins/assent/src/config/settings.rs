@@ -112,7 +112,8 @@ settings! {
         /// Delivery attempts in flight at once, per process.
         delivery_concurrency: usize { default: Some("32"), at_least: Some("1") },
         /// How often to look for due deliveries when nothing wakes the engine (commits in this
-        /// process wake it at once).
+        /// process wake it at once; on PostgreSQL so do other replicas' commits, through
+        /// LISTEN/NOTIFY, and the poll is the fallback).
         delivery_poll_interval: Duration { default: Some("1s"), at_least: Some("10ms") },
         /// Disable an endpoint that has failed without a success for this long.
         webhook_disable_after: Duration { default: Some("5d"), at_least: Some("1ms") },
@@ -139,7 +140,8 @@ settings! {
         /// Close a WebSocket that has sent nothing for this long (code 1008).
         stream_idle_timeout: Duration { default: Some("60s"), at_least: Some("100ms") },
         /// How often each replica looks for notification changes made by other replicas (its
-        /// own commits push at once).
+        /// own commits push at once; on PostgreSQL other replicas' commits wake it at once
+        /// through LISTEN/NOTIFY, and the poll is the fallback).
         change_poll_interval: Duration { default: Some("500ms"), at_least: Some("10ms") },
         /// Serve `GET /metrics` (Prometheus / OpenMetrics text) and time every request
         /// (see `operations.md`).
