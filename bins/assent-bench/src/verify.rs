@@ -448,7 +448,7 @@ pub fn ed25519_cpu_time() -> Result<Duration> {
     let message = vec![0x5a_u8; ED25519_MESSAGE_BYTES];
     let signature = key.sign(&message);
     let public = key.verifying_key();
-    let mut run = |times: u32| -> Result<()> {
+    let run = |times: u32| -> Result<()> {
         for _ in 0..times {
             public
                 .verify_strict(std::hint::black_box(&message), &signature)
