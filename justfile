@@ -27,7 +27,7 @@ openapi:
 config-reference:
     cargo run --quiet -p assent -- config-reference --write docs/configuration.md
 
-# Measure an endpoint: just bench health | register | verify | deliveries | notify | respond
+# Measure an endpoint: just bench health | register | verify | did | deliveries | notify | respond
 bench scenario="health" *args:
     cargo build --release -p assent -p assent-bench
     target/release/assent-bench --scenario {{scenario}} {{args}}

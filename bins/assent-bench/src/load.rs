@@ -50,6 +50,8 @@ pub enum Requests {
     /// `claims`, `claims-rules`, `claims-auto`: pre-signed claim submissions; a success is
     /// any 2xx (a 201).
     Claims(Arc<crate::claims::ClaimsLoad>),
+    /// `did`: a GET of this path, unauthenticated; a success is any 2xx.
+    Get(Arc<String>),
 }
 
 /// What makes an answer a success.
@@ -184,6 +186,10 @@ async fn connection(worker: Worker) -> Recording {
                     Check::Success,
                 )
             }
+            Requests::Get(path) => (
+                worker.client.get(format!("{}{path}", worker.target.base)),
+                Check::Success,
+            ),
             Requests::Claims(claims) => match claims.request(&worker.client) {
                 Ok(request) => (request, Check::Success),
                 Err(e) => {

@@ -7,7 +7,8 @@
 //! `--scenario deliveries` instead measures webhook delivery: a backlog's throughput and the
 //! latency of single deliveries, into a receiver inside the bench (see `deliveries`).
 //! `--scenario verify` sets up an approved agent over the API and loads `GET /v1/verify` with
-//! signed requests (see `verify`).
+//! signed requests (see `verify`); `--scenario did` loads a namespace's DID document (see
+//! `did`). Both first measure `GET /health` on the same server, and report against it.
 //! `--scenario notify` registers an ATP service over the API and loads
 //! `POST /api/v1/notifications` with its API key (see `atp`); `--scenario respond` measures,
 //! one notification at a time, from a user's `POST /api/v1/client/respond` to the receipt of
@@ -18,6 +19,7 @@ mod atp;
 mod claims;
 mod cli;
 mod deliveries;
+mod did;
 mod load;
 mod mcp;
 mod metrics;
@@ -42,7 +44,7 @@ use tokio::runtime::Runtime;
 use crate::cli::Args;
 use crate::deliveries::DeliveryPlan;
 use crate::load::{LoadPlan, Requests, Target};
-use crate::report::{DeliveryReport, Figures, Report, RespondReport, Run};
+use crate::report::{Baseline, DeliveryReport, Figures, Report, RespondReport, Run};
 use crate::respond::RespondPlan;
 use crate::scenario::{Load, Scenario, ScenarioContext};
 use crate::server::{ServerConfig, ServerGuard};
@@ -119,6 +121,7 @@ struct Measured {
     rss_idle_mb: Option<f64>,
     rss_end_mb: Option<f64>,
     signing: Option<SigningFigures>,
+    baseline: Option<Baseline>,
 }
 
 /// Runs the benchmark.
@@ -143,7 +146,8 @@ fn run(args: &Args) -> Result<Verdict> {
         | Scenario::Notify
         | Scenario::Claims
         | Scenario::ClaimsRules
-        | Scenario::ClaimsAuto => run_load(args, setup, &runtime),
+        | Scenario::ClaimsAuto
+        | Scenario::Did => run_load(args, setup, &runtime),
     };
     // A bulk enqueue abandoned at its deadline must not hold the process.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
@@ -187,6 +191,7 @@ fn run_load(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
         },
         figures: Figures::from_recording(measured.recording),
         signing: measured.signing,
+        baseline: measured.baseline,
     };
     // With --json, stdout carries only the JSON line so it can be piped.
     print_report(args.json, &report.human(), &report.json());
@@ -452,7 +457,11 @@ fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
         ],
         // The signed `@target-uri` is rebuilt from the public URL: exactly what the bench
         // calls, whatever the Host header or a proxy header says.
-        Scenario::Verify | Scenario::Claims | Scenario::ClaimsRules | Scenario::ClaimsAuto => {
+        Scenario::Verify
+        | Scenario::Claims
+        | Scenario::ClaimsRules
+        | Scenario::ClaimsAuto
+        | Scenario::Did => {
             vec![("ASSENT_PUBLIC_URL", base.to_owned())]
         }
         // One service, whose callback is never called.
@@ -511,7 +520,7 @@ fn setup(args: &Args) -> Result<Setup> {
             .clone()
             .unwrap_or_else(|| server::random_hex(2)),
         namespace: args.namespace.clone(),
-        create_account: args.scenario != Scenario::Verify
+        create_account: !matches!(args.scenario, Scenario::Verify | Scenario::Did)
             && args.scenario.claims_policy().is_none(),
         extra_env: scenario_env(args, &base)
             .into_iter()
@@ -618,7 +627,21 @@ async fn measure(
             );
             (Requests::Claims(Arc::new(prepared)), None)
         }
+        None if args.scenario == Scenario::Did => {
+            eprintln!(
+                "did: approving {} agents of `{}` over the API",
+                did::APPROVED_AGENTS,
+                args.namespace
+            );
+            let path = did::prepare(&target, &args.namespace).await?;
+            (Requests::Get(Arc::new(path)), None)
+        }
         None => bail!("--scenario {} is not a load", args.scenario.name()),
+    };
+    let baseline = if args.scenario.compares_to_health() {
+        Some(baseline(args, &target).await?)
+    } else {
+        None
     };
     eprintln!(
         "{}: {} connections, {:.1} s warmup, then {:.1} s measured",
@@ -640,6 +663,43 @@ async fn measure(
         rss_idle_mb,
         rss_end_mb,
         signing: verify.map(|v| v.figures()),
+        baseline,
+    })
+}
+
+/// `GET /health` on the same server and as many connections, right before the scenario's own
+/// load; for `verify` also the CPU time of one Ed25519 verification.
+async fn baseline(args: &Args, target: &Arc<Target>) -> Result<Baseline> {
+    eprintln!(
+        "health, this sitting's baseline: {} connections, {:.1} s warmup, then {:.1} s measured",
+        args.connections,
+        args.warmup.as_secs_f64(),
+        args.duration().as_secs_f64()
+    );
+    let context = ScenarioContext {
+        run_id: run_id(),
+        namespace: args.namespace.clone(),
+        service_key: None,
+    };
+    let plan = LoadPlan {
+        requests: Requests::Described(Load::Health, Arc::new(context)),
+        connections: args.connections,
+        warmup: args.warmup,
+        duration: args.duration(),
+    };
+    let recording = load::run(&plan, Arc::clone(target)).await?;
+    let health_rps = recording.latencies_us.len() as f64 / args.duration().as_secs_f64();
+    let ed25519 = if args.scenario == Scenario::Verify {
+        let each = tokio::task::spawn_blocking(verify::ed25519_cpu_time)
+            .await
+            .context("the Ed25519 timing task failed")??;
+        Some(each)
+    } else {
+        None
+    };
+    Ok(Baseline {
+        health_rps,
+        ed25519,
     })
 }
 

@@ -42,6 +42,9 @@ pub enum Scenario {
     ClaimsRules,
     /// As `claims`, with a rule that approves the service's claims: each is stored approved.
     ClaimsAuto,
+    /// `GET /.well-known/did/did:sigilum:<namespace>`, the public DID document of a namespace
+    /// with 5 approved agent keys (see `crate::did`).
+    Did,
 }
 
 /// The scenarios that are a load of requests on N connections.
@@ -116,13 +119,15 @@ impl Scenario {
             Self::Claims => "claims",
             Self::ClaimsRules => "claims-rules",
             Self::ClaimsAuto => "claims-auto",
+            Self::Did => "did",
         }
     }
 
     pub fn needs_admin_token(self) -> bool {
         match self {
-            // verify authenticates by signature, with keys the scenario makes itself.
-            Self::Health | Self::Deliveries | Self::Verify => false,
+            // verify authenticates by signature, with keys the scenario makes itself; did
+            // sets its namespace up as verify does.
+            Self::Health | Self::Deliveries | Self::Verify | Self::Did => false,
             // claims sign up their own owner, as verify does.
             Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => false,
             // notify and respond register their ATP service.
@@ -135,9 +140,16 @@ impl Scenario {
     pub fn needs_spawned_server(self) -> bool {
         match self {
             Self::Deliveries | Self::Respond | Self::Mcp => true,
-            Self::Health | Self::Register | Self::Verify | Self::Notify => false,
+            Self::Health | Self::Register | Self::Verify | Self::Notify | Self::Did => false,
             Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => false,
         }
+    }
+
+    /// Whether the run first measures `GET /health` on the same server and connections, and
+    /// reports the scenario against it (`verify` also against L, see `crate::verify::limit_l`):
+    /// the targets are ratios to health measured in the same sitting.
+    pub fn compares_to_health(self) -> bool {
+        matches!(self, Self::Verify | Self::Did)
     }
 
     /// The owner policy of a claim submission scenario (`crate::claims`), `None` for others.
@@ -151,14 +163,15 @@ impl Scenario {
     }
 
     /// The load of described requests this scenario drives, or `None` for `verify` (signed
-    /// requests, from `crate::verify`), `deliveries` and `respond` (not loads).
+    /// requests, from `crate::verify`), `did` (a path known after its setup), `deliveries`
+    /// and `respond` (not loads).
     pub fn load(self) -> Option<Load> {
         match self {
             Self::Health => Some(Load::Health),
             Self::Register => Some(Load::Register),
             Self::Notify => Some(Load::Notify),
             Self::Deliveries | Self::Verify | Self::Respond | Self::Mcp => None,
-            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => None,
+            Self::Claims | Self::ClaimsRules | Self::ClaimsAuto | Self::Did => None,
         }
     }
 
@@ -170,7 +183,8 @@ impl Scenario {
             | Self::Verify
             | Self::Notify
             | Self::Respond
-            | Self::Mcp => Duration::from_secs(10),
+            | Self::Mcp
+            | Self::Did => Duration::from_secs(10),
             Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => Duration::from_secs(10),
             Self::Deliveries => Duration::from_secs(60),
         }
@@ -284,6 +298,9 @@ mod tests {
         assert_eq!(Scenario::Notify.name(), "notify");
         assert_eq!(Scenario::Respond.name(), "respond");
         assert_eq!(Scenario::Verify.default_duration(), Duration::from_secs(10));
+        assert_eq!(Scenario::Did.load(), None);
+        assert!(Scenario::Did.compares_to_health() && Scenario::Verify.compares_to_health());
+        assert!(!Scenario::Health.compares_to_health());
         assert_eq!(Scenario::Notify.default_duration(), Duration::from_secs(10));
     }
 

@@ -192,39 +192,11 @@ impl VerifyLoad {
 /// `presigned` requests.
 pub async fn prepare(target: &Target, namespace: &str, presigned: usize) -> Result<VerifyLoad> {
     let api = Api::new(&target.base)?;
-    let token = api.signup(namespace).await.with_context(|| {
-        format!(
-            "signing up the owner of `{namespace}` (a database that already has this namespace \
-             needs another --namespace, or a fresh database)"
-        )
-    })?;
-    let service_id = api
-        .create_service(&token, SERVICE, "assent-bench verify")
-        .await?;
-    let key = api
-        .post(
-            &format!("/v1/services/{service_id}/keys"),
-            Some(&token),
-            json!({"name": "assent-bench verify"}),
-            StatusCode::CREATED,
-        )
-        .await?;
-    let api_key = string_at(&key, "/key")?;
-
-    let agent = Arc::new(Agent::new(namespace));
-    let claim_id = submit_claim(&api, &agent, &api_key).await?;
-    let path = format!("/v1/claims/{claim_id}/approve");
-    let approved = api
-        .expect(
-            &format!("POST {path}"),
-            api.client.post(api.url(&path)).bearer_auth(&token),
-            StatusCode::OK,
-        )
-        .await?;
-    if approved["status"] != "approved" {
-        bail!("POST {path} did not approve the claim: {approved}");
-    }
-
+    let agent = approved_agents(&api, namespace, 1)
+        .await?
+        .pop()
+        .map(Arc::new)
+        .ok_or_else(|| anyhow!("no agent was approved"))?;
     let url = Url::parse(&api.url(&verify_path(namespace, &agent.public_key(), SERVICE)))
         .context("the verify URL")?;
     check_authorized(&api, &agent, &url).await?;
@@ -251,6 +223,48 @@ pub async fn prepare(target: &Target, namespace: &str, presigned: usize) -> Resu
         inline_nanos: AtomicU64::new(0),
         stale: AtomicU64::new(0),
     })
+}
+
+/// Over the API, as an owner and agents would do it: signs up the owner of `namespace`,
+/// creates the service [`SERVICE`] and an API key for it, then `count` fresh agent keys each
+/// submit a signed claim, which the owner approves.
+pub async fn approved_agents(api: &Api, namespace: &str, count: usize) -> Result<Vec<Agent>> {
+    let token = api.signup(namespace).await.with_context(|| {
+        format!(
+            "signing up the owner of `{namespace}` (a database that already has this namespace \
+             needs another --namespace, or a fresh database)"
+        )
+    })?;
+    let service_id = api
+        .create_service(&token, SERVICE, "assent-bench verify")
+        .await?;
+    let key = api
+        .post(
+            &format!("/v1/services/{service_id}/keys"),
+            Some(&token),
+            json!({"name": "assent-bench verify"}),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let api_key = string_at(&key, "/key")?;
+    let mut agents = Vec::with_capacity(count);
+    for _ in 0..count {
+        let agent = Agent::new(namespace);
+        let claim_id = submit_claim(api, &agent, &api_key).await?;
+        let path = format!("/v1/claims/{claim_id}/approve");
+        let approved = api
+            .expect(
+                &format!("POST {path}"),
+                api.client.post(api.url(&path)).bearer_auth(&token),
+                StatusCode::OK,
+            )
+            .await?;
+        if approved["status"] != "approved" {
+            bail!("POST {path} did not approve the claim: {approved}");
+        }
+        agents.push(agent);
+    }
+    Ok(agents)
 }
 
 /// `POST /v1/claims` with the API key and a signature; returns the new claim's id.
@@ -419,6 +433,62 @@ fn presign(
     Ok((pool, per_request, wall, threads))
 }
 
+/// Ed25519 verifications timed by [`ed25519_cpu_time`], after as many unrecorded ones.
+const ED25519_TIMED: u32 = 4_000;
+/// About the length of a verify's signature base, which is what the server verifies.
+const ED25519_MESSAGE_BYTES: usize = 512;
+
+/// The CPU time of one strict Ed25519 verification (`verify_strict`, as the server checks a
+/// request's signature) of a [`ED25519_MESSAGE_BYTES`]-byte message on this machine: the
+/// thread's own on-CPU time (`/proc/thread-self/schedstat`, so time the scheduler gave to
+/// others does not count), or its wall time where that file is missing. Blocks its thread.
+pub fn ed25519_cpu_time() -> Result<Duration> {
+    ed25519_cpu_time_of(ED25519_TIMED)
+}
+
+/// [`ed25519_cpu_time`] over `timed` verifications (and as many unrecorded ones first).
+fn ed25519_cpu_time_of(timed: u32) -> Result<Duration> {
+    use ed25519_dalek::{Signer, SigningKey};
+    let key = SigningKey::from_bytes(&assent_auth::random::bytes::<32>());
+    let message = vec![0x5a_u8; ED25519_MESSAGE_BYTES];
+    let signature = key.sign(&message);
+    let public = key.verifying_key();
+    let run = |times: u32| -> Result<()> {
+        for _ in 0..times {
+            public
+                .verify_strict(std::hint::black_box(&message), &signature)
+                .map_err(|e| anyhow!("an Ed25519 signature did not verify: {e}"))?;
+        }
+        Ok(())
+    };
+    run(timed)?;
+    let (cpu_before, wall_before) = (thread_cpu_time(), Instant::now());
+    run(timed)?;
+    let spent = match (cpu_before, thread_cpu_time()) {
+        (Some(before), Some(after)) => after.saturating_sub(before),
+        _ => wall_before.elapsed(),
+    };
+    Ok(spent / timed.max(1))
+}
+
+/// This thread's time on a CPU so far, from the first field of its schedstat (nanoseconds).
+fn thread_cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// L, what the issue measures verify against: the rate `cpus` cores could serve if each
+/// request cost what a `GET /health` exchange costs the machine (`cpus ÷ health req/s`, client
+/// included) plus one Ed25519 verification, `cpus ÷ (cpus ÷ health + ed25519)`.
+pub fn limit_l(cpus: usize, health_rps: f64, ed25519: Duration) -> f64 {
+    let cores = cpus as f64;
+    if health_rps <= 0.0 {
+        return 0.0;
+    }
+    cores / (cores / health_rps + ed25519.as_secs_f64())
+}
+
 /// The default `--presigned`: [`DEFAULT_PRESIGN_RATE`] a second of the whole run, at most
 /// [`MAX_DEFAULT_PRESIGNED`].
 pub fn default_presigned(run: Duration) -> usize {
@@ -540,6 +610,26 @@ mod tests {
             assert!(nonces.insert(nonce.to_owned()), "duplicate nonce {nonce}");
         }
         assert!(nonces.contains("p-0") && nonces.contains("p-24"));
+    }
+
+    #[test]
+    fn l_is_health_plus_one_signature_check_on_every_core() {
+        // 2 cores, 50,000 health req/s (40 µs of machine time each) and 40 µs a check:
+        // 2 ÷ 80 µs.
+        let l = limit_l(2, 50_000.0, Duration::from_micros(40));
+        assert!((l - 25_000.0).abs() < 1e-6, "{l}");
+        assert!((limit_l(1, 10_000.0, Duration::ZERO) - 10_000.0).abs() < 1e-6);
+        assert_eq!(limit_l(2, 0.0, Duration::from_micros(40)), 0.0);
+    }
+
+    #[test]
+    fn an_ed25519_check_takes_some_microseconds() {
+        // Few: an unoptimised build verifies slowly.
+        let each = ed25519_cpu_time_of(20).expect("verifies");
+        assert!(
+            each > Duration::from_nanos(500) && each < Duration::from_secs(1),
+            "{each:?}"
+        );
     }
 
     #[test]

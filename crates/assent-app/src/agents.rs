@@ -1,12 +1,13 @@
 //! What services and agents ask with signed requests: submitting a claim for an agent key,
-//! verifying that a key may act, the service's feed of approved claims, and the public
-//! records of a namespace. The signature itself is checked by the front end (it needs the
-//! request); what is checked here needs the database.
+//! the service's feed of approved claims, and the public records of a namespace. The
+//! signature itself is checked by the front end (it needs the request); what is checked here
+//! needs the database. Verifying that a key may act is the one exception: its lookup rides
+//! with the request's nonce in the front end's group commit (`assent-http/src/nonces.rs`),
+//! one hand-off to the blocking pool for both.
 
 use assent_core::claim::Claim;
-use assent_core::claim::ClaimStatus;
 use assent_core::{Namespace, Timestamp};
-use assent_store::{Account, NewClaim, StoreError, Submitted};
+use assent_store::{Account, DidSubjects, NewClaim, StoreError, Submitted};
 
 use crate::{App, Error, code};
 
@@ -71,18 +72,6 @@ fn pending_limit(claim: &Claim) -> Error {
         .with_detail("claim_id", claim.id.clone())
 }
 
-/// An approved claim's id and approval time, if the key may act on the service of the
-/// namespace (by its slug); `None` otherwise, also once the claim is revoked.
-pub async fn verify(
-    app: &App,
-    namespace: String,
-    public_key: String,
-    service: String,
-) -> Result<Option<(String, Timestamp)>, Error> {
-    app.run(move |store| store.find_approved_claim(&namespace, &public_key, &service))
-        .await
-}
-
 /// One page (`limit`, from `offset`) of the approved claims of a service, newest approval
 /// first, and whether more follow.
 pub async fn approved_claims(
@@ -114,26 +103,11 @@ pub async fn namespace_record(app: &App, namespace: &Namespace) -> Result<(Accou
     .await
 }
 
-/// What a namespace's DID document is made of: its owner's account and its most recent
-/// approved claims; `None` for a namespace nobody owns. Reading never writes (no expiry runs),
-/// so the public endpoint cannot be used to make the server write.
-pub async fn did_subjects(
-    app: &App,
-    namespace: &Namespace,
-) -> Result<Option<(Account, Vec<Claim>)>, Error> {
+/// What a namespace's DID document is made of (its owner's sign-up time, the agent keys of
+/// its most recent approved claims, its webhook signing keys), in one read; `None` for a
+/// namespace nobody owns. Reading never writes.
+pub async fn did_subjects(app: &App, namespace: &Namespace) -> Result<Option<DidSubjects>, Error> {
     let ns = namespace.as_str().to_owned();
-    app.run(move |store| {
-        let Some(account) = store.find_account_by_namespace(&ns)? else {
-            return Ok(None);
-        };
-        let approved = store.list_claims(
-            &ns,
-            Some(ClaimStatus::Approved),
-            None,
-            DID_DOCUMENT_CLAIMS,
-            None,
-        )?;
-        Ok::<_, StoreError>(Some((account, approved)))
-    })
-    .await
+    app.run(move |store| store.did_subjects(&ns, DID_DOCUMENT_CLAIMS))
+        .await
 }

@@ -1,13 +1,20 @@
 //! Group commit for signed requests' nonces. Every verify consumes a nonce, and each
 //! consumption is a write; written one transaction each, they queue behind the database's one
 //! writer (SQLite) or pay a round trip each (PostgreSQL). Here requests that arrive together
-//! share a transaction: the first to find the queue empty drains it on the blocking pool, batch
+//! share a write: the first to find the queue empty drains it on the blocking pool, batch
 //! after batch, while the others wait for their own verdict.
+//!
+//! A verify also asks the database whether its key has an approved claim. That question rides
+//! in the same batch ([`NonceBatcher::use_nonce_and_find`]): it is read right after the batch's
+//! nonces are written, on the same blocking thread, so a verify costs one hand-off to the
+//! blocking pool and back, not two. The answer is read from the database at that moment, as
+//! a lookup of its own would be: a revocation committed before it counts at once, on every
+//! replica.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use assent_core::Timestamp;
-use assent_store::Store;
+use assent_store::{ClaimQuestion, Store};
 use tokio::sync::oneshot;
 
 /// The most nonces written in one transaction.
@@ -16,9 +23,30 @@ const MAX_BATCH: usize = 512;
 /// The verdict, or why the store could not give one (for the log; the caller answers 503).
 type Verdict = Result<bool, String>;
 
+/// An approved claim's id and approval time.
+pub type Approved = (String, Timestamp);
+
+/// What [`NonceBatcher::use_nonce_and_find`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The nonce was used before: the question was not asked.
+    Replay,
+    /// The nonce was fresh, and the approved claim, if any.
+    Fresh(Option<Approved>),
+}
+
+/// Why a batch gave no answer: the nonce could not be written (503), or it was and the lookup
+/// failed (500, as a failed read is anywhere else).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchError {
+    NonceStore(String),
+    Lookup(String),
+}
+
 struct Pending {
     nonce: (String, String, Timestamp),
-    reply: oneshot::Sender<Verdict>,
+    question: Option<ClaimQuestion>,
+    reply: oneshot::Sender<Result<Found, BatchError>>,
 }
 
 #[derive(Default)]
@@ -36,29 +64,54 @@ impl NonceBatcher {
     /// Consumes `value` in `scope` until `expires_at`: `Ok(true)` the first time, `Ok(false)`
     /// for a replay, as [`Store::use_nonce`].
     pub async fn use_nonce(
-        self: &std::sync::Arc<Self>,
+        self: &Arc<Self>,
         store: &Store,
         scope: String,
         value: String,
         expires_at: Timestamp,
     ) -> Verdict {
-        let (reply, verdict) = oneshot::channel();
+        match self.submit(store, (scope, value, expires_at), None).await {
+            Ok(Found::Fresh(_)) => Ok(true),
+            Ok(Found::Replay) => Ok(false),
+            Err(BatchError::NonceStore(e) | BatchError::Lookup(e)) => Err(e),
+        }
+    }
+
+    /// [`NonceBatcher::use_nonce`], then, if the nonce was fresh, the approved claim that
+    /// answers `question` ([`Store::find_approved_claim`]), read after the nonce is written.
+    pub async fn use_nonce_and_find(
+        self: &Arc<Self>,
+        store: &Store,
+        nonce: (String, String, Timestamp),
+        question: ClaimQuestion,
+    ) -> Result<Found, BatchError> {
+        self.submit(store, nonce, Some(question)).await
+    }
+
+    async fn submit(
+        self: &Arc<Self>,
+        store: &Store,
+        nonce: (String, String, Timestamp),
+        question: Option<ClaimQuestion>,
+    ) -> Result<Found, BatchError> {
+        let (reply, answer) = oneshot::channel();
         let lead = {
             let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
             queue.push(Pending {
-                nonce: (scope, value, expires_at),
+                nonce,
+                question,
                 reply,
             });
             queue.len() == 1
         };
         if lead {
-            let this = std::sync::Arc::clone(self);
+            let this = Arc::clone(self);
             let store = store.clone();
             tokio::task::spawn_blocking(move || this.drain(&store));
         }
-        verdict
+        answer
             .await
-            .unwrap_or_else(|_| Err("the nonce writer stopped".to_owned()))
+            .unwrap_or_else(|_| Err(BatchError::NonceStore("the nonce writer stopped".into())))
     }
 
     /// Writes batches until the queue is empty. Whoever pushes onto an empty queue afterwards
@@ -73,21 +126,51 @@ impl NonceBatcher {
             if batch.is_empty() {
                 return;
             }
-            let nonces: Vec<(String, String, Timestamp)> =
-                batch.iter().map(|p| p.nonce.clone()).collect();
-            match store.use_nonces(&nonces) {
-                Ok(verdicts) => {
-                    for (pending, verdict) in batch.into_iter().zip(verdicts) {
-                        let _ = pending.reply.send(Ok(verdict));
-                    }
-                }
-                Err(e) => {
-                    let message = e.to_string();
-                    for pending in batch {
-                        let _ = pending.reply.send(Err(message.clone()));
-                    }
-                }
+            let answers = answer(store, &batch);
+            for (pending, answer) in batch.into_iter().zip(answers) {
+                let _ = pending.reply.send(answer);
             }
         }
     }
+}
+
+/// The answers of one batch, in order: its nonces in one write, then the questions of the
+/// fresh ones in one read.
+fn answer(store: &Store, batch: &[Pending]) -> Vec<Result<Found, BatchError>> {
+    let nonces: Vec<(String, String, Timestamp)> = batch.iter().map(|p| p.nonce.clone()).collect();
+    let verdicts = match store.use_nonces(&nonces) {
+        Ok(verdicts) => verdicts,
+        Err(e) => {
+            let message = e.to_string();
+            return batch
+                .iter()
+                .map(|_| Err(BatchError::NonceStore(message.clone())))
+                .collect();
+        }
+    };
+    let asked: Vec<(usize, ClaimQuestion)> = batch
+        .iter()
+        .zip(&verdicts)
+        .enumerate()
+        .filter_map(|(i, (pending, &fresh))| {
+            pending.question.clone().filter(|_| fresh).map(|q| (i, q))
+        })
+        .collect();
+    let questions: Vec<ClaimQuestion> = asked.iter().map(|(_, q)| q.clone()).collect();
+    let mut found: Vec<Option<Approved>> = vec![None; batch.len()];
+    let lookup = store.find_approved_claims(&questions).map(|answers| {
+        for ((i, _), answer) in asked.iter().zip(answers) {
+            found[*i] = answer;
+        }
+    });
+    verdicts
+        .into_iter()
+        .zip(found)
+        .enumerate()
+        .map(|(i, (fresh, claim))| match (&lookup, fresh) {
+            (_, false) => Ok(Found::Replay),
+            (Err(e), true) if batch[i].question.is_some() => Err(BatchError::Lookup(e.to_string())),
+            (_, true) => Ok(Found::Fresh(claim)),
+        })
+        .collect()
 }

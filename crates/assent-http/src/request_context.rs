@@ -1,6 +1,7 @@
 //! Per-request context: the request id (`X-Request-ID` on every response), the client address
 //! (worked out once, kept in the request's extensions for [`ClientAddr`]), a tracing span, one
-//! access-log line, and the rendering of every error in the route's dialect.
+//! access-log line (target `assent_http::access`: errors at INFO, successes at DEBUG), and the
+//! rendering of every error in the route's dialect.
 
 use std::time::Instant;
 
@@ -54,10 +55,7 @@ pub async fn request_context(
         method = %req.method(),
         client = %client,
     );
-    let user_agent = req
-        .headers()
-        .get(USER_AGENT)
-        .map(|value| loggable_user_agent(value.as_bytes()));
+    let user_agent = req.headers().get(USER_AGENT).cloned();
     let started = Instant::now();
 
     let response = if has_nul(req.uri().path()) || has_nul(req.query_string()) {
@@ -79,17 +77,48 @@ pub async fn request_context(
     }
     // The route template (`/v1/claims/{id}`), not the path: one name per route, however
     // many ids; absent when no route matched.
-    let route = response.request().match_pattern();
-    span.in_scope(|| {
-        tracing::info!(
-            route = route.as_deref(),
-            status = response.status().as_u16(),
-            latency_ms = milliseconds(started.elapsed()),
-            user_agent = user_agent.as_deref(),
-            "handled"
-        );
-    });
+    let status = response.status();
+    // A success is logged at DEBUG, an error at INFO: at the default level (`info`) a busy
+    // server writes a line only for what went wrong, and the hot paths (verify, the DID
+    // document) do not pay for formatting and writing a line each. `ASSENT_LOG=info,
+    // assent_http::access=debug` logs every request again (docs/operations.md).
+    let level_enabled = if status.is_client_error() || status.is_server_error() {
+        tracing::enabled!(target: ACCESS, tracing::Level::INFO)
+    } else {
+        tracing::enabled!(target: ACCESS, tracing::Level::DEBUG)
+    };
+    if level_enabled {
+        let route = response.request().match_pattern();
+        let user_agent = user_agent.map(|value| loggable_user_agent(value.as_bytes()));
+        span.in_scope(|| {
+            access_line(
+                status.is_client_error() || status.is_server_error(),
+                route.as_deref(),
+                status.as_u16(),
+                milliseconds(started.elapsed()),
+                user_agent.as_deref(),
+            );
+        });
+    }
     Ok(response)
+}
+
+/// The access log's target, so that its level can be set apart from the rest of the crate.
+const ACCESS: &str = "assent_http::access";
+
+/// One access line: an error at INFO, a success at DEBUG.
+fn access_line(
+    error: bool,
+    route: Option<&str>,
+    status: u16,
+    latency_ms: f64,
+    user_agent: Option<&str>,
+) {
+    if error {
+        tracing::info!(target: ACCESS, route, status, latency_ms, user_agent, "handled");
+    } else {
+        tracing::debug!(target: ACCESS, route, status, latency_ms, user_agent, "handled");
+    }
 }
 
 /// Gives every error response the dialect's envelope. Handler errors are [`ApiError`]s;

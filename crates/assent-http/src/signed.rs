@@ -55,15 +55,7 @@ impl Signed {
     /// The route's namespace binding: the certificate's namespace must be `namespace`, else
     /// 403 `SIGNATURE_NAMESPACE_MISMATCH`.
     pub fn require_namespace(&self, namespace: &str) -> Result<(), ApiError> {
-        if self.agent.namespace == namespace {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                code::SIGNATURE_NAMESPACE_MISMATCH,
-                "The signing certificate's namespace does not match the namespace of this request.",
-            ))
-        }
+        require_namespace(&self.agent, namespace)
     }
 
     /// The route's key binding: the signing key (`ed25519:<base64>`) must be `public_key`,
@@ -79,6 +71,18 @@ impl Signed {
                 "The signing key does not match the public key of this request.",
             ))
         }
+    }
+}
+
+fn require_namespace(agent: &VerifiedRequest, namespace: &str) -> Result<(), ApiError> {
+    if agent.namespace == namespace {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            code::SIGNATURE_NAMESPACE_MISMATCH,
+            "The signing certificate's namespace does not match the namespace of this request.",
+        ))
     }
 }
 
@@ -147,7 +151,53 @@ fn read_error(e: &actix_web::Error) -> ApiError {
     }
 }
 
-fn nonce_store_unavailable(cause: &dyn std::fmt::Display) -> ApiError {
+/// A request whose signature verified, its nonce not consumed yet. Routes take [`Signed`];
+/// `GET /v1/verify` takes this and consumes the nonce together with its claim lookup
+/// ([`crate::nonces::NonceBatcher::use_nonce_and_find`]), in one hand-off.
+#[derive(Debug, Clone)]
+pub struct SignatureChecked {
+    pub agent: VerifiedRequest,
+    /// As [`Signed::body`].
+    pub body: Bytes,
+    /// When the nonce may be used again.
+    nonce_expires_at: Timestamp,
+}
+
+impl SignatureChecked {
+    /// The nonce to consume: scope (single-use per namespace), value, and until when.
+    pub fn nonce(&self) -> (String, String, Timestamp) {
+        (
+            format!("sig:{}", self.agent.namespace),
+            self.agent.nonce.clone(),
+            self.nonce_expires_at,
+        )
+    }
+
+    /// As [`Signed::require_namespace`].
+    pub fn require_namespace(&self, namespace: &str) -> Result<(), ApiError> {
+        require_namespace(&self.agent, namespace)
+    }
+
+    /// Once its nonce was consumed fresh.
+    pub fn into_signed(self) -> Signed {
+        Signed {
+            agent: self.agent,
+            body: self.body,
+        }
+    }
+}
+
+/// 409 `SIGNATURE_NONCE_REPLAY`.
+pub fn replay() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        code::SIGNATURE_NONCE_REPLAY,
+        "Replay detected: signature nonce has already been used",
+    )
+}
+
+/// 503 `NONCE_STORE_UNAVAILABLE`, the cause logged.
+pub fn nonce_store_unavailable(cause: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(error = %cause, "signature nonce store unavailable");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -156,7 +206,7 @@ fn nonce_store_unavailable(cause: &dyn std::fmt::Display) -> ApiError {
     )
 }
 
-impl FromRequest for Signed {
+impl FromRequest for SignatureChecked {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
@@ -189,27 +239,42 @@ impl FromRequest for Signed {
             } else {
                 Bytes::new()
             };
-
-            // Only a verified signature may consume its nonce; concurrent requests' nonces
-            // share a transaction (see `nonces.rs`).
-            let scope = format!("sig:{}", agent.namespace);
-            let expires_at = Timestamp::from_millis(
+            let nonce_expires_at = Timestamp::from_millis(
                 now.as_millis()
                     .saturating_add(NONCE_TTL_SECONDS.saturating_mul(1000)),
             );
+            Ok(Self {
+                agent,
+                body,
+                nonce_expires_at,
+            })
+        })
+    }
+}
+
+impl FromRequest for Signed {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+            return Box::pin(async { Err(ApiError::internal(&"AppState is not registered")) });
+        };
+        let checked = SignatureChecked::from_request(req, payload);
+        Box::pin(async move {
+            let checked = checked.await?;
+            // Only a verified signature may consume its nonce; concurrent requests' nonces
+            // share a transaction (see `nonces.rs`).
+            let (scope, value, expires_at) = checked.nonce();
             let fresh = state
                 .nonces
-                .use_nonce(state.store(), scope, agent.nonce.clone(), expires_at)
+                .use_nonce(state.store(), scope, value, expires_at)
                 .await
                 .map_err(|e| nonce_store_unavailable(&e))?;
             if !fresh {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    code::SIGNATURE_NONCE_REPLAY,
-                    "Replay detected: signature nonce has already been used",
-                ));
+                return Err(replay());
             }
-            Ok(Self { agent, body })
+            Ok(checked.into_signed())
         })
     }
 }

@@ -8,6 +8,7 @@ use assent_core::claim::{Claim, ClaimStatus, Decision};
 use assent_core::policy::Effect;
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use serde_json::json;
 
 use crate::AnyConnection;
@@ -17,7 +18,7 @@ use crate::db::Store;
 use crate::error::{StoreError, conflict_as};
 use crate::outbox::{NewEvent, Outbox};
 use crate::policies::PendingCaps;
-use crate::schema::{claim_history, claims, decisions, services};
+use crate::schema::{accounts, claim_history, claims, decisions, services};
 
 /// A claim as stored; callers get it as a [`Claim`].
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -92,6 +93,24 @@ pub struct Screening {
     /// The rule that decides, and what it says.
     pub rule: Option<(String, Effect)>,
     pub caps: PendingCaps,
+}
+
+/// One verify's question: may `public_key` act on the service `service_slug` of `namespace`?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimQuestion {
+    pub namespace: String,
+    pub public_key: String,
+    pub service_slug: String,
+}
+
+/// What a namespace's DID document lists ([`Store::did_subjects`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DidSubjects {
+    /// When the namespace's owner signed up.
+    pub created_at: Timestamp,
+    /// `(agent_key, service_slug)` of each approved claim, most recent first.
+    pub agents: Vec<(String, String)>,
+    pub webhook_keys: Vec<crate::webhooks::PublishedKey>,
 }
 
 /// What a submission came to.
@@ -435,21 +454,83 @@ impl Store {
         public_key: &str,
         service_slug: &str,
     ) -> Result<Option<(String, Timestamp)>, StoreError> {
+        self.read(|conn| approved_claim(conn, namespace, public_key, service_slug))
+    }
+
+    /// [`Store::find_approved_claim`] for many questions at once, the answers in order: what
+    /// verifies that arrive together ask. On SQLite one cached statement a question on one
+    /// connection; on PostgreSQL one statement for all, so one round trip.
+    pub fn find_approved_claims(
+        &self,
+        questions: &[ClaimQuestion],
+    ) -> Result<Vec<Option<(String, Timestamp)>>, StoreError> {
+        if questions.is_empty() {
+            return Ok(Vec::new());
+        }
         self.read(|conn| {
-            Ok(claims::table
-                .inner_join(services::table.on(services::id.eq(claims::service_id)))
-                .filter(services::namespace.eq(namespace))
-                .filter(services::slug.eq(service_slug))
+            if let AnyConnection::Postgresql(pg) = conn {
+                let namespaces: Vec<&str> =
+                    questions.iter().map(|q| q.namespace.as_str()).collect();
+                let keys: Vec<&str> = questions.iter().map(|q| q.public_key.as_str()).collect();
+                let slugs: Vec<&str> = questions.iter().map(|q| q.service_slug.as_str()).collect();
+                let found: Vec<Answer> = diesel::sql_query(APPROVED_CLAIMS_POSTGRES)
+                    .bind::<Array<Text>, _>(&namespaces)
+                    .bind::<Array<Text>, _>(&keys)
+                    .bind::<Array<Text>, _>(&slugs)
+                    .load(pg)?;
+                let mut answers = vec![None; questions.len()];
+                for answer in found {
+                    let slot = usize::try_from(answer.ord - 1)
+                        .ok()
+                        .and_then(|i| answers.get_mut(i))
+                        .ok_or_else(|| StoreError::Corrupt("an answer to no question".into()))?;
+                    *slot = Some((
+                        answer.id,
+                        Timestamp::from_millis(answer.approved_at.unwrap_or_default()),
+                    ));
+                }
+                return Ok(answers);
+            }
+            questions
+                .iter()
+                .map(|q| approved_claim(conn, &q.namespace, &q.public_key, &q.service_slug))
+                .collect()
+        })
+    }
+
+    /// What the DID document of `namespace` is made of, read on one connection: when its
+    /// owner signed up, the agent keys of its `limit` most recent approved claims with their
+    /// service slugs, and the keys its webhooks sign with; `None` for a namespace nobody
+    /// owns. Only the columns the document shows. Reading never writes (no expiry runs), so
+    /// the public endpoint cannot be used to make the server write.
+    pub fn did_subjects(
+        &self,
+        namespace: &str,
+        limit: i64,
+    ) -> Result<Option<DidSubjects>, StoreError> {
+        self.read(|conn| {
+            // `load`, not `first`: no bound LIMIT, so SQLite keeps the prepared statement
+            // (the namespace is unique).
+            let created: Vec<i64> = accounts::table
+                .filter(accounts::namespace.eq(namespace))
+                .select(accounts::created_at)
+                .load(conn)?;
+            let Some(&created_at) = created.first() else {
+                return Ok(None);
+            };
+            let agents: Vec<(String, String)> = claims::table
                 .filter(claims::namespace.eq(namespace))
-                .filter(claims::public_key.eq(public_key))
                 .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
-                .select((claims::id, claims::approved_at))
-                // `load`, not `first`: no bound LIMIT, so SQLite reuses the prepared
-                // statement (the unique keys allow one row at most anyway).
-                .load::<(String, Option<i64>)>(conn)?
-                .into_iter()
-                .next()
-                .map(|(id, at)| (id, Timestamp::from_millis(at.unwrap_or_default()))))
+                .order((claims::created_at.desc(), claims::id.desc()))
+                .limit(limit)
+                .select((claims::agent_key, claims::service_slug))
+                .load(conn)?;
+            let webhook_keys = crate::webhooks::published_keys_on(conn, namespace)?;
+            Ok(Some(DidSubjects {
+                created_at: Timestamp::from_millis(created_at),
+                agents,
+                webhook_keys,
+            }))
         })
     }
 
@@ -614,6 +695,51 @@ fn find(
         .select(ClaimRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The approved claim behind one verify. The status is compared here rather than bound into
+/// the SQL: SQLite prepares a cached statement again whenever a parameter its plan depends on
+/// is bound anew, and `status = ?` is one (the partial index of pending claims); for the same
+/// reason there is no bound `LIMIT` (the unique keys allow one row at most anyway).
+fn approved_claim(
+    conn: &mut AnyConnection,
+    namespace: &str,
+    public_key: &str,
+    service_slug: &str,
+) -> Result<Option<(String, Timestamp)>, StoreError> {
+    let rows: Vec<(String, String, Option<i64>)> = claims::table
+        .inner_join(services::table.on(services::id.eq(claims::service_id)))
+        .filter(services::namespace.eq(namespace))
+        .filter(services::slug.eq(service_slug))
+        .filter(claims::namespace.eq(namespace))
+        .filter(claims::public_key.eq(public_key))
+        .select((claims::id, claims::status, claims::approved_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .find(|(_, status, _)| status == ClaimStatus::Approved.as_str())
+        .map(|(id, _, at)| (id, Timestamp::from_millis(at.unwrap_or_default()))))
+}
+
+/// [`Store::find_approved_claims`] on PostgreSQL: the questions as three arrays, unnested with
+/// their positions, joined to the service and its claim.
+const APPROVED_CLAIMS_POSTGRES: &str = "SELECT q.ord, c.id, c.approved_at \
+     FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY \
+         AS q(namespace, public_key, service_slug, ord) \
+     JOIN services s ON s.namespace = q.namespace AND s.slug = q.service_slug \
+     JOIN claims c ON c.service_id = s.id AND c.namespace = q.namespace \
+         AND c.public_key = q.public_key \
+     WHERE c.status = 'approved'";
+
+#[derive(QueryableByName)]
+struct Answer {
+    /// The question's place in the arrays, from 1.
+    #[diesel(sql_type = BigInt)]
+    ord: i64,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    approved_at: Option<i64>,
 }
 
 fn expire(

@@ -43,7 +43,7 @@ pub use channels::{
     CHANNELS_PER_ACCOUNT, Channel, ChannelChange, DecisionLink, ItemKind, LeasedMessage,
     MessageOutcome, MessageRecord, NewChannel, NewLink,
 };
-pub use claims::{DecideError, NewClaim, Screening, Submitted};
+pub use claims::{ClaimQuestion, DecideError, DidSubjects, NewClaim, Screening, Submitted};
 pub use copy::{CopyError, CopyOptions, CopyProgress, CopyReport, TableReport};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};

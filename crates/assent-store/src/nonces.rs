@@ -1,14 +1,39 @@
 //! Single-use nonces for signed requests, in the database so that every replica sees every
 //! use. A nonce is accepted once per scope until it expires; expired ones are purged.
 
+use std::collections::HashSet;
+
 use assent_core::Timestamp;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 
 use crate::AnyConnection;
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::schema::nonces;
+
+/// A nonce the batch's one statement took (inserted, or took over an expired row of).
+#[derive(QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = Text)]
+    scope: String,
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+/// Insert, or take over the row of the same nonce only if it has expired: a row changes
+/// exactly when the nonce may be used now.
+const TAKE_SQLITE: &str = "INSERT INTO nonces (scope, value, expires_at) VALUES (?, ?, ?) \
+     ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+     WHERE nonces.expires_at <= ?";
+/// The same for a whole batch in one statement, so one round trip in autocommit (no
+/// `BEGIN`/`COMMIT`), `RETURNING` the nonces whose row changed. The arrays are unnested in their order, which is the canonical order
+/// below, so concurrent batches lock rows in the same sequence and cannot deadlock.
+const TAKE_POSTGRES: &str = "INSERT INTO nonces (scope, value, expires_at) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
+     ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+     WHERE nonces.expires_at <= $4 \
+     RETURNING scope, value";
 
 impl Store {
     /// Records `value` as used in `scope` until `expires_at`. `Ok(true)` the first time,
@@ -23,45 +48,63 @@ impl Store {
         Ok(self.use_nonces(&batch)?.first().copied().unwrap_or(false))
     }
 
-    /// [`Store::use_nonce`] for many nonces in one transaction (group commit): the verdicts in
-    /// order. A nonce twice in one batch is accepted the first time only.
+    /// [`Store::use_nonce`] for many nonces at once (group commit): the verdicts in order. A
+    /// nonce twice in one batch is accepted the first time only. On SQLite one transaction of
+    /// one statement a nonce; on PostgreSQL one statement for the batch.
     pub fn use_nonces(
         &self,
         batch: &[(String, String, Timestamp)],
     ) -> Result<Vec<bool>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = Timestamp::now().as_millis();
         // Rows in one canonical order: concurrent batches then take their row locks in the same
-        // sequence and cannot deadlock (PostgreSQL), whatever order their callers came in.
+        // sequence and cannot deadlock (PostgreSQL), whatever order their callers came in. A
+        // repeat within the batch is left out (its verdict stays `false`): PostgreSQL refuses
+        // to change one row twice in a statement, and the first use is the one that counts.
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by(|&a, &b| (&batch[a].0, &batch[a].1, a).cmp(&(&batch[b].0, &batch[b].1, b)));
+        order.dedup_by(|&mut later, &mut first| {
+            (&batch[later].0, &batch[later].1) == (&batch[first].0, &batch[first].1)
+        });
+        let mut verdicts = vec![false; batch.len()];
+        if self.backend() == crate::Backend::Postgres {
+            let scopes: Vec<&str> = order.iter().map(|&i| batch[i].0.as_str()).collect();
+            let values: Vec<&str> = order.iter().map(|&i| batch[i].1.as_str()).collect();
+            let expiries: Vec<i64> = order.iter().map(|&i| batch[i].2.as_millis()).collect();
+            let taken: Vec<Taken> = self.read(|conn| {
+                let AnyConnection::Postgresql(pg) = conn else {
+                    return Err(StoreError::Unsupported("the backend changed"));
+                };
+                Ok(diesel::sql_query(TAKE_POSTGRES)
+                    .bind::<Array<Text>, _>(&scopes)
+                    .bind::<Array<Text>, _>(&values)
+                    .bind::<Array<BigInt>, _>(&expiries)
+                    .bind::<BigInt, _>(now)
+                    .load(pg)?)
+            })?;
+            let taken: HashSet<(&str, &str)> = taken
+                .iter()
+                .map(|row| (row.scope.as_str(), row.value.as_str()))
+                .collect();
+            for &i in &order {
+                verdicts[i] = taken.contains(&(batch[i].0.as_str(), batch[i].1.as_str()));
+            }
+            return Ok(verdicts);
+        }
         self.write(|conn| {
-            let mut verdicts = vec![false; batch.len()];
+            let AnyConnection::Sqlite(sqlite) = conn else {
+                return Err(StoreError::Unsupported("the backend changed"));
+            };
             for &i in &order {
                 let (scope, value, expires_at) = &batch[i];
-                // Insert, or take over the row of the same nonce only if it has expired: a row
-                // changes exactly when the nonce may be used now.
-                let changed = match &mut *conn {
-                        AnyConnection::Postgresql(pg) => diesel::sql_query(
-                            "INSERT INTO nonces (scope, value, expires_at) VALUES ($1, $2, $3) \
-                             ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
-                             WHERE nonces.expires_at <= $4",
-                        )
-                        .bind::<Text, _>(scope)
-                        .bind::<Text, _>(value)
-                        .bind::<BigInt, _>(expires_at.as_millis())
-                        .bind::<BigInt, _>(now)
-                        .execute(pg)?,
-                        AnyConnection::Sqlite(sqlite) => diesel::sql_query(
-                            "INSERT INTO nonces (scope, value, expires_at) VALUES (?, ?, ?) \
-                             ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
-                             WHERE nonces.expires_at <= ?",
-                        )
-                        .bind::<Text, _>(scope)
-                        .bind::<Text, _>(value)
-                        .bind::<BigInt, _>(expires_at.as_millis())
-                        .bind::<BigInt, _>(now)
-                        .execute(sqlite)?,
-                };
+                let changed = diesel::sql_query(TAKE_SQLITE)
+                    .bind::<Text, _>(scope)
+                    .bind::<Text, _>(value)
+                    .bind::<BigInt, _>(expires_at.as_millis())
+                    .bind::<BigInt, _>(now)
+                    .execute(sqlite)?;
                 verdicts[i] = changed == 1;
             }
             Ok(verdicts)

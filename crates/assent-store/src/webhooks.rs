@@ -256,33 +256,7 @@ impl Store {
     /// The Ed25519 public keys the endpoints of a namespace's services sign with, oldest
     /// first: what its DID document and JWKS publish.
     pub fn published_webhook_keys(&self, namespace: &str) -> Result<Vec<PublishedKey>, StoreError> {
-        use crate::schema::services;
-        self.read(|conn| {
-            let rows: Vec<(String, String, Option<String>)> = webhook_endpoints::table
-                .inner_join(services::table)
-                .filter(services::namespace.eq(namespace))
-                .filter(webhook_endpoints::public_key.is_not_null())
-                .order((
-                    webhook_endpoints::created_at.asc(),
-                    webhook_endpoints::id.asc(),
-                ))
-                .select((
-                    webhook_endpoints::id,
-                    services::slug,
-                    webhook_endpoints::public_key,
-                ))
-                .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .filter_map(|(webhook_id, service_slug, key)| {
-                    key.map(|public_key| PublishedKey {
-                        webhook_id,
-                        service_slug,
-                        public_key,
-                    })
-                })
-                .collect())
-        })
+        self.read(|conn| published_keys_on(conn, namespace))
     }
 
     pub fn list_webhook_endpoints(
@@ -334,4 +308,36 @@ pub(crate) fn insert(
             webhook_endpoints::updated_at.eq(now),
         ))
         .execute(conn)
+}
+
+/// [`Store::published_webhook_keys`] on a connection the caller holds.
+pub(crate) fn published_keys_on(
+    conn: &mut crate::AnyConnection,
+    namespace: &str,
+) -> Result<Vec<PublishedKey>, StoreError> {
+    use crate::schema::services;
+    let rows: Vec<(String, String, Option<String>)> = webhook_endpoints::table
+        .inner_join(services::table)
+        .filter(services::namespace.eq(namespace))
+        .filter(webhook_endpoints::public_key.is_not_null())
+        .order((
+            webhook_endpoints::created_at.asc(),
+            webhook_endpoints::id.asc(),
+        ))
+        .select((
+            webhook_endpoints::id,
+            services::slug,
+            webhook_endpoints::public_key,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(webhook_id, service_slug, key)| {
+            key.map(|public_key| PublishedKey {
+                webhook_id,
+                service_slug,
+                public_key,
+            })
+        })
+        .collect())
 }

@@ -23,6 +23,17 @@ pub struct Report {
     pub figures: Figures,
     /// `verify`: what signing the requests cost the client.
     pub signing: Option<SigningFigures>,
+    /// `verify`, `did`: what they are compared with, measured in the same sitting.
+    pub baseline: Option<Baseline>,
+}
+
+/// `GET /health` on the same server and connections just before the scenario's load, and for
+/// `verify` one Ed25519 verification's CPU time: together they give L
+/// ([`crate::verify::limit_l`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseline {
+    pub health_rps: f64,
+    pub ed25519: Option<Duration>,
 }
 
 /// The parts of a report that come from the load itself.
@@ -103,8 +114,48 @@ impl Report {
                 ),
             );
         }
+        if let Some(baseline) = &self.baseline {
+            line(
+                "baseline",
+                format!(
+                    "GET /health {:.1} req/s just before (same server and connections): {} is {:.3} × health",
+                    baseline.health_rps,
+                    self.scenario.name(),
+                    self.over_health(baseline)
+                ),
+            );
+            if let (Some(ed25519), Some(l)) = (baseline.ed25519, self.limit_l(baseline)) {
+                line(
+                    "L",
+                    format!(
+                        "{} cores ÷ ({} ÷ {:.1} req/s + {:.1} µs for one Ed25519 verification) = {l:.1} req/s: {} is {:.3} × L",
+                        self.run.cpus,
+                        self.run.cpus,
+                        baseline.health_rps,
+                        ed25519.as_secs_f64() * 1e6,
+                        self.scenario.name(),
+                        self.rps() / l
+                    ),
+                );
+            }
+        }
         line("rss", self.run.rss_text());
         out
+    }
+
+    fn over_health(&self, baseline: &Baseline) -> f64 {
+        if baseline.health_rps > 0.0 {
+            self.rps() / baseline.health_rps
+        } else {
+            0.0
+        }
+    }
+
+    fn limit_l(&self, baseline: &Baseline) -> Option<f64> {
+        baseline
+            .ed25519
+            .map(|each| crate::verify::limit_l(self.run.cpus, baseline.health_rps, each))
+            .filter(|l| *l > 0.0)
     }
 
     /// The share of one core that signing every measured request inline would take.
@@ -140,6 +191,21 @@ impl Report {
         });
         self.run.insert_json(&mut line);
         insert_percentiles(&mut line, "", self.figures.latency.as_ref());
+        if let (Some(baseline), Some(fields)) = (&self.baseline, line.as_object_mut()) {
+            fields.insert("health_rps".into(), json!(round_to(baseline.health_rps, 1)));
+            fields.insert(
+                "over_health".into(),
+                json!(round_to(self.over_health(baseline), 4)),
+            );
+            if let (Some(each), Some(l)) = (baseline.ed25519, self.limit_l(baseline)) {
+                fields.insert(
+                    "ed25519_us".into(),
+                    json!(round_to(each.as_secs_f64() * 1e6, 2)),
+                );
+                fields.insert("limit_l".into(), json!(round_to(l, 1)));
+                fields.insert("over_l".into(), json!(round_to(self.rps() / l, 4)));
+            }
+        }
         if let (Some(signing), Some(fields)) = (&self.signing, line.as_object_mut()) {
             let micros = |d: Duration| round_to(d.as_secs_f64() * 1e6, 1);
             let inline_us = (signing.inline > 0).then(|| {
@@ -205,7 +271,41 @@ mod tests {
             },
             figures: Figures::from_recording(recording),
             signing: None,
+            baseline: None,
         }
+    }
+
+    #[test]
+    fn verify_is_reported_against_health_and_l() {
+        let recording = Recording {
+            // 60,000 in 4 s: 15,000 req/s.
+            latencies_us: vec![1_000; 60_000],
+            ..Recording::default()
+        };
+        let mut report = report(recording);
+        report.scenario = Scenario::Verify;
+        report.baseline = Some(Baseline {
+            health_rps: 50_000.0,
+            ed25519: Some(Duration::from_micros(40)),
+        });
+        let json = report.json();
+        assert_eq!(json["health_rps"], 50_000.0);
+        assert_eq!(json["over_health"], 0.3);
+        assert_eq!(json["ed25519_us"], 40.0);
+        // 2 cores ÷ (2 ÷ 50,000 + 40 µs) = 25,000 req/s.
+        assert_eq!(json["limit_l"], 25_000.0);
+        assert_eq!(json["over_l"], 0.6);
+        let human = report.human();
+        assert!(human.contains("verify is 0.600 × L"), "{human}");
+        report.scenario = Scenario::Did;
+        report.baseline = Some(Baseline {
+            health_rps: 50_000.0,
+            ed25519: None,
+        });
+        let json = report.json();
+        assert_eq!(json["over_health"], 0.3);
+        assert!(json.get("limit_l").is_none(), "L is verify's alone");
+        assert!(report.human().contains("did is 0.300 × health"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::stats::Percentiles;
 
 pub use deliveries::DeliveryReport;
-pub use load::{Figures, Report};
+pub use load::{Baseline, Figures, Report};
 pub use respond::RespondReport;
 
 /// Where a run ran, as every report tells it.

@@ -12,7 +12,7 @@ use assent_auth::rfc9421;
 use assent_core::claim::ClaimStatus;
 use assent_core::field::{self, FieldError};
 use assent_core::{Namespace, Timestamp};
-use assent_store::{NewClaim, Submitted};
+use assent_store::{ClaimQuestion, NewClaim, Submitted};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +20,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::ServiceCaller;
 use crate::error::ApiError;
 use crate::error::SigilumError;
-use crate::signed::Signed;
+use crate::nonces::{BatchError, Found};
+use crate::signed::{SignatureChecked, Signed};
 use crate::state::AppState;
 
 /// The header with which a service asks that only the namespace, not the key, be bound to the
@@ -223,7 +224,8 @@ pub struct Verification {
 }
 
 /// Is this agent key authorized for this service of this namespace? The hot path: a signature
-/// check, a nonce, and two indexed lookups. A revoked claim answers unauthorized at once.
+/// check, then the nonce and the lookup (two indexed lookups) together in one hand-off to the
+/// database. A revoked claim answers unauthorized at once.
 #[utoipa::path(get, path = "/v1/verify", operation_id = "verifyClaim", tag = "claims", params(VerifyQuery),
     security(("sigilumSignature" = [])),
     responses(
@@ -234,24 +236,44 @@ pub struct Verification {
         (status = 409, description = "`SIGNATURE_NONCE_REPLAY`", body = SigilumError),
     ))]
 pub async fn verify(
-    signed: Signed,
+    req: HttpRequest,
+    checked: SignatureChecked,
     state: web::Data<AppState>,
-    query: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
-    let missing = || {
-        ApiError::validation(&FieldError::invalid(
-            "namespace",
-            "`public_key` and `service` query parameters are required",
-        ))
+    // As every signed route: once the signature verifies, the nonce is used up whatever else
+    // is wrong with the request. Only a request that can be answered asks the database more.
+    let question = web::Query::<VerifyQuery>::from_query(req.query_string())
+        .map_err(|_| ApiError::from_status(StatusCode::BAD_REQUEST))
+        .and_then(|query| question(&checked, query.into_inner()));
+    let nonce = checked.nonce();
+    let question = match question {
+        Ok(question) => question,
+        Err(refusal) => {
+            let (scope, value, expires_at) = nonce;
+            let fresh = state
+                .nonces
+                .use_nonce(state.store(), scope, value, expires_at)
+                .await
+                .map_err(|e| crate::signed::nonce_store_unavailable(&e))?;
+            return Err(if fresh {
+                refusal
+            } else {
+                crate::signed::replay()
+            });
+        }
     };
-    let (Some(namespace), Some(public_key), Some(service)) =
-        (query.namespace, query.public_key, query.service)
-    else {
-        return Err(missing());
+    let found = state
+        .nonces
+        .use_nonce_and_find(state.store(), nonce, question)
+        .await
+        .map_err(|e| match e {
+            BatchError::NonceStore(e) => crate::signed::nonce_store_unavailable(&e),
+            BatchError::Lookup(e) => ApiError::internal(&e),
+        })?;
+    let found = match found {
+        Found::Replay => return Err(crate::signed::replay()),
+        Found::Fresh(found) => found,
     };
-    signed.require_namespace(&namespace)?;
-    let found = agents::verify(&state.app, namespace, public_key, service).await?;
     Ok(HttpResponse::Ok().json(match found {
         Some((claim_id, approved_at)) => Verification {
             authorized: true,
@@ -266,6 +288,25 @@ pub async fn verify(
             reason: Some("no_approved_claim"),
         },
     }))
+}
+
+/// What a verify asks the database, once its parameters are all there and its namespace is
+/// the certificate's (400, 403 otherwise).
+fn question(checked: &SignatureChecked, query: VerifyQuery) -> Result<ClaimQuestion, ApiError> {
+    let (Some(namespace), Some(public_key), Some(service_slug)) =
+        (query.namespace, query.public_key, query.service)
+    else {
+        return Err(ApiError::validation(&FieldError::invalid(
+            "namespace",
+            "`public_key` and `service` query parameters are required",
+        )));
+    };
+    checked.require_namespace(&namespace)?;
+    Ok(ClaimQuestion {
+        namespace,
+        public_key,
+        service_slug,
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -391,7 +432,7 @@ async fn did_document(
                 "must be did:sigilum:<namespace>",
             ))
         })?;
-    let Some((account, approved)) = agents::did_subjects(&state.app, &namespace).await? else {
+    let Some(subjects) = agents::did_subjects(&state.app, &namespace).await? else {
         return Ok(None);
     };
     let did = namespace.did();
@@ -402,18 +443,19 @@ async fn did_document(
             format!("{}://{}", info.scheme(), info.host())
         }
     };
-    let webhook_keys = assent_app::webhooks::published_keys(&state.app, &namespace).await?;
-    let mut keys: Vec<&str> = Vec::new();
-    let mut services: Vec<&str> = Vec::new();
-    for claim in &approved {
-        if !keys.contains(&claim.agent_key.as_str()) {
-            keys.push(&claim.agent_key);
-        }
-        if !services.contains(&claim.service_slug.as_str()) {
-            services.push(&claim.service_slug);
-        }
-    }
-    services.sort_unstable();
+    // Each key once, its most recent claim first; the services sorted.
+    let mut seen = std::collections::HashSet::new();
+    let keys: Vec<&str> = subjects
+        .agents
+        .iter()
+        .map(|(agent_key, _)| agent_key.as_str())
+        .filter(|key| seen.insert(*key))
+        .collect();
+    let services: std::collections::BTreeSet<&str> = subjects
+        .agents
+        .iter()
+        .map(|(_, service_slug)| service_slug.as_str())
+        .collect();
     let methods: Vec<Value> = keys
         .iter()
         .enumerate()
@@ -429,7 +471,7 @@ async fn did_document(
     let ids: Vec<Value> = methods.iter().map(|m| m["id"].clone()).collect();
     // The keys that sign its webhooks assert (a delivery came from this namespace's server);
     // they never authenticate an agent.
-    let webhook_methods = super::webhook_keys::verification_methods(&did, &webhook_keys);
+    let webhook_methods = super::webhook_keys::verification_methods(&did, &subjects.webhook_keys);
     let mut assertion = ids.clone();
     assertion.extend(webhook_methods.iter().map(|m| m["id"].clone()));
     let mut all_methods = methods;
@@ -458,7 +500,7 @@ async fn did_document(
         object.insert("service".into(), entries.into());
     }
     Ok(Some(
-        json!({ "document": document, "created": account.created_at }),
+        json!({ "document": document, "created": subjects.created_at }),
     ))
 }
 

@@ -615,7 +615,162 @@ async fn pending_claims_expire(engine: Engine) {
     assert_ne!(again.body["claim_id"], claim_id.as_str());
 }
 
+/// Whether verify says `agent` may act on `gateway`.
+async fn authorized(server: &TestServer, agent: &Agent) -> bool {
+    verify(server, agent, "gateway").await["authorized"] == true
+}
+
+/// Verify and the DID document read the database as they answer, so a decision counts from
+/// the very next request: approving adds the key to both, revoking takes it out of both. And
+/// verifies that arrive together (and so share a nonce batch and its lookups) each get their
+/// own answer, a replayed one among them its 409.
+async fn verify_and_the_did_document_follow_each_decision_at_once(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "gateway").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let (a, b) = (Agent::new("lin"), Agent::new("lin"));
+    let mut claims = Vec::new();
+    for agent in [&a, &b] {
+        let submitted = signed(
+            &server,
+            agent,
+            Method::POST,
+            "/v1/claims",
+            Some(claim_body(agent, "gateway")),
+            Some(&api_key),
+        )
+        .await;
+        assert_eq!(
+            submitted.status,
+            StatusCode::CREATED,
+            "{:?}",
+            submitted.body
+        );
+        claims.push(submitted.body["claim_id"].as_str().unwrap().to_owned());
+    }
+    let decide = |claim_id: &str, decision: &str| {
+        let path = format!("/v1/claims/{claim_id}/{decision}");
+        let session = session.clone();
+        let server = &server;
+        async move {
+            let reply = server.call(Method::POST, &path, &session, None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+        }
+    };
+    let listed = || async {
+        let doc = server
+            .send(
+                server
+                    .client
+                    .get(server.url("/.well-known/did/did:sigilum:lin")),
+            )
+            .await;
+        assert_eq!(doc.status, StatusCode::OK, "{:?}", doc.body);
+        doc.body["verificationMethod"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| format!("did:key:{}", m["publicKeyMultibase"].as_str().unwrap()))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (key_a, key_b) = (a.key.did_key(), b.key.did_key());
+
+    let set = |keys: &[&String]| keys.iter().map(|k| (*k).clone()).collect();
+    assert!(listed().await.is_empty());
+    decide(&claims[0], "approve").await;
+    assert_eq!(
+        listed().await,
+        set(&[&key_a]),
+        "listed the moment it is approved"
+    );
+    assert!(authorized(&server, &a).await && !authorized(&server, &b).await);
+    decide(&claims[1], "approve").await;
+    assert_eq!(listed().await, set(&[&key_a, &key_b]));
+    decide(&claims[0], "revoke").await;
+    assert_eq!(
+        listed().await,
+        set(&[&key_b]),
+        "gone the moment it is revoked"
+    );
+    assert!(!authorized(&server, &a).await && authorized(&server, &b).await);
+
+    let answers = futures_util::future::join_all(
+        (0..40).map(|i| authorized(&server, if i % 2 == 0 { &a } else { &b })),
+    )
+    .await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        assert_eq!(
+            answer,
+            i % 2 == 1,
+            "verify {i} got the answer of its own key"
+        );
+    }
+
+    // One signed request sent five times at once: one answer, four replays.
+    let key: String = url::form_urlencoded::byte_serialize(b.key.public_key().as_bytes()).collect();
+    let url = server.url(&format!(
+        "/v1/verify?namespace=lin&public_key={key}&service=gateway"
+    ));
+    let headers = b.headers("GET", &url, b"");
+    let send = |url: &str, headers: &[(String, String)]| {
+        let mut request = server.client.get(url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        server.send(request)
+    };
+    let statuses = futures_util::future::join_all((0..5).map(|_| send(&url, &headers))).await;
+    let mut codes: Vec<(StatusCode, Option<String>)> = statuses
+        .iter()
+        .map(|r| (r.status, r.body["code"].as_str().map(str::to_owned)))
+        .collect();
+    codes.sort();
+    let replay = (
+        StatusCode::CONFLICT,
+        Some("SIGNATURE_NONCE_REPLAY".to_owned()),
+    );
+    assert_eq!(
+        codes,
+        [
+            (StatusCode::OK, None),
+            replay.clone(),
+            replay.clone(),
+            replay.clone(),
+            replay.clone()
+        ]
+    );
+
+    // A request verify cannot answer still uses up its nonce, as on every signed route.
+    for (path, refusal) in [
+        (
+            "/v1/verify?namespace=lin".to_owned(),
+            (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+        ),
+        (
+            format!("/v1/verify?namespace=kay&public_key={key}&service=gateway"),
+            (StatusCode::FORBIDDEN, "SIGNATURE_NAMESPACE_MISMATCH"),
+        ),
+    ] {
+        let url = server.url(&path);
+        let headers = b.headers("GET", &url, b"");
+        let first = send(&url, &headers).await;
+        assert_eq!(
+            (first.status, first.body["code"].as_str()),
+            (refusal.0, Some(refusal.1)),
+            "{path}"
+        );
+        let again = send(&url, &headers).await;
+        assert_eq!(
+            (again.status, again.body["code"].as_str().map(str::to_owned)),
+            replay.clone(),
+            "{path}"
+        );
+    }
+}
+
 on_both_engines!(
+    verify_and_the_did_document_follow_each_decision_at_once,
     an_agent_is_approved_verified_and_revoked,
     claims_are_bound_and_isolated,
     namespaces_and_dids_are_published,

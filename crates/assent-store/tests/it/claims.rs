@@ -8,8 +8,8 @@ use assent_core::claim::{ClaimStatus, Decision};
 use assent_core::{EndpointFormat, EventType, Timestamp};
 use assent_store::testing::{Engine, TestDatabase};
 use assent_store::{
-    Actor, ChangeKind, DecideError, NewAccount, NewClaim, NewService, NewWebhookEndpoint, Store,
-    Submitted,
+    Actor, ChangeKind, ClaimQuestion, DecideError, NewAccount, NewClaim, NewService,
+    NewWebhookEndpoint, Store, Submitted,
 };
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -497,7 +497,98 @@ fn every_new_state_of_a_claim_is_one_change_of_its_namespace(engine: Engine) {
     );
 }
 
+/// The batch behind verifies that arrive together answers each question as the lookup of one
+/// would, in order, repeats and strangers included; and what the DID document lists follows
+/// each decision.
+fn batched_lookups_and_did_subjects_follow_each_decision(engine: Engine) {
+    let f = fixture(engine);
+    let question = |ns: &str, key: &str, slug: &str| ClaimQuestion {
+        namespace: ns.into(),
+        public_key: key.into(),
+        service_slug: slug.into(),
+    };
+    let mut ids = Vec::new();
+    for key in ["k1", "k2", "k3"] {
+        ids.push(created(f.store().submit_claim(&f.claim(key), DAY).expect("submit")).id);
+    }
+    let subjects = f
+        .store()
+        .did_subjects("ada", 10)
+        .expect("read")
+        .expect("ada");
+    assert!(subjects.agents.is_empty(), "nothing approved yet");
+    assert_eq!(f.store().did_subjects("nobody", 10).expect("read"), None);
+    for id in &ids {
+        f.store()
+            .decide_claim("ada", id, Decision::Approve, &Actor::Cli)
+            .expect("approve");
+    }
+    f.store()
+        .decide_claim("ada", &ids[1], Decision::Revoke, &Actor::Cli)
+        .expect("revoke");
+    let questions = [
+        question("ada", "k1", "gateway"),
+        question("ada", "k2", "gateway"),
+        question("grace", "k1", "gateway"),
+        question("ada", "k3", "gateway"),
+        question("ada", "k1", "other"),
+        question("ada", "k1", "gateway"),
+    ];
+    let answers = f.store().find_approved_claims(&questions).expect("lookup");
+    let found: Vec<Option<&str>> = answers
+        .iter()
+        .map(|a| a.as_ref().map(|(id, _)| id.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            Some(ids[0].as_str()),
+            None,
+            None,
+            Some(ids[2].as_str()),
+            None,
+            Some(ids[0].as_str())
+        ]
+    );
+    for (q, answer) in questions.iter().zip(&answers) {
+        assert_eq!(
+            &f.store()
+                .find_approved_claim(&q.namespace, &q.public_key, &q.service_slug)
+                .expect("one lookup"),
+            answer,
+            "{q:?}"
+        );
+    }
+    assert!(
+        f.store()
+            .find_approved_claims(&[])
+            .expect("none")
+            .is_empty()
+    );
+
+    let subjects = f
+        .store()
+        .did_subjects("ada", 10)
+        .expect("read")
+        .expect("ada");
+    let mut keys: Vec<&str> = subjects.agents.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["did:key:zk1", "did:key:zk3"], "the approved ones");
+    assert!(subjects.agents.iter().all(|(_, slug)| slug == "gateway"));
+    let limited = f
+        .store()
+        .did_subjects("ada", 1)
+        .expect("read")
+        .expect("ada");
+    assert_eq!(limited.agents.len(), 1);
+    assert_eq!(
+        subjects.webhook_keys,
+        f.store().published_webhook_keys("ada").expect("keys")
+    );
+}
+
 assent_store::on_both_engines!(
+    batched_lookups_and_did_subjects_follow_each_decision,
     every_new_state_of_a_claim_is_one_change_of_its_namespace,
     listings_expire_only_what_they_could_show,
     concurrent_first_submissions_make_one_claim,

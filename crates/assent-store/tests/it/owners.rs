@@ -964,7 +964,37 @@ mod nonces {
         }
     }
 
+    /// One batch with a nonce twice, another scope's same value and an expired nonce: the
+    /// first use counts, the repeat is a replay, the expired row is taken over; the whole
+    /// batch again is all replays.
+    fn a_batch_accepts_a_repeated_nonce_once(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        assert!(
+            db.store
+                .use_nonce("sig:ada", "old", in_ms(-1))
+                .expect("use")
+        );
+        let later = in_ms(600_000);
+        let batch: Vec<(String, String, Timestamp)> = [
+            ("sig:ada", "a"),
+            ("sig:ada", "b"),
+            ("sig:ada", "a"),
+            ("sig:grace", "a"),
+            ("sig:ada", "old"),
+        ]
+        .into_iter()
+        .map(|(scope, value)| (scope.to_owned(), value.to_owned(), later))
+        .collect();
+        assert_eq!(
+            db.store.use_nonces(&batch).expect("batch"),
+            [true, true, false, true, true]
+        );
+        assert_eq!(db.store.use_nonces(&batch).expect("again"), [false; 5]);
+        assert!(db.store.use_nonces(&[]).expect("empty").is_empty());
+    }
+
     assent_store::on_both_engines!(
+        a_batch_accepts_a_repeated_nonce_once,
         a_nonce_is_accepted_once_per_scope_until_it_expires,
         concurrent_uses_of_one_nonce_accept_exactly_one,
         opposite_batches_neither_deadlock_nor_double_accept,
