@@ -8,7 +8,7 @@ use assent_core::Timestamp;
 use assent_core::channel::{self, ChannelKind, QuietHours, Topic};
 use assent_core::claim::{Claim, ClaimStatus, Decision};
 use assent_store::{
-    Account, Channel, DecisionLink, ItemKind, MessageRecord, NewChannel, StoreError,
+    Account, Channel, ChannelChange, DecisionLink, ItemKind, MessageRecord, NewChannel, StoreError,
 };
 
 use crate::error::sentence;
@@ -74,35 +74,17 @@ pub async fn add(app: &App, owner: &Account, input: AddInput) -> Result<Channel,
             );
         }
     };
-    let events = channel::subscription(input.events).map_err(|name| {
-        let names: Vec<&str> = channel::ChannelEvent::ALL
-            .iter()
-            .map(|e| e.as_str())
-            .collect();
-        let message = if name.is_empty() {
-            "`events` must name at least one event.".to_owned()
-        } else {
-            format!(
-                "`{name}` is not an event a channel can get; use {}.",
-                names.join(", ")
-            )
-        };
-        Error::invalid(code::INVALID_EVENT_TYPE, message).for_field("events")
-    })?;
+    let events = events_of(input.events)?;
     let quiet_hours = input
         .quiet_hours
         .as_deref()
         .map(QuietHours::parse)
         .transpose()?;
-    let throttle_seconds = match input.throttle_seconds {
-        None => channel::DEFAULT_THROTTLE_SECONDS,
-        Some(n) => u32::try_from(n)
-            .ok()
-            .filter(|n| *n <= channel::MAX_THROTTLE_SECONDS)
-            .ok_or_else(|| {
-                assent_core::FieldError::invalid("throttle_seconds", "must be 0 to 86400")
-            })?,
-    };
+    let throttle_seconds = input
+        .throttle_seconds
+        .map(throttle_of)
+        .transpose()?
+        .unwrap_or(channel::DEFAULT_THROTTLE_SECONDS);
     let new = NewChannel {
         id,
         push_keys_sealed,
@@ -152,6 +134,77 @@ fn push_keys(keys: Option<PushKeysInput>) -> Result<PushKeys, Error> {
         PushError::BadAuth => invalid("keys.auth", e.to_string()),
         _ => invalid("keys.p256dh", e.to_string()),
     })
+}
+
+/// The events a channel asks for, checked (`INVALID_EVENT_TYPE`); every one when `None`.
+fn events_of(names: Option<Vec<String>>) -> Result<Vec<channel::ChannelEvent>, Error> {
+    channel::subscription(names).map_err(|name| {
+        let names: Vec<&str> = channel::ChannelEvent::ALL
+            .iter()
+            .map(|e| e.as_str())
+            .collect();
+        let message = if name.is_empty() {
+            "`events` must name at least one event.".to_owned()
+        } else {
+            format!(
+                "`{name}` is not an event a channel can get; use {}.",
+                names.join(", ")
+            )
+        };
+        Error::invalid(code::INVALID_EVENT_TYPE, message).for_field("events")
+    })
+}
+
+/// A throttle period, 0 to [`channel::MAX_THROTTLE_SECONDS`].
+fn throttle_of(seconds: i64) -> Result<u32, Error> {
+    u32::try_from(seconds)
+        .ok()
+        .filter(|n| *n <= channel::MAX_THROTTLE_SECONDS)
+        .ok_or_else(|| {
+            assent_core::FieldError::invalid("throttle_seconds", "must be 0 to 86400").into()
+        })
+}
+
+/// A change to a channel's settings, as asked for; what is `None` stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateInput {
+    /// Channel event names (at least one).
+    pub events: Option<Vec<String>>,
+    /// `HH:MM-HH:MM`, UTC; an empty text turns quiet hours off.
+    pub quiet_hours: Option<String>,
+    /// 0 to 86400.
+    pub throttle_seconds: Option<i64>,
+}
+
+/// Changes one of the owner's channels: its events, quiet hours or throttle. Its kind and
+/// address stay (another address is another channel, verified anew). `NOT_FOUND`,
+/// `VALIDATION_ERROR`, `INVALID_EVENT_TYPE`.
+pub async fn update(
+    app: &App,
+    owner: &Account,
+    channel_id: String,
+    input: UpdateInput,
+) -> Result<Channel, Error> {
+    let change = ChannelChange {
+        events: input
+            .events
+            .map(|names| events_of(Some(names)))
+            .transpose()?,
+        quiet_hours: input
+            .quiet_hours
+            .map(|text| {
+                let text = text.trim();
+                (!text.is_empty())
+                    .then(|| QuietHours::parse(text))
+                    .transpose()
+            })
+            .transpose()?,
+        throttle_seconds: input.throttle_seconds.map(throttle_of).transpose()?,
+    };
+    let owner = owner.clone();
+    let actor = actor(&owner);
+    app.run(move |store| store.update_channel(&owner, &channel_id, &change, &actor))
+        .await
 }
 
 /// Removes one of the owner's channels (`NOT_FOUND`).

@@ -56,6 +56,7 @@ use crate::routes;
         routes::channels::add,
         routes::channels::verify,
         routes::channels::remove,
+        routes::channels::update,
         routes::channels::test,
         routes::channels::resend_verification,
         routes::channels::messages,

@@ -118,6 +118,15 @@ pub struct NewChannel {
     pub push_keys_sealed: Option<String>,
 }
 
+/// A change to a channel's settings: each part given replaces the stored one (`quiet_hours:
+/// Some(None)` turns them off).
+#[derive(Debug, Clone, Default)]
+pub struct ChannelChange {
+    pub events: Option<Vec<ChannelEvent>>,
+    pub quiet_hours: Option<Option<QuietHours>>,
+    pub throttle_seconds: Option<u32>,
+}
+
 /// What a message is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
@@ -410,6 +419,59 @@ impl Store {
     /// One of the owner's channels (`NotFound` for anyone else's).
     pub fn get_channel(&self, account_id: &str, channel_id: &str) -> Result<Channel, StoreError> {
         self.read(|conn| load_channel(conn, account_id, channel_id))
+    }
+
+    /// Changes one of the owner's channels' events, quiet hours or throttle (`NotFound` for
+    /// anyone else's). A message already waiting keeps its due time.
+    pub fn update_channel(
+        &self,
+        account: &Account,
+        channel_id: &str,
+        change: &ChannelChange,
+        actor: &Actor,
+    ) -> Result<Channel, StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            let mut channel = load_channel(conn, &account.id, channel_id)?;
+            if let Some(events) = &change.events {
+                channel.events.clone_from(events);
+            }
+            if let Some(quiet_hours) = change.quiet_hours {
+                channel.quiet_hours = quiet_hours;
+            }
+            if let Some(throttle_seconds) = change.throttle_seconds {
+                channel.throttle_seconds = throttle_seconds;
+            }
+            diesel::update(
+                channels::table
+                    .filter(channels::id.eq(channel_id))
+                    .filter(channels::account_id.eq(&account.id)),
+            )
+            .set((
+                channels::events.eq(events_json(&channel.events)),
+                channels::quiet_start.eq(channel.quiet_hours.map(|q| i32::from(q.start))),
+                channels::quiet_end.eq(channel.quiet_hours.map(|q| i32::from(q.end))),
+                channels::throttle_seconds
+                    .eq(i32::try_from(channel.throttle_seconds).unwrap_or(i32::MAX)),
+                channels::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    namespace: &account.namespace,
+                    actor,
+                    action: "channel.updated",
+                    target_id: channel_id,
+                    details: json!({
+                        "events": channel.events.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+                        "quiet_hours": channel.quiet_hours.map(QuietHours::to_text),
+                        "throttle_seconds": channel.throttle_seconds,
+                    }),
+                },
+            )?;
+            Ok(channel)
+        })
     }
 
     /// Removes one of the owner's channels, with its messages.

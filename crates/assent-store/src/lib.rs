@@ -38,8 +38,8 @@ pub use api_keys::{ApiKey, ApiKeyOwner, NewApiKey};
 pub use audit::{Actor, AuditRecord, with_client_addr};
 pub use changes::{Change, ChangeKind};
 pub use channels::{
-    CHANNELS_PER_ACCOUNT, Channel, DecisionLink, ItemKind, LeasedMessage, MessageOutcome,
-    MessageRecord, NewChannel, NewLink,
+    CHANNELS_PER_ACCOUNT, Channel, ChannelChange, DecisionLink, ItemKind, LeasedMessage,
+    MessageOutcome, MessageRecord, NewChannel, NewLink,
 };
 pub use claims::{DecideError, NewClaim, Screening, Submitted};
 pub use copy::{CopyError, CopyOptions, CopyProgress, CopyReport, TableReport};

@@ -14,6 +14,7 @@ mod decide;
 mod links;
 mod manage;
 mod policies;
+mod settings;
 mod views;
 mod webhooks;
 
@@ -160,6 +161,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(policies::show))
                     .route(web::post().to(policies::save)),
             )
+            .route("/settings", web::get().to(settings::show))
+            .route("/settings/channels", web::post().to(settings::add))
+            .route("/settings/channels/{id}", web::post().to(settings::update))
+            .route(
+                "/settings/channels/{id}/test",
+                web::post().to(settings::test),
+            )
+            .route(
+                "/settings/channels/{id}/verification",
+                web::post().to(settings::resend_verification),
+            )
+            .route(
+                "/settings/channels/{id}/delete",
+                web::post().to(settings::remove),
+            )
             .route("/grants", web::post().to(policies::create_grant))
             .route(
                 "/grants/{id}/revoke",
@@ -200,6 +216,7 @@ fn page_of_form(path: &str) -> Option<String> {
     match segments.as_slice() {
         ["claims" | "notifications", _, _] => Some("/dashboard".to_owned()),
         ["account", "password"] => Some("/dashboard/account".to_owned()),
+        ["settings", "channels", ..] => Some("/dashboard/settings".to_owned()),
         ["services", id, "keys" | "webhooks" | "delete"] => {
             Some(format!("/dashboard/services/{id}"))
         }

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use assent_app::channels::{self, AddInput, PushKeysInput};
+use assent_app::channels::{self, AddInput, PushKeysInput, UpdateInput};
 use assent_core::Timestamp;
 use assent_store::{Channel, MessageRecord};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(add)),
     )
     .service(web::resource("/v1/auth/channels/verify").route(web::post().to(verify)))
-    .service(web::resource("/v1/auth/channels/{channel_id}").route(web::delete().to(remove)))
+    .service(
+        web::resource("/v1/auth/channels/{channel_id}")
+            .route(web::patch().to(update))
+            .route(web::delete().to(remove)),
+    )
     .service(web::resource("/v1/auth/channels/{channel_id}/test").route(web::post().to(test)))
     .service(
         web::resource("/v1/auth/channels/{channel_id}/verification")
@@ -136,6 +140,20 @@ pub struct WebPushKey {
         example = "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8"
     )]
     pub vapid_public_key: String,
+}
+
+/// What to change of a channel; what is left out stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateChannelRequest {
+    /// Event names (at least one).
+    #[schema(nullable = false, example = json!(["claim.submitted"]))]
+    pub events: Option<Vec<String>>,
+    /// `HH:MM-HH:MM` in UTC; `""` turns quiet hours off.
+    #[schema(nullable = false, example = "22:00-07:00")]
+    pub quiet_hours: Option<String>,
+    /// 0 to 86400.
+    #[schema(nullable = false, minimum = 0, maximum = 86400)]
+    pub throttle_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -258,6 +276,35 @@ pub async fn verify(
     body: JsonBody<VerifyChannelRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let channel = channels::verify(&state.app, &owner.account, body.into_inner().token).await?;
+    Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
+}
+
+/// Change a channel's events, quiet hours or throttle (its kind and address stay).
+#[utoipa::path(patch, path = "/v1/auth/channels/{channel_id}", operation_id = "updateChannel", tag = "owners",
+    params(("channel_id" = String, Path, description = "The channel's id")),
+    request_body = UpdateChannelRequest,
+    security(("sessionToken" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "Changed", body = ChannelView),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_EVENT_TYPE`", body = SigilumError),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`", body = SigilumError),
+    ))]
+pub async fn update(
+    owner: Owner,
+    state: web::Data<AppState>,
+    channel_id: web::Path<String>,
+    body: JsonBody<UpdateChannelRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let input = UpdateInput {
+        events: body.events,
+        quiet_hours: body.quiet_hours,
+        throttle_seconds: body.throttle_seconds,
+    };
+    let channel =
+        channels::update(&state.app, &owner.account, channel_id.into_inner(), input).await?;
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }
 

@@ -654,6 +654,15 @@ async fn every_page_fits_a_phone(engine: Engine) {
         .await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{:?}", sent.body);
     server.user_token(&session, "phone").await;
+    let channel = server
+        .call(
+            Method::POST,
+            "/v1/auth/channels",
+            &session,
+            Some(json!({ "kind": "email", "address": "grace.hopper.with.a.long.address@mail.example.com" })),
+        )
+        .await;
+    assert_eq!(channel.status, StatusCode::CREATED, "{:?}", channel.body);
     for (page, name) in [
         ("/dashboard/history".to_owned(), "history"),
         ("/dashboard/services".to_owned(), "services"),
@@ -661,6 +670,7 @@ async fn every_page_fits_a_phone(engine: Engine) {
         (format!("/dashboard{}", &webhook_path[3..]), "webhook"),
         ("/dashboard/tokens".to_owned(), "tokens"),
         ("/dashboard/audit".to_owned(), "audit"),
+        ("/dashboard/settings".to_owned(), "settings"),
     ] {
         tab.goto(&page).await;
         tab.find("main h1").await;
@@ -1014,7 +1024,213 @@ async fn an_owner_sets_rules_and_grants_for_an_hour_in_the_browser(engine: Engin
     server.stop().await;
 }
 
+/// The Settings page in the browser, with a real SMTP server: an owner adds an email channel,
+/// follows the confirmation link from the mail, sees the channel verified, sends a test and
+/// sees it in the sent log, changes the channel's settings (a bad value is refused, naming
+/// what is wrong), and removes it. The screenshot for the README is taken on the way, with a
+/// Slack channel beside it and a claim's message in the log.
+async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
+    use crate::channels::{SmtpSink, links_in, start_messages};
+
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let (stop_messages, messages_done) = start_messages(&server, Some(sink.url()));
+    let session = server.signup("lin").await;
+    server.create_service(&session, "deploy-bot").await;
+    let driver = Driver::start();
+    let tab = Tab {
+        client: driver.open(1280, 1100).await,
+        server: &server,
+        engine,
+    };
+    tab.goto("/dashboard/login").await;
+    tab.fill("#email", "lin@example.com").await;
+    tab.fill("#password", PASSWORD).await;
+    tab.click("form.stack button[type=submit]", "#inbox-items")
+        .await;
+
+    // From the nav to the empty page; a bad address is refused and kept in the form.
+    tab.click("a[href='/dashboard/settings']", "#channels-title")
+        .await;
+    assert!(tab.text("main .empty").await.contains("No channels yet"));
+    tab.fill("#channel-address", "lin at example.com").await;
+    tab.click(
+        "form[action='/dashboard/settings/channels'] button.primary",
+        "#add-error",
+    )
+    .await;
+    assert!(
+        tab.text("#add-error").await.contains("email address"),
+        "{}",
+        tab.text("#add-error").await
+    );
+    assert_eq!(
+        tab.eval("return document.getElementById('channel-address').value;")
+            .await,
+        json!("lin at example.com")
+    );
+    tab.fill("#channel-address", "lin@example.com").await;
+    tab.click(
+        "form[action='/dashboard/settings/channels'] button.primary",
+        "#notice",
+    )
+    .await;
+    assert!(
+        tab.text("#notice")
+            .await
+            .contains("A confirmation link was sent to lin@example.com")
+    );
+    // The badges are upper case on the screen.
+    let badges = tab.text(".channel .kind").await.to_lowercase();
+    assert!(badges.contains("waiting for confirmation"), "{badges}");
+
+    // The mail's link: its page asks first, its button confirms.
+    let mail = sink.nth(1).await;
+    assert_eq!(mail["subject"], "Confirm this address for assent");
+    let link = links_in(mail["text"].as_str().unwrap()).remove(0);
+    tab.goto(&link).await;
+    assert!(
+        tab.text("#link-text")
+            .await
+            .contains("Receive assent messages at lin@example.com")
+    );
+    tab.click("#link-confirm", "#link-heading").await;
+    assert_eq!(tab.text("#link-heading").await, "Channel confirmed");
+    tab.goto("/dashboard/settings").await;
+    let badges = tab.text(".channel .kind").await.to_lowercase();
+    assert!(
+        badges.contains("verified") && !badges.contains("waiting"),
+        "{badges}"
+    );
+
+    // A test: the mail arrives and the log says sent.
+    tab.click(".channel form[action$='/test'] button", "#notice")
+        .await;
+    assert_eq!(sink.nth(2).await["subject"], "assent test message");
+    // The page was the answer to a POST: reloading it would post again.
+    tab.goto("/dashboard/settings").await;
+    let sent = tab
+        .reload_until("table.messages tr.message:first-child .status-sent")
+        .await;
+    assert_eq!(sent.text().await.unwrap().to_lowercase(), "sent");
+    assert!(
+        tab.text("table.messages tr.message:first-child")
+            .await
+            .contains("a test message")
+    );
+
+    // Its settings: bad quiet hours change nothing and say so; good settings are saved.
+    let settings = ".channel details.channel-settings";
+    tab.press(&format!("{settings} summary")).await;
+    tab.fill(&format!("{settings} input[name=quiet_hours]"), "7-9")
+        .await;
+    tab.fill(&format!("{settings} input[name=throttle_seconds]"), "0")
+        .await;
+    tab.click(&format!("{settings} button.primary"), "#channel-error")
+        .await;
+    assert!(
+        tab.text("#channel-error").await.contains("HH:MM-HH:MM"),
+        "{}",
+        tab.text("#channel-error").await
+    );
+    let listed = server
+        .call(Method::GET, "/v1/auth/channels", &session, None)
+        .await;
+    assert_eq!(listed.body["channels"][0]["throttle_seconds"], 60);
+    tab.press(&format!("{settings} summary")).await;
+    tab.fill(
+        &format!("{settings} input[name=quiet_hours]"),
+        "22:00-07:00",
+    )
+    .await;
+    tab.fill(&format!("{settings} input[name=throttle_seconds]"), "0")
+        .await;
+    tab.press(&format!("{settings} input[value='endpoint.recovered']"))
+        .await;
+    tab.click(&format!("{settings} button.primary"), "#notice")
+        .await;
+    assert!(tab.text("#notice").await.contains("are saved"));
+    let listed = server
+        .call(Method::GET, "/v1/auth/channels", &session, None)
+        .await;
+    let channel = &listed.body["channels"][0];
+    assert_eq!(channel["quiet_hours"], "22:00-07:00", "{channel}");
+    assert_eq!(channel["throttle_seconds"], 0, "{channel}");
+    assert_eq!(
+        channel["events"],
+        json!(["claim.submitted", "endpoint.failing", "endpoint.disabled"])
+    );
+    // Quiet hours would hold the claim's mail below: off again for the screenshot.
+    let off = server
+        .call(
+            Method::PATCH,
+            &format!("/v1/auth/channels/{}", channel["id"].as_str().unwrap()),
+            &session,
+            Some(json!({ "quiet_hours": "" })),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
+
+    // A realistic page for the README: a Slack channel for webhook alerts, a claim's mail.
+    tab.goto("/dashboard/settings").await;
+    tab.eval("document.getElementById('channel-kind').value = 'slack'; return null;")
+        .await;
+    tab.fill(
+        "#channel-address",
+        "https://hooks.slack.com/services/T0ASSENT/B0ALERTS/demo",
+    )
+    .await;
+    // Webhook alerts only: nothing is posted to Slack in this test.
+    tab.press("form[action='/dashboard/settings/channels'] input[value='claim.submitted']")
+        .await;
+    tab.click(
+        "form[action='/dashboard/settings/channels'] button.primary",
+        ".channel:nth-child(2)",
+    )
+    .await;
+    assert!(tab.text(".channel:nth-child(2) h3").await.contains("Slack"));
+    crate::common::pending_claim(&server, "lin", "Release agent");
+    assert!(
+        sink.nth(3).await["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Release agent")
+    );
+    tab.goto("/dashboard/settings").await;
+    tab.reload_until("table.messages tr.message:first-child .status-sent")
+        .await;
+    assert!(
+        tab.text("table.messages tr.message:first-child")
+            .await
+            .contains("claims waiting")
+    );
+    tab.screenshot("settings").await;
+
+    // Removed, it is gone from the page and the API.
+    tab.press(".channel:first-child form[action$='/delete'] button.danger")
+        .await;
+    tab.reload_until("ul.channels > li.channel:only-child")
+        .await;
+    let listed = server
+        .call(Method::GET, "/v1/auth/channels", &session, None)
+        .await;
+    let kinds: Vec<&str> = listed.body["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["slack"]);
+    assert!(!tab.text("main").await.contains("lin@example.com"));
+
+    tab.client.close().await.unwrap();
+    let _ = stop_messages.send(true);
+    messages_done.await.unwrap();
+    server.stop().await;
+}
+
 on_both_engines!(
+    an_owner_sets_up_email_on_the_settings_page,
     an_owner_decides_in_the_browser,
     an_owner_sets_rules_and_grants_for_an_hour_in_the_browser,
     an_owner_confirms_what_cannot_be_undone,

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::common;
 
 /// The real SMTP server: a Python process with aiosmtpd, and the mails it received.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     stdin: Option<ChildStdin>,
     port: u16,
@@ -25,7 +25,7 @@ struct SmtpSink {
 }
 
 impl SmtpSink {
-    fn start(refuse: bool) -> Self {
+    pub(crate) fn start(refuse: bool) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/peers/smtp_sink.py");
         let mut command = Command::new(python());
         command.arg(script);
@@ -62,16 +62,16 @@ impl SmtpSink {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
-    fn mails(&self) -> Vec<Value> {
+    pub(crate) fn mails(&self) -> Vec<Value> {
         self.mails.lock().unwrap().clone()
     }
 
     /// Waits for the `n`th mail (1-based) and returns it.
-    async fn nth(&self, n: usize) -> Value {
+    pub(crate) async fn nth(&self, n: usize) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(mail) = self.mails().get(n - 1) {
@@ -98,7 +98,7 @@ impl Drop for SmtpSink {
 }
 
 /// Runs the message sender for `server`, mailing through `smtp_url`, retrying quickly.
-fn start_messages(
+pub(crate) fn start_messages(
     server: &TestServer,
     smtp_url: Option<String>,
 ) -> (
@@ -124,7 +124,7 @@ fn start_messages(
 }
 
 /// The first link in `text` under `/dashboard/links/`, as a path.
-fn links_in(text: &str) -> Vec<String> {
+pub(crate) fn links_in(text: &str) -> Vec<String> {
     text.split_whitespace()
         .filter_map(|word| {
             word.find("/dashboard/links/")
@@ -847,7 +847,99 @@ async fn an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers(engi
     server.stop().await;
 }
 
+/// `PATCH /v1/auth/channels/{id}` changes what a channel gets and when; a bad value changes
+/// nothing and names its field; another owner's channel is not found.
+async fn an_owner_changes_a_channels_events_quiet_hours_and_throttle(engine: Engine) {
+    let server = TestServer::start(engine).await;
+    let lin = server.signup("lin").await;
+    let eve = server.signup("eve").await;
+    let added = add_channel(
+        &server,
+        &lin,
+        json!({ "kind": "email", "address": "lin@example.com" }),
+    )
+    .await;
+    let path = format!("/v1/auth/channels/{}", added.body["id"].as_str().unwrap());
+    let patch = |session: &str, body: Value| {
+        let (path, session) = (path.clone(), session.to_owned());
+        let server = &server;
+        async move {
+            server
+                .call(Method::PATCH, &path, &session, Some(body))
+                .await
+        }
+    };
+    for (body, code, field) in [
+        (json!({ "events": [] }), "INVALID_EVENT_TYPE", "events"),
+        (
+            json!({ "events": ["claim.decided"] }),
+            "INVALID_EVENT_TYPE",
+            "events",
+        ),
+        (
+            json!({ "quiet_hours": "7-9" }),
+            "VALIDATION_ERROR",
+            "quiet_hours",
+        ),
+        (
+            json!({ "throttle_seconds": 86401 }),
+            "VALIDATION_ERROR",
+            "throttle_seconds",
+        ),
+    ] {
+        let reply = patch(&lin, body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{body}: {:?}",
+            reply.body
+        );
+        assert!(
+            reply.body.to_string().contains(field),
+            "{body} names {field}: {:?}",
+            reply.body
+        );
+    }
+    let unchanged = server
+        .call(Method::GET, "/v1/auth/channels", &lin, None)
+        .await;
+    assert_eq!(unchanged.body["channels"][0]["throttle_seconds"], 60);
+    assert_eq!(
+        unchanged.body["channels"][0]["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+
+    let changed = patch(
+        &lin,
+        json!({ "events": ["claim.submitted"], "quiet_hours": "22:00-07:00", "throttle_seconds": 0 }),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(changed.body["events"], json!(["claim.submitted"]));
+    assert_eq!(changed.body["quiet_hours"], "22:00-07:00");
+    assert_eq!(changed.body["throttle_seconds"], 0);
+    assert_eq!(changed.body["address"], "lin@example.com");
+    // Only what is given changes; an empty text turns quiet hours off.
+    let cleared = patch(&lin, json!({ "quiet_hours": "" })).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{:?}", cleared.body);
+    assert_eq!(cleared.body["quiet_hours"], Value::Null);
+    assert_eq!(cleared.body["events"], json!(["claim.submitted"]));
+    assert_eq!(cleared.body["throttle_seconds"], 0);
+    let listed = server
+        .call(Method::GET, "/v1/auth/channels", &lin, None)
+        .await;
+    assert_eq!(listed.body["channels"][0], cleared.body);
+
+    let theirs = patch(&eve, json!({ "throttle_seconds": 5 })).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{:?}", theirs.body);
+    server.stop().await;
+}
+
 on_both_engines!(
+    an_owner_changes_a_channels_events_quiet_hours_and_throttle,
     an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers,
     an_emailed_link_approves_a_claim_and_the_service_hears_it,
     links_refuse_tampering_and_other_owners,

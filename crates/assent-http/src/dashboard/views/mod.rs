@@ -6,7 +6,7 @@
 //! with no list (error, login, signup); the files beside it hold one concept each: the inbox
 //! and history lists (`inbox.rs`) of claims (`claim.rs`) and notifications (`notification.rs`),
 //! the form that answers an action (`action_form.rs`), services, credentials, webhooks and their
-//! delivery log, and the audit log.
+//! delivery log, the audit log, and the Settings page's channels and sent log.
 
 mod action_form;
 mod audit;
@@ -16,6 +16,7 @@ mod inbox;
 mod notification;
 mod policies;
 mod services;
+mod settings;
 mod webhooks;
 
 use askama::Template;
@@ -28,6 +29,7 @@ pub(super) use inbox::{HistoryPage, InboxPage, Item};
 pub(super) use notification::NotificationView;
 pub(super) use policies::PoliciesPage;
 pub(super) use services::{ServiceItem, ServicePage, ServicesPage};
+pub(super) use settings::{AddForm, ChannelItem, MessageItem, SettingsPage};
 pub(super) use webhooks::{
     DeliveryItem, DeliveryLog, EventChoice, Filter, WebhookItem, WebhookPage,
 };
@@ -38,7 +40,8 @@ pub(super) struct Nav {
     pub namespace: String,
     pub email: String,
     pub csrf: String,
-    /// `inbox`, `history`, `services`, `policies`, `tokens`, `audit`, `account`, or empty.
+    /// `inbox`, `history`, `services`, `policies`, `settings`, `tokens`, `audit`, `account`, or
+    /// empty.
     pub current: &'static str,
 }
 
