@@ -33,6 +33,7 @@ async fn page(state: &AppState, visitor: &Visitor) -> Result<SettingsPage, Failu
         notice: None,
         channel_error: None,
         add_error: None,
+        web_push: state.settings.vapid_public_key.is_some(),
     })
 }
 

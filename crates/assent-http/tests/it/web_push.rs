@@ -24,7 +24,7 @@ const PEER: &str = concat!(
 );
 
 /// Runs the Python browser stand-in with `command`, feeding it `input`; its JSON answer.
-fn browser_peer(command: &str, input: Option<&Value>) -> Value {
+pub(crate) fn browser_peer(command: &str, input: Option<&Value>) -> Value {
     let mut child = Command::new(python())
         .arg(PEER)
         .arg(command)
@@ -48,7 +48,7 @@ fn browser_peer(command: &str, input: Option<&Value>) -> Value {
 }
 
 /// A server that allows loopback targets (the stand-in) and knows its VAPID key.
-async fn server_with_push(engine: Engine, vapid: &VapidKey) -> TestServer {
+pub(crate) async fn server_with_push(engine: Engine, vapid: &VapidKey) -> TestServer {
     let public = vapid.public_key();
     TestServer::start_with(engine, move |s| {
         s.webhook_policy.allow_private = true;
@@ -58,7 +58,7 @@ async fn server_with_push(engine: Engine, vapid: &VapidKey) -> TestServer {
 }
 
 /// Runs the message sender with Web Push, retrying quickly.
-fn start_messages(
+pub(crate) fn start_messages(
     server: &TestServer,
     vapid: &VapidKey,
 ) -> (
@@ -89,7 +89,7 @@ fn start_messages(
     (stop, messenger.spawn(stopped))
 }
 
-async fn wait_for_pushes(service: &Receiver, n: usize) -> Vec<Hook> {
+pub(crate) async fn wait_for_pushes(service: &Receiver, n: usize) -> Vec<Hook> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while service.hooks().len() < n {
         assert!(
@@ -103,7 +103,7 @@ async fn wait_for_pushes(service: &Receiver, n: usize) -> Vec<Hook> {
 }
 
 /// Opens a push as the browser whose keys are `keys`.
-fn open(push: &Hook, keys: &Value) -> Value {
+pub(crate) fn open(push: &Hook, keys: &Value) -> Value {
     browser_peer(
         "open",
         Some(&json!({
