@@ -69,6 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .add((CACHE_CONTROL, "no-store")),
             )
             .route("", web::get().to(decide::inbox))
+            // The installed app's start page: inside the service worker's scope, `/dashboard/`.
+            .route("/", web::get().to(decide::inbox))
             .route("/inbox/items", web::get().to(decide::inbox_items))
             .route("/history", web::get().to(decide::history))
             .service(

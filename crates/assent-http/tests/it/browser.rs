@@ -1053,6 +1053,19 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
     tab.click("a[href='/dashboard/settings']", "#channels-title")
         .await;
     assert!(tab.text("main .empty").await.contains("No channels yet"));
+    // This server has no VAPID key: the device section says so and offers no button.
+    assert!(
+        tab.text("#push-status")
+            .await
+            .contains("Web Push is not set up"),
+        "{}",
+        tab.text("#push-status").await
+    );
+    assert_eq!(
+        tab.eval("return document.getElementById('push-enable');")
+            .await,
+        Value::Null
+    );
     tab.fill("#channel-address", "lin at example.com").await;
     tab.click(
         "form[action='/dashboard/settings/channels'] button.primary",
@@ -1354,10 +1367,20 @@ async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notifi
         json!(server.url("/dashboard/manifest.webmanifest"))
     );
 
+    // The manifest's start page is the inbox.
+    tab.goto("/dashboard/").await;
+    tab.find("#inbox-items").await;
+
     // "This device": permission granted (as the owner would in the browser's prompt), the
     // button registers the worker, subscribes and adds the channel.
     tab.click("a[href='/dashboard/settings']", "#device-title")
         .await;
+    // A push subscription is nothing a person types: the add form does not offer it.
+    assert_eq!(
+        tab.eval("return document.querySelector('#channel-kind option[value=web_push]');")
+            .await,
+        Value::Null
+    );
     tab.cdp(
         "Browser.grantPermissions",
         json!({ "origin": server.base, "permissions": ["notifications"] }),
