@@ -72,10 +72,14 @@ impl Driver {
     /// A new headless Chromium window of `width` × `height` CSS pixels; a phone-sized one
     /// (narrower than a desktop window can be) is an emulated device of that size.
     async fn open(&self, width: u32, height: u32) -> Client {
+        self.open_with(width, height, &["--headless=new"]).await
+    }
+
+    /// [`Driver::open`] with `mode` (headless, or flags for a window on `$DISPLAY`).
+    async fn open_with(&self, width: u32, height: u32, mode: &[&str]) -> Client {
         let mut options = json!({
             "binary": CHROMIUM,
             "args": [
-                "--headless=new",
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-dev-shm-usage",
@@ -87,6 +91,9 @@ impl Driver {
                 format!("--window-size={width},{height}"),
             ],
         });
+        if let Some(args) = options["args"].as_array_mut() {
+            args.extend(mode.iter().map(|m| json!(m)));
+        }
         if width < 500 {
             options["mobileEmulation"] = json!({
                 "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1, "touch": true },
@@ -1317,13 +1324,25 @@ async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notifi
     use assent_auth::web_push::VapidKey;
     use assent_core::claim::ClaimStatus;
 
+    // `docs/img/make-push-screenshot.sh` sets this (and a virtual display): Chromium in a
+    // window, drawing its own notification popups, and a capture of the screen when the
+    // claim's notification shows.
+    let capture = std::env::var_os("ASSENT_PUSH_SCREENSHOT");
     let vapid = VapidKey::generate();
     let server = server_with_push(engine, &vapid).await;
     let session = server.signup("lin").await;
     server.create_service(&session, "gateway").await;
     let driver = Driver::start();
+    let mode: &[&str] = if capture.is_some() {
+        &[
+            "--disable-features=NativeNotifications",
+            "--window-position=0,0",
+        ]
+    } else {
+        &["--headless=new"]
+    };
     let tab = Tab {
-        client: driver.open(1280, 1100).await,
+        client: driver.open_with(1280, 800, mode).await,
         server: &server,
         engine,
     };
@@ -1513,6 +1532,16 @@ async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notifi
         "{shown}"
     );
     assert_eq!(shown["actions"], json!(["Approve", "Reject"]));
+    if let Some(path) = &capture {
+        tab.goto("/dashboard/settings").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let captured = Command::new("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .status()
+            .expect("ImageMagick's import runs");
+        assert!(captured.success());
+    }
 
     // Approve, as a click on it: the worker posts the link, the claim is approved, and the
     // notification says so.
