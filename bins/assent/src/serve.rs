@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use anyhow::Context;
+use assent_auth::web_push::VapidKey;
 use assent_auth::{MintedToken, SecretKey, TokenKind};
 use assent_core::WebhookUrlPolicy;
 use assent_http::{AppState, HttpSettings, ServerOptions};
@@ -45,6 +46,18 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
             load_or_create_key(&storage.data_dir.join("secret.key"))?
         }
     };
+    let vapid_key = match config.vapid_key.clone() {
+        Some(key) => key,
+        None => {
+            if store.backend() == Backend::Postgres {
+                tracing::warn!(
+                    "ASSENT_VAPID_PRIVATE_KEY is not set: using a key file in the data directory. \
+                     Every replica that shares this database must use the same key."
+                );
+            }
+            load_or_create_vapid_key(&storage.data_dir.join("vapid.key"))?
+        }
+    };
     if config.allow_private_webhooks {
         tracing::warn!(
             "ASSENT_ALLOW_PRIVATE_WEBHOOKS is on: webhooks may target http and private or \
@@ -77,12 +90,14 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
         trusted_proxies: config.trusted_proxies.clone(),
         cors_origins: config.cors_origins.clone(),
         metrics: config.metrics.clone(),
+        vapid_public_key: Some(vapid_key.public_key()),
     };
     let public_url = match &config.public_url {
         Some(url) => url.clone(),
         None => url::Url::parse(&format!("http://{}", config.bind))
             .context("the bind address makes no URL")?,
     };
+    let push_subject = web_push_subject(&config.mail_from, &public_url);
     let messenger = assent_delivery::Messenger::new(
         store.clone(),
         assent_delivery::MessengerConfig {
@@ -97,7 +112,12 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
             policy: config.engine.policy,
         },
     )
-    .context("cannot set up sending to owners' channels")?;
+    .context("cannot set up sending to owners' channels")?
+    .with_web_push(assent_delivery::WebPushConfig {
+        key: secret_key.clone(),
+        vapid: vapid_key,
+        subject: push_subject,
+    });
     // On PostgreSQL, other replicas' commits wake this one's change feed, delivery engine and
     // message sender at once; polling stays as the fallback. Held until the server stops.
     let _listener = store
@@ -207,6 +227,38 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<SecretKey> {
             Ok(key)
         }
         Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
+    }
+}
+
+/// Reads the VAPID key file, or creates it (owner-only permissions) on first start.
+fn load_or_create_vapid_key(path: &Path) -> anyhow::Result<VapidKey> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => VapidKey::from_base64url(&text)
+            .with_context(|| format!("the VAPID key file {} is corrupt", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = VapidKey::generate();
+            write_private_file(path, key.to_base64url().expose())
+                .with_context(|| format!("cannot write the VAPID key file {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated the VAPID key that signs Web Push messages");
+            Ok(key)
+        }
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot read the VAPID key file {}", path.display()))
+        }
+    }
+}
+
+/// The contact a VAPID JWT names (RFC 8292, section 2.1): the sender address as `mailto:`,
+/// or the public URL when the sender is the placeholder `assent@localhost`.
+fn web_push_subject(mail_from: &str, public_url: &url::Url) -> String {
+    let address = mail_from
+        .rsplit_once('<')
+        .map_or(mail_from, |(_, rest)| rest.trim_end_matches('>'))
+        .trim();
+    if address.is_empty() || address.ends_with("@localhost") {
+        public_url.origin().ascii_serialization()
+    } else {
+        format!("mailto:{address}")
     }
 }
 

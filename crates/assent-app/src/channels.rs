@@ -3,6 +3,7 @@
 //! those messages carry (a GET shows, a POST decides; each link works once).
 
 use assent_auth::TokenHash;
+use assent_auth::web_push::{PushError, PushKeys};
 use assent_core::Timestamp;
 use assent_core::channel::{self, ChannelKind, QuietHours, Topic};
 use assent_core::claim::{Claim, ClaimStatus, Decision};
@@ -10,21 +11,31 @@ use assent_store::{
     Account, Channel, ChannelChange, DecisionLink, ItemKind, MessageRecord, NewChannel, StoreError,
 };
 
+use crate::error::sentence;
 use crate::{App, Error, actor, code};
 
 /// A channel to add, as asked for (each part checked here).
 #[derive(Debug, Clone, Default)]
 pub struct AddInput {
-    /// `email`, `slack`, `discord` or `ntfy`.
+    /// `email`, `slack`, `discord`, `ntfy` or `web_push`.
     pub kind: Option<String>,
-    /// The email address, or the chat webhook URL.
+    /// The email address, the chat webhook URL, or the push subscription's endpoint.
     pub address: Option<String>,
+    /// A push subscription's keys, as the browser gives them (`web_push` only).
+    pub keys: Option<PushKeysInput>,
     /// Channel event names; every one when `None`.
     pub events: Option<Vec<String>>,
     /// `HH:MM-HH:MM`, UTC.
     pub quiet_hours: Option<String>,
     /// At most one message per this many seconds (0 to 86400); more are digested.
     pub throttle_seconds: Option<i64>,
+}
+
+/// A browser push subscription's keys (`PushSubscription.toJSON().keys`), base64url.
+#[derive(Debug, Clone, Default)]
+pub struct PushKeysInput {
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
 }
 
 /// The owner's channels, oldest first.
@@ -34,20 +45,34 @@ pub async fn list(app: &App, owner: &Account) -> Result<Vec<Channel>, Error> {
 }
 
 /// Adds a channel. An email address gets a verification message and nothing else until its
-/// link is opened. `VALIDATION_ERROR`, `INVALID_WEBHOOK_URL` (a chat URL that is not https or
-/// not public), `INVALID_EVENT_TYPE`, `CHANNEL_ALREADY_EXISTS`, `CHANNEL_LIMIT_REACHED`.
+/// link is opened. `VALIDATION_ERROR`, `INVALID_WEBHOOK_URL` (a chat URL or push endpoint
+/// that is not https or not public), `INVALID_PUSH_SUBSCRIPTION` (push keys missing or of the
+/// wrong shape), `INVALID_EVENT_TYPE`, `CHANNEL_ALREADY_EXISTS`, `CHANNEL_LIMIT_REACHED`.
 pub async fn add(app: &App, owner: &Account, input: AddInput) -> Result<Channel, Error> {
     let kind_text = assent_core::field::required("kind", input.kind.as_deref())?;
     let kind = ChannelKind::parse(&kind_text).ok_or_else(|| {
-        assent_core::FieldError::invalid("kind", "must be email, slack, discord or ntfy")
+        assent_core::FieldError::invalid("kind", "must be email, slack, discord, ntfy or web_push")
     })?;
     let raw = assent_core::field::required("address", input.address.as_deref())?;
     assent_core::field::max_chars("address", &raw, 2048)?;
+    let id = assent_auth::random::id("chn_");
     let address = match kind {
         ChannelKind::Email => channel::check_email(&raw)?,
         _ => crate::webhooks::checked_url(app, raw.trim())
             .map_err(|e| e.for_field("address"))?
             .to_string(),
+    };
+    let push_keys_sealed = match (kind, input.keys) {
+        (ChannelKind::WebPush, keys) => {
+            let keys = push_keys(keys)?;
+            Some(app.secret_key.seal(&keys.to_text(), &id))
+        }
+        (_, None) => None,
+        (_, Some(_)) => {
+            return Err(
+                assent_core::FieldError::invalid("keys", "is for web_push channels only").into(),
+            );
+        }
     };
     let events = events_of(input.events)?;
     let quiet_hours = input
@@ -61,6 +86,8 @@ pub async fn add(app: &App, owner: &Account, input: AddInput) -> Result<Channel,
         .transpose()?
         .unwrap_or(channel::DEFAULT_THROTTLE_SECONDS);
     let new = NewChannel {
+        id,
+        push_keys_sealed,
         kind,
         address,
         events,
@@ -82,6 +109,31 @@ pub async fn add(app: &App, owner: &Account, input: AddInput) -> Result<Channel,
             })
     })
     .await
+}
+
+/// Checks a push subscription's keys (`INVALID_PUSH_SUBSCRIPTION`, naming the key).
+fn push_keys(keys: Option<PushKeysInput>) -> Result<PushKeys, Error> {
+    let invalid = |field: &'static str, why: String| {
+        Error::invalid(code::INVALID_PUSH_SUBSCRIPTION, sentence(&why)).for_field(field)
+    };
+    let keys = keys.ok_or_else(|| {
+        invalid(
+            "keys",
+            "a web_push channel needs `keys` with `p256dh` and `auth`, as the browser's \
+             PushSubscription.toJSON() gives them"
+                .to_owned(),
+        )
+    })?;
+    let p256dh = keys
+        .p256dh
+        .ok_or_else(|| invalid("keys.p256dh", "`keys.p256dh` is missing".to_owned()))?;
+    let auth = keys
+        .auth
+        .ok_or_else(|| invalid("keys.auth", "`keys.auth` is missing".to_owned()))?;
+    PushKeys::parse(&p256dh, &auth).map_err(|e| match e {
+        PushError::BadAuth => invalid("keys.auth", e.to_string()),
+        _ => invalid("keys.p256dh", e.to_string()),
+    })
 }
 
 /// The events a channel asks for, checked (`INVALID_EVENT_TYPE`); every one when `None`.

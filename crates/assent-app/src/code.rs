@@ -106,6 +106,8 @@ codes! {
     CHANNEL_ALREADY_VERIFIED,
     /// A link token that is unknown, used, expired or for something else (400).
     LINK_INVALID,
+    /// A Web Push subscription without its keys, or with keys of the wrong shape (400).
+    INVALID_PUSH_SUBSCRIPTION,
 
     // Claims and signed requests.
     /// A claim's decision that its current state does not allow (409).

@@ -13,6 +13,7 @@ pub mod sealed;
 pub mod secret;
 pub mod standard_webhooks;
 pub mod token;
+pub mod web_push;
 
 pub use password::{PasswordError, hash_password, verify_login, verify_password};
 pub use sealed::{SealError, SecretKey};

@@ -21,10 +21,18 @@ pub enum ChannelKind {
     Discord,
     /// An ntfy topic URL.
     Ntfy,
+    /// A browser's Web Push subscription (RFC 8030): its endpoint URL, with its keys.
+    WebPush,
 }
 
 impl ChannelKind {
-    pub const ALL: [Self; 4] = [Self::Email, Self::Slack, Self::Discord, Self::Ntfy];
+    pub const ALL: [Self; 5] = [
+        Self::Email,
+        Self::Slack,
+        Self::Discord,
+        Self::Ntfy,
+        Self::WebPush,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +40,7 @@ impl ChannelKind {
             Self::Slack => "slack",
             Self::Discord => "discord",
             Self::Ntfy => "ntfy",
+            Self::WebPush => "web_push",
         }
     }
 
@@ -40,7 +49,8 @@ impl ChannelKind {
     }
 
     /// Whether the address must be proven by a link sent to it. A chat webhook URL is a
-    /// secret only its owner has: whoever adds it already controls where it posts.
+    /// secret only its owner has: whoever adds it already controls where it posts; a push
+    /// subscription likewise comes from the owner's own browser, with keys only it holds.
     pub const fn needs_verification(self) -> bool {
         matches!(self, Self::Email)
     }
@@ -179,7 +189,7 @@ pub fn check_address(
 ) -> Result<String, FieldError> {
     match kind {
         ChannelKind::Email => check_email(raw),
-        ChannelKind::Slack | ChannelKind::Discord | ChannelKind::Ntfy => {
+        ChannelKind::Slack | ChannelKind::Discord | ChannelKind::Ntfy | ChannelKind::WebPush => {
             outbound::check_webhook_url(raw.trim(), policy)
                 .map(|url| url.to_string())
                 .map_err(|why| FieldError::invalid("address", format!("the url {why}")))
@@ -538,6 +548,160 @@ impl Content {
     }
 }
 
+/// A push notification as the dashboard's service worker shows it (`docs/channels.md`): sent
+/// as JSON, encrypted for the browser.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PushPayload {
+    pub title: String,
+    pub body: String,
+    /// Opened by a click on the notification itself.
+    pub url: String,
+    /// A newer notification with the same tag replaces the older one.
+    pub tag: String,
+    pub actions: Vec<PushAction>,
+}
+
+/// A button of a push notification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PushAction {
+    /// `approve`, `reject` or `open`.
+    pub action: String,
+    pub title: String,
+    pub url: String,
+    /// `POST` for a one-click decision link (the service worker posts it, as the link's
+    /// confirmation page does), `GET` to open the page.
+    pub method: String,
+}
+
+/// The longest body a push notification carries: browsers show a few lines, and the whole
+/// payload must fit one push message.
+const PUSH_BODY_MAX_CHARS: usize = 600;
+
+fn open_action(url: &str) -> PushAction {
+    PushAction {
+        action: "open".to_owned(),
+        title: "Open".to_owned(),
+        url: url.to_owned(),
+        method: "GET".to_owned(),
+    }
+}
+
+fn clip(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+impl Content {
+    /// The message as a push notification: one claim carries **Approve** and **Reject**
+    /// (its single-use links); one notification opens itself; a digest and everything else
+    /// carry **Open**.
+    pub fn push(&self) -> PushPayload {
+        let composed = self.compose();
+        let (body, url, tag, actions) = match self {
+            Self::Verify { url } => (
+                "Open this link to receive assent messages here.".to_owned(),
+                url.clone(),
+                "verify".to_owned(),
+                vec![open_action(url)],
+            ),
+            Self::Test { dashboard_url } => (
+                "This channel works: assent will reach you here.".to_owned(),
+                dashboard_url.clone(),
+                "test".to_owned(),
+                vec![open_action(dashboard_url)],
+            ),
+            Self::Endpoints {
+                event,
+                dashboard_url,
+                ..
+            } => (
+                composed.text.clone(),
+                dashboard_url.clone(),
+                event.as_str().to_owned(),
+                vec![open_action(dashboard_url)],
+            ),
+            Self::Notifications {
+                notifications,
+                more,
+                dashboard_url,
+            } => match notifications.as_slice() {
+                [one] if *more == 0 => (
+                    format!("{}: {}", one.service, one.title),
+                    one.open_url.clone(),
+                    one.notification_id.clone(),
+                    vec![open_action(&one.open_url)],
+                ),
+                many => {
+                    let mut body: Vec<String> = many
+                        .iter()
+                        .map(|n| format!("{}: {}", n.service, n.title))
+                        .collect();
+                    if *more > 0 {
+                        body.push(format!("And {more} more."));
+                    }
+                    (
+                        body.join("\n"),
+                        dashboard_url.clone(),
+                        "notifications".to_owned(),
+                        vec![open_action(dashboard_url)],
+                    )
+                }
+            },
+            Self::Claims {
+                claims,
+                more,
+                dashboard_url,
+            } => match claims.as_slice() {
+                [claim] if *more == 0 => (
+                    format!("Claim {} expires {}.", claim.claim_id, claim.expires_at),
+                    dashboard_url.clone(),
+                    claim.claim_id.clone(),
+                    vec![
+                        PushAction {
+                            action: "approve".to_owned(),
+                            title: "Approve".to_owned(),
+                            url: claim.approve_url.clone(),
+                            method: "POST".to_owned(),
+                        },
+                        PushAction {
+                            action: "reject".to_owned(),
+                            title: "Reject".to_owned(),
+                            url: claim.reject_url.clone(),
+                            method: "POST".to_owned(),
+                        },
+                    ],
+                ),
+                many => {
+                    let mut body: Vec<String> = many
+                        .iter()
+                        .map(|c| format!("{} on {}", c.agent, c.service))
+                        .collect();
+                    if *more > 0 {
+                        body.push(format!("And {more} more."));
+                    }
+                    (
+                        body.join("\n"),
+                        dashboard_url.clone(),
+                        "claims".to_owned(),
+                        vec![open_action(dashboard_url)],
+                    )
+                }
+            },
+        };
+        PushPayload {
+            title: clip(&composed.subject, 120),
+            body: clip(&body, PUSH_BODY_MAX_CHARS),
+            url,
+            tag,
+            actions,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -678,5 +842,77 @@ mod tests {
         .compose();
         assert_eq!(many.subject, "5 agent claims wait for your decision");
         assert!(many.text.contains("https://a.example/l/2r") && many.text.contains("And 3 more"));
+    }
+
+    #[test]
+    fn one_claim_pushes_approve_and_reject_and_a_digest_pushes_open() {
+        let line = |n: usize| ClaimLine {
+            claim_id: format!("clm_{n}"),
+            service: "ide".into(),
+            agent: "bot".into(),
+            expires_at: "soon".into(),
+            approve_url: format!("https://a.example/l/{n}a"),
+            reject_url: format!("https://a.example/l/{n}r"),
+        };
+        let one = Content::Claims {
+            claims: vec![line(1)],
+            more: 0,
+            dashboard_url: "https://a.example/dashboard".into(),
+        }
+        .push();
+        assert_eq!(one.title, "bot asks to act for you on ide");
+        let actions: Vec<(&str, &str, &str)> = one
+            .actions
+            .iter()
+            .map(|a| (a.title.as_str(), a.url.as_str(), a.method.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("Approve", "https://a.example/l/1a", "POST"),
+                ("Reject", "https://a.example/l/1r", "POST")
+            ]
+        );
+        let many = Content::Claims {
+            claims: vec![line(1), line(2)],
+            more: 1,
+            dashboard_url: "https://a.example/dashboard".into(),
+        }
+        .push();
+        assert_eq!(many.actions.len(), 1);
+        assert_eq!(many.actions[0].action, "open");
+        assert!(many.body.ends_with("And 1 more."), "{}", many.body);
+    }
+
+    #[test]
+    fn one_notification_pushes_its_open_link_and_a_digest_the_dashboard() {
+        let line = |n: usize| NotificationLine {
+            notification_id: format!("ntf_{n}"),
+            service: "ide".into(),
+            title: format!("Deploy {n}?"),
+            deadline: None,
+            open_url: format!("https://a.example/dashboard#note-ntf_{n}"),
+        };
+        let one = Content::Notifications {
+            notifications: vec![line(1)],
+            more: 0,
+            dashboard_url: "https://a.example/dashboard".into(),
+        }
+        .push();
+        assert_eq!(one.body, "ide: Deploy 1?");
+        assert_eq!(one.tag, "ntf_1");
+        assert_eq!(one.url, "https://a.example/dashboard#note-ntf_1");
+        assert_eq!(
+            one.actions,
+            [open_action("https://a.example/dashboard#note-ntf_1")]
+        );
+        let many = Content::Notifications {
+            notifications: vec![line(1), line(2)],
+            more: 3,
+            dashboard_url: "https://a.example/dashboard".into(),
+        }
+        .push();
+        assert_eq!(many.url, "https://a.example/dashboard");
+        assert_eq!(many.body, "ide: Deploy 1?\nide: Deploy 2?\nAnd 3 more.");
     }
 }

@@ -72,6 +72,7 @@ pub const RESERVED: &[&str] = &[
     "tokens",
     "verification",
     "verify",
+    "web-push",
     "webhooks",
     "well-known",
 ];

@@ -6,4 +6,4 @@ pub mod engine;
 pub mod messages;
 
 pub use engine::{AttemptCounter, Engine, EngineConfig};
-pub use messages::{Messenger, MessengerConfig};
+pub use messages::{Messenger, MessengerConfig, WebPushConfig};

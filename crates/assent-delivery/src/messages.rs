@@ -1,22 +1,25 @@
 //! The message sender: the owner-facing twin of the webhook engine. It leases due messages
-//! (verifications, tests, claim and notification digests), mints the one-click links each
-//! carries (stored hashed; a message sent again after a crash carries new ones, and the old
-//! ones, never seen, expire), composes it, and sends it by SMTP or to a chat webhook through
-//! the SSRF-safe client. Failures are retried on the webhook schedule; the last error is kept
-//! for the owner's sent log.
+//! (verifications, tests, claim and notification digests), mints the one-click links each carries (stored
+//! hashed; a message sent again after a crash carries new ones, and the old ones, never seen,
+//! expire), composes it, and sends it by SMTP, to a chat webhook, or to a browser's push
+//! service (encrypted for that browser, signed with the server's VAPID key) through the
+//! SSRF-safe client. Failures are retried on the webhook schedule; the last error is kept for
+//! the owner's sent log. A push service that says a subscription is gone (404, 410) disables
+//! its channel.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use assent_auth::{MintedToken, TokenKind, random};
+use assent_auth::web_push::{self, Ephemeral, PushKeys, VapidKey};
+use assent_auth::{MintedToken, SecretKey, TokenKind, random};
 use assent_core::channel::{
     ChannelEvent, ChannelKind, ClaimLine, Composed, Content, DIGEST_MAX_LINES, NotificationLine,
-    Topic,
+    PushPayload, Topic,
 };
 use assent_core::claim::ClaimStatus;
-use assent_core::delivery::{RetrySchedule, retry_delay};
+use assent_core::delivery::{Failure, RetrySchedule, retry_delay};
 use assent_core::{Timestamp, WebhookUrlPolicy};
-use assent_store::{ItemKind, LeasedMessage, MessageOutcome, NewLink, Store};
+use assent_store::{Channel, ItemKind, LeasedMessage, MessageOutcome, NewLink, Store};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::json;
@@ -46,6 +49,20 @@ pub struct MessengerConfig {
     pub concurrency: usize,
     pub poll_interval: Duration,
     pub policy: WebhookUrlPolicy,
+}
+
+/// How long a push service keeps a message for a browser that is offline (`TTL`).
+const PUSH_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a VAPID JWT is valid: RFC 8292 allows at most 24 hours.
+const VAPID_JWT_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// What sending Web Push takes: the key that opens subscriptions' sealed keys, the server's
+/// VAPID key, and the contact every JWT names (`mailto:` the sender address, or the public URL).
+#[derive(Debug, Clone)]
+pub struct WebPushConfig {
+    pub key: SecretKey,
+    pub vapid: VapidKey,
+    pub subject: String,
 }
 
 /// Why a mail setting is refused.
@@ -112,6 +129,7 @@ pub struct Messenger {
     mailer: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     wake: Arc<Notify>,
+    web_push: Option<WebPushConfig>,
 }
 
 impl Messenger {
@@ -140,7 +158,14 @@ impl Messenger {
             mailer,
             from,
             wake: Arc::new(Notify::new()),
+            web_push: None,
         })
+    }
+
+    /// Sends to `web_push` channels too (without it, their messages wait and are retried).
+    pub fn with_web_push(mut self, config: WebPushConfig) -> Self {
+        self.web_push = Some(config);
+        self
     }
 
     /// Runs the loop on the current runtime until `shutdown` turns true.
@@ -244,13 +269,32 @@ impl Messenger {
             .iter()
             .map(|(row, _, _)| row.clone())
             .collect();
+        if message.channel.disabled_at.is_some() {
+            return Err(SendFailure::permanent(format!(
+                "the channel is disabled: {}",
+                message
+                    .channel
+                    .disabled_reason
+                    .as_deref()
+                    .unwrap_or("no reason kept")
+            )));
+        }
         let Some(content) = self.content(message).await? else {
             return Ok(MessageOutcome::Skipped { items: carried });
         };
-        let composed = content.compose();
         match message.channel.kind {
-            ChannelKind::Email => self.mail(&message.channel.address, composed).await?,
-            kind => self.chat(kind, &message.channel.address, &composed).await?,
+            ChannelKind::Email => {
+                self.mail(&message.channel.address, content.compose())
+                    .await?;
+            }
+            ChannelKind::WebPush => {
+                let urgent = matches!(content, Content::Claims { .. });
+                self.push(&message.channel, &content.push(), urgent).await?;
+            }
+            kind => {
+                self.chat(kind, &message.channel.address, &content.compose())
+                    .await?;
+            }
         }
         Ok(MessageOutcome::Sent { items: carried })
     }
@@ -480,6 +524,81 @@ impl Messenger {
     }
 }
 
+impl Messenger {
+    /// Encrypts `payload` for the channel's browser and posts it to its push service (RFC
+    /// 8030), signed with the VAPID key. 404 or 410 (the subscription is gone) disables the
+    /// channel.
+    async fn push(
+        &self,
+        channel: &Channel,
+        payload: &PushPayload,
+        urgent: bool,
+    ) -> Result<(), SendFailure> {
+        let Some(config) = &self.web_push else {
+            return Err(SendFailure::retried(
+                "Web Push is not set up on this server (no VAPID key)".to_owned(),
+            ));
+        };
+        let sealed = channel
+            .push_keys_sealed
+            .as_deref()
+            .ok_or_else(|| SendFailure::permanent("the channel has no push keys".to_owned()))?;
+        let keys = config
+            .key
+            .open(sealed, &channel.id)
+            .map_err(|e| SendFailure::permanent(format!("the push keys do not open: {e}")))
+            .and_then(|text| {
+                PushKeys::from_text(&text).map_err(|e| SendFailure::permanent(e.to_string()))
+            })?;
+        let body = serde_json::to_vec(payload)
+            .map_err(|e| SendFailure::permanent(format!("cannot encode the payload: {e}")))?;
+        let encrypted = web_push::encrypt(&body, &keys, &Ephemeral::generate())
+            .map_err(|e| SendFailure::permanent(e.to_string()))?;
+        let endpoint = url::Url::parse(&channel.address)
+            .map_err(|e| SendFailure::permanent(format!("the endpoint is not a URL: {e}")))?;
+        // The JWT's audience is the push service's origin (RFC 8292, section 2).
+        let audience = endpoint.origin().ascii_serialization();
+        let expires_at = Timestamp::now().after(VAPID_JWT_TTL).as_millis() / 1000;
+        let headers = [
+            ("Content-Type", "application/octet-stream".to_owned()),
+            ("Content-Encoding", "aes128gcm".to_owned()),
+            ("TTL", PUSH_TTL.as_secs().to_string()),
+            ("Urgency", if urgent { "high" } else { "normal" }.to_owned()),
+            (
+                "Authorization",
+                config
+                    .vapid
+                    .authorization(&audience, expires_at, &config.subject),
+            ),
+        ]
+        .map(|(name, value)| (name.to_owned(), value));
+        let attempt = self
+            .client
+            .post(&channel.address, &headers, encrypted)
+            .await;
+        match attempt.failure() {
+            None => Ok(()),
+            Some(Failure::Status {
+                status: status @ (404 | 410),
+                ..
+            }) => {
+                let reason =
+                    format!("the push service says the subscription is gone (HTTP {status})");
+                let store = self.store.clone();
+                let (id, why) = (channel.id.clone(), reason.clone());
+                tokio::task::spawn_blocking(move || store.disable_channel(&id, &why))
+                    .await
+                    .map_err(|e| SendFailure::retried(e.to_string()))?
+                    .map_err(|e| SendFailure::retried(e.to_string()))?;
+                tracing::info!(channel_id = %channel.id, status, "push subscription gone: channel disabled");
+                Err(SendFailure::permanent(reason))
+            }
+            Some(failure) if failure.is_retried() => Err(SendFailure::retried(failure.to_string())),
+            Some(failure) => Err(SendFailure::permanent(failure.to_string())),
+        }
+    }
+}
+
 /// The body of a chat message: Slack Block Kit, a Discord message, or an ntfy text with a
 /// title header. All carry the message's links as text, never an in-chat decision.
 pub fn chat_payload(
@@ -512,7 +631,7 @@ pub fn chat_payload(
                 Vec::new(),
             )
         }
-        ChannelKind::Ntfy | ChannelKind::Email => (
+        ChannelKind::Ntfy | ChannelKind::Email | ChannelKind::WebPush => (
             "text/plain; charset=utf-8",
             composed.text.clone().into_bytes(),
             // Header values must be ASCII without line breaks.

@@ -60,6 +60,7 @@ use crate::routes;
         routes::channels::test,
         routes::channels::resend_verification,
         routes::channels::messages,
+        routes::channels::web_push_key,
         routes::audit::list,
         routes::services::list,
         routes::services::create,

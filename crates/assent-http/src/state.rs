@@ -56,6 +56,8 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     /// `/metrics`: on or off, its token, its own listener or not.
     pub metrics: crate::metrics::MetricsSettings,
+    /// The VAPID public key browsers subscribe to Web Push with; `None` without Web Push.
+    pub vapid_public_key: Option<String>,
 }
 
 pub use assent_app::Quotas;
@@ -80,6 +82,7 @@ impl Default for HttpSettings {
             trusted_proxies: TrustedProxies::default(),
             cors_origins: Vec::new(),
             metrics: crate::metrics::MetricsSettings::default(),
+            vapid_public_key: None,
         }
     }
 }

@@ -41,6 +41,11 @@ pub struct Channel {
     pub verified_at: Option<Timestamp>,
     pub last_sent_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// A Web Push subscription's keys, sealed with the channel's id.
+    pub push_keys_sealed: Option<String>,
+    /// When it stopped getting messages (its push subscription is gone), and why.
+    pub disabled_at: Option<Timestamp>,
+    pub disabled_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -57,6 +62,9 @@ pub(crate) struct ChannelRow {
     verified_at: Option<i64>,
     last_sent_at: Option<i64>,
     created_at: i64,
+    push_keys_sealed: Option<String>,
+    disabled_at: Option<i64>,
+    disabled_reason: Option<String>,
 }
 
 impl TryFrom<ChannelRow> for Channel {
@@ -86,6 +94,9 @@ impl TryFrom<ChannelRow> for Channel {
             verified_at: row.verified_at.map(Timestamp::from_millis),
             last_sent_at: row.last_sent_at.map(Timestamp::from_millis),
             created_at: Timestamp::from_millis(row.created_at),
+            disabled_at: row.disabled_at.map(Timestamp::from_millis),
+            disabled_reason: row.disabled_reason,
+            push_keys_sealed: row.push_keys_sealed,
             id: row.id,
             account_id: row.account_id,
             address: row.address,
@@ -96,11 +107,15 @@ impl TryFrom<ChannelRow> for Channel {
 /// A channel to add, checked.
 #[derive(Debug, Clone)]
 pub struct NewChannel {
+    /// `chn_…`, chosen by the caller: a push subscription's keys are sealed with it.
+    pub id: String,
     pub kind: ChannelKind,
     pub address: String,
     pub events: Vec<ChannelEvent>,
     pub quiet_hours: Option<QuietHours>,
     pub throttle_seconds: u32,
+    /// A Web Push subscription's keys, sealed with `id`.
+    pub push_keys_sealed: Option<String>,
 }
 
 /// A change to a channel's settings: each part given replaces the stored one (`quiet_hours:
@@ -294,6 +309,7 @@ pub(crate) fn notify_owner(
         .inner_join(accounts::table)
         .filter(accounts::namespace.eq(namespace))
         .filter(channels::verified_at.is_not_null())
+        .filter(channels::disabled_at.is_null())
         .select(ChannelRow::as_select())
         .load(conn)?;
     for row in rows {
@@ -331,7 +347,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<Channel, StoreError> {
         let now = Timestamp::now().as_millis();
-        let id = assent_auth::random::id("chn_");
+        let id = &new.id;
         self.write_with_outbox(|conn, outbox| {
             crate::db::lock_quota_owner(conn, crate::Quota::Channels, &account.id)?;
             let existing: Vec<(String, String)> = channels::table
@@ -350,9 +366,10 @@ impl Store {
             let verified_at = (!new.kind.needs_verification()).then_some(now);
             diesel::insert_into(channels::table)
                 .values((
-                    channels::id.eq(&id),
+                    channels::id.eq(id),
                     channels::account_id.eq(&account.id),
                     channels::kind.eq(new.kind.as_str()),
+                    channels::push_keys_sealed.eq(&new.push_keys_sealed),
                     channels::address.eq(&new.address),
                     channels::events.eq(events_json(&new.events)),
                     channels::quiet_start.eq(new.quiet_hours.map(|q| i32::from(q.start))),
@@ -364,14 +381,14 @@ impl Store {
                     channels::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            let channel = load_channel(conn, &account.id, &id)?;
+            let channel = load_channel(conn, &account.id, id)?;
             if verified_at.is_none() {
                 queue(
                     conn,
                     outbox,
                     &channel,
                     Topic::Verify,
-                    (ItemKind::Channel, &id),
+                    (ItemKind::Channel, id),
                     now,
                 )?;
             }
@@ -381,7 +398,7 @@ impl Store {
                     namespace: &account.namespace,
                     actor,
                     action: "channel.created",
-                    target_id: &id,
+                    target_id: id,
                     details: json!({ "kind": new.kind.as_str() }),
                 },
             )?;
@@ -886,6 +903,37 @@ impl Store {
 }
 
 impl Store {
+    /// Stops a channel for good (a push service said its subscription is gone): it gets no
+    /// more messages, and says why in the channel list. Its waiting messages end `exhausted`.
+    pub fn disable_channel(&self, channel_id: &str, reason: &str) -> Result<(), StoreError> {
+        let now = Timestamp::now().as_millis();
+        self.write(|conn| {
+            diesel::update(
+                channels::table
+                    .filter(channels::id.eq(channel_id))
+                    .filter(channels::disabled_at.is_null()),
+            )
+            .set((
+                channels::disabled_at.eq(now),
+                channels::disabled_reason.eq(reason),
+                channels::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+            diesel::update(
+                messages::table
+                    .filter(messages::channel_id.eq(channel_id))
+                    .filter(messages::status.eq("pending"))
+                    .filter(messages::lease_until.is_null()),
+            )
+            .set((
+                messages::status.eq("exhausted"),
+                messages::last_error.eq(reason),
+            ))
+            .execute(conn)?;
+            Ok(())
+        })
+    }
+
     /// Marks one of the owner's channels verified (its link was just used).
     pub fn mark_channel_verified(
         &self,

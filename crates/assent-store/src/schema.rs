@@ -344,6 +344,9 @@ diesel::table! {
         last_sent_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        push_keys_sealed -> Nullable<Text>,
+        disabled_at -> Nullable<BigInt>,
+        disabled_reason -> Nullable<Text>,
     }
 }
 

@@ -75,6 +75,7 @@ pub struct ServeConfig {
     pub retention: assent_store::Retention,
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    pub vapid_key: Option<assent_auth::web_push::VapidKey>,
 }
 
 impl ServeArgs {
@@ -201,7 +202,11 @@ impl ServeArgs {
             assent_delivery::messages::check_mail_from(&raw).map_err(|why| setting.error(why))?;
             Ok(raw)
         })?;
+        let vapid_key = self.vapid_private_key().read_optional(|setting, text| {
+            assent_auth::web_push::VapidKey::from_base64url(&text).map_err(|e| setting.error(e))
+        })?;
         Ok(ServeConfig {
+            vapid_key,
             metrics,
             metrics_bind,
             retention,

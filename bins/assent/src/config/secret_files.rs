@@ -152,6 +152,7 @@ mod tests {
                 "ASSENT_SECRET_KEY_FILE",
                 "ASSENT_METRICS_TOKEN_FILE",
                 "ASSENT_SMTP_URL_FILE",
+                "ASSENT_VAPID_PRIVATE_KEY_FILE",
             ]
         );
     }

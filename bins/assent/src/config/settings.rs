@@ -175,6 +175,11 @@ settings! {
         smtp_url: String { value_name: "URL", secret: true },
         /// The sender of owners' email, `assent@example.com` or `assent <assent@example.com>`.
         mail_from: String { value_name: "ADDRESS", default: Some("assent@localhost") },
+        /// The VAPID private key that signs Web Push messages (see `channels.md`): a P-256
+        /// private key, 32 bytes in base64url. Without it a key is generated once into
+        /// `<data dir>/vapid.key`. Replicas sharing a database must share it (browsers
+        /// subscribed with its public half).
+        vapid_private_key: String { value_name: "BASE64URL", unset: "key file", secret: true },
     }
 }
 

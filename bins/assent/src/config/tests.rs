@@ -170,6 +170,7 @@ fn every_setting_is_read_from_the_file() {
         retain_audit_log = "3650d"
         smtp_url = "smtps://assent:pw@mail.example.com"
         mail_from = "assent <assent@example.com>"
+        vapid_private_key = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw"
         "#,
     )
     .unwrap();
@@ -193,6 +194,13 @@ fn every_setting_is_read_from_the_file() {
     assert_eq!(resolved.signup, assent_core::SignupPolicy::Invite);
     assert!(!resolved.rate_limits);
     assert_eq!(resolved.claim_ttl, Duration::from_secs(7200));
+    // RFC 8291's example key: its public half is the RFC's too.
+    assert_eq!(
+        resolved.vapid_key.map(|k| k.public_key()).as_deref(),
+        Some(
+            "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8"
+        )
+    );
     assert_eq!(
         (resolved.smtp_url.as_deref(), resolved.mail_from.as_str()),
         (

@@ -38,16 +38,22 @@ use crate::error::{ApiError, Dialect, RenderedPage, status_of};
 use crate::state::AppState;
 
 /// The policy of every dashboard response: scripts and styles from this server only (no
-/// inline ones), forms posting to this server only, no framing.
+/// inline ones), forms posting to this server only, no framing; the web app manifest and the
+/// service worker (`/dashboard/sw.js`) from this server too.
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 'self'; \
     style-src 'self'; img-src 'self' https: data:; connect-src 'self'; form-action 'self'; \
-    frame-ancestors 'none'; base-uri 'none'";
+    manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// What the CSRF tokens' key is derived for.
 const CSRF_PURPOSE: &str = "dashboard csrf";
 
 const STYLESHEET: &str = include_str!("static/app.css");
 const SCRIPT: &str = include_str!("static/app.js");
+const PUSH_SCRIPT: &str = include_str!("static/push.js");
+const SERVICE_WORKER: &str = include_str!("static/sw.js");
+const MANIFEST: &str = include_str!("static/manifest.webmanifest");
+const ICON_192: &[u8] = include_bytes!("static/icon-192.png");
+const ICON_512: &[u8] = include_bytes!("static/icon-512.png");
 
 /// Registers the dashboard's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -63,6 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .add((CACHE_CONTROL, "no-store")),
             )
             .route("", web::get().to(decide::inbox))
+            // The installed app's start page: inside the service worker's scope, `/dashboard/`.
+            .route("/", web::get().to(decide::inbox))
             .route("/inbox/items", web::get().to(decide::inbox_items))
             .route("/history", web::get().to(decide::history))
             .service(
@@ -183,6 +191,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/static/app.js", web::get().to(script))
+            .route("/static/push.js", web::get().to(push_script))
+            .route("/static/icon-192.png", web::get().to(icon_192))
+            .route("/static/icon-512.png", web::get().to(icon_512))
+            .route("/sw.js", web::get().to(service_worker))
+            .route("/manifest.webmanifest", web::get().to(manifest))
             .default_service(web::to(elsewhere)),
     );
 }
@@ -241,6 +254,34 @@ async fn script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .body(SCRIPT)
+}
+
+async fn push_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(PUSH_SCRIPT)
+}
+
+/// The service worker. At `/dashboard/sw.js` its default scope is `/dashboard/`, which is all
+/// it needs (no `Service-Worker-Allowed`).
+async fn service_worker() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(SERVICE_WORKER)
+}
+
+async fn manifest() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/manifest+json")
+        .body(MANIFEST)
+}
+
+async fn icon_192() -> HttpResponse {
+    HttpResponse::Ok().content_type("image/png").body(ICON_192)
+}
+
+async fn icon_512() -> HttpResponse {
+    HttpResponse::Ok().content_type("image/png").body(ICON_512)
 }
 
 /// A logged-in owner, with the CSRF token of their session.

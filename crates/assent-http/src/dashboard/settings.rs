@@ -33,6 +33,7 @@ async fn page(state: &AppState, visitor: &Visitor) -> Result<SettingsPage, Failu
         notice: None,
         channel_error: None,
         add_error: None,
+        web_push: state.settings.vapid_public_key.is_some(),
     })
 }
 
@@ -80,6 +81,7 @@ pub async fn add(state: web::Data<AppState>, posted: Posted) -> HttpResponse {
                 events: Some(form.all("events").into_iter().map(str::to_owned).collect()),
                 quiet_hours: (!quiet_hours.trim().is_empty()).then(|| quiet_hours.clone()),
                 throttle_seconds: number(form.get("throttle_seconds")),
+                keys: None,
             };
             match channels::add(&state.app, &visitor.account, input).await {
                 Ok(channel) if channel.verified_at.is_none() => {

@@ -1,9 +1,10 @@
 //! An owner's channels (`/v1/auth/channels`): where assent reaches them (email, Slack, Discord,
-//! ntfy), and the log of messages sent (`/v1/auth/messages`).
+//! ntfy, Web Push), the log of messages sent (`/v1/auth/messages`), and the server's VAPID
+//! public key a browser subscribes with (`/v1/auth/web-push`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use assent_app::channels::{self, AddInput, UpdateInput};
+use assent_app::channels::{self, AddInput, PushKeysInput, UpdateInput};
 use assent_core::Timestamp;
 use assent_store::{Channel, MessageRecord};
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/auth/channels/{channel_id}/verification")
             .route(web::post().to(resend_verification)),
     )
-    .service(web::resource("/v1/auth/messages").route(web::get().to(messages)));
+    .service(web::resource("/v1/auth/messages").route(web::get().to(messages)))
+    .service(web::resource("/v1/auth/web-push").route(web::get().to(web_push_key)));
 }
 
 /// A channel as the API shows it.
@@ -39,10 +41,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct ChannelView {
     #[schema(example = "chn_3f9a0c1b2d4e5f60718293a4")]
     pub id: String,
-    /// `email`, `slack`, `discord` or `ntfy`.
+    /// `email`, `slack`, `discord`, `ntfy` or `web_push`.
     #[schema(example = "email")]
     pub kind: String,
-    /// The email address or the chat webhook URL.
+    /// The email address, the chat webhook URL, or the push subscription's endpoint.
     #[schema(example = "ada@example.com")]
     pub address: String,
     /// The events it gets.
@@ -57,6 +59,12 @@ pub struct ChannelView {
     pub verified: bool,
     #[schema(value_type = Option<String>)]
     pub verified_at: Option<Timestamp>,
+    /// Whether it stopped getting messages for good (its push subscription is gone: add the
+    /// device again).
+    pub disabled: bool,
+    /// Why it was disabled, or null.
+    #[schema(example = "the push service says the subscription is gone (HTTP 410)")]
+    pub disabled_reason: Option<String>,
     #[schema(value_type = String)]
     pub created_at: Timestamp,
 }
@@ -72,6 +80,8 @@ impl From<Channel> for ChannelView {
             throttle_seconds: c.throttle_seconds,
             verified: c.verified_at.is_some(),
             verified_at: c.verified_at,
+            disabled: c.disabled_at.is_some(),
+            disabled_reason: c.disabled_reason,
             created_at: c.created_at,
         }
     }
@@ -84,12 +94,17 @@ pub struct ChannelList {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddChannelRequest {
-    /// `email`, `slack`, `discord` or `ntfy`.
+    /// `email`, `slack`, `discord`, `ntfy` or `web_push`.
     #[schema(required = true, nullable = false, example = "email")]
     pub kind: Option<String>,
-    /// An email address, or the chat service's webhook URL (https, public).
+    /// An email address, the chat service's webhook URL, or the push subscription's
+    /// `endpoint` (https, public).
     #[schema(required = true, nullable = false, example = "ada@example.com")]
     pub address: Option<String>,
+    /// For `web_push` only, and required there: the subscription's keys, as
+    /// `PushSubscription.toJSON().keys` gives them.
+    #[schema(nullable = false)]
+    pub keys: Option<PushKeysRequest>,
     /// Event names; every one when left out.
     #[schema(nullable = false, example = json!(["claim.submitted"]))]
     pub events: Option<Vec<String>>,
@@ -99,6 +114,32 @@ pub struct AddChannelRequest {
     /// 0 to 86400; 60 when left out.
     #[schema(nullable = false, minimum = 0, maximum = 86400)]
     pub throttle_seconds: Option<i64>,
+}
+
+/// A browser push subscription's keys, base64url.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PushKeysRequest {
+    /// The browser's P-256 public key (65 bytes, uncompressed).
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+    )]
+    pub p256dh: Option<String>,
+    /// The subscription's authentication secret (16 bytes).
+    #[schema(required = true, nullable = false, example = "BTBZMqHH6r4Tts7J_aSIgg")]
+    pub auth: Option<String>,
+}
+
+/// The server's Web Push identity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebPushKey {
+    /// The VAPID public key (base64url, 65 bytes): `applicationServerKey` for
+    /// `pushManager.subscribe`.
+    #[schema(
+        example = "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8"
+    )]
+    pub vapid_public_key: String,
 }
 
 /// What to change of a channel; what is left out stays as it is.
@@ -194,7 +235,7 @@ pub async fn list(owner: Owner, state: web::Data<AppState>) -> Result<HttpRespon
     security(("sessionToken" = []), ("sessionCookie" = [])),
     responses(
         (status = 201, description = "Added", body = ChannelView),
-        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_WEBHOOK_URL`, `INVALID_EVENT_TYPE`", body = SigilumError),
+        (status = 400, description = "`VALIDATION_ERROR`, `INVALID_WEBHOOK_URL`, `INVALID_PUSH_SUBSCRIPTION`, `INVALID_EVENT_TYPE`", body = SigilumError),
         (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
         (status = 403, description = "`CSRF_REJECTED`", body = SigilumError),
         (status = 409, description = "`CHANNEL_ALREADY_EXISTS`, `CHANNEL_LIMIT_REACHED`", body = SigilumError),
@@ -208,6 +249,10 @@ pub async fn add(
     let input = AddInput {
         kind: body.kind,
         address: body.address,
+        keys: body.keys.map(|k| PushKeysInput {
+            p256dh: k.p256dh,
+            auth: k.auth,
+        }),
         events: body.events,
         quiet_hours: body.quiet_hours,
         throttle_seconds: body.throttle_seconds,
@@ -335,5 +380,27 @@ pub async fn messages(owner: Owner, state: web::Data<AppState>) -> Result<HttpRe
     let messages = channels::messages(&state.app, &owner.account, 100).await?;
     Ok(HttpResponse::Ok().json(MessageList {
         messages: messages.into_iter().map(MessageView::from).collect(),
+    }))
+}
+
+/// The server's VAPID public key, for a browser to subscribe to Web Push with.
+#[utoipa::path(get, path = "/v1/auth/web-push", operation_id = "getWebPushKey", tag = "owners",
+    security(("sessionToken" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The key", body = WebPushKey),
+        (status = 401, description = "`UNAUTHORIZED`", body = SigilumError),
+        (status = 404, description = "`NOT_FOUND`: Web Push is not set up on this server", body = SigilumError),
+    ))]
+pub async fn web_push_key(
+    _owner: Owner,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let key = state
+        .settings
+        .vapid_public_key
+        .clone()
+        .ok_or_else(assent_app::Error::not_found)?;
+    Ok(HttpResponse::Ok().json(WebPushKey {
+        vapid_public_key: key,
     }))
 }

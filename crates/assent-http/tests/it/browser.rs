@@ -72,10 +72,14 @@ impl Driver {
     /// A new headless Chromium window of `width` × `height` CSS pixels; a phone-sized one
     /// (narrower than a desktop window can be) is an emulated device of that size.
     async fn open(&self, width: u32, height: u32) -> Client {
+        self.open_with(width, height, &["--headless=new"]).await
+    }
+
+    /// [`Driver::open`] with `mode` (headless, or flags for a window on `$DISPLAY`).
+    async fn open_with(&self, width: u32, height: u32, mode: &[&str]) -> Client {
         let mut options = json!({
             "binary": CHROMIUM,
             "args": [
-                "--headless=new",
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-dev-shm-usage",
@@ -87,6 +91,9 @@ impl Driver {
                 format!("--window-size={width},{height}"),
             ],
         });
+        if let Some(args) = options["args"].as_array_mut() {
+            args.extend(mode.iter().map(|m| json!(m)));
+        }
         if width < 500 {
             options["mobileEmulation"] = json!({
                 "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1, "touch": true },
@@ -1053,6 +1060,19 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
     tab.click("a[href='/dashboard/settings']", "#channels-title")
         .await;
     assert!(tab.text("main .empty").await.contains("No channels yet"));
+    // This server has no VAPID key: the device section says so and offers no button.
+    assert!(
+        tab.text("#push-status")
+            .await
+            .contains("Web Push is not set up"),
+        "{}",
+        tab.text("#push-status").await
+    );
+    assert_eq!(
+        tab.eval("return document.getElementById('push-enable');")
+            .await,
+        Value::Null
+    );
     tab.fill("#channel-address", "lin at example.com").await;
     tab.click(
         "form[action='/dashboard/settings/channels'] button.primary",
@@ -1235,7 +1255,330 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
     server.stop().await;
 }
 
+/// A ChromeDriver command that runs a Chrome DevTools Protocol method in the session's page.
+#[derive(Debug)]
+struct Cdp {
+    method: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (Method, Option<String>) {
+        let body = json!({ "cmd": self.method, "params": self.params });
+        (Method::POST, Some(body.to_string()))
+    }
+}
+
+impl Tab<'_> {
+    async fn cdp(&self, method: &'static str, params: Value) -> Value {
+        self.client
+            .issue_cmd(Cdp { method, params })
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// The notifications the dashboard's service worker shows: `[{title, body, tag, actions}]`.
+    async fn notifications(&self) -> Value {
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 navigator.serviceWorker.ready\
+                 .then(r => r.getNotifications())\
+                 .then(ns => done(ns.map(n => ({ title: n.title, body: n.body, tag: n.tag,\
+                   actions: n.actions.map(a => a.title) }))), e => done(String(e)));",
+                vec![],
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Polls the shown notifications until one has `title`.
+    async fn notification_titled(&self, title: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let shown = self.notifications().await;
+            if let Some(found) = shown
+                .as_array()
+                .and_then(|ns| ns.iter().find(|n| n["title"] == title))
+            {
+                return found.clone();
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "no notification {title:?}: {shown}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notification(
+    engine: Engine,
+) {
+    use crate::web_push::{browser_peer, open, server_with_push, start_messages, wait_for_pushes};
+    use assent_auth::web_push::VapidKey;
+    use assent_core::claim::ClaimStatus;
+
+    // `docs/img/make-push-screenshot.sh` sets this (and a virtual display): Chromium in a
+    // window, drawing its own notification popups, and a capture of the screen when the
+    // claim's notification shows.
+    let capture = std::env::var_os("ASSENT_PUSH_SCREENSHOT");
+    let vapid = VapidKey::generate();
+    let server = server_with_push(engine, &vapid).await;
+    let session = server.signup("lin").await;
+    server.create_service(&session, "gateway").await;
+    let driver = Driver::start();
+    let mode: &[&str] = if capture.is_some() {
+        &[
+            "--disable-features=NativeNotifications",
+            "--window-position=0,0",
+        ]
+    } else {
+        &["--headless=new"]
+    };
+    let tab = Tab {
+        client: driver.open_with(1280, 800, mode).await,
+        server: &server,
+        engine,
+    };
+    tab.goto("/dashboard/login").await;
+    tab.fill("#email", "lin@example.com").await;
+    tab.fill("#password", PASSWORD).await;
+    tab.click("form.stack button[type=submit]", "#inbox-items")
+        .await;
+
+    // The dashboard is installable: its manifest and icons are served, and linked.
+    let manifest = reqwest::get(server.url("/dashboard/manifest.webmanifest"))
+        .await
+        .unwrap();
+    assert_eq!(
+        manifest.headers()["content-type"],
+        "application/manifest+json"
+    );
+    let manifest: Value = manifest.json().await.unwrap();
+    assert_eq!(
+        (
+            &manifest["start_url"],
+            &manifest["scope"],
+            &manifest["display"]
+        ),
+        (
+            &json!("/dashboard/"),
+            &json!("/dashboard/"),
+            &json!("standalone")
+        )
+    );
+    for icon in manifest["icons"].as_array().unwrap() {
+        let png = reqwest::get(server.url(icon["src"].as_str().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(png.headers()["content-type"], "image/png");
+        assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    }
+    assert_eq!(
+        tab.eval("return document.querySelector('link[rel=manifest]').href;")
+            .await,
+        json!(server.url("/dashboard/manifest.webmanifest"))
+    );
+
+    // The manifest's start page is the inbox.
+    tab.goto("/dashboard/").await;
+    tab.find("#inbox-items").await;
+
+    // "This device": permission granted (as the owner would in the browser's prompt), the
+    // button registers the worker, subscribes and adds the channel.
+    tab.click("a[href='/dashboard/settings']", "#device-title")
+        .await;
+    // A push subscription is nothing a person types: the add form does not offer it.
+    assert_eq!(
+        tab.eval("return document.querySelector('#channel-kind option[value=web_push]');")
+            .await,
+        Value::Null
+    );
+    tab.cdp(
+        "Browser.grantPermissions",
+        json!({ "origin": server.base, "permissions": ["notifications"] }),
+    )
+    .await;
+    tab.press("#push-enable").await;
+    let started = Instant::now();
+    let outcome = loop {
+        let status = tab
+            .eval(
+                "const s = document.getElementById('push-status'); \
+                 return document.querySelector('.channel-web_push') ? 'listed' \
+                 : (s ? s.textContent : '');",
+            )
+            .await;
+        let status = status.as_str().unwrap_or_default().to_owned();
+        if status == "listed" || status.starts_with("Not enabled") {
+            break status;
+        }
+        // The page gives the push service 20 s.
+        assert!(
+            started.elapsed() < PATIENCE * 2,
+            "enabling never ended: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let registered = tab
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             navigator.serviceWorker.getRegistration('/dashboard/')\
+             .then(r => done(r ? r.scope : null), e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(registered, json!(server.url("/dashboard/")));
+
+    // Headless Chromium here has no network: subscribing at Google's push service fails,
+    // and the page says so. The channel is then added as the page would have, with a push
+    // service stand-in and keys the test holds, so that the server's real push is opened.
+    eprintln!("enabling in headless Chromium: {outcome}");
+    let push_service = Receiver::default();
+    let browser_keys = browser_peer("keys", None);
+    if outcome == "listed" {
+        let listed = server
+            .call(Method::GET, "/v1/auth/channels", &session, None)
+            .await;
+        assert_eq!(listed.body["channels"][0]["kind"], "web_push");
+        assert!(
+            tab.text(".channel-web_push h3")
+                .await
+                .starts_with("Web Push"),
+            "{}",
+            tab.text(".channel-web_push h3").await
+        );
+        // Its pushes would go to Google; remove it, so that the stand-in's is the only one.
+        let id = listed.body["channels"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        server
+            .call(
+                Method::DELETE,
+                &format!("/v1/auth/channels/{id}"),
+                &session,
+                None,
+            )
+            .await;
+    } else {
+        assert!(outcome.contains("push service"), "{outcome}");
+    }
+    let endpoint = push_service.start("/push/v2/this-device");
+    let added = server
+        .call(
+            Method::POST,
+            "/v1/auth/channels",
+            &session,
+            Some(json!({
+                "kind": "web_push",
+                "address": endpoint,
+                "keys": { "p256dh": browser_keys["p256dh"], "auth": browser_keys["auth"] },
+            })),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    tab.goto("/dashboard/settings").await;
+    assert!(
+        tab.text(".channel-web_push h3")
+            .await
+            .starts_with("Web Push"),
+        "{}",
+        tab.text(".channel-web_push h3").await
+    );
+
+    // A claim: the server's push, opened, is delivered to the service worker as the push
+    // service would; it shows the claim with Approve and Reject.
+    let (stop_messages, messages_done) = start_messages(&server, &vapid);
+    let claim_id = crate::common::pending_claim(&server, "lin", "Support bot");
+    let pushes = wait_for_pushes(&push_service, 1).await;
+    let payload = open(&pushes[0], &browser_keys)["payload"].clone();
+    // The first service worker registration of a new profile has the id 0. A push delivered
+    // while DevTools is still listing the registrations is dropped: deliver until it shows
+    // (the same tag, so a second delivery replaces the first).
+    tab.cdp("ServiceWorker.enable", json!({})).await;
+    let title = "Support bot asks to act for you on gateway";
+    let started = Instant::now();
+    loop {
+        tab.cdp(
+            "ServiceWorker.deliverPushMessage",
+            json!({ "origin": server.base, "registrationId": "0", "data": payload.to_string() }),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let shown = tab.notifications().await;
+        if shown
+            .as_array()
+            .is_some_and(|ns| ns.iter().any(|n| n["title"] == title))
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the push never showed: {shown}"
+        );
+    }
+    let shown = tab.notification_titled(title).await;
+    assert!(
+        shown["body"].as_str().unwrap().contains(&claim_id),
+        "{shown}"
+    );
+    assert_eq!(shown["actions"], json!(["Approve", "Reject"]));
+    if let Some(path) = &capture {
+        tab.goto("/dashboard/settings").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let captured = Command::new("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .status()
+            .expect("ImageMagick's import runs");
+        assert!(captured.success());
+    }
+
+    // Approve, as a click on it: the worker posts the link, the claim is approved, and the
+    // notification says so.
+    tab.client
+        .execute(
+            "const tag = arguments[0]; \
+             navigator.serviceWorker.ready.then(r => r.active.postMessage(\
+               { type: 'notificationclick', tag: tag, action: 'approve' })); \
+             return null;",
+            vec![shown["tag"].clone()],
+        )
+        .await
+        .unwrap();
+    let done = tab.notification_titled("Approved").await;
+    assert_eq!(done["body"], "The service is told.");
+    let claim = server
+        .db
+        .store
+        .get_claim("lin", &claim_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.status, ClaimStatus::Approved);
+
+    tab.client.close().await.unwrap();
+    let _ = stop_messages.send(true);
+    messages_done.await.unwrap();
+    server.stop().await;
+}
+
 on_both_engines!(
+    an_owner_enables_push_on_the_settings_page_and_approves_from_the_notification,
     an_owner_sets_up_email_on_the_settings_page,
     an_owner_decides_in_the_browser,
     an_owner_sets_rules_and_grants_for_an_hour_in_the_browser,

@@ -36,4 +36,5 @@ mod signed;
 mod signing_doc;
 mod standard_webhooks;
 mod streams;
+mod web_push;
 mod webhooks;

@@ -145,6 +145,8 @@ fn channels_per_account_are_exact(engine: Engine) {
     let ada = account(&db.store, "ada");
     let (created, limited) = race(&db.store, |store, i| {
         let channel = NewChannel {
+            id: format!("chn_race{i}"),
+            push_keys_sealed: None,
             kind: ChannelKind::Ntfy,
             address: format!("https://ntfy.sh/ada-{i}"),
             events: vec![ChannelEvent::ClaimSubmitted],

@@ -20,13 +20,15 @@ pub(in crate::dashboard) struct SettingsPage {
     /// A refused change of the channel with this id: (id, message).
     pub channel_error: Option<(String, String)>,
     pub add_error: Option<String>,
+    /// Whether this server sends Web Push (it has a VAPID key): the "This device" section.
+    pub web_push: bool,
 }
 
 /// A channel as the page shows it, with its settings' form values.
 #[derive(Debug)]
 pub(in crate::dashboard) struct ChannelItem {
     pub id: String,
-    /// `email`, `slack`, `discord`, `ntfy`.
+    /// `email`, `slack`, `discord`, `ntfy`, `web_push`.
     pub kind: &'static str,
     /// What it is, in words: `Email`, `Slack`…
     pub kind_name: &'static str,
@@ -79,6 +81,7 @@ fn kind_name(kind: ChannelKind) -> &'static str {
         ChannelKind::Slack => "Slack",
         ChannelKind::Discord => "Discord",
         ChannelKind::Ntfy => "ntfy",
+        ChannelKind::WebPush => "Web Push",
     }
 }
 
@@ -127,8 +130,11 @@ impl AddForm {
         throttle_seconds: &str,
     ) -> Self {
         Self {
+            // A browser adds itself from the "This device" section: a push subscription is
+            // nothing a person types.
             kinds: ChannelKind::ALL
                 .into_iter()
+                .filter(|k| *k != ChannelKind::WebPush)
                 .map(|k| KindChoice {
                     value: k.as_str(),
                     name: kind_name(k),

@@ -546,7 +546,8 @@ pub fn assert_security_headers(page: &Page, what: &str) {
     assert_eq!(
         page.header("content-security-policy"),
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+         connect-src 'self'; form-action 'self'; manifest-src 'self'; worker-src 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
         "{what}"
     );
     assert_eq!(page.header("x-frame-options"), "DENY", "{what}");
