@@ -344,6 +344,7 @@ diesel::table! {
         last_sent_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        expiry_lead_seconds -> Integer,
     }
 }
 
