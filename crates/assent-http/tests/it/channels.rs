@@ -321,7 +321,7 @@ async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engin
     // The sent log: the verification, the claim, and its reminder, waiting for its time (it
     // is skipped then: the claim is decided).
     let log = messages(&server, &session).await;
-    let topics: Vec<(&str, &str, u64)> = log
+    let mut topics: Vec<(&str, &str, u64)> = log
         .iter()
         .map(|m| {
             (
@@ -331,12 +331,14 @@ async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engin
             )
         })
         .collect();
+    // The claim's message and its reminder are written in one transaction: either order.
+    topics.sort_unstable();
     assert_eq!(
         topics,
         [
-            ("item.expiring", "pending", 0),
+            ("channel.verify", "sent", 1),
             ("claim.submitted", "sent", 1),
-            ("channel.verify", "sent", 1)
+            ("item.expiring", "pending", 0),
         ]
     );
     let tested = server
@@ -1165,7 +1167,66 @@ async fn a_claim_about_to_expire_reminds_its_owner_once(engine: Engine) {
     server.stop().await;
 }
 
+/// A notification with a deadline reminds its owner once before it, with its Open link; one
+/// without a deadline never expires and gets no reminder.
+async fn a_notification_about_to_expire_reminds_its_owner(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "ci").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com", "events": ["item.expiring"],
+                "expiry_lead_seconds": 60 }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let link = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    Browser::new(&server)
+        .post(&link, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+
+    let note = |deadline: Option<String>| {
+        let mut note = json!({
+            "context": { "title": "Deploy to staging?", "description": "Build 42 passed." },
+            "actions": [{ "id": "deploy", "label": "Deploy", "response_type": "simple" }],
+        });
+        if let Some(deadline) = deadline {
+            note["deadline"] = json!(deadline);
+        }
+        note
+    };
+    let deadline = assent_core::Timestamp::now().plus_millis(63_000);
+    let expiring = server
+        .notify(&api_key, &note(Some(deadline.to_rfc3339())))
+        .await;
+    let open_ended = server.notify(&api_key, &note(None)).await;
+    let mail = sink.nth(2).await;
+    assert_eq!(mail["subject"], "Expires soon: CI asks: Deploy to staging?");
+    let text = mail["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "{}/dashboard#note-{expiring}",
+            server.base.trim_end_matches('/')
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(&open_ended), "{text}");
+    let log = messages(&server, &session).await;
+    let reminders = log.iter().filter(|m| m["topic"] == "item.expiring").count();
+    assert_eq!(reminders, 1, "{log:?}");
+    let _ = stop.send(true);
+    done.await.unwrap();
+    assert_eq!(sink.mails().len(), 2, "{:?}", sink.mails());
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_notification_about_to_expire_reminds_its_owner,
     a_claim_about_to_expire_reminds_its_owner_once,
     a_notification_mails_its_owner_with_an_open_link,
     an_owner_changes_a_channels_events_quiet_hours_and_throttle,
