@@ -29,6 +29,8 @@ pub struct AddInput {
     pub quiet_hours: Option<String>,
     /// At most one message per this many seconds (0 to 86400); more are digested.
     pub throttle_seconds: Option<i64>,
+    /// How long before a pending item expires to remind the owner (60 to 86400 seconds).
+    pub expiry_lead_seconds: Option<i64>,
 }
 
 /// A browser push subscription's keys (`PushSubscription.toJSON().keys`), base64url.
@@ -85,6 +87,11 @@ pub async fn add(app: &App, owner: &Account, input: AddInput) -> Result<Channel,
         .map(throttle_of)
         .transpose()?
         .unwrap_or(channel::DEFAULT_THROTTLE_SECONDS);
+    let expiry_lead_seconds = input
+        .expiry_lead_seconds
+        .map(lead_of)
+        .transpose()?
+        .unwrap_or(channel::DEFAULT_EXPIRY_LEAD_SECONDS);
     let new = NewChannel {
         id,
         push_keys_sealed,
@@ -93,6 +100,7 @@ pub async fn add(app: &App, owner: &Account, input: AddInput) -> Result<Channel,
         events,
         quiet_hours,
         throttle_seconds,
+        expiry_lead_seconds,
     };
     let owner = owner.clone();
     let actor = actor(&owner);
@@ -165,6 +173,18 @@ fn throttle_of(seconds: i64) -> Result<u32, Error> {
         })
 }
 
+/// An expiry lead, [`channel::MIN_EXPIRY_LEAD_SECONDS`] to [`channel::MAX_EXPIRY_LEAD_SECONDS`].
+fn lead_of(seconds: i64) -> Result<u32, Error> {
+    u32::try_from(seconds)
+        .ok()
+        .filter(|n| {
+            (channel::MIN_EXPIRY_LEAD_SECONDS..=channel::MAX_EXPIRY_LEAD_SECONDS).contains(n)
+        })
+        .ok_or_else(|| {
+            assent_core::FieldError::invalid("expiry_lead_seconds", "must be 60 to 86400").into()
+        })
+}
+
 /// A change to a channel's settings, as asked for; what is `None` stays as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateInput {
@@ -174,9 +194,11 @@ pub struct UpdateInput {
     pub quiet_hours: Option<String>,
     /// 0 to 86400.
     pub throttle_seconds: Option<i64>,
+    /// 60 to 86400.
+    pub expiry_lead_seconds: Option<i64>,
 }
 
-/// Changes one of the owner's channels: its events, quiet hours or throttle. Its kind and
+/// Changes one of the owner's channels: its events, quiet hours, throttle or expiry lead. Its kind and
 /// address stay (another address is another channel, verified anew). `NOT_FOUND`,
 /// `VALIDATION_ERROR`, `INVALID_EVENT_TYPE`.
 pub async fn update(
@@ -200,6 +222,7 @@ pub async fn update(
             })
             .transpose()?,
         throttle_seconds: input.throttle_seconds.map(throttle_of).transpose()?,
+        expiry_lead_seconds: input.expiry_lead_seconds.map(lead_of).transpose()?,
     };
     let owner = owner.clone();
     let actor = actor(&owner);

@@ -69,6 +69,8 @@ pub enum ChannelEvent {
     ClaimSubmitted,
     /// A service's notification waits for the owner's answer.
     NotificationCreated,
+    /// A pending claim or notification expires within the channel's lead time (once per item).
+    ItemExpiring,
     /// A webhook of the owner's started failing (once per streak, not per attempt).
     EndpointFailing,
     /// A webhook of the owner's was disabled by the rules.
@@ -78,9 +80,10 @@ pub enum ChannelEvent {
 }
 
 impl ChannelEvent {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::ClaimSubmitted,
         Self::NotificationCreated,
+        Self::ItemExpiring,
         Self::EndpointFailing,
         Self::EndpointDisabled,
         Self::EndpointRecovered,
@@ -90,6 +93,7 @@ impl ChannelEvent {
         match self {
             Self::ClaimSubmitted => "claim.submitted",
             Self::NotificationCreated => "notification.created",
+            Self::ItemExpiring => "item.expiring",
             Self::EndpointFailing => "endpoint.failing",
             Self::EndpointDisabled => "endpoint.disabled",
             Self::EndpointRecovered => "endpoint.recovered",
@@ -295,6 +299,28 @@ pub const DEFAULT_THROTTLE_SECONDS: u32 = 60;
 /// The longest throttle period: a day.
 pub const MAX_THROTTLE_SECONDS: u32 = 86_400;
 
+/// The default expiry lead: a reminder goes ten minutes before a pending item expires.
+pub const DEFAULT_EXPIRY_LEAD_SECONDS: u32 = 600;
+/// The shortest expiry lead: a minute.
+pub const MIN_EXPIRY_LEAD_SECONDS: u32 = 60;
+/// The longest expiry lead: a day.
+pub const MAX_EXPIRY_LEAD_SECONDS: u32 = 86_400;
+
+/// When an item expiring at `expires_ms` is recalled on a channel with `lead_seconds`: the
+/// lead before its expiry, or the end of the quiet hours that time falls in. `None` when that
+/// is not in the future and before the expiry: a reminder after the item expired is useless,
+/// and one due at once would repeat the message about the item just created.
+pub fn reminder_due_at(
+    now_ms: i64,
+    expires_ms: i64,
+    lead_seconds: u32,
+    quiet: Option<QuietHours>,
+) -> Option<i64> {
+    let due = expires_ms.saturating_sub(i64::from(lead_seconds) * 1000);
+    let due = quiet.map_or(due, |q| q.next_allowed(due));
+    (due > now_ms && due < expires_ms).then_some(due)
+}
+
 /// A claim as a message shows it, with its one-click links.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimLine {
@@ -336,6 +362,8 @@ pub enum Content {
     Notifications {
         notifications: Vec<NotificationLine>,
         more: usize,
+        /// A reminder (`item.expiring`): the subject says they expire soon.
+        expiring: bool,
         dashboard_url: String,
     },
     /// Claims waiting, one or a digest of many; `more` were left out of a long digest
@@ -343,6 +371,8 @@ pub enum Content {
     Claims {
         claims: Vec<ClaimLine>,
         more: usize,
+        /// A reminder (`item.expiring`): the subject says they expire soon.
+        expiring: bool,
         dashboard_url: String,
     },
 }
@@ -372,6 +402,15 @@ pub fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+/// A reminder's subject says so first; the body (with the expiry and the links) is the same.
+fn expiring_subject(expiring: bool, subject: String) -> String {
+    if expiring {
+        format!("Expires soon: {subject}")
+    } else {
+        subject
+    }
 }
 
 impl Content {
@@ -444,6 +483,7 @@ impl Content {
             Self::Notifications {
                 notifications,
                 more,
+                expiring,
                 dashboard_url,
             } => {
                 let total = notifications.len() + more;
@@ -451,6 +491,7 @@ impl Content {
                     Some(n) if total == 1 => format!("{} asks: {}", n.service, n.title),
                     _ => format!("{total} notifications wait for your answer"),
                 };
+                let subject = expiring_subject(*expiring, subject);
                 let mut text = String::new();
                 let mut html = String::new();
                 for n in notifications {
@@ -495,6 +536,7 @@ impl Content {
             Self::Claims {
                 claims,
                 more,
+                expiring,
                 dashboard_url,
             } => {
                 let total = claims.len() + more;
@@ -504,6 +546,7 @@ impl Content {
                     }
                     _ => format!("{total} agent claims wait for your decision"),
                 };
+                let subject = expiring_subject(*expiring, subject);
                 let mut text = String::new();
                 let mut html = String::new();
                 for c in claims {
@@ -628,6 +671,7 @@ impl Content {
                 notifications,
                 more,
                 dashboard_url,
+                ..
             } => match notifications.as_slice() {
                 [one] if *more == 0 => (
                     format!("{}: {}", one.service, one.title),
@@ -655,6 +699,7 @@ impl Content {
                 claims,
                 more,
                 dashboard_url,
+                ..
             } => match claims.as_slice() {
                 [claim] if *more == 0 => (
                     format!("Claim {} expires {}.", claim.claim_id, claim.expires_at),
@@ -797,6 +842,7 @@ mod tests {
         let one = Content::Notifications {
             notifications: vec![line.clone()],
             more: 0,
+            expiring: false,
             dashboard_url: "https://a.example/dashboard".into(),
         }
         .compose();
@@ -809,6 +855,7 @@ mod tests {
         let many = Content::Notifications {
             notifications: vec![line.clone(), line],
             more: 1,
+            expiring: false,
             dashboard_url: "d".into(),
         }
         .compose();
@@ -829,6 +876,7 @@ mod tests {
         let one = Content::Claims {
             claims: vec![line(1)],
             more: 0,
+            expiring: false,
             dashboard_url: "https://a.example/dashboard".into(),
         }
         .compose();
@@ -837,11 +885,46 @@ mod tests {
         let many = Content::Claims {
             claims: vec![line(1), line(2)],
             more: 3,
+            expiring: false,
             dashboard_url: "d".into(),
         }
         .compose();
         assert_eq!(many.subject, "5 agent claims wait for your decision");
         assert!(many.text.contains("https://a.example/l/2r") && many.text.contains("And 3 more"));
+        let reminder = Content::Claims {
+            claims: vec![line(1)],
+            more: 0,
+            expiring: true,
+            dashboard_url: "d".into(),
+        }
+        .compose();
+        assert_eq!(
+            reminder.subject,
+            "Expires soon: bot asks to act for you on <b>ide</b>"
+        );
+        assert!(reminder.text.contains("https://a.example/l/1a"));
+    }
+
+    #[test]
+    fn a_reminder_is_due_its_lead_before_the_expiry_and_never_after_it() {
+        let day = 20 * 24 * HOUR;
+        let now = day + 12 * HOUR;
+        let expires = now + HOUR;
+        assert_eq!(
+            reminder_due_at(now, expires, 600, None),
+            Some(expires - 600_000)
+        );
+        // A lead longer than the item's life: its first message is the reminder.
+        assert_eq!(reminder_due_at(now, expires, 7200, None), None);
+        // Quiet hours move it to their end while that is still before the expiry...
+        let quiet = QuietHours::parse("12:00-12:55").ok();
+        assert_eq!(
+            reminder_due_at(now, expires, 600, quiet),
+            Some(day + 12 * HOUR + 55 * 60_000)
+        );
+        // ...and drop it when they last past the expiry.
+        let quiet = QuietHours::parse("12:00-14:00").ok();
+        assert_eq!(reminder_due_at(now, expires, 600, quiet), None);
     }
 
     #[test]
@@ -855,6 +938,7 @@ mod tests {
             reject_url: format!("https://a.example/l/{n}r"),
         };
         let one = Content::Claims {
+            expiring: false,
             claims: vec![line(1)],
             more: 0,
             dashboard_url: "https://a.example/dashboard".into(),
@@ -874,6 +958,7 @@ mod tests {
             ]
         );
         let many = Content::Claims {
+            expiring: false,
             claims: vec![line(1), line(2)],
             more: 1,
             dashboard_url: "https://a.example/dashboard".into(),
@@ -894,6 +979,7 @@ mod tests {
             open_url: format!("https://a.example/dashboard#note-ntf_{n}"),
         };
         let one = Content::Notifications {
+            expiring: false,
             notifications: vec![line(1)],
             more: 0,
             dashboard_url: "https://a.example/dashboard".into(),
@@ -907,6 +993,7 @@ mod tests {
             [open_action("https://a.example/dashboard#note-ntf_1")]
         );
         let many = Content::Notifications {
+            expiring: false,
             notifications: vec![line(1), line(2)],
             more: 3,
             dashboard_url: "https://a.example/dashboard".into(),

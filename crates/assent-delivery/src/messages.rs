@@ -1,11 +1,11 @@
 //! The message sender: the owner-facing twin of the webhook engine. It leases due messages
-//! (verifications, tests, claim and notification digests), mints the one-click links each carries (stored
-//! hashed; a message sent again after a crash carries new ones, and the old ones, never seen,
-//! expire), composes it, and sends it by SMTP, to a chat webhook, or to a browser's push
-//! service (encrypted for that browser, signed with the server's VAPID key) through the
-//! SSRF-safe client. Failures are retried on the webhook schedule; the last error is kept for
-//! the owner's sent log. A push service that says a subscription is gone (404, 410) disables
-//! its channel.
+//! (verifications, tests, claim and notification digests, reminders before an item expires),
+//! mints the one-click links each carries (stored hashed; a message sent again after a crash
+//! carries new ones, and the old ones, never seen, expire), composes it, and sends it by SMTP,
+//! to a chat webhook, or to a browser's push service (encrypted for that browser, signed with
+//! the server's VAPID key) through the SSRF-safe client. Failures are retried on the webhook
+//! schedule; the last error is kept for the owner's sent log. A push service that says a
+//! subscription is gone (404, 410) disables its channel.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -305,7 +305,21 @@ impl Messenger {
         let link = |token: &str| join(base, &format!("/dashboard/links/{token}"));
         let dashboard_url = join(base, "/dashboard");
         let mut links = Vec::new();
-        let content = match message.topic {
+        // A reminder carries one item, a claim or a notification, and says it expires soon.
+        let expiring = message.topic == Topic::Event(ChannelEvent::ItemExpiring);
+        let carries_claims = message
+            .items
+            .iter()
+            .any(|(_, kind, _)| *kind == ItemKind::Claim);
+        // A reminder reads as the message about its item's creation, saying it expires soon.
+        let about = match message.topic {
+            Topic::Event(ChannelEvent::ItemExpiring) if !carries_claims => {
+                Topic::Event(ChannelEvent::NotificationCreated)
+            }
+            Topic::Event(ChannelEvent::ItemExpiring) => Topic::Event(ChannelEvent::ClaimSubmitted),
+            other => other,
+        };
+        let content = match about {
             Topic::Verify => {
                 let token = MintedToken::new(TokenKind::Link);
                 links.push(NewLink {
@@ -404,10 +418,11 @@ impl Messenger {
                 Content::Notifications {
                     notifications,
                     more,
+                    expiring,
                     dashboard_url,
                 }
             }
-            Topic::Event(ChannelEvent::ClaimSubmitted) => {
+            Topic::Event(ChannelEvent::ClaimSubmitted | ChannelEvent::ItemExpiring) => {
                 let store = self.store.clone();
                 let namespace = message.account.namespace.clone();
                 let ids: Vec<String> = message
@@ -429,9 +444,10 @@ impl Messenger {
                 .map_err(|e| SendFailure::retried(e.to_string()))?
                 .map_err(|e| SendFailure::retried(e.to_string()))?;
                 // Claims decided or expired meanwhile are not asked about again.
+                let now = Timestamp::now();
                 let pending: Vec<_> = claims
                     .into_iter()
-                    .filter(|c| c.status == ClaimStatus::Pending)
+                    .filter(|c| c.status == ClaimStatus::Pending && c.expires_at > now)
                     .collect();
                 if pending.is_empty() {
                     return Ok(None);
@@ -465,6 +481,7 @@ impl Messenger {
                 Content::Claims {
                     claims: lines,
                     more,
+                    expiring,
                     dashboard_url,
                 }
             }

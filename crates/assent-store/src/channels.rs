@@ -38,6 +38,8 @@ pub struct Channel {
     pub events: Vec<ChannelEvent>,
     pub quiet_hours: Option<QuietHours>,
     pub throttle_seconds: u32,
+    /// How long before a pending item expires the channel reminds the owner (`item.expiring`).
+    pub expiry_lead_seconds: u32,
     pub verified_at: Option<Timestamp>,
     pub last_sent_at: Option<Timestamp>,
     pub created_at: Timestamp,
@@ -65,6 +67,7 @@ pub(crate) struct ChannelRow {
     push_keys_sealed: Option<String>,
     disabled_at: Option<i64>,
     disabled_reason: Option<String>,
+    expiry_lead_seconds: i32,
 }
 
 impl TryFrom<ChannelRow> for Channel {
@@ -91,6 +94,8 @@ impl TryFrom<ChannelRow> for Channel {
             events,
             quiet_hours,
             throttle_seconds: u32::try_from(row.throttle_seconds).unwrap_or(0),
+            expiry_lead_seconds: u32::try_from(row.expiry_lead_seconds)
+                .map_err(|_| corrupt("expiry_lead_seconds"))?,
             verified_at: row.verified_at.map(Timestamp::from_millis),
             last_sent_at: row.last_sent_at.map(Timestamp::from_millis),
             created_at: Timestamp::from_millis(row.created_at),
@@ -116,6 +121,7 @@ pub struct NewChannel {
     pub throttle_seconds: u32,
     /// A Web Push subscription's keys, sealed with `id`.
     pub push_keys_sealed: Option<String>,
+    pub expiry_lead_seconds: u32,
 }
 
 /// A change to a channel's settings: each part given replaces the stored one (`quiet_hours:
@@ -125,6 +131,7 @@ pub struct ChannelChange {
     pub events: Option<Vec<ChannelEvent>>,
     pub quiet_hours: Option<Option<QuietHours>>,
     pub throttle_seconds: Option<u32>,
+    pub expiry_lead_seconds: Option<u32>,
 }
 
 /// What a message is about.
@@ -246,15 +253,21 @@ fn queue(
     item: (ItemKind, &str),
     now: i64,
 ) -> Result<String, StoreError> {
-    let waiting: Option<String> = messages::table
-        .filter(messages::channel_id.eq(&channel.id))
-        .filter(messages::topic.eq(topic.as_str()))
-        .filter(messages::status.eq("pending"))
-        .filter(messages::lease_until.is_null())
-        .filter(messages::attempt_count.eq(0))
-        .select(messages::id)
-        .first(conn)
-        .optional()?;
+    // A reminder is never gathered into: each waits for its own item's expiry.
+    let gathers = topic != Topic::Event(ChannelEvent::ItemExpiring);
+    let waiting: Option<String> = if !gathers {
+        None
+    } else {
+        messages::table
+            .filter(messages::channel_id.eq(&channel.id))
+            .filter(messages::topic.eq(topic.as_str()))
+            .filter(messages::status.eq("pending"))
+            .filter(messages::lease_until.is_null())
+            .filter(messages::attempt_count.eq(0))
+            .select(messages::id)
+            .first(conn)
+            .optional()?
+    };
     let message_id = match waiting {
         Some(id) => id,
         None => {
@@ -321,6 +334,67 @@ pub(crate) fn notify_owner(
     Ok(())
 }
 
+/// Schedules the reminder of an item that expires at `expires_at` on each verified channel of
+/// the owner of `namespace` subscribed to `item.expiring`: a message of its own per item and
+/// channel, due the channel's lead before the expiry (see [`channel::reminder_due_at`]), sent
+/// by the sender like any other message, which leaves it out if the item was decided by then.
+/// Called in the transaction that creates the item, so it is scheduled exactly once.
+pub(crate) fn schedule_reminders(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    namespace: &str,
+    item: (ItemKind, &str),
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    let now = Timestamp::now().as_millis();
+    let rows: Vec<ChannelRow> = channels::table
+        .inner_join(accounts::table)
+        .filter(accounts::namespace.eq(namespace))
+        .filter(channels::verified_at.is_not_null())
+        .select(ChannelRow::as_select())
+        .load(conn)?;
+    let topic = Topic::Event(ChannelEvent::ItemExpiring);
+    for row in rows {
+        let channel = Channel::try_from(row)?;
+        if !channel.events.contains(&ChannelEvent::ItemExpiring) {
+            continue;
+        }
+        let Some(due) = channel::reminder_due_at(
+            now,
+            expires_at,
+            channel.expiry_lead_seconds,
+            channel.quiet_hours,
+        ) else {
+            continue;
+        };
+        let message_id = assent_auth::random::id("msg_");
+        diesel::insert_into(messages::table)
+            .values((
+                messages::id.eq(&message_id),
+                messages::channel_id.eq(&channel.id),
+                messages::account_id.eq(&channel.account_id),
+                messages::topic.eq(topic.as_str()),
+                messages::status.eq("pending"),
+                messages::attempt_count.eq(0),
+                messages::next_attempt_at.eq(due),
+                messages::item_count.eq(0),
+                messages::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(message_items::table)
+            .values((
+                message_items::id.eq(assent_auth::random::id("mit_")),
+                message_items::message_id.eq(&message_id),
+                message_items::item_kind.eq(item.0.as_str()),
+                message_items::item_id.eq(item.1),
+                message_items::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        outbox.message_queued();
+    }
+    Ok(())
+}
+
 fn load_channel(
     conn: &mut AnyConnection,
     account_id: &str,
@@ -376,6 +450,8 @@ impl Store {
                     channels::quiet_end.eq(new.quiet_hours.map(|q| i32::from(q.end))),
                     channels::throttle_seconds
                         .eq(i32::try_from(new.throttle_seconds).unwrap_or(i32::MAX)),
+                    channels::expiry_lead_seconds
+                        .eq(i32::try_from(new.expiry_lead_seconds).unwrap_or(i32::MAX)),
                     channels::verified_at.eq(verified_at),
                     channels::created_at.eq(now),
                     channels::updated_at.eq(now),
@@ -446,6 +522,9 @@ impl Store {
             if let Some(throttle_seconds) = change.throttle_seconds {
                 channel.throttle_seconds = throttle_seconds;
             }
+            if let Some(lead) = change.expiry_lead_seconds {
+                channel.expiry_lead_seconds = lead;
+            }
             diesel::update(
                 channels::table
                     .filter(channels::id.eq(channel_id))
@@ -457,6 +536,8 @@ impl Store {
                 channels::quiet_end.eq(channel.quiet_hours.map(|q| i32::from(q.end))),
                 channels::throttle_seconds
                     .eq(i32::try_from(channel.throttle_seconds).unwrap_or(i32::MAX)),
+                channels::expiry_lead_seconds
+                    .eq(i32::try_from(channel.expiry_lead_seconds).unwrap_or(i32::MAX)),
                 channels::updated_at.eq(now),
             ))
             .execute(conn)?;
@@ -471,6 +552,7 @@ impl Store {
                         "events": channel.events.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
                         "quiet_hours": channel.quiet_hours.map(QuietHours::to_text),
                         "throttle_seconds": channel.throttle_seconds,
+                        "expiry_lead_seconds": channel.expiry_lead_seconds,
                     }),
                 },
             )?;

@@ -238,6 +238,13 @@ impl Store {
                     assent_core::channel::ChannelEvent::ClaimSubmitted,
                     (crate::channels::ItemKind::Claim, &claim.id),
                 )?;
+                crate::channels::schedule_reminders(
+                    conn,
+                    outbox,
+                    &claim.namespace,
+                    (crate::channels::ItemKind::Claim, &claim.id),
+                    claim.expires_at,
+                )?;
                 return Ok(Submitted::Created(claim.into()));
             };
             record_decider(conn, &claim.namespace, &claim.id, &by, now)?;

@@ -197,7 +197,18 @@ fn tell_owner(
         &row.namespace,
         assent_core::channel::ChannelEvent::NotificationCreated,
         (crate::channels::ItemKind::Notification, &row.id),
-    )
+    )?;
+    // Only a notification with a deadline expires.
+    match row.deadline {
+        Some(deadline) => crate::channels::schedule_reminders(
+            conn,
+            outbox,
+            &row.namespace,
+            (crate::channels::ItemKind::Notification, &row.id),
+            deadline,
+        ),
+        None => Ok(()),
+    }
 }
 
 impl Store {

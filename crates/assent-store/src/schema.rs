@@ -347,6 +347,7 @@ diesel::table! {
         push_keys_sealed -> Nullable<Text>,
         disabled_at -> Nullable<BigInt>,
         disabled_reason -> Nullable<Text>,
+        expiry_lead_seconds -> Integer,
     }
 }
 

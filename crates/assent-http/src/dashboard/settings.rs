@@ -82,6 +82,7 @@ pub async fn add(state: web::Data<AppState>, posted: Posted) -> HttpResponse {
                 quiet_hours: (!quiet_hours.trim().is_empty()).then(|| quiet_hours.clone()),
                 throttle_seconds: number(form.get("throttle_seconds")),
                 keys: None,
+                expiry_lead_seconds: number(form.get("expiry_lead_seconds")),
             };
             match channels::add(&state.app, &visitor.account, input).await {
                 Ok(channel) if channel.verified_at.is_none() => {
@@ -106,6 +107,7 @@ pub async fn add(state: web::Data<AppState>, posted: Posted) -> HttpResponse {
                         &form.all("events"),
                         &quiet_hours,
                         &field("throttle_seconds"),
+                        &field("expiry_lead_seconds"),
                     );
                     page.add_error = Some(error);
                     Ok(html(status, &page))
@@ -116,7 +118,7 @@ pub async fn add(state: web::Data<AppState>, posted: Posted) -> HttpResponse {
     )
 }
 
-/// `POST /dashboard/settings/channels/{id}`: new events, quiet hours and throttle
+/// `POST /dashboard/settings/channels/{id}`: new events, quiet hours, throttle and expiry lead
 /// (`PATCH /v1/auth/channels/{id}`).
 pub async fn update(
     state: web::Data<AppState>,
@@ -132,6 +134,7 @@ pub async fn update(
                 // Blank turns quiet hours off.
                 quiet_hours: Some(form.get("quiet_hours").unwrap_or_default().to_owned()),
                 throttle_seconds: number(form.get("throttle_seconds")),
+                expiry_lead_seconds: number(form.get("expiry_lead_seconds")),
             };
             match channels::update(&state.app, &visitor.account, id.clone(), input).await {
                 Ok(channel) => {

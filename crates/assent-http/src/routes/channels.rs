@@ -55,6 +55,9 @@ pub struct ChannelView {
     pub quiet_hours: Option<String>,
     /// At most one message per this many seconds; what comes meanwhile is one digest.
     pub throttle_seconds: u32,
+    /// How long before a pending claim or notification expires it gets an `item.expiring`
+    /// reminder.
+    pub expiry_lead_seconds: u32,
     /// Whether it gets messages (an email address is verified by the link sent to it).
     pub verified: bool,
     #[schema(value_type = Option<String>)]
@@ -78,6 +81,7 @@ impl From<Channel> for ChannelView {
             events: c.events.iter().map(|e| e.as_str().to_owned()).collect(),
             quiet_hours: c.quiet_hours.map(|q| q.to_text()),
             throttle_seconds: c.throttle_seconds,
+            expiry_lead_seconds: c.expiry_lead_seconds,
             verified: c.verified_at.is_some(),
             verified_at: c.verified_at,
             disabled: c.disabled_at.is_some(),
@@ -114,6 +118,10 @@ pub struct AddChannelRequest {
     /// 0 to 86400; 60 when left out.
     #[schema(nullable = false, minimum = 0, maximum = 86400)]
     pub throttle_seconds: Option<i64>,
+    /// How long before a pending item expires to remind (`item.expiring`): 60 to 86400; 600
+    /// when left out.
+    #[schema(nullable = false, minimum = 60, maximum = 86400)]
+    pub expiry_lead_seconds: Option<i64>,
 }
 
 /// A browser push subscription's keys, base64url.
@@ -154,6 +162,9 @@ pub struct UpdateChannelRequest {
     /// 0 to 86400.
     #[schema(nullable = false, minimum = 0, maximum = 86400)]
     pub throttle_seconds: Option<i64>,
+    /// 60 to 86400. Reminders already scheduled keep their due time.
+    #[schema(nullable = false, minimum = 60, maximum = 86400)]
+    pub expiry_lead_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -256,6 +267,7 @@ pub async fn add(
         events: body.events,
         quiet_hours: body.quiet_hours,
         throttle_seconds: body.throttle_seconds,
+        expiry_lead_seconds: body.expiry_lead_seconds,
     };
     let channel = channels::add(&state.app, &owner.account, input).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(ChannelView::from(channel)))
@@ -280,7 +292,7 @@ pub async fn verify(
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }
 
-/// Change a channel's events, quiet hours or throttle (its kind and address stay).
+/// Change a channel's events, quiet hours, throttle or expiry lead (its kind and address stay).
 #[utoipa::path(patch, path = "/v1/auth/channels/{channel_id}", operation_id = "updateChannel", tag = "owners",
     params(("channel_id" = String, Path, description = "The channel's id")),
     request_body = UpdateChannelRequest,
@@ -303,6 +315,7 @@ pub async fn update(
         events: body.events,
         quiet_hours: body.quiet_hours,
         throttle_seconds: body.throttle_seconds,
+        expiry_lead_seconds: body.expiry_lead_seconds,
     };
     let channel =
         channels::update(&state.app, &owner.account, channel_id.into_inner(), input).await?;

@@ -1165,7 +1165,15 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
     .await;
     tab.fill(&format!("{settings} input[name=throttle_seconds]"), "0")
         .await;
+    tab.fill(
+        &format!("{settings} input[name=expiry_lead_seconds]"),
+        "300",
+    )
+    .await;
     tab.press(&format!("{settings} input[value='endpoint.recovered']"))
+        .await;
+    // No reminder: the sent log below shows the claim's mail first.
+    tab.press(&format!("{settings} input[value='item.expiring']"))
         .await;
     tab.click(&format!("{settings} button.primary"), "#notice")
         .await;
@@ -1176,6 +1184,7 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
     let channel = &listed.body["channels"][0];
     assert_eq!(channel["quiet_hours"], "22:00-07:00", "{channel}");
     assert_eq!(channel["throttle_seconds"], 0, "{channel}");
+    assert_eq!(channel["expiry_lead_seconds"], 300, "{channel}");
     assert_eq!(
         channel["events"],
         json!([
@@ -1205,9 +1214,11 @@ async fn an_owner_sets_up_email_on_the_settings_page(engine: Engine) {
         "https://hooks.slack.com/services/T0ASSENT/B0ALERTS/demo",
     )
     .await;
-    // No claims for Slack; no notification or webhook alert comes in this test, so nothing
+    // No claims (nor their reminders) for Slack; no notification or webhook alert comes in this test, so nothing
     // is posted to it.
     tab.press("form[action='/dashboard/settings/channels'] input[value='claim.submitted']")
+        .await;
+    tab.press("form[action='/dashboard/settings/channels'] input[value='item.expiring']")
         .await;
     tab.click(
         "form[action='/dashboard/settings/channels'] button.primary",

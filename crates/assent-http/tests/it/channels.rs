@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use assent_core::delivery::RetrySchedule;
 use assent_store::testing::Engine;
-use common::{Browser, Receiver, TestServer, pending_claim, python};
+use common::{Browser, Receiver, TestServer, pending_claim, pending_claim_for, python};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -167,12 +167,14 @@ async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engin
         json!([
             "claim.submitted",
             "notification.created",
+            "item.expiring",
             "endpoint.failing",
             "endpoint.disabled",
             "endpoint.recovered"
         ])
     );
     assert_eq!(added.body["throttle_seconds"], 60);
+    assert_eq!(added.body["expiry_lead_seconds"], 600);
     let channel_id = added.body["id"].as_str().unwrap().to_owned();
     let tested = server
         .call(
@@ -316,9 +318,10 @@ async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engin
         )
         .expect("a valid signature");
 
-    // The sent log: the verification and the claim.
+    // The sent log: the verification, the claim, and its reminder, waiting for its time (it
+    // is skipped then: the claim is decided).
     let log = messages(&server, &session).await;
-    let topics: Vec<(&str, &str, u64)> = log
+    let mut topics: Vec<(&str, &str, u64)> = log
         .iter()
         .map(|m| {
             (
@@ -328,11 +331,14 @@ async fn an_emailed_link_approves_a_claim_and_the_service_hears_it(engine: Engin
             )
         })
         .collect();
+    // The claim's message and its reminder are written in one transaction: either order.
+    topics.sort_unstable();
     assert_eq!(
         topics,
         [
+            ("channel.verify", "sent", 1),
             ("claim.submitted", "sent", 1),
-            ("channel.verify", "sent", 1)
+            ("item.expiring", "pending", 0),
         ]
     );
     let tested = server
@@ -887,6 +893,11 @@ async fn an_owner_changes_a_channels_events_quiet_hours_and_throttle(engine: Eng
             "VALIDATION_ERROR",
             "throttle_seconds",
         ),
+        (
+            json!({ "expiry_lead_seconds": 30 }),
+            "VALIDATION_ERROR",
+            "expiry_lead_seconds",
+        ),
     ] {
         let reply = patch(&lin, body.clone()).await;
         assert_eq!(
@@ -910,18 +921,21 @@ async fn an_owner_changes_a_channels_events_quiet_hours_and_throttle(engine: Eng
             .as_array()
             .unwrap()
             .len(),
-        5
+        6
     );
+    assert_eq!(unchanged.body["channels"][0]["expiry_lead_seconds"], 600);
 
     let changed = patch(
         &lin,
-        json!({ "events": ["claim.submitted"], "quiet_hours": "22:00-07:00", "throttle_seconds": 0 }),
+        json!({ "events": ["claim.submitted"], "quiet_hours": "22:00-07:00", "throttle_seconds": 0,
+                "expiry_lead_seconds": 120 }),
     )
     .await;
     assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
     assert_eq!(changed.body["events"], json!(["claim.submitted"]));
     assert_eq!(changed.body["quiet_hours"], "22:00-07:00");
     assert_eq!(changed.body["throttle_seconds"], 0);
+    assert_eq!(changed.body["expiry_lead_seconds"], 120);
     assert_eq!(changed.body["address"], "lin@example.com");
     // Only what is given changes; an empty text turns quiet hours off.
     let cleared = patch(&lin, json!({ "quiet_hours": "" })).await;
@@ -1035,7 +1049,185 @@ async fn a_notification_mails_its_owner_with_an_open_link(engine: Engine) {
     server.stop().await;
 }
 
+/// A claim about to expire reminds its owner once, its lead before the expiry, with its links;
+/// a claim decided before then reminds nobody, and one whose life is shorter than the lead
+/// gets no reminder (its first message is it).
+async fn a_claim_about_to_expire_reminds_its_owner_once(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    server.create_service(&session, "gateway").await;
+    for (lead, field) in [(59, "expiry_lead_seconds"), (86_401, "expiry_lead_seconds")] {
+        let refused = add_channel(
+            &server,
+            &session,
+            json!({ "kind": "email", "address": "lin@example.com", "expiry_lead_seconds": lead }),
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")),
+            "{lead}: {:?}",
+            refused.body
+        );
+        assert_eq!(
+            refused.body["details"]["field"], field,
+            "{:?}",
+            refused.body
+        );
+    }
+    // Reminders only, so every mail after the confirmation is one.
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com", "events": ["item.expiring"],
+                "expiry_lead_seconds": 60, "throttle_seconds": 0 }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    assert_eq!(added.body["expiry_lead_seconds"], 60);
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let link = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    let mut browser = Browser::new(&server);
+    browser
+        .post(&link, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+
+    let ttl = Duration::from_secs(63);
+    let reminded = pending_claim_for(&server, "lin", "Support bot", ttl);
+    let decided = pending_claim_for(&server, "lin", "Other bot", ttl);
+    let short = pending_claim_for(&server, "lin", "Quick bot", Duration::from_secs(30));
+    let rejected = server
+        .call(
+            Method::POST,
+            &format!("/v1/claims/{decided}/reject"),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(rejected.status, StatusCode::OK, "{:?}", rejected.body);
+    let log = messages(&server, &session).await;
+    let waiting: Vec<&Value> = log
+        .iter()
+        .filter(|m| m["topic"] == "item.expiring")
+        .collect();
+    assert_eq!(
+        waiting.len(),
+        2,
+        "one reminder each for the two long claims: {log:?}"
+    );
+    assert!(waiting.iter().all(|m| m["status"] == "pending"), "{log:?}");
+
+    let mail = sink.nth(2).await;
+    assert_eq!(
+        mail["subject"],
+        "Expires soon: Support bot asks to act for you on gateway"
+    );
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains(&reminded), "{text}");
+    assert!(!text.contains(&decided) && !text.contains(&short), "{text}");
+    let links = links_in(text);
+    assert_eq!(links.len(), 2, "{text}");
+    browser
+        .get(&links[0])
+        .await
+        .assert_shows(StatusCode::OK, "Approve this claim?");
+
+    // The decided claim's reminder is skipped, not sent; nothing else comes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let log = loop {
+        let log = messages(&server, &session).await;
+        let reminders: Vec<&Value> = log
+            .iter()
+            .filter(|m| m["topic"] == "item.expiring")
+            .collect();
+        if reminders.iter().all(|m| m["status"] != "pending") {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "{log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut outcomes: Vec<(&str, u64)> = log
+        .iter()
+        .filter(|m| m["topic"] == "item.expiring")
+        .map(|m| {
+            (
+                m["status"].as_str().unwrap(),
+                m["item_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, [("sent", 1), ("skipped", 1)], "{log:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.mails().len(), 2, "{:?}", sink.mails());
+    let _ = stop.send(true);
+    done.await.unwrap();
+    server.stop().await;
+}
+
+/// A notification with a deadline reminds its owner once before it, with its Open link; one
+/// without a deadline never expires and gets no reminder.
+async fn a_notification_about_to_expire_reminds_its_owner(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    let service_id = server.create_service(&session, "ci").await;
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com", "events": ["item.expiring"],
+                "expiry_lead_seconds": 60 }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let link = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    Browser::new(&server)
+        .post(&link, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+
+    let note = |deadline: Option<String>| {
+        let mut note = json!({
+            "context": { "title": "Deploy to staging?", "description": "Build 42 passed." },
+            "actions": [{ "id": "deploy", "label": "Deploy", "response_type": "simple" }],
+        });
+        if let Some(deadline) = deadline {
+            note["deadline"] = json!(deadline);
+        }
+        note
+    };
+    let deadline = assent_core::Timestamp::now().plus_millis(63_000);
+    let expiring = server
+        .notify(&api_key, &note(Some(deadline.to_rfc3339())))
+        .await;
+    let open_ended = server.notify(&api_key, &note(None)).await;
+    let mail = sink.nth(2).await;
+    assert_eq!(mail["subject"], "Expires soon: CI asks: Deploy to staging?");
+    let text = mail["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "{}/dashboard#note-{expiring}",
+            server.base.trim_end_matches('/')
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(&open_ended), "{text}");
+    let log = messages(&server, &session).await;
+    let reminders = log.iter().filter(|m| m["topic"] == "item.expiring").count();
+    assert_eq!(reminders, 1, "{log:?}");
+    let _ = stop.send(true);
+    done.await.unwrap();
+    assert_eq!(sink.mails().len(), 2, "{:?}", sink.mails());
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_notification_about_to_expire_reminds_its_owner,
+    a_claim_about_to_expire_reminds_its_owner_once,
     a_notification_mails_its_owner_with_an_open_link,
     an_owner_changes_a_channels_events_quiet_hours_and_throttle,
     an_owner_hears_once_when_a_webhook_fails_and_once_when_it_recovers,

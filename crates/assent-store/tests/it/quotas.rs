@@ -152,6 +152,7 @@ fn channels_per_account_are_exact(engine: Engine) {
             events: vec![ChannelEvent::ClaimSubmitted],
             quiet_hours: None,
             throttle_seconds: 0,
+            expiry_lead_seconds: 600,
         };
         store
             .create_channel(&ada, &channel, &actor(&ada))

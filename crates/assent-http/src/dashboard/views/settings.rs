@@ -38,6 +38,7 @@ pub(in crate::dashboard) struct ChannelItem {
     /// `HH:MM-HH:MM` or empty.
     pub quiet_hours: String,
     pub throttle_seconds: u32,
+    pub expiry_lead_seconds: u32,
     pub created: When,
     pub last_sent: Option<When>,
 }
@@ -69,6 +70,7 @@ fn event_label(event: ChannelEvent) -> &'static str {
     match event {
         ChannelEvent::ClaimSubmitted => "an agent's claim waits",
         ChannelEvent::NotificationCreated => "a service's notification waits",
+        ChannelEvent::ItemExpiring => "a waiting claim or notification is about to expire",
         ChannelEvent::EndpointFailing => "a webhook starts failing",
         ChannelEvent::EndpointDisabled => "a webhook is disabled",
         ChannelEvent::EndpointRecovered => "a webhook works again",
@@ -94,6 +96,7 @@ impl From<Channel> for ChannelItem {
             events: EventChoice::all(|e| c.events.contains(&e)),
             quiet_hours: c.quiet_hours.map(|q| q.to_text()).unwrap_or_default(),
             throttle_seconds: c.throttle_seconds,
+            expiry_lead_seconds: c.expiry_lead_seconds,
             created: When::from(c.created_at),
             last_sent: c.last_sent_at.map(When::from),
             id: c.id,
@@ -110,6 +113,7 @@ pub(in crate::dashboard) struct AddForm {
     pub events: Vec<EventChoice>,
     pub quiet_hours: String,
     pub throttle_seconds: String,
+    pub expiry_lead_seconds: String,
 }
 
 #[derive(Debug)]
@@ -121,13 +125,14 @@ pub(in crate::dashboard) struct KindChoice {
 
 impl AddForm {
     /// The form as written: `kind`, `address`, the checked `events`, `quiet_hours`,
-    /// `throttle_seconds`.
+    /// `throttle_seconds`, `expiry_lead_seconds`.
     pub fn new(
         kind: &str,
         address: &str,
         events: &[&str],
         quiet_hours: &str,
         throttle_seconds: &str,
+        expiry_lead_seconds: &str,
     ) -> Self {
         Self {
             // A browser adds itself from the "This device" section: a push subscription is
@@ -145,12 +150,13 @@ impl AddForm {
             events: EventChoice::all(|e| events.contains(&e.as_str())),
             quiet_hours: quiet_hours.to_owned(),
             throttle_seconds: throttle_seconds.to_owned(),
+            expiry_lead_seconds: expiry_lead_seconds.to_owned(),
         }
     }
 }
 
 impl Default for AddForm {
-    /// Email, every event, no quiet hours, the default throttle.
+    /// Email, every event, no quiet hours, the default throttle and expiry lead.
     fn default() -> Self {
         let all: Vec<&str> = ChannelEvent::ALL.iter().map(|e| e.as_str()).collect();
         Self::new(
@@ -159,6 +165,7 @@ impl Default for AddForm {
             &all,
             "",
             &channel::DEFAULT_THROTTLE_SECONDS.to_string(),
+            &channel::DEFAULT_EXPIRY_LEAD_SECONDS.to_string(),
         )
     }
 }
@@ -195,6 +202,7 @@ impl MessageItem {
             Some(channel::Topic::Event(ChannelEvent::NotificationCreated)) => {
                 "notifications waiting"
             }
+            Some(channel::Topic::Event(ChannelEvent::ItemExpiring)) => "a reminder before expiry",
             Some(channel::Topic::Event(ChannelEvent::EndpointFailing)) => "a webhook failing",
             Some(channel::Topic::Event(ChannelEvent::EndpointDisabled)) => "a webhook disabled",
             Some(channel::Topic::Event(ChannelEvent::EndpointRecovered)) => "a webhook recovered",

@@ -666,6 +666,16 @@ pub async fn verify(server: &TestServer, agent: &Agent, service: &str) -> Value 
 /// Submits a pending claim through the store to the (only) service of `namespace`, from a
 /// fresh agent key named `agent_name`: a `request.submitted` event. Returns the claim's id.
 pub fn pending_claim(server: &TestServer, namespace: &str, agent_name: &str) -> String {
+    pending_claim_for(server, namespace, agent_name, Duration::from_secs(3600))
+}
+
+/// [`pending_claim`] that expires after `ttl`.
+pub fn pending_claim_for(
+    server: &TestServer,
+    namespace: &str,
+    agent_name: &str,
+    ttl: Duration,
+) -> String {
     let mut services = server.db.store.list_services(namespace).unwrap();
     assert_eq!(services.len(), 1, "one service of {namespace}");
     let service = services.remove(0);
@@ -681,12 +691,7 @@ pub fn pending_claim(server: &TestServer, namespace: &str, agent_name: &str) -> 
         agent_id: Some("bot-7".to_owned()),
         agent_name: Some(agent_name.to_owned()),
     };
-    match server
-        .db
-        .store
-        .submit_claim(&new, Duration::from_secs(3600))
-        .unwrap()
-    {
+    match server.db.store.submit_claim(&new, ttl).unwrap() {
         Submitted::Created(claim) => claim.id,
         Submitted::Existing(claim) => panic!("a new key has no claim yet: {claim:?}"),
     }

@@ -1,0 +1,1 @@
+ALTER TABLE channels DROP COLUMN expiry_lead_seconds;
