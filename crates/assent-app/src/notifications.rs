@@ -6,7 +6,8 @@ use assent_core::notification::{
     Action, NewNotification, Notification, NotificationStatus, ResponseError, ResponseType,
 };
 use assent_store::{
-    Account, NotificationQuery, Party, Response, Store, StoreError, TransitionError,
+    Account, NotificationQuery, Party, Response, ScreenedNotification, Store, StoreError,
+    TransitionError,
 };
 use serde_json::Value;
 
@@ -293,23 +294,30 @@ pub async fn send(
         response: None,
     };
     let source = crate::client_addr();
+    let screening = {
+        let notification = notification.clone();
+        app.run(move |store| crate::policies::screen_notification(store, &notification, source))
+            .await?
+    };
+    let item = ScreenedNotification {
+        notification,
+        screening,
+        client_addr: source,
+    };
     let created = app
-        .run(move |store| {
-            let screening = crate::policies::screen_notification(store, &notification, source)?;
-            store
-                .create_screened_notification(&notification, &screening)
-                .map_err(|e| match e {
-                    StoreError::Conflict(_) => Error::conflict(
-                        code::NOTIFICATION_ALREADY_EXISTS,
-                        "A notification with this id already exists.",
-                    )
-                    .for_field("id"),
-                    // Nothing is stored: ATP has no rejected state for a refused notification.
-                    StoreError::PendingLimit(by) => crate::policies::pending_limit(by),
-                    other => other.into(),
-                })
-        })
-        .await?;
+        .notification_batcher
+        .create(app.store(), item)
+        .await?
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => Error::conflict(
+                code::NOTIFICATION_ALREADY_EXISTS,
+                "A notification with this id already exists.",
+            )
+            .for_field("id"),
+            // Nothing is stored: ATP has no rejected state for a refused notification.
+            StoreError::PendingLimit(by) => crate::policies::pending_limit(by),
+            other => other.into(),
+        })?;
     // Created and moved in one transaction: the owner's grants or policy decided it.
     match created.status {
         NotificationStatus::Responded => {
