@@ -266,7 +266,8 @@ pub struct Sender {
 /// Stores a notification the service sent (checked by core's `validate_notification`) for
 /// the owner of its namespace, at `now`. `NOTIFICATION_ALREADY_EXISTS` for a taken `id`.
 /// The owner's standing grants and policy may answer it at once (`crate::policies`): it is
-/// then returned `responded`, its response saying `decided_by`.
+/// then returned `responded`, its response saying `decided_by`. The write joins the group
+/// commit of notifications that arrive together (`crate::notification_batch`).
 pub async fn send(
     app: &App,
     sender: Sender,

@@ -1,9 +1,10 @@
 //! ATP notifications: creation, the compare-and-set moves of their lifecycle, expiry, and the
 //! listings of the client API.
 //!
-//! Every state change writes, in its own transaction, a row of `changes` (what
+//! Every state change writes, in the transaction that makes it, a row of `changes` (what
 //! the user's open clients are pushed; see [`crate::changes`]) and, for a response, the
-//! `notification.responded` event through the outbox.
+//! `notification.responded` event through the outbox. New notifications may share one
+//! transaction ([`Store::create_screened_notifications`]), each in its own savepoint.
 
 use assent_core::notification::{
     Notification, NotificationStatus, parse_uuid, responded_payload, status_update,
@@ -267,7 +268,9 @@ impl Store {
     /// The outer `Err` means nothing was stored (the transaction as a whole failed).
     ///
     /// Items are written in namespace order: a pending cap locks its namespace's account row,
-    /// and two groups that lock the same rows in the same order cannot deadlock.
+    /// and two groups that lock the same rows in the same order cannot deadlock on them. (Two
+    /// groups of one namespace that use single-use grants in opposite orders still can, across
+    /// replicas; PostgreSQL then aborts one, whose caller writes its items again one by one.)
     pub fn create_screened_notifications(
         &self,
         items: &[ScreenedNotification],
