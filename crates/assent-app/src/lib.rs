@@ -66,6 +66,7 @@ pub mod grants;
 pub mod inbox;
 pub mod keys;
 pub mod metrics;
+mod notification_batch;
 pub mod notifications;
 pub mod pagination;
 pub mod policies;
@@ -146,6 +147,8 @@ pub struct App {
     settings: Settings,
     login_throttle: Arc<LoginThrottle>,
     decisions: metrics::Decisions,
+    /// Group commit of new notifications (see `notification_batch`).
+    notification_batcher: Arc<notification_batch::NotificationBatcher>,
 }
 
 impl App {
@@ -156,6 +159,7 @@ impl App {
             secret_key,
             settings,
             decisions: metrics::Decisions::default(),
+            notification_batcher: Arc::default(),
         }
     }
 

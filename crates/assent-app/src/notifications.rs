@@ -6,7 +6,8 @@ use assent_core::notification::{
     Action, NewNotification, Notification, NotificationStatus, ResponseError, ResponseType,
 };
 use assent_store::{
-    Account, NotificationQuery, Party, Response, Store, StoreError, TransitionError,
+    Account, NotificationQuery, Party, Response, ScreenedNotification, Store, StoreError,
+    TransitionError,
 };
 use serde_json::Value;
 
@@ -265,7 +266,8 @@ pub struct Sender {
 /// Stores a notification the service sent (checked by core's `validate_notification`) for
 /// the owner of its namespace, at `now`. `NOTIFICATION_ALREADY_EXISTS` for a taken `id`.
 /// The owner's standing grants and policy may answer it at once (`crate::policies`): it is
-/// then returned `responded`, its response saying `decided_by`.
+/// then returned `responded`, its response saying `decided_by`. The write joins the group
+/// commit of notifications that arrive together (`crate::notification_batch`).
 pub async fn send(
     app: &App,
     sender: Sender,
@@ -293,23 +295,30 @@ pub async fn send(
         response: None,
     };
     let source = crate::client_addr();
+    let screening = {
+        let notification = notification.clone();
+        app.run(move |store| crate::policies::screen_notification(store, &notification, source))
+            .await?
+    };
+    let item = ScreenedNotification {
+        notification,
+        screening,
+        client_addr: source,
+    };
     let created = app
-        .run(move |store| {
-            let screening = crate::policies::screen_notification(store, &notification, source)?;
-            store
-                .create_screened_notification(&notification, &screening)
-                .map_err(|e| match e {
-                    StoreError::Conflict(_) => Error::conflict(
-                        code::NOTIFICATION_ALREADY_EXISTS,
-                        "A notification with this id already exists.",
-                    )
-                    .for_field("id"),
-                    // Nothing is stored: ATP has no rejected state for a refused notification.
-                    StoreError::PendingLimit(by) => crate::policies::pending_limit(by),
-                    other => other.into(),
-                })
-        })
-        .await?;
+        .notification_batcher
+        .create(app.store(), item)
+        .await?
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => Error::conflict(
+                code::NOTIFICATION_ALREADY_EXISTS,
+                "A notification with this id already exists.",
+            )
+            .for_field("id"),
+            // Nothing is stored: ATP has no rejected state for a refused notification.
+            StoreError::PendingLimit(by) => crate::policies::pending_limit(by),
+            other => other.into(),
+        })?;
     // Created and moved in one transaction: the owner's grants or policy decided it.
     match created.status {
         NotificationStatus::Responded => {

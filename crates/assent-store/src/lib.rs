@@ -50,7 +50,8 @@ pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, Web
 pub use error::{Quota, StoreError};
 pub use listener::Listener;
 pub use notifications::{
-    NotificationQuery, NotificationScreening, Party, Response, TransitionError,
+    NotificationQuery, NotificationScreening, Party, Response, ScreenedNotification,
+    TransitionError,
 };
 pub use one_time_tokens::OneTimePurpose;
 pub use operations::{Gauges, PoolStats, Pruned, Retention};

@@ -1,9 +1,10 @@
 //! ATP notifications: creation, the compare-and-set moves of their lifecycle, expiry, and the
 //! listings of the client API.
 //!
-//! Every state change writes, in its own transaction, a row of `changes` (what
+//! Every state change writes, in the transaction that makes it, a row of `changes` (what
 //! the user's open clients are pushed; see [`crate::changes`]) and, for a response, the
-//! `notification.responded` event through the outbox.
+//! `notification.responded` event through the outbox. New notifications may share one
+//! transaction ([`Store::create_screened_notifications`]), each in its own savepoint.
 
 use assent_core::notification::{
     Notification, NotificationStatus, parse_uuid, responded_payload, status_update,
@@ -155,7 +156,6 @@ impl Party<'_> {
     }
 }
 
-/// The filters of a client listing.
 /// What the owner's grants and policy are asked of a new notification.
 #[derive(Debug, Clone, Default)]
 pub struct NotificationScreening {
@@ -171,6 +171,16 @@ pub struct NotificationScreening {
     pub caps: crate::PendingCaps,
 }
 
+/// One notification of a group commit ([`Store::create_screened_notifications`]): the
+/// notification, its screening, and the address its request came from.
+#[derive(Debug, Clone)]
+pub struct ScreenedNotification {
+    pub notification: Notification,
+    pub screening: NotificationScreening,
+    pub client_addr: Option<std::net::IpAddr>,
+}
+
+/// The filters of a client listing.
 #[derive(Debug, Clone, Default)]
 pub struct NotificationQuery {
     /// Any of these states; empty for all.
@@ -255,72 +265,48 @@ impl Store {
         notification: &Notification,
         screening: &NotificationScreening,
     ) -> Result<Notification, StoreError> {
-        let row = NotificationRow::of(notification);
         let now = Timestamp::now().as_millis();
         self.write_changes(|conn, outbox| {
-            diesel::insert_into(notifications::table)
-                .values(&row)
-                .execute(conn)
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict("notification")
-                    } else {
-                        StoreError::Database(e)
-                    }
-                })?;
-            changes::record(
-                conn,
-                outbox,
-                &row.namespace,
-                &row.id,
-                ChangeKind::Notification,
-                &notification.to_json(),
-            )?;
-            let at = Timestamp::from_millis(now);
-            for action in &screening.answerable {
-                for grant in crate::policies::live_grants(conn, &row.service_id, action, now)? {
-                    if grant.covers(&row.service_id, action, &screening.arguments, at)
-                        && crate::policies::use_grant(conn, &grant, now)?
-                    {
-                        let by = format!("grant:{}", grant.id);
-                        return answer_automatically(conn, outbox, row, action, &by, now);
-                    }
-                }
+            create_screened(conn, outbox, notification, screening, now)
+        })
+    }
+
+    /// Group commit of [`Store::create_screened_notification`]: stores `items` in one write
+    /// transaction, each in its own savepoint, so one that is refused (a taken id, a pending
+    /// cap, a store error inside its savepoint) is rolled back alone and the others commit
+    /// with the same rows, changes, events and deliveries as one by one. The results are in
+    /// the order of `items`, each made with its own client address (for the audit log).
+    /// The outer `Err` means nothing was stored (the transaction as a whole failed).
+    ///
+    /// Items are written in namespace order: a pending cap locks its namespace's account row,
+    /// and two groups that lock the same rows in the same order cannot deadlock on them. (Two
+    /// groups of one namespace that use single-use grants in opposite orders still can, across
+    /// replicas; PostgreSQL then aborts one, whose caller writes its items again one by one.)
+    pub fn create_screened_notifications(
+        &self,
+        items: &[ScreenedNotification],
+    ) -> Result<Vec<Result<Notification, StoreError>>, StoreError> {
+        let now = Timestamp::now().as_millis();
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&a, &b| {
+            items[a]
+                .notification
+                .namespace
+                .cmp(&items[b].notification.namespace)
+        });
+        self.write_changes(|conn, outbox| {
+            let mut results: Vec<Option<Result<Notification, StoreError>>> =
+                items.iter().map(|_| None).collect();
+            for i in order {
+                let item = &items[i];
+                let result = crate::audit::with_client_addr(item.client_addr, || {
+                    conn.transaction(|conn| {
+                        create_screened(conn, outbox, &item.notification, &item.screening, now)
+                    })
+                });
+                results[i] = Some(result);
             }
-            let Some((rule, effect, action)) = &screening.rule else {
-                within_pending_caps(conn, &row, screening.caps)?;
-                tell_owner(conn, outbox, &row)?;
-                return Ok(row.into());
-            };
-            crate::policies::count_match(conn, &row.namespace, rule, now)?;
-            let by = format!("policy:{rule}");
-            match (effect, action) {
-                (Effect::AutoApprove, Some(action)) if screening.answerable.contains(action) => {
-                    answer_automatically(conn, outbox, row, action, &by, now)
-                }
-                (Effect::AutoReject, _) => {
-                    let reason = format!("Rejected by the owner's policy ({by}).");
-                    crate::claims::record_decider(conn, &row.namespace, &row.id, &by, now)?;
-                    let id = row.id.clone();
-                    transition(
-                        conn,
-                        outbox,
-                        row,
-                        NotificationStatus::Invalidated,
-                        Some(&reason),
-                        None,
-                        now,
-                    )?
-                    .map(Notification::from)
-                    // Created in this transaction: nothing else can have moved it.
-                    .ok_or_else(|| StoreError::Corrupt(format!("notification {id} moved")))
-                }
-                _ => {
-                    within_pending_caps(conn, &row, screening.caps)?;
-                    tell_owner(conn, outbox, &row)?;
-                    Ok(row.into())
-                }
-            }
+            Ok::<_, StoreError>(results.into_iter().flatten().collect())
         })
     }
 
@@ -583,6 +569,81 @@ fn expire_if_due(
         Some(expired) => Ok(expired),
         // Another transaction moved it first: report it as it now stands.
         None => find(conn, &id)?.ok_or(StoreError::NotFound),
+    }
+}
+
+/// Stores a new notification and lets the owner's grants and policy answer it, in the
+/// caller's transaction (see [`Store::create_screened_notification`]).
+fn create_screened(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    notification: &Notification,
+    screening: &NotificationScreening,
+    now: i64,
+) -> Result<Notification, StoreError> {
+    let row = NotificationRow::of(notification);
+    diesel::insert_into(notifications::table)
+        .values(&row)
+        .execute(conn)
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("notification")
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
+    changes::record(
+        conn,
+        outbox,
+        &row.namespace,
+        &row.id,
+        ChangeKind::Notification,
+        &notification.to_json(),
+    )?;
+    let at = Timestamp::from_millis(now);
+    for action in &screening.answerable {
+        for grant in crate::policies::live_grants(conn, &row.service_id, action, now)? {
+            if grant.covers(&row.service_id, action, &screening.arguments, at)
+                && crate::policies::use_grant(conn, &grant, now)?
+            {
+                let by = format!("grant:{}", grant.id);
+                return answer_automatically(conn, outbox, row, action, &by, now);
+            }
+        }
+    }
+    let Some((rule, effect, action)) = &screening.rule else {
+        within_pending_caps(conn, &row, screening.caps)?;
+        tell_owner(conn, outbox, &row)?;
+        return Ok(row.into());
+    };
+    crate::policies::count_match(conn, &row.namespace, rule, now)?;
+    let by = format!("policy:{rule}");
+    match (effect, action) {
+        (Effect::AutoApprove, Some(action)) if screening.answerable.contains(action) => {
+            answer_automatically(conn, outbox, row, action, &by, now)
+        }
+        (Effect::AutoReject, _) => {
+            let reason = format!("Rejected by the owner's policy ({by}).");
+            crate::claims::record_decider(conn, &row.namespace, &row.id, &by, now)?;
+            let id = row.id.clone();
+            transition(
+                conn,
+                outbox,
+                row,
+                NotificationStatus::Invalidated,
+                Some(&reason),
+                None,
+                now,
+            )?
+            .map(Notification::from)
+            // Created in this transaction: nothing else can have moved it.
+            .ok_or_else(|| StoreError::Corrupt(format!("notification {id} moved")))
+        }
+        _ => {
+            within_pending_caps(conn, &row, screening.caps)?;
+            tell_owner(conn, outbox, &row)?;
+            Ok(row.into())
+        }
     }
 }
 

@@ -882,10 +882,95 @@ async fn fifty_concurrent_notifications_against_a_cap_of_twenty_leave_exactly_tw
     server.stop().await;
 }
 
+/// Fifty concurrent notifications (written in groups when they arrive together) leave what
+/// fifty one by one would: every other one answered by the rule with exactly one callback, the
+/// rest pending, one change each, and a status update for each answer.
+async fn fifty_concurrent_notifications_each_get_their_own_answer_change_and_callback(
+    engine: Engine,
+) {
+    let server = TestServer::start_with(engine, permissive).await;
+    let lin = owner(&server).await;
+    let (api_key, receiver) = atp_service(&server).await;
+    let saved = put_policy(
+        &server,
+        &lin.session,
+        json!({ "rules": [
+            { "kind": "notification", "action": "approve", "risks": ["low"],
+              "effect": "auto_approve" },
+        ]}),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let (stop, delivery) = server.start_delivery();
+    let replies = futures_util::future::join_all((0..50).map(|i| {
+        let risk = if i % 2 == 0 { "low" } else { "medium" };
+        send(&server, &api_key, json!({ "risk": risk, "run": i }))
+    }))
+    .await;
+    let mut answered = std::collections::BTreeSet::new();
+    let mut asked = std::collections::BTreeSet::new();
+    for (i, reply) in replies.iter().enumerate() {
+        assert_eq!(reply.status, StatusCode::CREATED, "{i}: {:?}", reply.body);
+        let id = reply.body["notification_id"].as_str().unwrap().to_owned();
+        let expected = if i % 2 == 0 { "responded" } else { "created" };
+        assert_eq!(reply.body["status"], expected, "{i}: {:?}", reply.body);
+        if i % 2 == 0 {
+            answered.insert(id);
+        } else {
+            asked.insert(id);
+        }
+    }
+    assert_eq!(
+        (answered.len(), asked.len()),
+        (25, 25),
+        "fifty distinct ids"
+    );
+
+    let changes = server.db.store.changes_after(Some("lin"), 0, 1000).unwrap();
+    let of_kind = |kind: assent_store::ChangeKind| -> std::collections::BTreeSet<String> {
+        changes
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.subject_id.clone())
+            .collect()
+    };
+    let created = of_kind(assent_store::ChangeKind::Notification);
+    assert_eq!(created.len(), 50);
+    assert_eq!(
+        changes.len(),
+        75,
+        "one change per notification, one per answer"
+    );
+    assert_eq!(created, answered.union(&asked).cloned().collect());
+    assert_eq!(of_kind(assent_store::ChangeKind::StatusUpdate), answered);
+
+    events(&receiver, 25, |e| e["auto_approved"] == true).await;
+    // Any duplicate would have arrived by now too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hooks: Vec<String> = receiver
+        .events()
+        .iter()
+        .map(|e| e["notification_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(hooks.len(), 25, "one callback per answer: {hooks:?}");
+    assert_eq!(
+        hooks.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        answered
+    );
+    let policy = server
+        .call(Method::GET, "/v1/policies", &lin.session, None)
+        .await;
+    assert_eq!(policy.body["rules"][0]["matched"], 25, "{:?}", policy.body);
+    stop.send(true).unwrap();
+    delivery.await.unwrap();
+    server.stop().await;
+}
+
 on_both_engines!(
     a_forged_address_changes_nothing_and_a_trusted_one_approves_at_once,
     fifty_concurrent_submissions_against_a_cap_of_twenty_leave_exactly_twenty_pending,
     fifty_concurrent_notifications_against_a_cap_of_twenty_leave_exactly_twenty_pending,
+    fifty_concurrent_notifications_each_get_their_own_answer_change_and_callback,
     bad_policies_are_refused_naming_the_field_and_nothing_is_saved,
     sigilum_settings_map_onto_rules_and_caps,
     a_grant_answers_its_own_arguments_only_until_revoked_or_expired,

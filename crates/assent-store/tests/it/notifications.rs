@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use assent_auth::{MintedToken, TokenKind, random};
 use assent_core::notification::{Notification, NotificationStatus};
+use assent_core::policy::Effect;
 use assent_core::{EndpointFormat, EventType, Timestamp};
 use assent_store::testing::{Engine, TestDatabase};
 use assent_store::{
     Actor, ChangeKind, NewAccount, NewApiKey, NewService, NewWebhookEndpoint, NotificationQuery,
-    Party, Response, Store, StoreError, TransitionError,
+    NotificationScreening, Party, PendingCaps, Response, ScreenedNotification, Store, StoreError,
+    TransitionError,
 };
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -1292,6 +1294,163 @@ fn batch_moves_and_single_moves_of_the_same_notifications_never_deadlock(engine:
     }
 }
 
+/// The notification `id`, as a group commit takes it: every third one answered by a rule
+/// (`approve`, so with its event and delivery), the others left pending for ada.
+fn screened(f: &Fixture, id: &str, n: usize) -> ScreenedNotification {
+    let mut notification = f.row();
+    notification.id = id.to_owned();
+    let rule = n
+        .is_multiple_of(3)
+        .then(|| ("r1".to_owned(), Effect::AutoApprove, Some("approve".into())));
+    ScreenedNotification {
+        notification,
+        screening: NotificationScreening {
+            arguments: json!({}),
+            answerable: vec!["approve".into()],
+            rule,
+            caps: PendingCaps::default(),
+        },
+        client_addr: None,
+    }
+}
+
+/// What creating notifications leaves behind: each one's stored status, every change, the
+/// `notification.responded` events and the deliveries to each endpoint.
+type Outcome = (
+    Vec<String>,
+    Vec<(String, ChangeKind, String)>,
+    usize,
+    Vec<String>,
+    Vec<String>,
+);
+
+fn outcome(f: &Fixture, ids: &[String]) -> Outcome {
+    (
+        ids.iter().map(|id| f.stored_status(id)).collect(),
+        f.changes(),
+        f.responded_events().len(),
+        f.deliveries_to(&f.callback_id),
+        f.deliveries_to(&f.sigilum_id),
+    )
+}
+
+/// Fifty notifications written as one group leave exactly the rows, changes, events and
+/// deliveries that the same fifty written one by one leave.
+fn a_group_of_fifty_stores_what_fifty_single_creates_store(engine: Engine) {
+    let ids: Vec<String> = (0..50).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+
+    let single = fixture(engine);
+    for (n, id) in ids.iter().enumerate() {
+        let item = screened(&single, id, n);
+        single
+            .store()
+            .create_screened_notification(&item.notification, &item.screening)
+            .expect("single create");
+    }
+
+    let grouped = fixture(engine);
+    let items: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| screened(&grouped, id, n))
+        .collect();
+    let results = grouped
+        .store()
+        .create_screened_notifications(&items)
+        .expect("the group commits");
+    assert_eq!(results.len(), 50);
+    for (n, result) in results.iter().enumerate() {
+        let stored = result.as_ref().unwrap_or_else(|e| panic!("item {n}: {e}"));
+        assert_eq!(stored.id, ids[n], "results are in the order of the items");
+        let expected = if n.is_multiple_of(3) {
+            NotificationStatus::Responded
+        } else {
+            NotificationStatus::Created
+        };
+        assert_eq!(stored.status, expected);
+    }
+
+    let expected = outcome(&single, &ids);
+    assert_eq!(expected.2, 17, "every third one was answered");
+    assert_eq!(expected.3.len(), 17, "each answer is one delivery");
+    assert_eq!(outcome(&grouped, &ids), expected);
+}
+
+/// In a group, an item past the pending cap and an item with a taken id are refused alone:
+/// each rolled back in its savepoint, the items before and after them committed.
+fn a_refused_item_of_a_group_is_rolled_back_alone(engine: Engine) {
+    let f = fixture(engine);
+    let existing = f.create(f.row());
+    let mut items: Vec<_> = (0..4)
+        .map(|n| screened(&f, &uuid::Uuid::new_v4().to_string(), 3 * n + 1))
+        .collect();
+    // ada has two pending (the existing one and item 0) when item 1 asks for a cap of two.
+    items[1].screening.caps = PendingCaps {
+        namespace: Some(2),
+        per_service: None,
+    };
+    items[2].notification.id = existing.id.clone();
+    let results = f
+        .store()
+        .create_screened_notifications(&items)
+        .expect("the group commits");
+
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(
+        matches!(
+            results[1],
+            Err(StoreError::PendingLimit("limit:max_pending"))
+        ),
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        matches!(results[2], Err(StoreError::Conflict(_))),
+        "{:?}",
+        results[2]
+    );
+    assert!(results[3].is_ok(), "{:?}", results[3]);
+
+    let (listed, total) = f.list(
+        "ada",
+        NotificationQuery {
+            limit: 100,
+            ..Default::default()
+        },
+    );
+    assert_eq!(total, 3);
+    let listed: HashSet<String> = listed.into_iter().collect();
+    let expected: HashSet<String> = [
+        &existing.id,
+        &items[0].notification.id,
+        &items[3].notification.id,
+    ]
+    .into_iter()
+    .cloned()
+    .collect();
+    assert_eq!(listed, expected, "the refused item is not stored");
+    let created: Vec<String> = f
+        .changes()
+        .into_iter()
+        .filter(|(_, kind, _)| *kind == ChangeKind::Notification)
+        .map(|(subject, _, _)| subject)
+        .collect();
+    assert_eq!(
+        created,
+        [
+            existing.id.clone(),
+            items[0].notification.id.clone(),
+            items[3].notification.id.clone()
+        ],
+        "one change for each stored notification, none for the refused ones"
+    );
+    assert_eq!(
+        f.get(&existing.id).status,
+        NotificationStatus::Created,
+        "the original is untouched"
+    );
+}
+
 assent_store::on_both_engines!(
     a_notification_is_readable_by_its_service_and_namespace_only,
     moves_follow_the_lifecycle_and_refuse_everything_else,
@@ -1300,4 +1459,6 @@ assent_store::on_both_engines!(
     listings_filter_order_and_page_through_every_row_once,
     every_creation_and_move_is_one_numbered_change_of_its_namespace,
     batch_moves_and_single_moves_of_the_same_notifications_never_deadlock,
+    a_group_of_fifty_stores_what_fifty_single_creates_store,
+    a_refused_item_of_a_group_is_rolled_back_alone,
 );
