@@ -258,6 +258,7 @@ fn openapi_documents_every_route() {
             "/v1/auth/signup",
             "/v1/auth/tokens",
             "/v1/auth/tokens/{token_id}",
+            "/v1/auth/web-push",
             "/v1/claims",
             "/v1/claims/{claim_id}",
             "/v1/claims/{claim_id}/approve",
