@@ -271,7 +271,6 @@ fn queue(
     let message_id = match waiting {
         Some(id) => id,
         None => {
-            let id = assent_auth::random::id("msg_");
             let due = channel::due_at(
                 topic,
                 now,
@@ -279,33 +278,56 @@ fn queue(
                 channel.throttle_seconds,
                 channel.quiet_hours,
             );
-            diesel::insert_into(messages::table)
-                .values((
-                    messages::id.eq(&id),
-                    messages::channel_id.eq(&channel.id),
-                    messages::account_id.eq(&channel.account_id),
-                    messages::topic.eq(topic.as_str()),
-                    messages::status.eq("pending"),
-                    messages::attempt_count.eq(0),
-                    messages::next_attempt_at.eq(due),
-                    messages::item_count.eq(0),
-                    messages::created_at.eq(now),
-                ))
-                .execute(conn)?;
-            id
+            insert_message(conn, channel, topic, due, now)?
         }
     };
+    add_item(conn, &message_id, item, now)?;
+    outbox.message_queued();
+    Ok(message_id)
+}
+
+/// A new pending message of `channel` about `topic`, due at `due`; returns its id.
+fn insert_message(
+    conn: &mut AnyConnection,
+    channel: &Channel,
+    topic: Topic,
+    due: i64,
+    now: i64,
+) -> Result<String, StoreError> {
+    let id = assent_auth::random::id("msg_");
+    diesel::insert_into(messages::table)
+        .values((
+            messages::id.eq(&id),
+            messages::channel_id.eq(&channel.id),
+            messages::account_id.eq(&channel.account_id),
+            messages::topic.eq(topic.as_str()),
+            messages::status.eq("pending"),
+            messages::attempt_count.eq(0),
+            messages::next_attempt_at.eq(due),
+            messages::item_count.eq(0),
+            messages::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Puts `item` in message `message_id`.
+fn add_item(
+    conn: &mut AnyConnection,
+    message_id: &str,
+    item: (ItemKind, &str),
+    now: i64,
+) -> Result<(), StoreError> {
     diesel::insert_into(message_items::table)
         .values((
             message_items::id.eq(assent_auth::random::id("mit_")),
-            message_items::message_id.eq(&message_id),
+            message_items::message_id.eq(message_id),
             message_items::item_kind.eq(item.0.as_str()),
             message_items::item_id.eq(item.1),
             message_items::created_at.eq(now),
         ))
         .execute(conn)?;
-    outbox.message_queued();
-    Ok(message_id)
+    Ok(())
 }
 
 /// Tells the owner of `namespace`, on each verified channel subscribed to `event`, about an
@@ -367,29 +389,8 @@ pub(crate) fn schedule_reminders(
         ) else {
             continue;
         };
-        let message_id = assent_auth::random::id("msg_");
-        diesel::insert_into(messages::table)
-            .values((
-                messages::id.eq(&message_id),
-                messages::channel_id.eq(&channel.id),
-                messages::account_id.eq(&channel.account_id),
-                messages::topic.eq(topic.as_str()),
-                messages::status.eq("pending"),
-                messages::attempt_count.eq(0),
-                messages::next_attempt_at.eq(due),
-                messages::item_count.eq(0),
-                messages::created_at.eq(now),
-            ))
-            .execute(conn)?;
-        diesel::insert_into(message_items::table)
-            .values((
-                message_items::id.eq(assent_auth::random::id("mit_")),
-                message_items::message_id.eq(&message_id),
-                message_items::item_kind.eq(item.0.as_str()),
-                message_items::item_id.eq(item.1),
-                message_items::created_at.eq(now),
-            ))
-            .execute(conn)?;
+        let message_id = insert_message(conn, &channel, topic, due, now)?;
+        add_item(conn, &message_id, item, now)?;
         outbox.message_queued();
     }
     Ok(())
