@@ -33,7 +33,7 @@ use serde_json::Value;
 
 use crate::AnyConnection;
 use crate::db::{Backend, Store};
-use crate::error::StoreError;
+use crate::error::{StoreError, WriteError};
 use crate::outbox::Outbox;
 use crate::schema::{change_inbox, changes};
 
@@ -150,13 +150,10 @@ impl Store {
     /// A write transaction that may record changes (and emit events). It takes no lock: every
     /// write path of notifications and claims goes through here, and writers in any
     /// namespaces run side by side.
-    pub(crate) fn write_changes<T, E>(
+    pub(crate) fn write_changes<T, E: WriteError>(
         &self,
-        f: impl FnOnce(&mut AnyConnection, &mut Outbox) -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        E: From<StoreError> + From<diesel::result::Error>,
-    {
+        f: impl FnMut(&mut AnyConnection, &mut Outbox) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.write_with_outbox(f)
     }
 

@@ -133,6 +133,15 @@ pub enum DecideError {
     Store(#[from] StoreError),
 }
 
+impl crate::error::WriteError for DecideError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for DecideError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Store(e.into())

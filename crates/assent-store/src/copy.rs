@@ -99,6 +99,15 @@ pub enum CopyError {
     Store(#[from] StoreError),
 }
 
+impl crate::error::WriteError for CopyError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for CopyError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Store(StoreError::Database(e))

@@ -11,12 +11,16 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::StoreError;
+use crate::error::{StoreError, WriteError};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 /// The advisory lock key that serialises migrations on PostgreSQL ("assent" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0000_6173_7365_6e74;
+/// How many times a PostgreSQL write transaction runs at most when concurrent commits break it
+/// ([`StoreError::is_concurrent_change`]): each retry sees what broke the one before, so a
+/// second is almost always enough.
+const WRITE_ATTEMPTS: usize = 4;
 
 fn run_migrations<C>(
     conn: &mut C,
@@ -282,10 +286,12 @@ impl Store {
     /// Runs `f` in a read-write transaction: commits if it returns `Ok`, rolls back otherwise.
     /// On SQLite the transaction is `BEGIN IMMEDIATE`, so it takes the write lock up front
     /// (waiting up to busy_timeout) instead of failing when a read later upgrades to a write.
-    pub fn write<T, E>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<StoreError> + From<diesel::result::Error>,
-    {
+    /// On PostgreSQL a transaction that a concurrent commit broke runs again, up to
+    /// [`WRITE_ATTEMPTS`] times; `f` must therefore leave nothing behind but its writes.
+    pub fn write<T, E: WriteError>(
+        &self,
+        mut f: impl FnMut(&mut AnyConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         // Taken before the connection, so no pooled connection idles while it waits.
         let _writer = (self.backend == Backend::Sqlite).then(|| {
             self.sqlite_writer
@@ -295,7 +301,7 @@ impl Store {
         let mut conn = self.conn()?;
         let conn = &mut *conn;
         match conn {
-            AnyConnection::Postgresql(_) => conn.transaction(f),
+            AnyConnection::Postgresql(_) => run_again_if_broken(|| conn.transaction(&mut f)),
             AnyConnection::Sqlite(sqlite) => {
                 AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
                 let result = f(conn);
@@ -331,6 +337,30 @@ impl Store {
     /// Checks that the database answers: for readiness probes.
     pub fn ping(&self) -> Result<(), StoreError> {
         Ok(self.conn()?.ping()?)
+    }
+}
+
+/// Runs `attempt` (a PostgreSQL transaction or savepoint) again while a concurrent commit
+/// breaks it ([`StoreError::is_concurrent_change`]), at most [`WRITE_ATTEMPTS`] times in all.
+pub(crate) fn run_again_if_broken<T, E: WriteError>(
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let mut attempts = 1;
+    loop {
+        match attempt() {
+            Err(e)
+                if attempts < WRITE_ATTEMPTS
+                    && e.store_error()
+                        .is_some_and(StoreError::is_concurrent_change) =>
+            {
+                tracing::debug!(
+                    attempts,
+                    "a concurrent commit broke a write; running it again"
+                );
+                attempts += 1;
+            }
+            result => return result,
+        }
     }
 }
 

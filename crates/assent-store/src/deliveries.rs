@@ -322,7 +322,7 @@ impl Store {
                 service_id: service_id.to_owned(),
                 namespace: namespace.to_owned(),
                 event_type: EventType::WebhookTest,
-                payload,
+                payload: payload.clone(),
             };
             outbox.emit(conn, &event, Some(webhook_id))
         })

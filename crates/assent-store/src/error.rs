@@ -77,6 +77,37 @@ pub(crate) fn conflict_as(what: &'static str) -> impl Fn(DieselError) -> StoreEr
     }
 }
 
+/// An error a write transaction ends with ([`crate::Store::write`]), which can tell whether a
+/// concurrent commit caused it, so that the transaction runs again.
+pub trait WriteError: From<StoreError> + From<DieselError> {
+    /// The store error it carries, if it carries one.
+    fn store_error(&self) -> Option<&StoreError>;
+}
+
+impl WriteError for StoreError {
+    fn store_error(&self) -> Option<&StoreError> {
+        Some(self)
+    }
+}
+
+impl StoreError {
+    /// A PostgreSQL transaction broken by another one that committed while it ran: a row it
+    /// read (a channel, a webhook, a message) was deleted before its insert that refers to
+    /// the row, or a serialization failure. Run again, the transaction sees the commit and
+    /// decides afresh (the row is gone: `NotFound`, or the write goes on without it). Writers
+    /// take no global lock on PostgreSQL (see `changes.rs`), so these happen under load;
+    /// SQLite's single writer never meets them.
+    pub(crate) fn is_concurrent_change(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(DieselError::DatabaseError(
+                DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::SerializationFailure,
+                _
+            ))
+        )
+    }
+}
+
 impl From<DieselError> for StoreError {
     fn from(e: DieselError) -> Self {
         Self::Database(e)

@@ -47,7 +47,7 @@ pub use claims::{ClaimQuestion, DecideError, DidSubjects, NewClaim, Screening, S
 pub use copy::{CopyError, CopyOptions, CopyProgress, CopyReport, TableReport};
 pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
-pub use error::{Quota, StoreError};
+pub use error::{Quota, StoreError, WriteError};
 pub use listener::Listener;
 pub use notifications::{
     NotificationQuery, NotificationScreening, Party, Response, ScreenedNotification,

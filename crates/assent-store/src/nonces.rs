@@ -68,7 +68,6 @@ impl Store {
         order.dedup_by(|&mut later, &mut first| {
             (&batch[later].0, &batch[later].1) == (&batch[first].0, &batch[first].1)
         });
-        let mut verdicts = vec![false; batch.len()];
         if self.backend() == crate::Backend::Postgres {
             let scopes: Vec<&str> = order.iter().map(|&i| batch[i].0.as_str()).collect();
             let values: Vec<&str> = order.iter().map(|&i| batch[i].1.as_str()).collect();
@@ -88,6 +87,7 @@ impl Store {
                 .iter()
                 .map(|row| (row.scope.as_str(), row.value.as_str()))
                 .collect();
+            let mut verdicts = vec![false; batch.len()];
             for &i in &order {
                 verdicts[i] = taken.contains(&(batch[i].0.as_str(), batch[i].1.as_str()));
             }
@@ -97,6 +97,7 @@ impl Store {
             let AnyConnection::Sqlite(sqlite) = conn else {
                 return Err(StoreError::Unsupported("the backend changed"));
             };
+            let mut verdicts = vec![false; batch.len()];
             for &i in &order {
                 let (scope, value, expires_at) = &batch[i];
                 let changed = diesel::sql_query(TAKE_SQLITE)

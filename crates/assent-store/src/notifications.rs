@@ -132,6 +132,15 @@ pub enum TransitionError {
     Store(#[from] StoreError),
 }
 
+impl crate::error::WriteError for TransitionError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for TransitionError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Store(e.into())
@@ -297,11 +306,15 @@ impl Store {
         self.write_changes(|conn, outbox| {
             let mut results: Vec<Option<Result<Notification, StoreError>>> =
                 items.iter().map(|_| None).collect();
-            for i in order {
+            for &i in &order {
                 let item = &items[i];
                 let result = crate::audit::with_client_addr(item.client_addr, || {
-                    conn.transaction(|conn| {
-                        create_screened(conn, outbox, &item.notification, &item.screening, now)
+                    // The savepoint runs again, not the batch: one item broken by a
+                    // concurrent commit must not undo the others.
+                    crate::db::run_again_if_broken(|| {
+                        conn.transaction(|conn| {
+                            create_screened(conn, outbox, &item.notification, &item.screening, now)
+                        })
                     })
                 });
                 results[i] = Some(result);

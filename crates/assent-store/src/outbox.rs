@@ -14,7 +14,7 @@ use diesel::prelude::*;
 
 use crate::AnyConnection;
 use crate::db::Store;
-use crate::error::StoreError;
+use crate::error::{StoreError, WriteError};
 use crate::schema::{deliveries, events, webhook_endpoints};
 use crate::webhooks::{WebhookEndpoint, WebhookEndpointRow};
 
@@ -241,15 +241,14 @@ impl Store {
     /// a commit that wrote deliveries, the delivery engine of this process is woken; after one
     /// that recorded notification changes, the change feed. Every write path that emits events
     /// or changes goes through here.
-    pub fn write_with_outbox<T, E>(
+    pub fn write_with_outbox<T, E: WriteError>(
         &self,
-        f: impl FnOnce(&mut AnyConnection, &mut Outbox) -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        E: From<StoreError> + From<diesel::result::Error>,
-    {
+        mut f: impl FnMut(&mut AnyConnection, &mut Outbox) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut outbox = Outbox::default();
         let value = self.write(|conn| {
+            // Afresh on each attempt: a transaction run again must not count twice.
+            outbox = Outbox::default();
             let value = f(conn, &mut outbox)?;
             if let AnyConnection::Postgresql(pg) = conn {
                 outbox.announce(pg)?;

@@ -43,6 +43,15 @@ pub enum RegisterError {
     Store(#[from] StoreError),
 }
 
+impl crate::error::WriteError for RegisterError {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for RegisterError {
     fn from(e: diesel::result::Error) -> Self {
         Self::Store(e.into())
@@ -195,11 +204,11 @@ impl Store {
                 ))
                 .execute(conn)?;
             let mut changed = serde_json::Map::new();
-            if let Some(name) = changes.name {
-                changed.insert("name".into(), name.into());
+            if let Some(name) = &changes.name {
+                changed.insert("name".into(), name.clone().into());
             }
-            if let Some(description) = changes.description {
-                changed.insert("description".into(), description.into());
+            if let Some(description) = &changes.description {
+                changed.insert("description".into(), description.clone().into());
             }
             audit::record(
                 conn,

@@ -13,4 +13,5 @@ mod notifications;
 mod operations;
 mod owners;
 mod quotas;
+mod races;
 mod repositories;
