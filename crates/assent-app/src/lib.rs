@@ -63,10 +63,10 @@ pub mod credentials;
 pub mod deliveries;
 mod error;
 pub mod grants;
+mod group_commit;
 pub mod inbox;
 pub mod keys;
 pub mod metrics;
-mod notification_batch;
 pub mod notifications;
 pub mod pagination;
 pub mod policies;
@@ -147,8 +147,9 @@ pub struct App {
     settings: Settings,
     login_throttle: Arc<LoginThrottle>,
     decisions: metrics::Decisions,
-    /// Group commit of new notifications (see `notification_batch`).
-    notification_batcher: Arc<notification_batch::NotificationBatcher>,
+    /// Group commit of new notifications and of owners' answers (see `group_commit`).
+    creates: Arc<group_commit::GroupCommit<group_commit::Creates>>,
+    answers: Arc<group_commit::GroupCommit<group_commit::Answers>>,
 }
 
 impl App {
@@ -159,7 +160,8 @@ impl App {
             secret_key,
             settings,
             decisions: metrics::Decisions::default(),
-            notification_batcher: Arc::default(),
+            creates: Arc::default(),
+            answers: Arc::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use assent_core::notification::{
     Action, NewNotification, Notification, NotificationStatus, ResponseError, ResponseType,
 };
 use assent_store::{
-    Account, NotificationQuery, Party, Response, ScreenedNotification, Store, StoreError,
+    Account, Answer, NotificationQuery, Party, Response, ScreenedNotification, Store, StoreError,
     TransitionError,
 };
 use serde_json::Value;
@@ -154,25 +154,22 @@ pub async fn respond(
             .with_detail("response_type", action.response_type.as_str())
     })?;
 
-    let response = Response {
-        action_id: action_id.to_owned(),
-        data,
-        responder_id: account.id.clone(),
+    let answer = Answer {
+        namespace: account.namespace.clone(),
+        notification_id,
+        response: Response {
+            action_id: action_id.to_owned(),
+            data,
+            responder_id: account.id.clone(),
+        },
+        client_addr: crate::client_addr(),
     };
-    let namespace = account.namespace.clone();
+    // Written with the answers that arrive together (`crate::group_commit`).
     let answered = app
-        .run(move |store| {
-            store
-                .move_notification(
-                    Party::Namespace(&namespace),
-                    &notification_id,
-                    NotificationStatus::Responded,
-                    None,
-                    Some(&response),
-                )
-                .map_err(|e| transition_error(e, code::NOTIFICATION_ACCESS_DENIED))
-        })
-        .await?;
+        .answers
+        .write(app.store(), answer)
+        .await?
+        .map_err(|e| transition_error(e, code::NOTIFICATION_ACCESS_DENIED))?;
     app.decisions().add("notification", "owner", 1);
     Ok(answered)
 }
@@ -267,7 +264,7 @@ pub struct Sender {
 /// the owner of its namespace, at `now`. `NOTIFICATION_ALREADY_EXISTS` for a taken `id`.
 /// The owner's standing grants and policy may answer it at once (`crate::policies`): it is
 /// then returned `responded`, its response saying `decided_by`. The write joins the group
-/// commit of notifications that arrive together (`crate::notification_batch`).
+/// commit of notifications that arrive together (`crate::group_commit`).
 pub async fn send(
     app: &App,
     sender: Sender,
@@ -306,8 +303,8 @@ pub async fn send(
         client_addr: source,
     };
     let created = app
-        .notification_batcher
-        .create(app.store(), item)
+        .creates
+        .write(app.store(), item)
         .await?
         .map_err(|e| match e {
             StoreError::Conflict(_) => Error::conflict(

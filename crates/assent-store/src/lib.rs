@@ -50,7 +50,7 @@ pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, Web
 pub use error::{Quota, StoreError, WriteError};
 pub use listener::Listener;
 pub use notifications::{
-    NotificationQuery, NotificationScreening, Party, Response, ScreenedNotification,
+    Answer, NotificationQuery, NotificationScreening, Party, Response, ScreenedNotification,
     TransitionError,
 };
 pub use one_time_tokens::OneTimePurpose;

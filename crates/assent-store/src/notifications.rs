@@ -165,6 +165,17 @@ impl Party<'_> {
     }
 }
 
+/// An owner's answer to one of their notifications, for [`Store::respond_notifications`].
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The owner's namespace: a notification addressed to another one is `NotOwner`.
+    pub namespace: String,
+    pub notification_id: String,
+    pub response: Response,
+    /// Where the answer came from, for the audit log.
+    pub client_addr: Option<std::net::IpAddr>,
+}
+
 /// What the owner's grants and policy are asked of a new notification.
 #[derive(Debug, Clone, Default)]
 pub struct NotificationScreening {
@@ -363,28 +374,47 @@ impl Store {
         // The outer result commits (an expiry found on the way is kept); the inner one is
         // the caller's answer.
         self.write_changes(|conn, outbox| {
-            let Some(row) = find(conn, id)? else {
-                return Ok(Err(TransitionError::NotFound));
-            };
-            if !party.owns(&row) {
-                return Ok(Err(TransitionError::NotOwner));
-            }
-            let row = expire_if_due(conn, outbox, row, now)?;
-            if !to.reachable_from().contains(&row.status()) {
-                return Ok(Err(TransitionError::Conflict(Box::new(row.into()))));
-            }
-            let id = row.id.clone();
-            Ok(
-                match transition(conn, outbox, row, to, reason, response, now)? {
-                    Some(moved) => Ok(moved.into()),
-                    None => Err(match find(conn, &id)? {
-                        Some(current) => TransitionError::Conflict(Box::new(current.into())),
-                        None => TransitionError::NotFound,
-                    }),
-                },
-            )
+            move_one(conn, outbox, party, id, to, reason, response, now)
         })
         .map_err(TransitionError::Store)?
+    }
+
+    /// Records owners' answers together, as [`Store::move_notification`] to `Responded` does
+    /// each, in one transaction with a savepoint per answer (group commit): each gets its own
+    /// outcome, in the order given. Answers are written in notification id order, the order
+    /// every transaction that moves several notifications locks them in.
+    pub fn respond_notifications(
+        &self,
+        answers: &[Answer],
+    ) -> Result<Vec<Result<Notification, TransitionError>>, StoreError> {
+        let now = Timestamp::now().as_millis();
+        let mut order: Vec<usize> = (0..answers.len()).collect();
+        order.sort_by(|&a, &b| answers[a].notification_id.cmp(&answers[b].notification_id));
+        self.write_changes(|conn, outbox| {
+            let mut results: Vec<Option<Result<Notification, TransitionError>>> =
+                answers.iter().map(|_| None).collect();
+            for &i in &order {
+                let answer = &answers[i];
+                let result = crate::audit::with_client_addr(answer.client_addr, || {
+                    crate::db::run_again_if_broken(|| {
+                        conn.transaction(|conn| {
+                            move_one(
+                                conn,
+                                outbox,
+                                Party::Namespace(&answer.namespace),
+                                &answer.notification_id,
+                                NotificationStatus::Responded,
+                                None,
+                                Some(&answer.response),
+                                now,
+                            )
+                        })
+                    })
+                });
+                results[i] = Some(result.unwrap_or_else(|e| Err(TransitionError::Store(e))));
+            }
+            Ok::<_, StoreError>(results.into_iter().flatten().collect())
+        })
     }
 
     /// Marks `created` notifications as `delivered` (a client of their user received them),
@@ -550,6 +580,44 @@ impl Store {
 
 /// The notification with this id; a UUID is matched in any letter case, as it is stored
 /// lowercased.
+/// [`Store::move_notification`] inside a write transaction: the outer error fails the
+/// transaction, the inner one is the caller's answer (and commits an expiry found on the way).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the move's own arguments, and the transaction's two"
+)]
+fn move_one(
+    conn: &mut AnyConnection,
+    outbox: &mut Outbox,
+    party: Party<'_>,
+    id: &str,
+    to: NotificationStatus,
+    reason: Option<&str>,
+    response: Option<&Response>,
+    now: i64,
+) -> Result<Result<Notification, TransitionError>, StoreError> {
+    let Some(row) = find(conn, id)? else {
+        return Ok(Err(TransitionError::NotFound));
+    };
+    if !party.owns(&row) {
+        return Ok(Err(TransitionError::NotOwner));
+    }
+    let row = expire_if_due(conn, outbox, row, now)?;
+    if !to.reachable_from().contains(&row.status()) {
+        return Ok(Err(TransitionError::Conflict(Box::new(row.into()))));
+    }
+    let id = row.id.clone();
+    Ok(
+        match transition(conn, outbox, row, to, reason, response, now)? {
+            Some(moved) => Ok(moved.into()),
+            None => Err(match find(conn, &id)? {
+                Some(current) => TransitionError::Conflict(Box::new(current.into())),
+                None => TransitionError::NotFound,
+            }),
+        },
+    )
+}
+
 fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<NotificationRow>, StoreError> {
     let id = parse_uuid(id).unwrap_or_else(|| id.to_owned());
     Ok(notifications::table

@@ -13,9 +13,9 @@ use assent_core::policy::Effect;
 use assent_core::{EndpointFormat, EventType, Timestamp};
 use assent_store::testing::{Engine, TestDatabase};
 use assent_store::{
-    Actor, ChangeKind, NewAccount, NewApiKey, NewService, NewWebhookEndpoint, NotificationQuery,
-    NotificationScreening, Party, PendingCaps, Response, ScreenedNotification, Store, StoreError,
-    TransitionError,
+    Actor, Answer, ChangeKind, NewAccount, NewApiKey, NewService, NewWebhookEndpoint,
+    NotificationQuery, NotificationScreening, Party, PendingCaps, Response, ScreenedNotification,
+    Store, StoreError, TransitionError,
 };
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -1451,7 +1451,89 @@ fn a_refused_item_of_a_group_is_rolled_back_alone(engine: Engine) {
     );
 }
 
+/// Answers written as one group: each gets the outcome it would get alone (answered, already
+/// answered, another owner's, unknown), and each answered one has exactly one change, one
+/// `notification.responded` event and its deliveries.
+fn a_group_of_answers_gives_each_its_own_outcome(engine: Engine) {
+    let f = fixture(engine);
+    let fresh: Vec<Notification> = (0..3).map(|_| f.create(f.row())).collect();
+    let answered = f.create(f.row());
+    f.store()
+        .move_notification(
+            Party::Namespace("ada"),
+            &answered.id,
+            NotificationStatus::Responded,
+            None,
+            Some(&respond_with("approve", Value::Null, "acc_ada")),
+        )
+        .expect("answered before the group");
+    let answer = |namespace: &str, id: &str| Answer {
+        namespace: namespace.into(),
+        notification_id: id.into(),
+        response: respond_with("approve", Value::Null, "acc_ada"),
+        client_addr: None,
+    };
+    let answers = [
+        answer("ada", &fresh[2].id),
+        answer("ada", &answered.id),
+        answer("grace", &fresh[1].id),
+        answer("ada", "no-such-notification"),
+        answer("ada", &fresh[0].id),
+        // The same notification twice in one group: the second finds it answered.
+        answer("ada", &fresh[2].id),
+    ];
+    let events_before = f.responded_events().len();
+    let results = f
+        .store()
+        .respond_notifications(&answers)
+        .expect("the group commits");
+    assert_eq!(results.len(), answers.len());
+    let responded = |r: &Result<Notification, TransitionError>| matches!(r, Ok(n) if n.status == NotificationStatus::Responded);
+    assert!(responded(&results[0]), "{:?}", results[0]);
+    assert!(
+        matches!(results[1], Err(TransitionError::Conflict(_))),
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        matches!(results[2], Err(TransitionError::NotOwner)),
+        "{:?}",
+        results[2]
+    );
+    assert!(
+        matches!(results[3], Err(TransitionError::NotFound)),
+        "{:?}",
+        results[3]
+    );
+    assert!(responded(&results[4]), "{:?}", results[4]);
+    assert!(
+        matches!(results[5], Err(TransitionError::Conflict(_))),
+        "{:?}",
+        results[5]
+    );
+
+    assert_eq!(
+        f.get(&fresh[1].id).status,
+        NotificationStatus::Created,
+        "grace's answer changed nothing"
+    );
+    assert_eq!(
+        f.responded_events().len() - events_before,
+        2,
+        "one event per answered notification"
+    );
+    let answered_changes = f
+        .changes()
+        .into_iter()
+        .filter(|(id, _, status)| {
+            (id == &fresh[0].id || id == &fresh[2].id) && status == "responded"
+        })
+        .count();
+    assert_eq!(answered_changes, 2, "one change per answered notification");
+}
+
 assent_store::on_both_engines!(
+    a_group_of_answers_gives_each_its_own_outcome,
     a_notification_is_readable_by_its_service_and_namespace_only,
     moves_follow_the_lifecycle_and_refuse_everything_else,
     of_fifty_concurrent_responders_exactly_one_wins_with_one_event_and_one_delivery,
