@@ -21,11 +21,22 @@ struct Taken {
     value: String,
 }
 
+/// The most nonces in one SQLite statement (three variables each, far under SQLite's limit
+/// of 32,766).
+const SQLITE_ROWS_PER_STATEMENT: usize = 1000;
+
 /// Insert, or take over the row of the same nonce only if it has expired: a row changes
-/// exactly when the nonce may be used now.
-const TAKE_SQLITE: &str = "INSERT INTO nonces (scope, value, expires_at) VALUES (?, ?, ?) \
-     ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
-     WHERE nonces.expires_at <= ?";
+/// exactly when the nonce may be used now. One statement for `rows` nonces, `RETURNING` those
+/// whose row changed: prepared once a batch, not once a nonce (diesel keeps no prepared
+/// statement for a query written as text, so each statement is prepared again).
+fn take_sqlite(rows: usize) -> String {
+    let values = vec!["(?, ?, ?)"; rows].join(", ");
+    format!(
+        "INSERT INTO nonces (scope, value, expires_at) VALUES {values} \
+         ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE nonces.expires_at <= ? RETURNING scope, value"
+    )
+}
 /// The same for a whole batch in one statement, so one round trip in autocommit (no
 /// `BEGIN`/`COMMIT`), `RETURNING` the nonces whose row changed. The arrays are unnested in their order, which is the canonical order
 /// below, so concurrent batches lock rows in the same sequence and cannot deadlock.
@@ -34,6 +45,24 @@ const TAKE_POSTGRES: &str = "INSERT INTO nonces (scope, value, expires_at) \
      ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
      WHERE nonces.expires_at <= $4 \
      RETURNING scope, value";
+
+/// The verdicts of `batch` in its order: `true` for the nonces a statement took. `order` holds
+/// the batch's positions without repeats (a repeat stays `false`).
+fn verdicts_of(
+    batch: &[(String, String, Timestamp)],
+    order: &[usize],
+    taken: &[Taken],
+) -> Vec<bool> {
+    let taken: HashSet<(&str, &str)> = taken
+        .iter()
+        .map(|row| (row.scope.as_str(), row.value.as_str()))
+        .collect();
+    let mut verdicts = vec![false; batch.len()];
+    for &i in order {
+        verdicts[i] = taken.contains(&(batch[i].0.as_str(), batch[i].1.as_str()));
+    }
+    verdicts
+}
 
 impl Store {
     /// Records `value` as used in `scope` until `expires_at`. `Ok(true)` the first time,
@@ -83,32 +112,25 @@ impl Store {
                     .bind::<BigInt, _>(now)
                     .load(pg)?)
             })?;
-            let taken: HashSet<(&str, &str)> = taken
-                .iter()
-                .map(|row| (row.scope.as_str(), row.value.as_str()))
-                .collect();
-            let mut verdicts = vec![false; batch.len()];
-            for &i in &order {
-                verdicts[i] = taken.contains(&(batch[i].0.as_str(), batch[i].1.as_str()));
-            }
-            return Ok(verdicts);
+            return Ok(verdicts_of(batch, &order, &taken));
         }
         self.write(|conn| {
             let AnyConnection::Sqlite(sqlite) = conn else {
                 return Err(StoreError::Unsupported("the backend changed"));
             };
-            let mut verdicts = vec![false; batch.len()];
-            for &i in &order {
-                let (scope, value, expires_at) = &batch[i];
-                let changed = diesel::sql_query(TAKE_SQLITE)
-                    .bind::<Text, _>(scope)
-                    .bind::<Text, _>(value)
-                    .bind::<BigInt, _>(expires_at.as_millis())
-                    .bind::<BigInt, _>(now)
-                    .execute(sqlite)?;
-                verdicts[i] = changed == 1;
+            let mut taken: Vec<Taken> = Vec::new();
+            for chunk in order.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                let mut query = diesel::sql_query(take_sqlite(chunk.len())).into_boxed();
+                for &i in chunk {
+                    let (scope, value, expires_at) = &batch[i];
+                    query = query
+                        .bind::<Text, _>(scope)
+                        .bind::<Text, _>(value)
+                        .bind::<BigInt, _>(expires_at.as_millis());
+                }
+                taken.extend(query.bind::<BigInt, _>(now).load::<Taken>(sqlite)?);
             }
-            Ok(verdicts)
+            Ok(verdicts_of(batch, &order, &taken))
         })
     }
 

@@ -5,6 +5,7 @@
 use ed25519_dalek::VerifyingKey;
 
 use super::keys::decode_agent_key;
+use super::proof_cache::ProofCache;
 use super::signature_input::{SignatureInput, parse_signature, parse_signature_input};
 use super::{SignatureError, SignedRequest, body_is_signed};
 
@@ -36,10 +37,17 @@ pub(super) struct Parsed<'a> {
     pub(super) input: SignatureInput<'a>,
     pub(super) signature: [u8; 64],
     pub(super) key: VerifyingKey,
+    /// The certificate's proof verified before (it is in the [`ProofCache`]), with this key.
+    pub(super) proven: bool,
 }
 
 impl<'a> Parsed<'a> {
-    pub(super) fn from_request(request: &SignedRequest<'a>) -> Result<Self, SignatureError> {
+    /// A certificate in `proofs` lends its key, decompressed, when the header names that same
+    /// key (the certificate is checked to name the header's key later, on every request).
+    pub(super) fn from_request(
+        request: &SignedRequest<'a>,
+        proofs: &ProofCache,
+    ) -> Result<Self, SignatureError> {
         let body_signed = body_is_signed(request.method, request.body);
         let headers = ProfileHeaders {
             signature_input: required_header(request, H_SIGNATURE_INPUT)?,
@@ -57,11 +65,13 @@ impl<'a> Parsed<'a> {
         headers.check_values()?;
         let input = parse_signature_input(headers.signature_input)?;
         let signature = parse_signature(headers.signature)?;
-        let key = decode_agent_key(headers.agent_key)?;
+        let known = proofs.key_of(&ProofCache::fingerprint(headers.agent_cert));
+        let key = decode_agent_key(headers.agent_key, known.as_ref())?;
         Ok(Self {
             headers,
             input,
             signature,
+            proven: known == Some(key),
             key,
         })
     }

@@ -116,7 +116,7 @@ pub fn verify_cached(
     now_unix: i64,
     proofs: &ProofCache,
 ) -> Result<VerifiedRequest, SignatureError> {
-    let parsed = Parsed::from_request(request)?;
+    let parsed = Parsed::from_request(request, proofs)?;
     check_time(parsed.input.created, now_unix)?;
     let cert = check_certificate(&parsed, now_unix)?;
     let base = signature_base_of(request, &parsed)?;
@@ -125,13 +125,15 @@ pub fn verify_cached(
         .key
         .verify_strict(base.as_bytes(), &signature)
         .map_err(|_| SignatureError::BadSignature)?;
-    let fingerprint = ProofCache::fingerprint(parsed.headers.agent_cert);
-    if !proofs.contains(&fingerprint) {
+    if !parsed.proven {
         parsed
             .key
             .verify_strict(cert.proof_message.as_bytes(), &cert.proof)
             .map_err(|_| SignatureError::Certificate(CertificateProblem::BadProof))?;
-        proofs.insert(fingerprint);
+        proofs.insert(
+            ProofCache::fingerprint(parsed.headers.agent_cert),
+            parsed.key,
+        );
     }
     Ok(VerifiedRequest {
         namespace: parsed.headers.namespace.to_owned(),
@@ -148,7 +150,7 @@ pub fn verify_cached(
 /// be present and well formed, with the right components). No time, certificate or signature
 /// check: for tests and diagnostics.
 pub fn signature_base(request: &SignedRequest<'_>) -> Result<String, SignatureError> {
-    let parsed = Parsed::from_request(request)?;
+    let parsed = Parsed::from_request(request, &ProofCache::disabled())?;
     signature_base_of(request, &parsed)
 }
 
