@@ -7,8 +7,10 @@ use assent_auth::web_push::{PushError, PushKeys};
 use assent_core::Timestamp;
 use assent_core::channel::{self, ChannelKind, QuietHours, Topic};
 use assent_core::claim::{Claim, ClaimStatus, Decision};
+use assent_core::notification::{Action, Notification};
 use assent_store::{
-    Account, Channel, ChannelChange, DecisionLink, ItemKind, MessageRecord, NewChannel, StoreError,
+    Account, Channel, ChannelChange, DecisionLink, ItemKind, MessageRecord, NewChannel, Party,
+    StoreError, TransitionError,
 };
 
 use crate::error::sentence;
@@ -341,6 +343,14 @@ pub enum LinkState {
     Verify(Channel),
     /// Approves or rejects this claim (`decision`), which may have been decided meanwhile.
     Claim { claim: Claim, decision: Decision },
+    /// Answers this notification with `action` (no data), unless it was answered, expired or
+    /// withdrawn meanwhile. An irreversible action also needs its owner's session.
+    Notification {
+        notification: Box<Notification>,
+        action: Action,
+        /// The account the link was sent to.
+        owner_id: String,
+    },
 }
 
 /// What following a link did.
@@ -352,6 +362,12 @@ pub enum Followed {
     Decided(Claim),
     /// The claim was decided (or expired) before: nothing changed.
     AlreadyDecided(Claim),
+    Answered(Box<Notification>),
+    /// The notification was answered, expired or withdrawn before: nothing changed.
+    AlreadyAnswered(Box<Notification>),
+    /// The action cannot be undone and the visitor is not logged in as the link's owner:
+    /// nothing changed, and the link still works.
+    LoginRequired(LinkState),
 }
 
 /// Reads a link without using it.
@@ -402,17 +418,58 @@ async fn describe(app: &App, link: DecisionLink) -> Result<LinkState, Error> {
                 decision,
             }))
         }
+        (ItemKind::Notification, action_id) => {
+            let (account_id, id) = (link.account_id.clone(), link.item_id.clone());
+            let found = app
+                .run(move |store| {
+                    let account = store.account_by_id(&account_id)?;
+                    match store.get_notification(Party::Namespace(&account.namespace), &id) {
+                        Ok(row) => Ok(Some(row)),
+                        // Answered, expired or withdrawn: the page says which.
+                        Err(TransitionError::Conflict(row)) => Ok(Some(*row)),
+                        Err(TransitionError::Store(e)) => Err(e),
+                        Err(TransitionError::NotFound | TransitionError::NotOwner) => Ok(None),
+                    }
+                })
+                .await?;
+            let action = found.as_ref().and_then(|n| n.action(action_id).cloned());
+            Ok(match (found, action) {
+                (Some(notification), Some(action)) if action.needs_no_data() => {
+                    LinkState::Notification {
+                        notification: Box::new(notification),
+                        action,
+                        owner_id: link.account_id,
+                    }
+                }
+                _ => LinkState::Unknown,
+            })
+        }
         _ => Ok(LinkState::Unknown),
     }
 }
 
+/// Whether a link that answers with an irreversible action may be used by `visitor`: only
+/// its owner, logged in (a forwarded mail or a stolen link is not enough).
+fn session_allows(state: &LinkState, visitor: Option<&Account>) -> bool {
+    match state {
+        LinkState::Notification {
+            action, owner_id, ..
+        } if action.is_irreversible() => visitor.is_some_and(|v| v.id == *owner_id),
+        _ => true,
+    }
+}
+
 /// Follows a link: uses it up (once; a concurrent second use is refused) and does what it
-/// says, as its owner.
-pub async fn follow(app: &App, token: &str) -> Result<Followed, Error> {
+/// says, as its owner. `visitor` is the account whose session the request carries, if any:
+/// an irreversible answer needs it to be the link's owner, checked before the link is used.
+pub async fn follow(app: &App, token: &str, visitor: Option<&Account>) -> Result<Followed, Error> {
     let state = inspect(app, token).await?;
     match &state {
-        LinkState::Verify(_) | LinkState::Claim { .. } => {}
+        LinkState::Verify(_) | LinkState::Claim { .. } | LinkState::Notification { .. } => {}
         _ => return Ok(Followed::Refused(state)),
+    }
+    if !session_allows(&state, visitor) {
+        return Ok(Followed::LoginRequired(state));
     }
     let hash = TokenHash::of(token);
     let used = match app.run(move |store| store.use_link(&hash)).await {
@@ -446,6 +503,49 @@ pub async fn follow(app: &App, token: &str) -> Result<Followed, Error> {
                         .await?
                         .unwrap_or(claim);
                     Ok(Followed::AlreadyDecided(now))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        LinkState::Notification {
+            notification,
+            action,
+            ..
+        } => {
+            if !notification.status.is_pending() {
+                return Ok(Followed::AlreadyAnswered(notification));
+            }
+            let owner = {
+                let account_id = used.account_id.clone();
+                app.run(move |store| store.account_by_id(&account_id))
+                    .await?
+            };
+            // The dashboard's own operation: the same checks, one answer, one webhook.
+            match crate::notifications::respond(
+                app,
+                &owner,
+                notification.id.clone(),
+                &action.id,
+                None,
+            )
+            .await
+            {
+                Ok(answered) => Ok(Followed::Answered(Box::new(answered))),
+                Err(e) if e.kind() == crate::Kind::Conflict => {
+                    let namespace = owner.namespace.clone();
+                    let id = notification.id.clone();
+                    let now = app
+                        .run(move |store| {
+                            match store.get_notification(Party::Namespace(&namespace), &id) {
+                                Ok(row) => Ok(Some(row)),
+                                Err(TransitionError::Conflict(row)) => Ok(Some(*row)),
+                                Err(TransitionError::Store(e)) => Err(e),
+                                Err(_) => Ok(None),
+                            }
+                        })
+                        .await?
+                        .map_or(notification, Box::new);
+                    Ok(Followed::AlreadyAnswered(now))
                 }
                 Err(e) => Err(e),
             }

@@ -332,7 +332,8 @@ pub struct ClaimLine {
     pub reject_url: String,
 }
 
-/// A notification as a message shows it, with the link that opens it in the dashboard.
+/// A notification as a message shows it: a one-click link per action that needs no data,
+/// and the link that opens it in the dashboard (where every action can be answered).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationLine {
     pub notification_id: String,
@@ -342,7 +343,31 @@ pub struct NotificationLine {
     pub title: String,
     /// RFC 3339, when it has a deadline.
     pub deadline: Option<String>,
+    pub answers: Vec<AnswerLink>,
     pub open_url: String,
+}
+
+/// A one-click answer to a notification: the single-use link that answers with one action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerLink {
+    /// The action's id.
+    pub action_id: String,
+    /// The action's label.
+    pub label: String,
+    /// Flagged `irreversible`: its link asks for the owner's logged-in session too.
+    pub irreversible: bool,
+    pub url: String,
+}
+
+impl AnswerLink {
+    /// The label as a message shows it, saying when the answer cannot be undone.
+    fn shown(&self) -> String {
+        if self.irreversible {
+            format!("{} (cannot be undone; log in first)", self.label)
+        } else {
+            self.label.clone()
+        }
+    }
 }
 
 /// What a message says, before any channel's format.
@@ -501,21 +526,30 @@ impl Content {
                         .map(|d| format!(", answer by {d}"))
                         .unwrap_or_default();
                     text.push_str(&format!(
-                        "{service} asks: {title} (notification {id}{deadline}).\nOpen: {open}\n\n",
+                        "{service} asks: {title} (notification {id}{deadline}).\n",
                         service = n.service,
                         title = n.title,
                         id = n.notification_id,
-                        open = n.open_url,
                     ));
+                    let mut links = Vec::new();
+                    for answer in &n.answers {
+                        text.push_str(&format!("{}: {}\n", answer.shown(), answer.url));
+                        links.push(format!(
+                            "<a href=\"{}\">{}</a>",
+                            escape_html(&answer.url),
+                            escape_html(&answer.shown())
+                        ));
+                    }
+                    text.push_str(&format!("Open: {}\n\n", n.open_url));
+                    links.push(format!("<a href=\"{}\">Open</a>", escape_html(&n.open_url)));
                     html.push_str(&format!(
                         "<p><strong>{service}</strong> asks: {title} \
-                         (notification <code>{id}</code>{deadline}).<br>\
-                         <a href=\"{open}\">Open</a></p>",
+                         (notification <code>{id}</code>{deadline}).<br>{links}</p>",
                         service = escape_html(&n.service),
                         title = escape_html(&n.title),
                         id = escape_html(&n.notification_id),
                         deadline = escape_html(&deadline),
-                        open = escape_html(&n.open_url),
+                        links = links.join(" · "),
                     ));
                 }
                 if *more > 0 {
@@ -607,12 +641,13 @@ pub struct PushPayload {
 /// A button of a push notification.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PushAction {
-    /// `approve`, `reject` or `open`.
+    /// `approve`, `reject`, `open`, or `answer:<action id>` for a notification's answer.
     pub action: String,
     pub title: String,
     pub url: String,
     /// `POST` for a one-click decision link (the service worker posts it, as the link's
-    /// confirmation page does), `GET` to open the page.
+    /// confirmation page does), `GET` to open the page (Open, and an answer that cannot be
+    /// undone: its page asks for a logged-in session).
     pub method: String,
 }
 
@@ -629,6 +664,28 @@ fn open_action(url: &str) -> PushAction {
     }
 }
 
+/// The most one-click answers a push carries: what browsers show (`Notification.maxActions`
+/// is 2 in Chromium and Firefox). A notification with more carries Open only, rather than
+/// some of its choices; the whole payload must also fit one push message.
+pub const PUSH_MAX_ANSWERS: usize = 2;
+
+/// One notification's push actions: its one-click answers when they all fit, then Open. A
+/// reversible answer is posted by the service worker, as a claim's Approve is; one that
+/// cannot be undone opens its link's page (which asks for a logged-in session).
+fn answer_actions(line: &NotificationLine) -> Vec<PushAction> {
+    let mut actions = Vec::new();
+    if line.answers.len() <= PUSH_MAX_ANSWERS {
+        actions.extend(line.answers.iter().map(|answer| PushAction {
+            action: format!("answer:{}", answer.action_id),
+            title: clip(&answer.label, 40),
+            url: answer.url.clone(),
+            method: if answer.irreversible { "GET" } else { "POST" }.to_owned(),
+        }));
+    }
+    actions.push(open_action(&line.open_url));
+    actions
+}
+
 fn clip(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         return text.to_owned();
@@ -640,8 +697,8 @@ fn clip(text: &str, max_chars: usize) -> String {
 
 impl Content {
     /// The message as a push notification: one claim carries **Approve** and **Reject**
-    /// (its single-use links); one notification opens itself; a digest and everything else
-    /// carry **Open**.
+    /// (its single-use links); one notification its one-click answers (see
+    /// [`PUSH_MAX_ANSWERS`]) and **Open**; a digest and everything else carry **Open**.
     pub fn push(&self) -> PushPayload {
         let composed = self.compose();
         let (body, url, tag, actions) = match self {
@@ -677,7 +734,7 @@ impl Content {
                     format!("{}: {}", one.service, one.title),
                     one.open_url.clone(),
                     one.notification_id.clone(),
-                    vec![open_action(&one.open_url)],
+                    answer_actions(one),
                 ),
                 many => {
                     let mut body: Vec<String> = many
@@ -837,6 +894,20 @@ mod tests {
             service: "CI <bot>".into(),
             title: "Deploy to production?".into(),
             deadline: None,
+            answers: vec![
+                AnswerLink {
+                    action_id: "deploy".into(),
+                    label: "Deploy".into(),
+                    irreversible: true,
+                    url: "https://a.example/dashboard/links/lnk_d".into(),
+                },
+                AnswerLink {
+                    action_id: "hold".into(),
+                    label: "Hold <it>".into(),
+                    irreversible: false,
+                    url: "https://a.example/dashboard/links/lnk_h".into(),
+                },
+            ],
             open_url: "https://a.example/dashboard#note-ntf_1".into(),
         };
         let one = Content::Notifications {
@@ -852,6 +923,21 @@ mod tests {
                 .contains("Open: https://a.example/dashboard#note-ntf_1")
         );
         assert!(one.html.contains("CI &lt;bot&gt;") && !one.html.contains("<bot>"));
+        assert!(
+            one.text.contains(
+                "Deploy (cannot be undone; log in first): https://a.example/dashboard/links/lnk_d\n\
+                 Hold <it>: https://a.example/dashboard/links/lnk_h\n"
+            ),
+            "{}",
+            one.text
+        );
+        assert!(
+            one.html.contains(
+                "<a href=\"https://a.example/dashboard/links/lnk_h\">Hold &lt;it&gt;</a>"
+            ),
+            "{}",
+            one.html
+        );
         let many = Content::Notifications {
             notifications: vec![line.clone(), line],
             more: 1,
@@ -970,12 +1056,19 @@ mod tests {
     }
 
     #[test]
-    fn one_notification_pushes_its_open_link_and_a_digest_the_dashboard() {
+    fn one_notification_pushes_its_answers_and_open_and_a_digest_the_dashboard() {
+        let answer = |id: &str, irreversible: bool| AnswerLink {
+            action_id: id.into(),
+            label: id.to_uppercase(),
+            irreversible,
+            url: format!("https://a.example/dashboard/links/{id}"),
+        };
         let line = |n: usize| NotificationLine {
             notification_id: format!("ntf_{n}"),
             service: "ide".into(),
             title: format!("Deploy {n}?"),
             deadline: None,
+            answers: vec![answer("go", false), answer("drop", true)],
             open_url: format!("https://a.example/dashboard#note-ntf_{n}"),
         };
         let one = Content::Notifications {
@@ -988,8 +1081,31 @@ mod tests {
         assert_eq!(one.body, "ide: Deploy 1?");
         assert_eq!(one.tag, "ntf_1");
         assert_eq!(one.url, "https://a.example/dashboard#note-ntf_1");
+        let actions: Vec<(&str, &str, &str)> = one
+            .actions
+            .iter()
+            .map(|a| (a.action.as_str(), a.title.as_str(), a.method.as_str()))
+            .collect();
         assert_eq!(
-            one.actions,
+            actions,
+            [
+                ("answer:go", "GO", "POST"),
+                ("answer:drop", "DROP", "GET"),
+                ("open", "Open", "GET")
+            ]
+        );
+        // More answers than a browser shows: Open only, not some of the choices.
+        let mut crowded = line(1);
+        crowded.answers.push(answer("wait", false));
+        let crowded = Content::Notifications {
+            expiring: false,
+            notifications: vec![crowded],
+            more: 0,
+            dashboard_url: "https://a.example/dashboard".into(),
+        }
+        .push();
+        assert_eq!(
+            crowded.actions,
             [open_action("https://a.example/dashboard#note-ntf_1")]
         );
         let many = Content::Notifications {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use assent_auth::web_push::{self, Ephemeral, PushKeys, VapidKey};
 use assent_auth::{MintedToken, SecretKey, TokenKind, random};
 use assent_core::channel::{
-    ChannelEvent, ChannelKind, ClaimLine, Composed, Content, DIGEST_MAX_LINES, NotificationLine,
-    PushPayload, Topic,
+    AnswerLink, ChannelEvent, ChannelKind, ClaimLine, Composed, Content, DIGEST_MAX_LINES,
+    NotificationLine, PushPayload, Topic,
 };
 use assent_core::claim::ClaimStatus;
 use assent_core::delivery::{Failure, RetrySchedule, retry_delay};
@@ -30,6 +30,9 @@ use crate::client::{ClientError, SafeClient};
 
 /// How long a verification link works.
 const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a one-click answer to a notification without a deadline works (one with a
+/// deadline: until it).
+const OPEN_ENDED_LINK_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How the sender behaves; the mail settings come from `ASSENT_SMTP_URL` and
 /// `ASSENT_MAIL_FROM`, the rest is shared with the webhook engine.
@@ -326,7 +329,7 @@ impl Messenger {
                     hash: token.hash.clone(),
                     item_kind: ItemKind::Channel,
                     item_id: message.channel.id.clone(),
-                    action: "verify",
+                    action: "verify".to_owned(),
                     expires_at: Timestamp::now().after(VERIFY_TTL),
                 });
                 Content::Verify {
@@ -399,10 +402,30 @@ impl Messenger {
                     return Ok(None);
                 }
                 let more = pending.len().saturating_sub(DIGEST_MAX_LINES);
-                let notifications = pending
-                    .into_iter()
-                    .take(DIGEST_MAX_LINES)
-                    .map(|n| NotificationLine {
+                let mut notifications = Vec::new();
+                for n in pending.into_iter().take(DIGEST_MAX_LINES) {
+                    // Links expire with the notification, or after a while if it never does.
+                    let expires_at = n
+                        .deadline
+                        .unwrap_or_else(|| Timestamp::now().after(OPEN_ENDED_LINK_TTL));
+                    let mut answers = Vec::new();
+                    for action in n.actions.iter().filter(|a| a.needs_no_data()) {
+                        let token = MintedToken::new(TokenKind::Link);
+                        links.push(NewLink {
+                            hash: token.hash.clone(),
+                            item_kind: ItemKind::Notification,
+                            item_id: n.id.clone(),
+                            action: action.id.clone(),
+                            expires_at,
+                        });
+                        answers.push(AnswerLink {
+                            action_id: action.id.clone(),
+                            label: action.label.clone(),
+                            irreversible: action.is_irreversible(),
+                            url: link(token.plaintext.expose()),
+                        });
+                    }
+                    notifications.push(NotificationLine {
                         title: n
                             .context
                             .get("title")
@@ -411,10 +434,11 @@ impl Messenger {
                             .to_owned(),
                         service: n.service_name.clone(),
                         deadline: n.deadline.map(Timestamp::to_rfc3339),
+                        answers,
                         open_url: join(base, &format!("/dashboard#note-{}", n.id)),
                         notification_id: n.id,
-                    })
-                    .collect();
+                    });
+                }
                 Content::Notifications {
                     notifications,
                     more,
@@ -462,7 +486,7 @@ impl Messenger {
                             hash: token.hash.clone(),
                             item_kind: ItemKind::Claim,
                             item_id: claim.id.clone(),
-                            action,
+                            action: action.to_owned(),
                             expires_at: claim.expires_at,
                         });
                     }

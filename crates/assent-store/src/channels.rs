@@ -216,8 +216,9 @@ pub struct NewLink {
     pub hash: TokenHash,
     pub item_kind: ItemKind,
     pub item_id: String,
-    /// `approve`, `reject` or `verify`.
-    pub action: &'static str,
+    /// `approve` or `reject` (a claim), `verify` (a channel), or the id of the action it
+    /// answers with (a notification).
+    pub action: String,
     pub expires_at: Timestamp,
 }
 
@@ -892,7 +893,7 @@ impl Store {
                         decision_links::account_id.eq(account_id),
                         decision_links::item_kind.eq(link.item_kind.as_str()),
                         decision_links::item_id.eq(&link.item_id),
-                        decision_links::action.eq(link.action),
+                        decision_links::action.eq(&link.action),
                         decision_links::created_at.eq(now),
                         decision_links::expires_at.eq(link.expires_at.as_millis()),
                     ))

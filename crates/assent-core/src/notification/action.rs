@@ -34,6 +34,13 @@ impl Action {
     pub fn is_irreversible(&self) -> bool {
         self.flags.iter().any(|f| f == IRREVERSIBLE)
     }
+
+    /// Whether choosing the action is the whole answer (`simple`: its `response_data` is
+    /// `null`), so a single link can give it. Every other type needs a value, a `binary`
+    /// one too (`true` or `false`).
+    pub fn needs_no_data(&self) -> bool {
+        self.response_type == ResponseType::Simple
+    }
 }
 
 pub(super) fn validate_action(value: &Value, path: &str) -> Result<Action, NotificationError> {

@@ -18,17 +18,28 @@ use crate::auth::{check_same_origin, session_cookie, session_cookie_removal, ses
 use crate::error::status_of;
 use crate::state::AppState;
 
+/// The login form; `?next=` (a one-click link's page, nothing else) is where it goes after.
 pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    for_guests(
-        &req,
-        &state,
+    let query = Form::parse(req.query_string().as_bytes());
+    let next = next_page(query.get("next"));
+    if visitor(&req, &state).await.ok().flatten().is_some() {
+        return see_other(next.unwrap_or("/dashboard"));
+    }
+    html(
+        StatusCode::OK,
         &LoginPage {
             nav: None,
             email: String::new(),
             error: None,
+            next: next.unwrap_or_default().to_owned(),
         },
     )
-    .await
+}
+
+/// Where a login goes on to: a one-click link's page when asked (it needs the session), else
+/// the inbox. Any other address is ignored, so the form cannot redirect off this site.
+fn next_page(asked: Option<&str>) -> Option<&str> {
+    asked.and_then(super::links::return_path)
 }
 
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
@@ -39,14 +50,16 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let email = form.get("email").unwrap_or_default().to_owned();
     let password = form.get("password").map(str::to_owned);
     let origin = session_origin(&req);
+    let next = next_page(form.get("next"));
     match accounts::log_in(&state.app, Some(email.clone()), password, origin).await {
-        Ok((_, grant)) => started(&state, grant),
+        Ok((_, grant)) => started(&state, grant, next.unwrap_or("/dashboard")),
         Err(e) => refused(
             &e,
             &LoginPage {
                 nav: None,
                 email,
                 error: Some(e.message().to_owned()),
+                next: next.unwrap_or_default().to_owned(),
             },
         ),
     }
@@ -101,7 +114,7 @@ pub async fn signup(
         invite: field("invite"),
     };
     match accounts::sign_up(&state.app, signup, session_origin(&req)).await {
-        Ok((_, grant)) => started(&state, grant),
+        Ok((_, grant)) => started(&state, grant, "/dashboard"),
         Err(e) => refused(
             &e,
             &signup_page(
@@ -160,10 +173,10 @@ fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), Failure> {
     })
 }
 
-/// Logged in: the session cookie, and on to the inbox.
-fn started(state: &AppState, grant: SessionGrant) -> HttpResponse {
+/// Logged in: the session cookie, and on to `next` (the inbox, or a link's page).
+fn started(state: &AppState, grant: SessionGrant, next: &str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, "/dashboard"))
+        .insert_header((actix_web::http::header::LOCATION, next.to_owned()))
         .cookie(session_cookie(
             &state.settings,
             grant.token,

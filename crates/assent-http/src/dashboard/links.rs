@@ -1,6 +1,8 @@
 //! The pages of the one-click links in messages to owners (`/dashboard/links/{token}`). A GET
 //! only shows what the link would do, because mail scanners and chat link previews fetch
-//! links; the button on that page POSTs, and the POST does it, once.
+//! links; the button on that page POSTs, and the POST does it, once. A link answering a
+//! notification with an action that cannot be undone works only in its owner's logged-in
+//! session: without it, the page asks to log in and come back.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::CACHE_CONTROL;
@@ -8,6 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use assent_app::channels::{self, Followed, LinkState};
 use assent_core::claim::{ClaimStatus, Decision};
+use assent_core::notification::{Action, Notification, NotificationStatus};
+use assent_store::Account;
 
 use super::html;
 use super::views::Nav;
@@ -22,7 +26,9 @@ struct LinkPage {
     heading: String,
     text: String,
     /// The confirming button, when the link can still be used.
-    button: Option<&'static str>,
+    button: Option<String>,
+    /// The login page that comes back to this link, when the link needs its owner's session.
+    login: Option<String>,
 }
 
 fn page(
@@ -30,7 +36,18 @@ fn page(
     token: &str,
     heading: &str,
     text: String,
-    button: Option<&'static str>,
+    button: Option<&str>,
+) -> HttpResponse {
+    render(status, token, heading, text, button, None)
+}
+
+fn render(
+    status: StatusCode,
+    token: &str,
+    heading: &str,
+    text: String,
+    button: Option<&str>,
+    login: Option<String>,
 ) -> HttpResponse {
     let mut response = html(
         status,
@@ -39,7 +56,8 @@ fn page(
             token: token.to_owned(),
             heading: heading.to_owned(),
             text,
-            button,
+            button: button.map(str::to_owned),
+            login,
         },
     );
     response.headers_mut().insert(
@@ -47,6 +65,19 @@ fn page(
         actix_web::http::header::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+/// The address of a link's page, if `path` is one: where the login page may send a visitor
+/// back to (nowhere else, so it cannot be made to redirect off this site).
+pub(super) fn return_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/dashboard/links/")
+        .filter(|token| well_formed(token) && !token.is_empty())
+        .map(|_| path)
+}
+
+/// The login page that comes back to this link.
+fn login_url(token: &str) -> String {
+    format!("/dashboard/login?next=/dashboard/links/{token}")
 }
 
 /// A link's token as it may appear in a URL; anything else is unknown without a lookup.
@@ -86,13 +117,117 @@ fn verb(decision: Decision) -> &'static str {
     }
 }
 
+/// The account whose live session the request carries. A failed lookup counts as none: the
+/// page then asks to log in, and nothing irreversible happens.
+async fn session_account(req: &HttpRequest, state: &AppState) -> Option<Account> {
+    super::visitor(req, state)
+        .await
+        .ok()
+        .flatten()
+        .map(|v| v.account)
+}
+
+/// What an answer link's page says about the notification.
+fn about(notification: &Notification) -> String {
+    let title = notification
+        .context
+        .get("title")
+        .and_then(|t| t.as_str())
+        .unwrap_or("a notification");
+    format!(
+        "{} asks: {} (notification {}).",
+        notification.service_name, title, notification.id
+    )
+}
+
+/// The page of an answer link that needs its owner's session: why, and the way to log in and
+/// come back.
+fn login_required(
+    status: StatusCode,
+    token: &str,
+    notification: &Notification,
+    action: &Action,
+) -> HttpResponse {
+    render(
+        status,
+        token,
+        "Log in to answer this",
+        format!(
+            "{} “{}” cannot be undone, so it is answered only by its owner, logged in: log in \
+             to the dashboard in this browser, then come back to this link. Nothing was changed.",
+            about(notification),
+            action.label
+        ),
+        None,
+        Some(login_url(token)),
+    )
+}
+
+fn already_answered(token: &str, notification: &Notification) -> HttpResponse {
+    let heading = match notification.status {
+        NotificationStatus::Expired => "This notification has expired",
+        NotificationStatus::Invalidated => "This notification was withdrawn",
+        _ => "This notification was answered already",
+    };
+    page(
+        StatusCode::CONFLICT,
+        token,
+        heading,
+        format!(
+            "{} It is {}; nothing was changed.",
+            about(notification),
+            notification.status.as_str()
+        ),
+        None,
+    )
+}
+
 /// GET: what the link would do, with a button to do it.
-pub async fn show(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> HttpResponse {
     let token = token.into_inner();
     if !well_formed(&token) {
         return refused(&token, &LinkState::Unknown);
     }
     match channels::inspect(&state.app, &token).await {
+        Ok(LinkState::Notification {
+            notification,
+            action,
+            owner_id,
+        }) => {
+            if !notification.status.is_pending() {
+                return already_answered(&token, &notification);
+            }
+            if !action.is_irreversible() {
+                return page(
+                    StatusCode::OK,
+                    &token,
+                    &format!("Answer “{}”?", action.label),
+                    about(&notification),
+                    Some(&action.label),
+                );
+            }
+            let owner = session_account(&req, &state)
+                .await
+                .is_some_and(|a| a.id == owner_id);
+            if !owner {
+                return login_required(StatusCode::OK, &token, &notification, &action);
+            }
+            page(
+                StatusCode::OK,
+                &token,
+                &format!("Answer “{}”?", action.label),
+                format!(
+                    "{} “{}” cannot be undone: the button answers for good.",
+                    about(&notification),
+                    action.label
+                ),
+                Some(&action.label),
+            )
+        }
         Ok(LinkState::Verify(channel)) => page(
             StatusCode::OK,
             &token,
@@ -152,7 +287,8 @@ pub async fn follow(
     if !well_formed(&token) {
         return refused(&token, &LinkState::Unknown);
     }
-    match channels::follow(&state.app, &token).await {
+    let visitor = session_account(&req, &state).await;
+    match channels::follow(&state.app, &token, visitor.as_ref()).await {
         Ok(Followed::Verified(channel)) => page(
             StatusCode::OK,
             &token,
@@ -174,7 +310,31 @@ pub async fn follow(
             None,
         ),
         Ok(Followed::AlreadyDecided(claim)) => already(&token, claim.status),
-        Ok(Followed::Refused(state)) => refused(&token, &state),
+        Ok(Followed::Answered(notification)) => {
+            let label = notification
+                .response
+                .as_ref()
+                .and_then(|r| r.get("action_id"))
+                .and_then(|id| notification.action(id.as_str()?))
+                .map_or_else(String::new, |a| a.label.clone());
+            page(
+                StatusCode::OK,
+                &token,
+                "Answered",
+                format!(
+                    "{} Your answer “{label}” is recorded. The service is told.",
+                    about(&notification)
+                ),
+                None,
+            )
+        }
+        Ok(Followed::AlreadyAnswered(notification)) => already_answered(&token, &notification),
+        Ok(Followed::LoginRequired(LinkState::Notification {
+            notification,
+            action,
+            ..
+        })) => login_required(StatusCode::FORBIDDEN, &token, &notification, &action),
+        Ok(Followed::LoginRequired(state) | Followed::Refused(state)) => refused(&token, &state),
         Err(e) => super::error_page(
             crate::error::status_of(e.kind()),
             "Something went wrong",

@@ -1314,6 +1314,51 @@ impl Tab<'_> {
             .unwrap()
     }
 
+    /// Delivers a push to the dashboard's service worker as the push service would, until a
+    /// notification titled `title` shows; returns it. The first service worker registration
+    /// of a new profile has the id 0. A push delivered while DevTools is still listing the
+    /// registrations is dropped: deliver until it shows (the same tag, so a second delivery
+    /// replaces the first).
+    async fn deliver_push(&self, payload: &Value, title: &str) -> Value {
+        self.cdp("ServiceWorker.enable", json!({})).await;
+        let started = Instant::now();
+        loop {
+            self.cdp(
+                "ServiceWorker.deliverPushMessage",
+                json!({ "origin": self.server.base, "registrationId": "0",
+                        "data": payload.to_string() }),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let shown = self.notifications().await;
+            if let Some(found) = shown
+                .as_array()
+                .and_then(|ns| ns.iter().find(|n| n["title"] == title))
+            {
+                return found.clone();
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the push never showed: {shown}"
+            );
+        }
+    }
+
+    /// A click on the shown notification `tag`'s `action`, through the worker (DevTools
+    /// cannot click a notification).
+    async fn click_notification(&self, tag: &Value, action: &str) {
+        self.client
+            .execute(
+                "const [tag, action] = arguments; \
+                 navigator.serviceWorker.ready.then(r => r.active.postMessage(\
+                   { type: 'notificationclick', tag: tag, action: action })); \
+                 return null;",
+                vec![tag.clone(), json!(action)],
+            )
+            .await
+            .unwrap();
+    }
+
     /// Polls the shown notifications until one has `title`.
     async fn notification_titled(&self, title: &str) -> Value {
         let started = Instant::now();
@@ -1348,7 +1393,7 @@ async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notifi
     let vapid = VapidKey::generate();
     let server = server_with_push(engine, &vapid).await;
     let session = server.signup("lin").await;
-    server.create_service(&session, "gateway").await;
+    let service_id = server.create_service(&session, "gateway").await;
     let driver = Driver::start();
     let mode: &[&str] = if capture.is_some() {
         &[
@@ -1499,6 +1544,7 @@ async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notifi
                 "kind": "web_push",
                 "address": endpoint,
                 "keys": { "p256dh": browser_keys["p256dh"], "auth": browser_keys["auth"] },
+                "throttle_seconds": 0,
             })),
         )
         .await;
@@ -1518,32 +1564,9 @@ async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notifi
     let claim_id = crate::common::pending_claim(&server, "lin", "Support bot");
     let pushes = wait_for_pushes(&push_service, 1).await;
     let payload = open(&pushes[0], &browser_keys)["payload"].clone();
-    // The first service worker registration of a new profile has the id 0. A push delivered
-    // while DevTools is still listing the registrations is dropped: deliver until it shows
-    // (the same tag, so a second delivery replaces the first).
-    tab.cdp("ServiceWorker.enable", json!({})).await;
-    let title = "Support bot asks to act for you on gateway";
-    let started = Instant::now();
-    loop {
-        tab.cdp(
-            "ServiceWorker.deliverPushMessage",
-            json!({ "origin": server.base, "registrationId": "0", "data": payload.to_string() }),
-        )
+    let shown = tab
+        .deliver_push(&payload, "Support bot asks to act for you on gateway")
         .await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let shown = tab.notifications().await;
-        if shown
-            .as_array()
-            .is_some_and(|ns| ns.iter().any(|n| n["title"] == title))
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the push never showed: {shown}"
-        );
-    }
-    let shown = tab.notification_titled(title).await;
     assert!(
         shown["body"].as_str().unwrap().contains(&claim_id),
         "{shown}"
@@ -1562,16 +1585,7 @@ async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notifi
 
     // Approve, as a click on it: the worker posts the link, the claim is approved, and the
     // notification says so.
-    tab.client
-        .execute(
-            "const tag = arguments[0]; \
-             navigator.serviceWorker.ready.then(r => r.active.postMessage(\
-               { type: 'notificationclick', tag: tag, action: 'approve' })); \
-             return null;",
-            vec![shown["tag"].clone()],
-        )
-        .await
-        .unwrap();
+    tab.click_notification(&shown["tag"], "approve").await;
     let done = tab.notification_titled("Approved").await;
     assert_eq!(done["body"], "The service is told.");
     let claim = server
@@ -1581,6 +1595,95 @@ async fn an_owner_enables_push_on_the_settings_page_and_approves_from_the_notifi
         .unwrap()
         .unwrap();
     assert_eq!(claim.status, ClaimStatus::Approved);
+
+    // A notification with two one-click answers shows both (Chromium shows two buttons);
+    // the reversible one is posted by the worker and answers it. The one that cannot be
+    // undone opens its link's page (it asks for a session), as Open does.
+    let api_key = server.create_api_key(&session, &service_id).await;
+    let simple = |id: &str, irreversible: bool| {
+        let flags: Vec<&str> = if irreversible {
+            vec!["irreversible"]
+        } else {
+            vec![]
+        };
+        json!({ "id": id, "label": id.to_uppercase(), "response_type": "simple", "flags": flags })
+    };
+    let note = |title: &str, actions: Vec<Value>| {
+        json!({ "context": { "title": title, "description": "Build 42 passed." },
+                "actions": actions })
+    };
+    let two = server
+        .notify(
+            &api_key,
+            &note(
+                "Ship build 42?",
+                vec![
+                    simple("ship", true),
+                    simple("hold", false),
+                    json!({ "id": "why", "label": "Why?", "response_type": "text" }),
+                ],
+            ),
+        )
+        .await;
+    let pushes = wait_for_pushes(&push_service, 2).await;
+    let payload = open(&pushes[1], &browser_keys)["payload"].clone();
+    let methods: Vec<(&str, &str)> = payload["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["action"].as_str().unwrap(), a["method"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("answer:ship", "GET"),
+            ("answer:hold", "POST"),
+            ("open", "GET")
+        ]
+    );
+    let shown = tab
+        .deliver_push(&payload, "GATEWAY asks: Ship build 42?")
+        .await;
+    assert_eq!(shown["actions"], json!(["SHIP", "HOLD"]));
+    tab.click_notification(&shown["tag"], "answer:hold").await;
+    let done = tab.notification_titled("Answered: HOLD").await;
+    assert_eq!(done["body"], "The service is told.");
+    let answered = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/notifications/{two}"),
+            &api_key,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            &answered.body["status"],
+            &answered.body["response"]["action_id"]
+        ),
+        (&json!("responded"), &json!("hold")),
+        "{:?}",
+        answered.body
+    );
+
+    // More answers than the browser shows: Open only, rather than some of the choices.
+    server
+        .notify(
+            &api_key,
+            &note(
+                "Which way?",
+                vec![
+                    simple("left", false),
+                    simple("right", false),
+                    simple("back", false),
+                ],
+            ),
+        )
+        .await;
+    let pushes = wait_for_pushes(&push_service, 3).await;
+    let payload = open(&pushes[2], &browser_keys)["payload"].clone();
+    let shown = tab.deliver_push(&payload, "GATEWAY asks: Which way?").await;
+    assert_eq!(shown["actions"], json!(["Open"]));
 
     tab.client.close().await.unwrap();
     let _ = stop_messages.send(true);

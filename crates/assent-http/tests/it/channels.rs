@@ -1225,7 +1225,266 @@ async fn a_notification_about_to_expire_reminds_its_owner(engine: Engine) {
     server.stop().await;
 }
 
+/// Waits until `receiver` has `n` hooks, then a moment more for a duplicate to show up.
+async fn exactly_hooks(receiver: &Receiver, n: usize) -> Vec<common::Hook> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while receiver.hooks().len() < n {
+        assert!(Instant::now() < deadline, "{n} webhooks did not arrive");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let hooks = receiver.hooks();
+    assert_eq!(hooks.len(), n, "exactly {n} webhooks: {hooks:?}");
+    hooks
+}
+
+/// A notification's mail carries a single-use link per action that needs no data (and Open):
+/// a GET shows, the POST answers through the dashboard's operation and the service hears it,
+/// signed, once. An irreversible action's link works only in its owner's session, and a link
+/// of an answered or withdrawn notification changes nothing.
+async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start_with(engine, |s| s.webhook_policy.allow_private = true).await;
+    let receiver = Receiver::default();
+    let callback = receiver.start("/atp/webhook");
+    let registered = server
+        .register(&json!({
+            "name": "CI", "description": "Deploys", "callback_url": callback,
+            "webhook_secret": "notelinks-secret", "namespace": "ada",
+        }))
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{:?}",
+        registered.body
+    );
+    let api_key = registered.body["api_key"].as_str().unwrap().to_owned();
+    let (session, account_id) = server.login("ada@example.com").await;
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "ada@example.com", "throttle_seconds": 0,
+                "events": ["notification.created"] }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (stop_messages, messages_done) = start_messages(&server, Some(sink.url()));
+    let (stop_delivery, delivery) = server.start_delivery();
+    let mut guest = Browser::new(&server);
+    let verify = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    guest
+        .post(&verify, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+
+    let note = json!({
+        "context": { "title": "Ship build 42?", "description": "It passed." },
+        "actions": [
+            { "id": "ship", "label": "Ship", "response_type": "simple", "flags": ["irreversible"] },
+            { "id": "hold", "label": "Hold", "response_type": "simple" },
+            { "id": "why", "label": "Why?", "response_type": "text" },
+            { "id": "sure", "label": "Sure?", "response_type": "binary",
+              "options": { "true_label": "Yes", "false_label": "No" } },
+        ],
+    });
+    let status_of = |id: String| {
+        let (server, api_key) = (&server, &api_key);
+        async move {
+            let seen = server
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/notifications/{id}"),
+                    api_key,
+                    None,
+                )
+                .await;
+            seen.body["status"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // First: answered with Hold from the mail, without logging in.
+    let first = server.notify(&api_key, &note).await;
+    let mail = sink.nth(2).await;
+    let text = mail["text"].as_str().unwrap();
+    let links = links_in(text);
+    assert_eq!(links.len(), 2, "Ship and Hold only: {text}");
+    let (ship, hold) = (&links[0], &links[1]);
+    assert!(
+        text.contains(&format!(
+            "Ship (cannot be undone; log in first): {}",
+            server.url(ship)
+        )) && text.contains(&format!("Hold: {}", server.url(hold)))
+            && text.contains(&format!("/dashboard#note-{first}")),
+        "{text}"
+    );
+    let html = mail["html"].as_str().unwrap();
+    assert!(
+        html.contains(ship.as_str()) && html.contains(hold.as_str()),
+        "{html}"
+    );
+
+    guest
+        .get(hold)
+        .await
+        .assert_shows(StatusCode::OK, "Answer “Hold”?");
+    assert_ne!(
+        status_of(first.clone()).await,
+        "responded",
+        "a GET answers nothing"
+    );
+    guest
+        .post(hold, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Your answer “Hold” is recorded");
+    assert_eq!(status_of(first.clone()).await, "responded");
+    guest
+        .post(hold, &[])
+        .await
+        .assert_shows(StatusCode::GONE, "This link was used already");
+    // Its sibling finds it answered, even in the owner's session.
+    guest.get(ship).await.assert_shows(
+        StatusCode::CONFLICT,
+        "This notification was answered already",
+    );
+    let mut owner = Browser::new(&server);
+    owner.login("ada@example.com").await;
+    owner.post(ship, &[]).await.assert_shows(
+        StatusCode::CONFLICT,
+        "It is responded; nothing was changed.",
+    );
+    let hooks = exactly_hooks(&receiver, 1).await;
+    assent_signing::Verifier::default()
+        .verify_now(
+            b"notelinks-secret",
+            hooks[0].header("x-atp-signature"),
+            &hooks[0].body,
+        )
+        .expect("a valid X-ATP-Signature");
+    let body = hooks[0].json();
+    assert_eq!(
+        (
+            &body["notification_id"],
+            &body["action_id"],
+            &body["response_data"]
+        ),
+        (&json!(first), &json!("hold"), &Value::Null),
+        "{body}"
+    );
+    assert_eq!(body["responder"]["id"], account_id.as_str());
+
+    // Second: Ship cannot be undone. Without the owner's session it is refused and changes
+    // nothing, and the link still works once the owner logs in.
+    let second = server.notify(&api_key, &note).await;
+    let text = sink.nth(3).await["text"].as_str().unwrap().to_owned();
+    let ship = links_in(&text).remove(0);
+    let token = ship.rsplit('/').next().unwrap().to_owned();
+    let asks = guest.get(&ship).await;
+    asks.assert_shows(StatusCode::OK, "Log in to answer this");
+    assert!(
+        !asks.text.contains("link-confirm"),
+        "no button: {}",
+        asks.text
+    );
+    let login = format!("/dashboard/login?next=/dashboard/links/{token}");
+    assert!(asks.text.contains(&login), "{}", asks.text);
+    guest
+        .post(&ship, &[])
+        .await
+        .assert_shows(StatusCode::FORBIDDEN, "Log in to answer this");
+    let mut eve = Browser::new(&server);
+    server.signup("eve").await;
+    eve.login("eve@example.com").await;
+    eve.post(&ship, &[])
+        .await
+        .assert_shows(StatusCode::FORBIDDEN, "Log in to answer this");
+    let mut tampered = token.clone();
+    tampered.replace_range(tampered.len() - 2.., "00");
+    owner
+        .post(&format!("/dashboard/links/{tampered}"), &[])
+        .await
+        .assert_shows(StatusCode::NOT_FOUND, "This link is not valid");
+    assert_ne!(status_of(second.clone()).await, "responded");
+
+    // The login page comes back to the link (and to nowhere else).
+    let mut later = Browser::new(&server);
+    let form = later.get(&login).await;
+    form.assert_shows(
+        StatusCode::OK,
+        &format!("value=\"/dashboard/links/{token}\""),
+    );
+    later
+        .post(
+            "/dashboard/login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", common::PASSWORD),
+                ("next", &ship),
+            ],
+        )
+        .await
+        .assert_redirect(&ship);
+    later.get(&ship).await.assert_shows(
+        StatusCode::OK,
+        "cannot be undone: the button answers for good",
+    );
+    let mut astray = Browser::new(&server);
+    astray
+        .post(
+            "/dashboard/login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", common::PASSWORD),
+                ("next", "https://evil.example/dashboard/links/x"),
+            ],
+        )
+        .await
+        .assert_redirect("/dashboard");
+    later
+        .post(&ship, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Your answer “Ship” is recorded");
+    assert_eq!(status_of(second.clone()).await, "responded");
+    let hooks = exactly_hooks(&receiver, 2).await;
+    let body = hooks[1].json();
+    assert_eq!(
+        (&body["notification_id"], &body["action_id"]),
+        (&json!(second), &json!("ship")),
+        "{body}"
+    );
+
+    // Third: withdrawn by the service after its mail went out.
+    let third = server.notify(&api_key, &note).await;
+    let text = sink.nth(4).await["text"].as_str().unwrap().to_owned();
+    let hold = links_in(&text).remove(1);
+    let withdrawn = server
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/notifications/{third}"),
+            &api_key,
+            Some(json!({ "status": "invalidated", "reason": "superseded" })),
+        )
+        .await;
+    assert!(withdrawn.status.is_success(), "{:?}", withdrawn.body);
+    guest
+        .get(&hold)
+        .await
+        .assert_shows(StatusCode::CONFLICT, "This notification was withdrawn");
+    guest.post(&hold, &[]).await.assert_shows(
+        StatusCode::CONFLICT,
+        "It is invalidated; nothing was changed.",
+    );
+    exactly_hooks(&receiver, 2).await;
+
+    let _ = stop_delivery.send(true);
+    let _ = stop_messages.send(true);
+    delivery.await.unwrap();
+    messages_done.await.unwrap();
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_notification_is_answered_from_its_mail_in_one_click,
     a_notification_about_to_expire_reminds_its_owner,
     a_claim_about_to_expire_reminds_its_owner_once,
     a_notification_mails_its_owner_with_an_open_link,

@@ -1,9 +1,11 @@
 // assent's service worker (scope /dashboard/): shows the server's Web Push messages as
 // notifications and carries out their actions. A push's data is the JSON that
 // assent_core's `Content::push` makes: {title, body, url, tag, actions: [{action, title, url,
-// method}]}. Approve and Reject are single-use decision links: the worker POSTs them, as the
-// button of the link's confirmation page does (the fetch carries this origin's `Origin`, which
-// the server checks), and says how it went. Open, or a click on the notification, opens its page.
+// method}]}. Approve and Reject, and a notification's answers (`answer:<id>`), are single-use
+// links: the worker POSTs those with method POST, as the button of the link's confirmation
+// page does (the fetch carries this origin's `Origin`, which the server checks), and says how
+// it went. Open, an answer that cannot be undone (method GET: its page asks for a session), or
+// a click on the notification opens its page.
 
 "use strict";
 
@@ -32,9 +34,22 @@ self.addEventListener("push", function (event) {
     tag: message.tag,
     icon: "/dashboard/static/icon-192.png",
     data: { url: message.url, actions: actions },
-    actions: actions.map(function (a) { return { action: a.action, title: a.title }; })
+    actions: shown(actions).map(function (a) { return { action: a.action, title: a.title }; })
   }));
 });
+
+// The buttons the browser can show (`Notification.maxActions`, 2 in Chromium): every choice
+// and then Open while there is room; when the choices do not all fit, Open only (showing some
+// of them would hide the others). A click on the notification itself always opens it.
+function shown(actions) {
+  var max = typeof Notification !== "undefined" && Notification.maxActions >= 0 ? Notification.maxActions : 2;
+  var choices = actions.filter(function (a) { return a.action !== "open"; });
+  var open = actions.filter(function (a) { return a.action === "open"; });
+  if (choices.length > max) {
+    choices = [];
+  }
+  return choices.concat(open).slice(0, max);
+}
 
 // What a click on `action` ("" for the notification itself) does.
 function act(notification, action) {
@@ -49,13 +64,13 @@ function act(notification, action) {
 
 // Posts a decision link and replaces the notification with how it went.
 function decide(chosen, tag) {
-  var done = { approve: "Approved", reject: "Rejected" }[chosen.action] || "Done";
+  var done = { approve: "Approved", reject: "Rejected" }[chosen.action] || "Answered: " + chosen.title;
   return fetch(chosen.url, { method: "POST", credentials: "same-origin" }).then(function (response) {
     if (response.ok) {
       return [done, "The service is told."];
     }
     if (response.status === 409) {
-      return ["Not changed", "This was decided already."];
+      return ["Not changed", "This was decided or answered already, or has expired."];
     }
     if (response.status === 410) {
       return ["Not changed", "This link was used already, or has expired."];

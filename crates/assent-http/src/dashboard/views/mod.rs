@@ -60,6 +60,8 @@ pub(super) struct LoginPage {
     pub nav: Option<Nav>,
     pub email: String,
     pub error: Option<String>,
+    /// A one-click link's page to go back to after logging in (empty: the inbox).
+    pub next: String,
 }
 
 #[derive(Debug, Template)]
