@@ -419,19 +419,11 @@ async fn describe(app: &App, link: DecisionLink) -> Result<LinkState, Error> {
             }))
         }
         (ItemKind::Notification, action_id) => {
-            let (account_id, id) = (link.account_id.clone(), link.item_id.clone());
-            let found = app
-                .run(move |store| {
-                    let account = store.account_by_id(&account_id)?;
-                    match store.get_notification(Party::Namespace(&account.namespace), &id) {
-                        Ok(row) => Ok(Some(row)),
-                        // Answered, expired or withdrawn: the page says which.
-                        Err(TransitionError::Conflict(row)) => Ok(Some(*row)),
-                        Err(TransitionError::Store(e)) => Err(e),
-                        Err(TransitionError::NotFound | TransitionError::NotOwner) => Ok(None),
-                    }
-                })
+            let account_id = link.account_id.clone();
+            let owner = app
+                .run(move |store| store.account_by_id(&account_id))
                 .await?;
+            let found = notification_of(app, &owner, link.item_id.clone()).await?;
             let action = found.as_ref().and_then(|n| n.action(action_id).cloned());
             Ok(match (found, action) {
                 (Some(notification), Some(action)) if action.needs_no_data() => {
@@ -446,6 +438,25 @@ async fn describe(app: &App, link: DecisionLink) -> Result<LinkState, Error> {
         }
         _ => Ok(LinkState::Unknown),
     }
+}
+
+/// The notification `id` of `owner` as it is now, whatever its state (answered, expired or
+/// withdrawn ones too: a link's page says which); `None` if it is not theirs.
+async fn notification_of(
+    app: &App,
+    owner: &Account,
+    id: String,
+) -> Result<Option<Notification>, Error> {
+    let namespace = owner.namespace.clone();
+    app.run(
+        move |store| match store.get_notification(Party::Namespace(&namespace), &id) {
+            Ok(row) => Ok(Some(row)),
+            Err(TransitionError::Conflict(row)) => Ok(Some(*row)),
+            Err(TransitionError::Store(e)) => Err(e),
+            Err(TransitionError::NotFound | TransitionError::NotOwner) => Ok(None),
+        },
+    )
+    .await
 }
 
 /// Whether a link that answers with an irreversible action may be used by `visitor`: only
@@ -532,17 +543,7 @@ pub async fn follow(app: &App, token: &str, visitor: Option<&Account>) -> Result
             {
                 Ok(answered) => Ok(Followed::Answered(Box::new(answered))),
                 Err(e) if e.kind() == crate::Kind::Conflict => {
-                    let namespace = owner.namespace.clone();
-                    let id = notification.id.clone();
-                    let now = app
-                        .run(move |store| {
-                            match store.get_notification(Party::Namespace(&namespace), &id) {
-                                Ok(row) => Ok(Some(row)),
-                                Err(TransitionError::Conflict(row)) => Ok(Some(*row)),
-                                Err(TransitionError::Store(e)) => Err(e),
-                                Err(_) => Ok(None),
-                            }
-                        })
+                    let now = notification_of(app, &owner, notification.id.clone())
                         .await?
                         .map_or(notification, Box::new);
                     Ok(Followed::AlreadyAnswered(now))
