@@ -272,10 +272,26 @@ fn queue(
     let message_id = match waiting {
         Some(id) => id,
         None => {
+            // A message of the channel being sent counts as sent now: without this, each
+            // item of a burst that comes while the first message is in flight would start a
+            // message due at once, and the throttle would hold only after the first is recorded.
+            let in_flight: Option<String> = messages::table
+                .filter(messages::channel_id.eq(&channel.id))
+                .filter(messages::status.eq("pending"))
+                .filter(messages::lease_until.gt(now))
+                .filter(messages::topic.ne_all([Topic::Verify.as_str(), Topic::Test.as_str()]))
+                .select(messages::id)
+                .first(conn)
+                .optional()?;
+            let last_sent = channel.last_sent_at.map(Timestamp::as_millis);
+            let last_sent = match in_flight {
+                Some(_) => Some(last_sent.map_or(now, |last| last.max(now))),
+                None => last_sent,
+            };
             let due = channel::due_at(
                 topic,
                 now,
-                channel.last_sent_at.map(Timestamp::as_millis),
+                last_sent,
                 channel.throttle_seconds,
                 channel.quiet_hours,
             );

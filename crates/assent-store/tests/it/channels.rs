@@ -67,12 +67,22 @@ impl Fixture {
 
     /// A verified channel that gets reminders only, a minute before the expiry.
     fn channel(&self, kind: ChannelKind, address: &str, throttle_seconds: u32) -> String {
+        self.channel_for(kind, address, throttle_seconds, ChannelEvent::ItemExpiring)
+    }
+
+    fn channel_for(
+        &self,
+        kind: ChannelKind,
+        address: &str,
+        throttle_seconds: u32,
+        event: ChannelEvent,
+    ) -> String {
         let id = assent_auth::random::id("chn_");
         let new = NewChannel {
             id: id.clone(),
             kind,
             address: address.into(),
-            events: vec![ChannelEvent::ItemExpiring],
+            events: vec![event],
             quiet_hours: None,
             throttle_seconds,
             push_keys_sealed: None,
@@ -338,7 +348,52 @@ fn concurrent_senders_lease_each_reminder_once(engine: Engine) {
     }
 }
 
+/// A burst that comes while the channel's first message is being sent waits for the throttle
+/// after it, gathered into one message, rather than starting messages due at once.
+fn a_message_in_flight_holds_the_next_for_the_throttle(engine: Engine) {
+    let f = fixture(engine);
+    f.channel_for(
+        ChannelKind::Ntfy,
+        "https://ntfy.example/ada-topic",
+        60,
+        ChannelEvent::ClaimSubmitted,
+    );
+    let hour = Duration::from_secs(3600);
+    let first = f.claim(0, hour);
+    let leased = f
+        .store()
+        .lease_due_messages(Timestamp::now(), LEASE, 8)
+        .expect("lease");
+    assert_eq!(leased.len(), 1, "{leased:?}");
+    assert_eq!(leased[0].items[0].2, first);
+    let burst: Vec<String> = (1..6).map(|n| f.claim(n, hour)).collect();
+    let soon = Timestamp::now().after(Duration::from_secs(20));
+    let held = f.store().lease_due_messages(soon, LEASE, 8).expect("lease");
+    assert!(held.is_empty(), "due before the throttle: {held:?}");
+    let items = leased[0]
+        .items
+        .iter()
+        .map(|(row, _, _)| row.clone())
+        .collect();
+    f.store()
+        .record_message(&leased[0], &MessageOutcome::Sent { items })
+        .expect("record");
+    let later = Timestamp::now().after(Duration::from_secs(61));
+    let digest = f
+        .store()
+        .lease_due_messages(later, LEASE, 8)
+        .expect("lease");
+    assert_eq!(digest.len(), 1, "{digest:?}");
+    let told: Vec<String> = digest[0]
+        .items
+        .iter()
+        .map(|(_, _, id)| id.clone())
+        .collect();
+    assert_eq!(sorted(told), sorted(burst));
+}
+
 assent_store::on_both_engines!(
+    a_message_in_flight_holds_the_next_for_the_throttle,
     reminders_due_within_the_throttle_go_as_one_message,
     a_burst_of_due_reminders_is_one_message,
     concurrent_senders_lease_each_reminder_once,
