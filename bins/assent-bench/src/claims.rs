@@ -90,6 +90,8 @@ struct Presigned {
 /// The pool of signed submissions the connections take from.
 #[derive(Debug)]
 pub struct ClaimsLoad {
+    /// The owner's session (`mail` adds its channels with it).
+    pub session: String,
     url: String,
     api_key: String,
     pool: Vec<Presigned>,
@@ -180,6 +182,7 @@ pub async fn prepare(
         job.await.context("the pre-signing task failed")??;
     let first = pool.pop().ok_or_else(|| anyhow!("nothing was signed"))?;
     let load = ClaimsLoad {
+        session: token,
         url,
         api_key,
         pool: vec![first],

@@ -32,7 +32,8 @@ pub struct Args {
 
     /// How long to measure, e.g. `10s`, `500ms`, `1m` [default: 10s]. For `deliveries`, the
     /// deadline for the enqueued events to arrive, counted from their commit [default: 60s].
-    /// Not used by `respond`.
+    /// For `mail`, the burst's window, from its first claim [default: 70s]. Not used by
+    /// `respond`.
     #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
 

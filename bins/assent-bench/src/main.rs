@@ -12,7 +12,8 @@
 //! `--scenario notify` registers an ATP service over the API and loads
 //! `POST /api/v1/notifications` with its API key (see `atp`); `--scenario respond` measures,
 //! one notification at a time, from a user's `POST /api/v1/client/respond` to the receipt of
-//! the signed `notification.responded` webhook (see `respond`).
+//! the signed `notification.responded` webhook (see `respond`). `--scenario mail` times claims
+//! to their mail at an SMTP sink inside the bench, then checks a burst's digest (see `mail`).
 
 mod api;
 mod atp;
@@ -21,6 +22,7 @@ mod cli;
 mod deliveries;
 mod did;
 mod load;
+mod mail;
 mod mcp;
 mod metrics;
 mod receiver;
@@ -131,7 +133,13 @@ fn run(args: &Args) -> Result<Verdict> {
             "warning: this is a debug build; the client's own overhead skews the figures (use --release)"
         );
     }
-    let setup = setup(args)?;
+    // The SMTP sink's address goes into the spawned server's settings.
+    let smtp_url = if args.scenario == Scenario::Mail {
+        Some(mail::bind_sink()?)
+    } else {
+        None
+    };
+    let setup = setup(args, smtp_url)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,6 +148,7 @@ fn run(args: &Args) -> Result<Verdict> {
         Scenario::Deliveries => run_deliveries(args, setup, &runtime),
         Scenario::Respond => run_respond(args, setup, &runtime),
         Scenario::Mcp => run_mcp(args, setup, &runtime),
+        Scenario::Mail => run_mail(args, setup, &runtime),
         Scenario::Health
         | Scenario::Register
         | Scenario::Verify
@@ -333,6 +342,41 @@ fn run_mcp(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
     Ok(verdict_after(kept_log, "the server did not stop cleanly"))
 }
 
+/// `mail`: claim-to-mail latency, then a burst and its digest (see `mail`).
+fn run_mail(args: &Args, setup: Setup, runtime: &Runtime) -> Result<Verdict> {
+    let (mut server, target, description, backend) = spawned(args, setup)?;
+    let window = args.duration();
+    let outcome = runtime.block_on(interruptible(measure_spawned(
+        &target,
+        &mut server,
+        mail::run(&target, &args.namespace, window),
+    )));
+    let (figures, rss_idle_mb, rss_end_mb) = match outcome {
+        Ok(measured) => measured,
+        Err(e) => return Err(with_server_log(e, Some(server))),
+    };
+    let kept_log = stop_or_keep_log(server, figures.holds())?;
+    let run = Run {
+        target: description,
+        backend,
+        cpus: cpus(),
+        rss_idle_mb,
+        rss_end_mb,
+    };
+    let human = format!(
+        "{}\n{}",
+        run.target_text("the server and the bench (client and SMTP sink)"),
+        figures.human()
+    );
+    let mut line = figures.json();
+    run.insert_json(&mut line);
+    print_report(args.json, &human, &line);
+    Ok(verdict_after(
+        kept_log,
+        "a mail was missing, a claim failed, or more mails came than the throttle allows",
+    ))
+}
+
 /// The secret key both replicas of `--stream-replica` are given.
 fn replica_key() -> &'static str {
     static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -356,7 +400,7 @@ fn start_replica(args: &Args, first: &Target) -> Result<(ServerGuard, Target)> {
         admin_token: first.admin_token.clone().unwrap_or_default(),
         namespace: args.namespace.clone(),
         create_account: false,
-        extra_env: scenario_env(args, &base),
+        extra_env: scenario_env(args, &base, None),
     };
     eprintln!("starting a second replica on 127.0.0.1:{port}");
     let guard = ServerGuard::start(&config)?;
@@ -433,7 +477,7 @@ fn latency_samples(args: &Args) -> u32 {
 }
 
 /// Settings the scenario needs from the spawned server, which `base` will reach.
-fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
+fn scenario_env(args: &Args, base: &str, smtp_url: Option<&str>) -> Vec<(&'static str, String)> {
     match args.scenario {
         Scenario::Health => Vec::new(),
         // Every request registers a service in the bench namespace: the default quota (100)
@@ -475,6 +519,13 @@ fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
             }
             env
         }
+        // Mail goes to the sink; claims are signed for the public URL; the burst's reminders
+        // (a minute before the expiry) come within the window.
+        Scenario::Mail => vec![
+            ("ASSENT_SMTP_URL", smtp_url.unwrap_or_default().to_owned()),
+            ("ASSENT_PUBLIC_URL", base.to_owned()),
+            ("ASSENT_CLAIM_TTL", mail::CLAIM_TTL.to_owned()),
+        ],
         // The callback is the receiver; hundreds of requests in a minute are the point.
         Scenario::Mcp => vec![
             ("ASSENT_ALLOW_PRIVATE_WEBHOOKS", "true".to_owned()),
@@ -484,7 +535,7 @@ fn scenario_env(args: &Args, base: &str) -> Vec<(&'static str, String)> {
 }
 
 /// Either points at the `--url` server or starts one.
-fn setup(args: &Args) -> Result<Setup> {
+fn setup(args: &Args, smtp_url: Option<String>) -> Result<Setup> {
     if let Some(url) = &args.url {
         if args.scenario.needs_admin_token() && args.admin_token.is_none() {
             bail!(
@@ -520,9 +571,11 @@ fn setup(args: &Args) -> Result<Setup> {
             .clone()
             .unwrap_or_else(|| server::random_hex(2)),
         namespace: args.namespace.clone(),
-        create_account: !matches!(args.scenario, Scenario::Verify | Scenario::Did)
-            && args.scenario.claims_policy().is_none(),
-        extra_env: scenario_env(args, &base)
+        create_account: !matches!(
+            args.scenario,
+            Scenario::Verify | Scenario::Did | Scenario::Mail
+        ) && args.scenario.claims_policy().is_none(),
+        extra_env: scenario_env(args, &base, smtp_url.as_deref())
             .into_iter()
             .chain(metrics::server_env(args.metrics))
             .collect(),

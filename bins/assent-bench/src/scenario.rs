@@ -45,6 +45,9 @@ pub enum Scenario {
     /// `GET /.well-known/did/did:sigilum:<namespace>`, the public DID document of a namespace
     /// with 5 approved agent keys (see `crate::did`).
     Did,
+    /// Owner email into an SMTP sink inside the bench: claim-to-mail latency, then a burst of
+    /// 1,000 claims and the digest that holds it (see `crate::mail`).
+    Mail,
 }
 
 /// The scenarios that are a load of requests on N connections.
@@ -120,6 +123,7 @@ impl Scenario {
             Self::ClaimsRules => "claims-rules",
             Self::ClaimsAuto => "claims-auto",
             Self::Did => "did",
+            Self::Mail => "mail",
         }
     }
 
@@ -127,7 +131,7 @@ impl Scenario {
         match self {
             // verify authenticates by signature, with keys the scenario makes itself; did
             // sets its namespace up as verify does.
-            Self::Health | Self::Deliveries | Self::Verify | Self::Did => false,
+            Self::Health | Self::Deliveries | Self::Verify | Self::Did | Self::Mail => false,
             // claims sign up their own owner, as verify does.
             Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => false,
             // notify and respond register their ATP service.
@@ -139,7 +143,7 @@ impl Scenario {
     /// configures the server (private webhooks to its receiver) or writes to its database.
     pub fn needs_spawned_server(self) -> bool {
         match self {
-            Self::Deliveries | Self::Respond | Self::Mcp => true,
+            Self::Deliveries | Self::Respond | Self::Mcp | Self::Mail => true,
             Self::Health | Self::Register | Self::Verify | Self::Notify | Self::Did => false,
             Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => false,
         }
@@ -170,7 +174,7 @@ impl Scenario {
             Self::Health => Some(Load::Health),
             Self::Register => Some(Load::Register),
             Self::Notify => Some(Load::Notify),
-            Self::Deliveries | Self::Verify | Self::Respond | Self::Mcp => None,
+            Self::Deliveries | Self::Verify | Self::Respond | Self::Mcp | Self::Mail => None,
             Self::Claims | Self::ClaimsRules | Self::ClaimsAuto | Self::Did => None,
         }
     }
@@ -187,6 +191,8 @@ impl Scenario {
             | Self::Did => Duration::from_secs(10),
             Self::Claims | Self::ClaimsRules | Self::ClaimsAuto => Duration::from_secs(10),
             Self::Deliveries => Duration::from_secs(60),
+            // The burst's first mail, its digest a throttle period (60 s) later, and slack.
+            Self::Mail => Duration::from_secs(70),
         }
     }
 }

@@ -98,26 +98,7 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
             .context("the bind address makes no URL")?,
     };
     let push_subject = web_push_subject(&config.mail_from, &public_url);
-    let messenger = assent_delivery::Messenger::new(
-        store.clone(),
-        assent_delivery::MessengerConfig {
-            smtp_url: config.smtp_url.clone(),
-            mail_from: config.mail_from.clone(),
-            public_url,
-            schedule: config.engine.schedule.clone(),
-            lease: config.engine.lease,
-            timeout: config.engine.timeout,
-            concurrency: config.engine.concurrency,
-            poll_interval: config.engine.poll_interval,
-            policy: config.engine.policy,
-        },
-    )
-    .context("cannot set up sending to owners' channels")?
-    .with_web_push(assent_delivery::WebPushConfig {
-        key: secret_key.clone(),
-        vapid: vapid_key,
-        subject: push_subject,
-    });
+    let (messenger_store, messenger_key) = (store.clone(), secret_key.clone());
     // On PostgreSQL, other replicas' commits wake this one's change feed, delivery engine and
     // message sender at once; polling stays as the fallback. Held until the server stops.
     let _listener = store
@@ -138,6 +119,27 @@ pub fn run(storage: StorageConfig, config: ServeConfig) -> anyhow::Result<()> {
     }
 
     actix_web::rt::System::new().block_on(async move {
+        // Built on the runtime: the SMTP transport's connection pool spawns a task.
+        let messenger = assent_delivery::Messenger::new(
+            messenger_store,
+            assent_delivery::MessengerConfig {
+                smtp_url: config.smtp_url.clone(),
+                mail_from: config.mail_from.clone(),
+                public_url,
+                schedule: config.engine.schedule.clone(),
+                lease: config.engine.lease,
+                timeout: config.engine.timeout,
+                concurrency: config.engine.concurrency,
+                poll_interval: config.engine.poll_interval,
+                policy: config.engine.policy,
+            },
+        )
+        .context("cannot set up sending to owners' channels")?
+        .with_web_push(assent_delivery::WebPushConfig {
+            key: messenger_key,
+            vapid: vapid_key,
+            subject: push_subject,
+        });
         let metrics_server = match metrics_listener {
             Some(listener) => {
                 let metrics_address = listener.local_addr()?;

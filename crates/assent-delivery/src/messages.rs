@@ -308,7 +308,7 @@ impl Messenger {
         let link = |token: &str| join(base, &format!("/dashboard/links/{token}"));
         let dashboard_url = join(base, "/dashboard");
         let mut links = Vec::new();
-        // A reminder carries one item, a claim or a notification, and says it expires soon.
+        // A reminder carries claims or notifications (gathered apart), and says they expire soon.
         let expiring = message.topic == Topic::Event(ChannelEvent::ItemExpiring);
         let carries_claims = message
             .items

@@ -13,7 +13,7 @@ use assent_auth::TokenHash;
 use assent_core::Timestamp;
 use assent_core::channel::{self, ChannelEvent, ChannelKind, QuietHours, Topic};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 use serde_json::json;
 
 use crate::AnyConnection;
@@ -254,7 +254,8 @@ fn queue(
     item: (ItemKind, &str),
     now: i64,
 ) -> Result<String, StoreError> {
-    // A reminder is never gathered into: each waits for its own item's expiry.
+    // A reminder is not gathered into here: each is due at its own item's time, and the
+    // sender gathers the channel's reminders when it leases one (`gather_reminders`).
     let gathers = topic != Topic::Event(ChannelEvent::ItemExpiring);
     let waiting: Option<String> = if !gathers {
         None
@@ -272,10 +273,26 @@ fn queue(
     let message_id = match waiting {
         Some(id) => id,
         None => {
+            // A message of the channel being sent counts as sent now: without this, each
+            // item of a burst that comes while the first message is in flight would start a
+            // message due at once, and the throttle would hold only after the first is recorded.
+            let in_flight: Option<String> = messages::table
+                .filter(messages::channel_id.eq(&channel.id))
+                .filter(messages::status.eq("pending"))
+                .filter(messages::lease_until.gt(now))
+                .filter(messages::topic.ne_all([Topic::Verify.as_str(), Topic::Test.as_str()]))
+                .select(messages::id)
+                .first(conn)
+                .optional()?;
+            let last_sent = channel.last_sent_at.map(Timestamp::as_millis);
+            let last_sent = match in_flight {
+                Some(_) => Some(last_sent.map_or(now, |last| last.max(now))),
+                None => last_sent,
+            };
             let due = channel::due_at(
                 topic,
                 now,
-                channel.last_sent_at.map(Timestamp::as_millis),
+                last_sent,
                 channel.throttle_seconds,
                 channel.quiet_hours,
             );
@@ -361,6 +378,8 @@ pub(crate) fn notify_owner(
 /// the owner of `namespace` subscribed to `item.expiring`: a message of its own per item and
 /// channel, due the channel's lead before the expiry (see [`channel::reminder_due_at`]), sent
 /// by the sender like any other message, which leaves it out if the item was decided by then.
+/// When one is leased it takes along the channel's others due within the throttle (the
+/// reminders' digest, see [`gather_reminders`]).
 /// Called in the transaction that creates the item, so it is scheduled exactly once.
 pub(crate) fn schedule_reminders(
     conn: &mut AnyConnection,
@@ -395,6 +414,92 @@ pub(crate) fn schedule_reminders(
         outbox.message_queued();
     }
     Ok(())
+}
+
+/// Moves into reminder `leader` (just leased, in this transaction) the items of the other
+/// reminders of its channel and item kind that are due by `now` plus the channel's throttle
+/// and that no other sender holds (`batch`: leased by this transaction), and deletes those
+/// reminders; returns their ids. Claims and notifications are gathered apart: a message lists
+/// one kind. Only reminders never tried are taken, as a digest gathers only into a message
+/// never tried. On PostgreSQL the taken rows are locked, skipping any another sender is leasing.
+fn gather_reminders(
+    conn: &mut AnyConnection,
+    leader: &str,
+    batch: &[String],
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let topic = Topic::Event(ChannelEvent::ItemExpiring).as_str();
+    let found: Option<(String, i32)> = messages::table
+        .inner_join(channels::table)
+        .filter(messages::id.eq(leader))
+        .filter(messages::topic.eq(topic))
+        .select((messages::channel_id, channels::throttle_seconds))
+        .first(conn)
+        .optional()?;
+    let Some((channel_id, throttle)) = found else {
+        return Ok(Vec::new());
+    };
+    let kind: Option<String> = message_items::table
+        .filter(message_items::message_id.eq(leader))
+        .select(message_items::item_kind)
+        .first(conn)
+        .optional()?;
+    let Some(kind) = kind else {
+        return Ok(Vec::new());
+    };
+    let until = now.saturating_add(i64::from(throttle.max(0)).saturating_mul(1000));
+    let taken: Vec<String> = match conn {
+        AnyConnection::Postgresql(pg) => diesel::sql_query(
+            "SELECT m.id FROM messages m WHERE m.channel_id = $1 AND m.topic = $2 \
+               AND m.status = 'pending' AND m.attempt_count = 0 AND m.next_attempt_at <= $3 \
+               AND m.id <> $4 AND (m.lease_until IS NULL OR m.lease_until <= $5 OR m.id = ANY($6)) \
+               AND EXISTS (SELECT 1 FROM message_items i WHERE i.message_id = m.id \
+                           AND i.item_kind = $7) \
+               FOR UPDATE OF m SKIP LOCKED",
+        )
+        .bind::<Text, _>(&channel_id)
+        .bind::<Text, _>(topic)
+        .bind::<BigInt, _>(until)
+        .bind::<Text, _>(leader)
+        .bind::<BigInt, _>(now)
+        .bind::<Array<Text>, _>(batch)
+        .bind::<Text, _>(&kind)
+        .load::<IdRow>(pg)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect(),
+        // The write transaction is BEGIN IMMEDIATE: no other writer runs meanwhile.
+        AnyConnection::Sqlite(_) => messages::table
+            .filter(messages::channel_id.eq(&channel_id))
+            .filter(messages::topic.eq(topic))
+            .filter(messages::status.eq("pending"))
+            .filter(messages::attempt_count.eq(0))
+            .filter(messages::next_attempt_at.le(until))
+            .filter(messages::id.ne(leader))
+            .filter(
+                messages::lease_until
+                    .is_null()
+                    .or(messages::lease_until.le(now))
+                    .or(messages::id.eq_any(batch)),
+            )
+            .filter(
+                messages::id.eq_any(
+                    message_items::table
+                        .filter(message_items::item_kind.eq(&kind))
+                        .select(message_items::message_id),
+                ),
+            )
+            .select(messages::id)
+            .load(conn)?,
+    };
+    // In slices: a burst may gather thousands, and each id is a bound parameter.
+    for slice in taken.chunks(500) {
+        diesel::update(message_items::table.filter(message_items::message_id.eq_any(slice)))
+            .set(message_items::message_id.eq(leader))
+            .execute(conn)?;
+        diesel::delete(messages::table.filter(messages::id.eq_any(slice))).execute(conn)?;
+    }
+    Ok(taken)
 }
 
 fn load_channel(
@@ -644,7 +749,9 @@ impl Store {
         })
     }
 
-    /// Leases up to `limit` due messages (as [`Store::lease_due`] does deliveries).
+    /// Leases up to `limit` due messages (as [`Store::lease_due`] does deliveries). A reminder
+    /// leased carries the channel's other reminders due within its throttle (see
+    /// [`gather_reminders`]), so fewer may come back than were due.
     pub fn lease_due_messages(
         &self,
         now: Timestamp,
@@ -688,8 +795,16 @@ impl Store {
                     ids
                 }
             };
+            // A reminder takes along the channel's other reminders that are due within its
+            // throttle: they go now, no later than their own time, and not separately.
+            let mut gathered = HashSet::new();
+            for id in &ids {
+                if !gathered.contains(id) {
+                    gathered.extend(gather_reminders(conn, id, &ids, now)?);
+                }
+            }
             let mut leased = Vec::with_capacity(ids.len());
-            for id in ids {
+            for id in ids.into_iter().filter(|id| !gathered.contains(id)) {
                 let (topic, attempts, channel_row, account_row): (
                     String,
                     i32,

@@ -33,7 +33,7 @@ pub struct Run {
 
 impl Run {
     /// The `target` line: the target, and who shares its cores.
-    fn target_text(&self, sharing: &str) -> String {
+    pub(crate) fn target_text(&self, sharing: &str) -> String {
         format!("{}; {} CPUs shared by {sharing}", self.target, self.cpus)
     }
 
@@ -46,7 +46,7 @@ impl Run {
     }
 
     /// Adds `backend`, `cpus`, `rss_idle_mb` and `rss_end_mb` to a report's JSON object.
-    fn insert_json(&self, line: &mut Value) {
+    pub(crate) fn insert_json(&self, line: &mut Value) {
         if let Some(fields) = line.as_object_mut() {
             fields.insert("backend".into(), json!(self.backend));
             fields.insert("cpus".into(), json!(self.cpus));
@@ -63,7 +63,7 @@ impl Run {
 }
 
 /// `p50 … ms | p90 … | p99 … | max …`, or `n/a (<why>)`.
-fn percentiles_text(latency: Option<&Percentiles>, why_none: &str) -> String {
+pub(crate) fn percentiles_text(latency: Option<&Percentiles>, why_none: &str) -> String {
     match latency {
         Some(p) => format!(
             "p50 {} ms | p90 {} ms | p99 {} ms | max {} ms",
@@ -78,7 +78,7 @@ fn percentiles_text(latency: Option<&Percentiles>, why_none: &str) -> String {
 
 /// Adds `<prefix>p50_ms`, `<prefix>p90_ms`, `<prefix>p99_ms` and `<prefix>max_ms` to a JSON
 /// object, `null` when nothing was measured.
-fn insert_percentiles(line: &mut Value, prefix: &str, latency: Option<&Percentiles>) {
+pub(crate) fn insert_percentiles(line: &mut Value, prefix: &str, latency: Option<&Percentiles>) {
     let Some(fields) = line.as_object_mut() else {
         return;
     };

@@ -163,6 +163,20 @@ async fn serve_starts_on_the_embedded_default_and_prints_the_first_admin_token_o
     );
 }
 
+/// With a mail server configured, `serve` starts and stops cleanly: the SMTP transport is
+/// built on the runtime (its connection pool spawns a task; built before it, serve aborted).
+#[tokio::test]
+async fn serve_starts_with_an_smtp_server_configured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = assent(dir.path());
+    command.env("ASSENT_SMTP_URL", "smtp://127.0.0.1:2525");
+    let server = serve(command);
+    let health = reqwest::get(server.url("/health")).await.expect("health");
+    assert_eq!(health.status().as_u16(), 200);
+    let (exit, _, stderr) = server.terminate();
+    assert!(exit.success(), "{stderr}");
+}
+
 /// A taken port fails before anything is created: no admin token is printed (or stored) for
 /// a server that never ran, so the next start on a free port still prints the first one.
 #[test]

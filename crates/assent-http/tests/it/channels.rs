@@ -1096,7 +1096,8 @@ async fn a_claim_about_to_expire_reminds_its_owner_once(engine: Engine) {
 
     let ttl = Duration::from_secs(63);
     let reminded = pending_claim_for(&server, "lin", "Support bot", ttl);
-    let decided = pending_claim_for(&server, "lin", "Other bot", ttl);
+    // Due 3 s after the first: beyond the channel's throttle (0), so not gathered with it.
+    let decided = pending_claim_for(&server, "lin", "Other bot", ttl + Duration::from_secs(3));
     let short = pending_claim_for(&server, "lin", "Quick bot", Duration::from_secs(30));
     let rejected = server
         .call(
@@ -1162,6 +1163,87 @@ async fn a_claim_about_to_expire_reminds_its_owner_once(engine: Engine) {
     assert_eq!(outcomes, [("sent", 1), ("skipped", 1)], "{log:?}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.mails().len(), 2, "{:?}", sink.mails());
+    let _ = stop.send(true);
+    done.await.unwrap();
+    server.stop().await;
+}
+
+/// Claims created in a burst expire together: their reminders go as one digest, which also
+/// carries a reminder due within the channel's throttle (earlier than its own time) and leaves
+/// out a claim decided meanwhile; a reminder due later than the throttle goes at its own time.
+async fn a_burst_of_expiring_claims_is_reminded_in_one_digest(engine: Engine) {
+    let sink = SmtpSink::start(false);
+    let server = TestServer::start(engine).await;
+    let session = server.signup("lin").await;
+    server.create_service(&session, "gateway").await;
+    let added = add_channel(
+        &server,
+        &session,
+        json!({ "kind": "email", "address": "lin@example.com", "events": ["item.expiring"],
+                "expiry_lead_seconds": 60, "throttle_seconds": 5 }),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+    let (stop, done) = start_messages(&server, Some(sink.url()));
+    let link = links_in(sink.nth(1).await["text"].as_str().unwrap()).remove(0);
+    Browser::new(&server)
+        .post(&link, &[])
+        .await
+        .assert_shows(StatusCode::OK, "Channel confirmed");
+
+    // Reminders due 4 s from now (the burst), 6 s (within the 5 s throttle) and 12 s (beyond).
+    let secs = Duration::from_secs;
+    let burst: Vec<String> = (0..25)
+        .map(|n| pending_claim_for(&server, "lin", &format!("bot-{n}"), secs(64)))
+        .collect();
+    // Counted in the digest's 25 (24 of the burst are still pending).
+    pending_claim_for(&server, "lin", "Soon bot", secs(66));
+    let later = pending_claim_for(&server, "lin", "Later bot", secs(72));
+    let rejected = server
+        .call(
+            Method::POST,
+            &format!("/v1/claims/{}/reject", burst[0]),
+            &session,
+            None,
+        )
+        .await;
+    assert_eq!(rejected.status, StatusCode::OK, "{:?}", rejected.body);
+
+    let digest = sink.nth(2).await;
+    assert_eq!(
+        digest["subject"],
+        "Expires soon: 25 agent claims wait for your decision"
+    );
+    let text = digest["text"].as_str().unwrap();
+    assert_eq!(links_in(text).len(), 40, "20 claims with two links: {text}");
+    assert!(text.contains("And 5 more in the dashboard."), "{text}");
+    assert!(
+        !text.contains(&burst[0]) && !text.contains(&later),
+        "{text}"
+    );
+    let alone = sink.nth(3).await;
+    assert_eq!(
+        alone["subject"],
+        "Expires soon: Later bot asks to act for you on gateway"
+    );
+    assert!(alone["text"].as_str().unwrap().contains(&later));
+
+    let log = messages(&server, &session).await;
+    let mut reminders: Vec<(&str, u64)> = log
+        .iter()
+        .filter(|m| m["topic"] == "item.expiring")
+        .map(|m| {
+            (
+                m["status"].as_str().unwrap(),
+                m["item_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    reminders.sort_unstable();
+    // The digest carried the burst (the rejected claim left out of its text) and Soon bot's.
+    assert_eq!(reminders, [("sent", 1), ("sent", 26)], "{log:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.mails().len(), 3, "{:?}", sink.mails());
     let _ = stop.send(true);
     done.await.unwrap();
     server.stop().await;
@@ -1485,6 +1567,7 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
 
 on_both_engines!(
     a_notification_is_answered_from_its_mail_in_one_click,
+    a_burst_of_expiring_claims_is_reminded_in_one_digest,
     a_notification_about_to_expire_reminds_its_owner,
     a_claim_about_to_expire_reminds_its_owner_once,
     a_notification_mails_its_owner_with_an_open_link,

@@ -7,6 +7,7 @@
 )]
 
 mod accounts;
+mod channels;
 mod claims;
 mod limits;
 mod notifications;
