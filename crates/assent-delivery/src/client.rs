@@ -5,8 +5,12 @@
 //! vetted addresses (the resolver hands them over; there is no second lookup). A name with
 //! any non-public answer is refused as a whole, even if it also has public answers. IP-literal
 //! URLs never reach a resolver, so [`SafeClient::post`] checks them itself, together with the
-//! scheme (https only) and the absence of credentials. Redirects are never followed, proxies
-//! are never used, and idle connections are not kept, so each attempt resolves and vets anew.
+//! scheme (https only) and the absence of credentials. Redirects are never followed and
+//! proxies are never used. A connection, made to a vetted address, is kept idle for up to
+//! [`IDLE_CONNECTION`] and reused by the next attempts to the same origin: reuse reaches only
+//! an address that was vetted, and saves a TCP (and TLS) handshake per delivery, which was
+//! about a tenth of the engine's CPU at load. A name whose answers change is resolved and
+//! vetted again once its idle connections close.
 //!
 //! [`WebhookUrlPolicy::allow_private`] is the development switch: plain http and loopback,
 //! private or otherwise non-public targets are then allowed.
@@ -29,6 +33,9 @@ use url::{Host, Url};
 
 /// How many bytes of a response body are kept for the delivery log.
 pub const MAX_EXCERPT: usize = 1024;
+
+/// How long an idle connection to an endpoint is kept for the next attempt.
+pub const IDLE_CONNECTION: Duration = Duration::from_secs(15);
 
 /// The `User-Agent` of every webhook request.
 const USER_AGENT: &str = concat!("assent-webhooks/", env!("CARGO_PKG_VERSION"));
@@ -67,8 +74,8 @@ impl SafeClient {
             .user_agent(USER_AGENT)
             .connect_timeout(timeout)
             .timeout(timeout)
-            // No idle connections: a pooled connection would skip resolving and vetting.
-            .pool_max_idle_per_host(0)
+            // A pooled connection skips resolving, but it was made to a vetted address.
+            .pool_idle_timeout(IDLE_CONNECTION)
             .build()?;
         Ok(Self {
             http,
