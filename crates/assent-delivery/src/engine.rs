@@ -23,6 +23,19 @@ use tokio::task::JoinSet;
 
 use crate::client::{ClientError, SafeClient};
 
+/// The waits before each new try of a batch whose outcomes could not be written. A database
+/// restart leaves broken connections in the pool, each found only when it is next used, so a
+/// batch can fail on one after the database is back; tried again on another connection, it
+/// settles under its leases instead of being sent again when they lapse. Trying again is
+/// harmless: a delivery is settled only under the lease it was sent with, so a batch whose
+/// commit did land changes nothing the second time (only its endpoints' health would count
+/// twice, if the commit's answer was what got lost).
+const RECORD_RETRY_WAITS: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(400),
+    Duration::from_millis(1600),
+];
+
 /// How the engine behaves; every field has an `ASSENT_*` setting.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -230,15 +243,36 @@ impl Engine {
             };
             self.attempts.get_or_create(&[("outcome", outcome)]).inc();
         }
-        let store = self.store.clone();
         let count = settled.len();
-        let result = tokio::task::spawn_blocking(move || store.record_settled(&settled)).await;
-        match result {
-            Ok(Ok(())) => tracing::debug!(count, "recorded settled deliveries"),
-            // The leases lapse and the deliveries are attempted again: at least once. These
-            // attempts stay in the log as interrupted (the lease wrote them so).
-            Ok(Err(e)) => tracing::error!(error = %e, count, "recording settled deliveries failed"),
-            Err(e) => tracing::error!(error = %e, count, "recording settled deliveries panicked"),
+        let settled = Arc::new(settled);
+        let mut waits = RECORD_RETRY_WAITS.iter();
+        loop {
+            let store = self.store.clone();
+            let batch = Arc::clone(&settled);
+            let result = tokio::task::spawn_blocking(move || store.record_settled(&batch)).await;
+            let error = match result {
+                Ok(Ok(())) => {
+                    tracing::debug!(count, "recorded settled deliveries");
+                    return;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => {
+                    tracing::error!(error = %e, count, "recording settled deliveries panicked");
+                    return;
+                }
+            };
+            match waits.next() {
+                Some(wait) => {
+                    tracing::warn!(error = %error, count, "recording settled deliveries failed; trying again");
+                    tokio::time::sleep(*wait).await;
+                }
+                // The leases lapse and the deliveries are attempted again: at least once.
+                // These attempts stay in the log as interrupted (the lease wrote them so).
+                None => {
+                    tracing::error!(error = %error, count, "recording settled deliveries failed");
+                    return;
+                }
+            }
         }
     }
 }
