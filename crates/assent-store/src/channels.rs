@@ -778,7 +778,7 @@ impl Store {
                 // The write transaction is BEGIN IMMEDIATE: no other writer runs meanwhile.
                 AnyConnection::Sqlite(_) => {
                     let ids: Vec<String> = messages::table
-                        .filter(messages::status.eq("pending"))
+                        .filter(messages::status.eq(crate::db::status_literal("pending")))
                         .filter(messages::next_attempt_at.le(now))
                         .filter(
                             messages::lease_until

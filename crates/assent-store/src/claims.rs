@@ -15,6 +15,7 @@ use crate::AnyConnection;
 use crate::audit::{self, Actor, AuditEntry};
 use crate::changes::{self, ChangeKind};
 use crate::db::Store;
+use crate::db::status_literal;
 use crate::error::{StoreError, conflict_as};
 use crate::outbox::{NewEvent, Outbox};
 use crate::policies::PendingCaps;
@@ -536,7 +537,7 @@ impl Store {
             };
             let agents: Vec<(String, String)> = claims::table
                 .filter(claims::namespace.eq(namespace))
-                .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+                .filter(claims::status.eq(status_literal(ClaimStatus::Approved.as_str())))
                 .order((claims::created_at.desc(), claims::id.desc()))
                 .limit(limit)
                 .select((claims::agent_key, claims::service_slug))

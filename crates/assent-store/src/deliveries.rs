@@ -154,7 +154,9 @@ impl Store {
                 // The write transaction is BEGIN IMMEDIATE: no other writer runs meanwhile.
                 AnyConnection::Sqlite(_) => {
                     let ids: Vec<String> = deliveries::table
-                        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                        .filter(deliveries::status.eq(crate::db::status_literal(
+                            DeliveryStatus::Pending.as_str(),
+                        )))
                         .filter(deliveries::next_attempt_at.le(now))
                         .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.le(now)))
                         .order(deliveries::next_attempt_at.asc())
