@@ -300,7 +300,7 @@ impl Store {
                 claims::table
                     .filter(claims::id.eq(claim_id))
                     .filter(claims::namespace.eq(namespace))
-                    .filter(claims::status.eq(decision.from().as_str())),
+                    .filter(claims::status.eq(status_literal(decision.from().as_str()))),
             )
             .into_boxed();
             if decision.from() == ClaimStatus::Pending {
@@ -435,7 +435,7 @@ impl Store {
         let now = now.as_millis();
         let due: Vec<String> = self.read(|conn| {
             let mut query = claims::table
-                .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
+                .filter(claims::status.eq(status_literal(ClaimStatus::Pending.as_str())))
                 .filter(claims::expires_at.le(now))
                 .into_boxed();
             if let Some(namespace) = namespace {
@@ -449,7 +449,7 @@ impl Store {
         self.write_changes(|conn, outbox| {
             let rows: Vec<ClaimRow> = claims::table
                 .filter(claims::id.eq_any(&due))
-                .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
+                .filter(claims::status.eq(status_literal(ClaimStatus::Pending.as_str())))
                 .filter(claims::expires_at.le(now))
                 // In id order, so concurrent sweeps lock rows in one order and cannot deadlock.
                 .order(claims::id.asc())
@@ -561,7 +561,7 @@ impl Store {
         self.read(|conn| {
             Ok(claims::table
                 .filter(claims::service_id.eq(service_id))
-                .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+                .filter(claims::status.eq(status_literal(ClaimStatus::Approved.as_str())))
                 .order((claims::approved_at.desc(), claims::created_at.desc()))
                 .limit(limit)
                 .offset(offset)
@@ -578,7 +578,7 @@ impl Store {
         self.read(|conn| {
             Ok(claims::table
                 .filter(claims::namespace.eq(namespace))
-                .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+                .filter(claims::status.eq(status_literal(ClaimStatus::Approved.as_str())))
                 .count()
                 .get_result(conn)?)
         })
@@ -666,7 +666,7 @@ fn screen(
         let pending = |conn: &mut AnyConnection, service: Option<&str>| {
             let mut query = claims::table
                 .filter(claims::namespace.eq(&new.namespace))
-                .filter(claims::status.eq(ClaimStatus::Pending.as_str()))
+                .filter(claims::status.eq(status_literal(ClaimStatus::Pending.as_str())))
                 .filter(claims::expires_at.gt(now))
                 .into_boxed();
             if let Some(service) = service {
@@ -768,7 +768,7 @@ fn expire(
     diesel::update(
         claims::table
             .filter(claims::id.eq(&claim.id))
-            .filter(claims::status.eq(ClaimStatus::Pending.as_str())),
+            .filter(claims::status.eq(status_literal(ClaimStatus::Pending.as_str()))),
     )
     .set((
         claims::status.eq(ClaimStatus::Expired.as_str()),
