@@ -7,7 +7,7 @@ use assent_auth::web_push::{PushError, PushKeys};
 use assent_core::Timestamp;
 use assent_core::channel::{self, ChannelKind, QuietHours, Topic};
 use assent_core::claim::{Claim, ClaimStatus, Decision};
-use assent_core::notification::{Action, Notification};
+use assent_core::notification::{Action, Notification, OneClick};
 use assent_store::{
     Account, Channel, ChannelChange, DecisionLink, ItemKind, MessageRecord, NewChannel, Party,
     StoreError, TransitionError,
@@ -348,6 +348,8 @@ pub enum LinkState {
     Notification {
         notification: Box<Notification>,
         action: Action,
+        /// What the link answers with (its label and data).
+        answer: OneClick,
         /// The account the link was sent to.
         owner_id: String,
     },
@@ -424,15 +426,23 @@ async fn describe(app: &App, link: DecisionLink) -> Result<LinkState, Error> {
                 .run(move |store| store.account_by_id(&account_id))
                 .await?;
             let found = notification_of(app, &owner, link.item_id.clone()).await?;
-            let action = found.as_ref().and_then(|n| n.action(action_id).cloned());
-            Ok(match (found, action) {
-                (Some(notification), Some(action)) if action.needs_no_data() => {
-                    LinkState::Notification {
-                        notification: Box::new(notification),
-                        action,
-                        owner_id: link.account_id,
-                    }
-                }
+            // The first of the notification's one-click answers the link was minted for.
+            let answer = found.as_ref().and_then(|n| {
+                n.actions.iter().find_map(|action| {
+                    action
+                        .one_click()
+                        .into_iter()
+                        .find(|answer| answer.key == action_id)
+                        .map(|answer| (action.clone(), answer))
+                })
+            });
+            Ok(match (found, answer) {
+                (Some(notification), Some((action, answer))) => LinkState::Notification {
+                    notification: Box::new(notification),
+                    action,
+                    answer,
+                    owner_id: link.account_id,
+                },
                 _ => LinkState::Unknown,
             })
         }
@@ -521,6 +531,7 @@ pub async fn follow(app: &App, token: &str, visitor: Option<&Account>) -> Result
         LinkState::Notification {
             notification,
             action,
+            answer,
             ..
         } => {
             if !notification.status.is_pending() {
@@ -537,7 +548,7 @@ pub async fn follow(app: &App, token: &str, visitor: Option<&Account>) -> Result
                 &owner,
                 notification.id.clone(),
                 &action.id,
-                None,
+                Some(answer.data.clone()),
             )
             .await
             {

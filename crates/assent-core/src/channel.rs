@@ -350,9 +350,10 @@ pub struct NotificationLine {
 /// A one-click answer to a notification: the single-use link that answers with one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerLink {
-    /// The action's id.
+    /// The answer's key ([`crate::notification::OneClick::key`]): the action's id, with
+    /// `#true` or `#false` for a binary one.
     pub action_id: String,
-    /// The action's label.
+    /// The answer's words: the action's label, and a binary one's option.
     pub label: String,
     /// Flagged `irreversible`: its link asks for the owner's logged-in session too.
     pub irreversible: bool,

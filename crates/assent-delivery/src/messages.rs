@@ -409,21 +409,23 @@ impl Messenger {
                         .deadline
                         .unwrap_or_else(|| Timestamp::now().after(OPEN_ENDED_LINK_TTL));
                     let mut answers = Vec::new();
-                    for action in n.actions.iter().filter(|a| a.needs_no_data()) {
-                        let token = MintedToken::new(TokenKind::Link);
-                        links.push(NewLink {
-                            hash: token.hash.clone(),
-                            item_kind: ItemKind::Notification,
-                            item_id: n.id.clone(),
-                            action: action.id.clone(),
-                            expires_at,
-                        });
-                        answers.push(AnswerLink {
-                            action_id: action.id.clone(),
-                            label: action.label.clone(),
-                            irreversible: action.is_irreversible(),
-                            url: link(token.plaintext.expose()),
-                        });
+                    for action in &n.actions {
+                        for answer in action.one_click() {
+                            let token = MintedToken::new(TokenKind::Link);
+                            links.push(NewLink {
+                                hash: token.hash.clone(),
+                                item_kind: ItemKind::Notification,
+                                item_id: n.id.clone(),
+                                action: answer.key.clone(),
+                                expires_at,
+                            });
+                            answers.push(AnswerLink {
+                                action_id: answer.key,
+                                label: answer.label,
+                                irreversible: action.is_irreversible(),
+                                url: link(token.plaintext.expose()),
+                            });
+                        }
                     }
                     notifications.push(NotificationLine {
                         title: n

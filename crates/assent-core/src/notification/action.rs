@@ -35,12 +35,46 @@ impl Action {
         self.flags.iter().any(|f| f == IRREVERSIBLE)
     }
 
-    /// Whether choosing the action is the whole answer (`simple`: its `response_data` is
-    /// `null`), so a single link can give it. Every other type needs a value, a `binary`
-    /// one too (`true` or `false`).
-    pub fn needs_no_data(&self) -> bool {
-        self.response_type == ResponseType::Simple
+    /// The answers a single link or push button can give with this action: a `simple` one
+    /// (`response_data` `null`), or each side of a `binary` one (`true`, `false`). Other
+    /// types need a value typed in the dashboard, so they have none.
+    pub fn one_click(&self) -> Vec<OneClick> {
+        match self.response_type {
+            ResponseType::Simple => vec![OneClick {
+                key: self.id.clone(),
+                label: self.label.clone(),
+                data: Value::Null,
+            }],
+            ResponseType::Binary => [(true, "true_label"), (false, "false_label")]
+                .into_iter()
+                .map(|(value, option)| {
+                    let option = self
+                        .options
+                        .as_ref()
+                        .and_then(|o| o.get(option))
+                        .and_then(Value::as_str)
+                        .unwrap_or(if value { "Yes" } else { "No" });
+                    OneClick {
+                        key: format!("{}#{value}", self.id),
+                        label: format!("{}: {option}", self.label),
+                        data: Value::Bool(value),
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
+}
+
+/// One answer a single link (or push button) gives: an action with its data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneClick {
+    /// What the link stores: the action's id, with `#true` or `#false` for a binary one.
+    pub key: String,
+    /// The button's words: the action's label, and a binary one's option.
+    pub label: String,
+    /// The `response_data` it answers with.
+    pub data: Value,
 }
 
 pub(super) fn validate_action(value: &Value, path: &str) -> Result<Action, NotificationError> {
@@ -287,8 +321,44 @@ fn check_constraints(
 mod tests {
     use serde_json::{Value, json};
 
+    use super::OneClick;
     use crate::notification::NotificationError;
     use crate::notification::test_fixtures::*;
+
+    #[test]
+    fn simple_and_binary_actions_have_one_click_answers_and_others_none() {
+        let action = |value: Value| super::validate_action(&value, "actions[0]");
+        let simple = action(json!({"id": "ok", "label": "OK", "response_type": "simple"})).unwrap();
+        assert_eq!(
+            simple.one_click(),
+            [OneClick {
+                key: "ok".into(),
+                label: "OK".into(),
+                data: Value::Null
+            }]
+        );
+        let binary = action(
+            json!({"id": "go", "label": "Ship?", "response_type": "binary",
+            "options": {"true_label": "Yes", "false_label": "Not now"}}),
+        )
+        .unwrap();
+        let answers = binary.one_click();
+        assert_eq!(
+            answers
+                .iter()
+                .map(|a| (a.key.as_str(), a.label.as_str(), &a.data))
+                .collect::<Vec<_>>(),
+            [
+                ("go#true", "Ship?: Yes", &Value::Bool(true)),
+                ("go#false", "Ship?: Not now", &Value::Bool(false))
+            ]
+        );
+        for answer in &answers {
+            assert!(binary.check_response(&answer.data).is_ok());
+        }
+        let text = action(json!({"id": "why", "label": "Why?", "response_type": "text"})).unwrap();
+        assert!(text.one_click().is_empty());
+    }
 
     #[test]
     fn only_an_action_flagged_irreversible_is_irreversible() {

@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 
 use crate::Timestamp;
 
-pub use action::Action;
+pub use action::{Action, OneClick};
 pub use error::NotificationError;
 pub use fields::parse_uuid;
 pub use record::{Notification, responded_payload, status_update};

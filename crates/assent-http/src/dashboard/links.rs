@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use assent_app::channels::{self, Followed, LinkState};
 use assent_core::claim::{ClaimStatus, Decision};
-use assent_core::notification::{Action, Notification, NotificationStatus};
+use assent_core::notification::{Notification, NotificationStatus, OneClick};
 use assent_store::Account;
 
 use super::html;
@@ -146,7 +146,7 @@ fn login_required(
     status: StatusCode,
     token: &str,
     notification: &Notification,
-    action: &Action,
+    answer: &OneClick,
 ) -> HttpResponse {
     render(
         status,
@@ -156,7 +156,7 @@ fn login_required(
             "{} “{}” cannot be undone, so it is answered only by its owner, logged in: log in \
              to the dashboard in this browser, then come back to this link. Nothing was changed.",
             about(notification),
-            action.label
+            answer.label
         ),
         None,
         Some(login_url(token)),
@@ -196,6 +196,7 @@ pub async fn show(
         Ok(LinkState::Notification {
             notification,
             action,
+            answer,
             owner_id,
         }) => {
             if !notification.status.is_pending() {
@@ -205,27 +206,27 @@ pub async fn show(
                 return page(
                     StatusCode::OK,
                     &token,
-                    &format!("Answer “{}”?", action.label),
+                    &format!("Answer “{}”?", answer.label),
                     about(&notification),
-                    Some(&action.label),
+                    Some(&answer.label),
                 );
             }
             let owner = session_account(&req, &state)
                 .await
                 .is_some_and(|a| a.id == owner_id);
             if !owner {
-                return login_required(StatusCode::OK, &token, &notification, &action);
+                return login_required(StatusCode::OK, &token, &notification, &answer);
             }
             page(
                 StatusCode::OK,
                 &token,
-                &format!("Answer “{}”?", action.label),
+                &format!("Answer “{}”?", answer.label),
                 format!(
                     "{} “{}” cannot be undone: the button answers for good.",
                     about(&notification),
-                    action.label
+                    answer.label
                 ),
-                Some(&action.label),
+                Some(&answer.label),
             )
         }
         Ok(LinkState::Verify(channel)) => page(
@@ -331,9 +332,9 @@ pub async fn follow(
         Ok(Followed::AlreadyAnswered(notification)) => already_answered(&token, &notification),
         Ok(Followed::LoginRequired(LinkState::Notification {
             notification,
-            action,
+            answer,
             ..
-        })) => login_required(StatusCode::FORBIDDEN, &token, &notification, &action),
+        })) => login_required(StatusCode::FORBIDDEN, &token, &notification, &answer),
         Ok(Followed::LoginRequired(state) | Followed::Refused(state)) => refused(&token, &state),
         Err(e) => super::error_page(
             crate::error::status_of(e.kind()),

@@ -1390,8 +1390,17 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
     let mail = sink.nth(2).await;
     let text = mail["text"].as_str().unwrap();
     let links = links_in(text);
-    assert_eq!(links.len(), 2, "Ship and Hold only: {text}");
+    assert_eq!(
+        links.len(),
+        4,
+        "Ship, Hold and the two sides of Sure? (none for Why?): {text}"
+    );
     let (ship, hold) = (&links[0], &links[1]);
+    assert!(
+        text.contains(&format!("Sure?: Yes: {}", server.url(&links[2])))
+            && text.contains(&format!("Sure?: No: {}", server.url(&links[3]))),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
             "Ship (cannot be undone; log in first): {}",
@@ -1557,6 +1566,30 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
         "It is invalidated; nothing was changed.",
     );
     exactly_hooks(&receiver, 2).await;
+
+    // Fourth: a binary action answered "No" in one click: its data is `false`.
+    let fourth = server.notify(&api_key, &note).await;
+    let text = sink.nth(5).await["text"].as_str().unwrap().to_owned();
+    let no = links_in(&text).remove(3);
+    guest
+        .get(&no)
+        .await
+        .assert_shows(StatusCode::OK, "Answer “Sure?: No”?");
+    guest
+        .post(&no, &[])
+        .await
+        .assert_shows(StatusCode::OK, "is recorded");
+    let hooks = exactly_hooks(&receiver, 3).await;
+    let body = hooks[2].json();
+    assert_eq!(
+        (
+            &body["notification_id"],
+            &body["action_id"],
+            &body["response_data"]
+        ),
+        (&json!(fourth), &json!("sure"), &json!(false)),
+        "{body}"
+    );
 
     let _ = stop_delivery.send(true);
     let _ = stop_messages.send(true);
