@@ -242,35 +242,13 @@ fn tell_owner(
 }
 
 impl Store {
-    /// Stores a new notification (status `created`) and its change. `Conflict` when its id
-    /// is taken.
+    /// Stores a new notification (status `created`) and its change, unscreened (no grant or
+    /// policy answers it, no pending cap holds it). `Conflict` when its id is taken.
     pub fn create_notification(
         &self,
         notification: &Notification,
     ) -> Result<Notification, StoreError> {
-        let row = NotificationRow::of(notification);
-        self.write_changes(|conn, outbox| {
-            diesel::insert_into(notifications::table)
-                .values(&row)
-                .execute(conn)
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict("notification")
-                    } else {
-                        StoreError::Database(e)
-                    }
-                })?;
-            changes::record(
-                conn,
-                outbox,
-                &row.namespace,
-                &row.id,
-                ChangeKind::Notification,
-                &notification.to_json(),
-            )?;
-            tell_owner(conn, outbox, &row)?;
-            Ok(notification.clone())
-        })
+        self.create_screened_notification(notification, &NotificationScreening::default())
     }
 
     /// Stores a new notification as [`Store::create_notification`] does, then lets the owner's
