@@ -14,7 +14,7 @@
 use std::sync::{Arc, Mutex};
 
 use assent_core::Timestamp;
-use assent_store::{ClaimQuestion, Store};
+use assent_store::{ClaimQuestion, NoncesFound, Store};
 use tokio::sync::oneshot;
 
 /// The most nonces written in one transaction.
@@ -134,12 +134,13 @@ impl NonceBatcher {
     }
 }
 
-/// The answers of one batch, in order: its nonces in one write, then the questions of the
-/// fresh ones in one read.
+/// The answers of one batch, in order: its nonces written, and the questions of the fresh
+/// ones read, by [`Store::use_nonces_and_find`].
 fn answer(store: &Store, batch: &[Pending]) -> Vec<Result<Found, BatchError>> {
     let nonces: Vec<(String, String, Timestamp)> = batch.iter().map(|p| p.nonce.clone()).collect();
-    let verdicts = match store.use_nonces(&nonces) {
-        Ok(verdicts) => verdicts,
+    let questions: Vec<Option<ClaimQuestion>> = batch.iter().map(|p| p.question.clone()).collect();
+    let NoncesFound { fresh, found } = match store.use_nonces_and_find(&nonces, &questions) {
+        Ok(answers) => answers,
         Err(e) => {
             let message = e.to_string();
             return batch
@@ -148,29 +149,14 @@ fn answer(store: &Store, batch: &[Pending]) -> Vec<Result<Found, BatchError>> {
                 .collect();
         }
     };
-    let asked: Vec<(usize, ClaimQuestion)> = batch
-        .iter()
-        .zip(&verdicts)
-        .enumerate()
-        .filter_map(|(i, (pending, &fresh))| {
-            pending.question.clone().filter(|_| fresh).map(|q| (i, q))
-        })
-        .collect();
-    let questions: Vec<ClaimQuestion> = asked.iter().map(|(_, q)| q.clone()).collect();
-    let mut found: Vec<Option<Approved>> = vec![None; batch.len()];
-    let lookup = store.find_approved_claims(&questions).map(|answers| {
-        for ((i, _), answer) in asked.iter().zip(answers) {
-            found[*i] = answer;
-        }
-    });
-    verdicts
+    fresh
         .into_iter()
-        .zip(found)
         .enumerate()
-        .map(|(i, (fresh, claim))| match (&lookup, fresh) {
-            (_, false) => Ok(Found::Replay),
-            (Err(e), true) if batch[i].question.is_some() => Err(BatchError::Lookup(e.to_string())),
-            (_, true) => Ok(Found::Fresh(claim)),
+        .map(|(i, fresh)| match &found {
+            _ if !fresh => Ok(Found::Replay),
+            Err(e) if batch[i].question.is_some() => Err(BatchError::Lookup(e.to_string())),
+            Err(_) => Ok(Found::Fresh(None)),
+            Ok(found) => Ok(Found::Fresh(found.get(i).cloned().flatten())),
         })
         .collect()
 }

@@ -8,7 +8,6 @@ use assent_core::claim::{Claim, ClaimStatus, Decision};
 use assent_core::policy::Effect;
 use assent_core::{EventType, Timestamp};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use serde_json::json;
 
 use crate::AnyConnection;
@@ -474,9 +473,9 @@ impl Store {
         self.read(|conn| approved_claim(conn, namespace, public_key, service_slug))
     }
 
-    /// [`Store::find_approved_claim`] for many questions at once, the answers in order: what
-    /// verifies that arrive together ask. On SQLite one cached statement a question on one
-    /// connection; on PostgreSQL one statement for all, so one round trip.
+    /// [`Store::find_approved_claim`] for many questions at once, the answers in order, on one
+    /// connection: one cached statement a question. (Verifies that arrive together ask through
+    /// [`Store::use_nonces_and_find`], which on PostgreSQL folds them into its nonces' write.)
     pub fn find_approved_claims(
         &self,
         questions: &[ClaimQuestion],
@@ -485,29 +484,6 @@ impl Store {
             return Ok(Vec::new());
         }
         self.read(|conn| {
-            if let AnyConnection::Postgresql(pg) = conn {
-                let namespaces: Vec<&str> =
-                    questions.iter().map(|q| q.namespace.as_str()).collect();
-                let keys: Vec<&str> = questions.iter().map(|q| q.public_key.as_str()).collect();
-                let slugs: Vec<&str> = questions.iter().map(|q| q.service_slug.as_str()).collect();
-                let found: Vec<Answer> = diesel::sql_query(APPROVED_CLAIMS_POSTGRES)
-                    .bind::<Array<Text>, _>(&namespaces)
-                    .bind::<Array<Text>, _>(&keys)
-                    .bind::<Array<Text>, _>(&slugs)
-                    .load(pg)?;
-                let mut answers = vec![None; questions.len()];
-                for answer in found {
-                    let slot = usize::try_from(answer.ord - 1)
-                        .ok()
-                        .and_then(|i| answers.get_mut(i))
-                        .ok_or_else(|| StoreError::Corrupt("an answer to no question".into()))?;
-                    *slot = Some((
-                        answer.id,
-                        Timestamp::from_millis(answer.approved_at.unwrap_or_default()),
-                    ));
-                }
-                return Ok(answers);
-            }
             questions
                 .iter()
                 .map(|q| approved_claim(conn, &q.namespace, &q.public_key, &q.service_slug))
@@ -736,27 +712,6 @@ fn approved_claim(
         .into_iter()
         .find(|(_, status, _)| status == ClaimStatus::Approved.as_str())
         .map(|(id, _, at)| (id, Timestamp::from_millis(at.unwrap_or_default()))))
-}
-
-/// [`Store::find_approved_claims`] on PostgreSQL: the questions as three arrays, unnested with
-/// their positions, joined to the service and its claim.
-const APPROVED_CLAIMS_POSTGRES: &str = "SELECT q.ord, c.id, c.approved_at \
-     FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY \
-         AS q(namespace, public_key, service_slug, ord) \
-     JOIN services s ON s.namespace = q.namespace AND s.slug = q.service_slug \
-     JOIN claims c ON c.service_id = s.id AND c.namespace = q.namespace \
-         AND c.public_key = q.public_key \
-     WHERE c.status = 'approved'";
-
-#[derive(QueryableByName)]
-struct Answer {
-    /// The question's place in the arrays, from 1.
-    #[diesel(sql_type = BigInt)]
-    ord: i64,
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    approved_at: Option<i64>,
 }
 
 fn expire(

@@ -11,6 +11,7 @@ mod api_keys;
 mod audit;
 mod changes;
 mod channels;
+mod checkpoint;
 mod claims;
 mod copy;
 mod db;
@@ -24,6 +25,7 @@ mod one_time_tokens;
 mod operations;
 pub mod outbox;
 mod policies;
+mod prepared;
 mod schema;
 #[cfg(all(test, feature = "testing"))]
 mod schema_check;
@@ -49,6 +51,7 @@ pub use db::{AnyConnection, Backend, DatabaseUrl, PoolOptions, Store};
 pub use deliveries::{AttemptRecord, DeliveryRecord, LeasedDelivery, Settled, WebhookChanges};
 pub use error::{Quota, StoreError, WriteError};
 pub use listener::Listener;
+pub use nonces::NoncesFound;
 pub use notifications::{
     Answer, NotificationQuery, NotificationScreening, Party, Response, ScreenedNotification,
     TransitionError,

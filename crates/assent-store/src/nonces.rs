@@ -5,11 +5,13 @@ use std::collections::HashSet;
 
 use assent_core::Timestamp;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
 use crate::AnyConnection;
+use crate::claims::ClaimQuestion;
 use crate::db::Store;
 use crate::error::StoreError;
+use crate::prepared::{Param, Prepared};
 use crate::schema::nonces;
 
 /// A nonce the batch's one statement took (inserted, or took over an expired row of).
@@ -45,6 +47,64 @@ const TAKE_POSTGRES: &str = "INSERT INTO nonces (scope, value, expires_at) \
      ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
      WHERE nonces.expires_at <= $4 \
      RETURNING scope, value";
+
+/// [`Store::use_nonces_and_find`] on PostgreSQL: [`TAKE_POSTGRES`] and the questions of the
+/// nonces it took, in one statement, so one round trip a batch. The nonces and their questions
+/// come as parallel arrays (a nonce without a question has nulls); `q.ord` is a row's place in
+/// them, from 1. A taken nonce gives one row, with its approved claim or nulls. The claims read
+/// are those committed before the statement started, as a lookup of its own would read them.
+const TAKE_AND_FIND_POSTGRES: &str = "WITH q AS (\
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+           $6::text[]) WITH ORDINALITY \
+           AS q(scope, value, expires_at, namespace, public_key, service_slug, ord)), \
+     taken AS (\
+       INSERT INTO nonces (scope, value, expires_at) \
+       SELECT scope, value, expires_at FROM q ORDER BY ord \
+       ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+       WHERE nonces.expires_at <= $7 \
+       RETURNING scope, value) \
+     SELECT q.ord, c.id, c.approved_at FROM taken t \
+     JOIN q ON q.scope = t.scope AND q.value = t.value \
+     LEFT JOIN services s ON s.namespace = q.namespace AND s.slug = q.service_slug \
+     LEFT JOIN claims c ON c.service_id = s.id AND c.namespace = q.namespace \
+         AND c.public_key = q.public_key AND c.status = 'approved'";
+
+/// A row of [`TAKE_AND_FIND_POSTGRES`]: a nonce it took, and the approved claim its question
+/// found.
+#[derive(QueryableByName)]
+struct TakenAndFound {
+    #[diesel(sql_type = BigInt)]
+    ord: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    id: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    approved_at: Option<i64>,
+}
+
+/// What [`Store::use_nonces_and_find`] learned of a batch, in its order.
+#[derive(Debug)]
+pub struct NoncesFound {
+    /// `true` for a nonce the batch took (fresh), `false` for a replay.
+    pub fresh: Vec<bool>,
+    /// The approved claim that answers each fresh nonce's question, read after the nonces were
+    /// written; `None` for a replay, a nonce without a question, or no approved claim. `Err`
+    /// if that read failed: the nonces stay used.
+    pub found: Result<Vec<Option<(String, Timestamp)>>, StoreError>,
+}
+
+/// The batch's nonces in one canonical order (the positions in `batch`), without repeats:
+/// concurrent batches then take their row locks in the same sequence and cannot deadlock
+/// (PostgreSQL), whatever order their callers came in. A repeat within the batch is left out
+/// (its verdict stays `false`): PostgreSQL refuses to change one row twice in a statement, and
+/// the first use is the one that counts.
+fn canonical_order(batch: &[(String, String, Timestamp)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by(|&a, &b| (&batch[a].0, &batch[a].1, a).cmp(&(&batch[b].0, &batch[b].1, b)));
+    order.dedup_by(|&mut later, &mut first| {
+        (&batch[later].0, &batch[later].1) == (&batch[first].0, &batch[first].1)
+    });
+    order
+}
 
 /// The verdicts of `batch` in its order: `true` for the nonces a statement took. `order` holds
 /// the batch's positions without repeats (a repeat stays `false`).
@@ -88,15 +148,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = Timestamp::now().as_millis();
-        // Rows in one canonical order: concurrent batches then take their row locks in the same
-        // sequence and cannot deadlock (PostgreSQL), whatever order their callers came in. A
-        // repeat within the batch is left out (its verdict stays `false`): PostgreSQL refuses
-        // to change one row twice in a statement, and the first use is the one that counts.
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_by(|&a, &b| (&batch[a].0, &batch[a].1, a).cmp(&(&batch[b].0, &batch[b].1, b)));
-        order.dedup_by(|&mut later, &mut first| {
-            (&batch[later].0, &batch[later].1) == (&batch[first].0, &batch[first].1)
-        });
+        let order = canonical_order(batch);
         if self.backend() == crate::Backend::Postgres {
             let scopes: Vec<&str> = order.iter().map(|&i| batch[i].0.as_str()).collect();
             let values: Vec<&str> = order.iter().map(|&i| batch[i].1.as_str()).collect();
@@ -131,6 +183,96 @@ impl Store {
                 taken.extend(query.bind::<BigInt, _>(now).load::<Taken>(sqlite)?);
             }
             Ok(verdicts_of(batch, &order, &taken))
+        })
+    }
+
+    /// [`Store::use_nonces`], then for each fresh nonce that has a question (`questions` is
+    /// parallel to `batch`), the approved claim that answers it, as
+    /// [`Store::find_approved_claims`] reads it after the nonces are written. On PostgreSQL
+    /// both are one statement ([`TAKE_AND_FIND_POSTGRES`]), whose failure leaves every nonce
+    /// unused; on SQLite the nonces' write, then one read.
+    pub fn use_nonces_and_find(
+        &self,
+        batch: &[(String, String, Timestamp)],
+        questions: &[Option<ClaimQuestion>],
+    ) -> Result<NoncesFound, StoreError> {
+        if batch.len() != questions.len() {
+            return Err(StoreError::Corrupt(
+                "a question list not parallel to its nonces".into(),
+            ));
+        }
+        if batch.is_empty() || self.backend() == crate::Backend::Sqlite {
+            let fresh = self.use_nonces(batch)?;
+            let asked: Vec<(usize, ClaimQuestion)> = questions
+                .iter()
+                .zip(&fresh)
+                .enumerate()
+                .filter_map(|(i, (question, &fresh))| {
+                    Some((i, question.clone().filter(|_| fresh)?))
+                })
+                .collect();
+            let lookups: Vec<ClaimQuestion> = asked.iter().map(|(_, q)| q.clone()).collect();
+            let found = self.find_approved_claims(&lookups).map(|answers| {
+                let mut found = vec![None; batch.len()];
+                for ((i, _), answer) in asked.into_iter().zip(answers) {
+                    found[i] = answer;
+                }
+                found
+            });
+            return Ok(NoncesFound { fresh, found });
+        }
+        let now = Timestamp::now().as_millis();
+        let order = canonical_order(batch);
+        let column = |pick: fn(&ClaimQuestion) -> &str| -> Vec<Option<&str>> {
+            order
+                .iter()
+                .map(|&i| questions[i].as_ref().map(pick))
+                .collect()
+        };
+        let (namespaces, keys, slugs) = (
+            column(|q| q.namespace.as_str()),
+            column(|q| q.public_key.as_str()),
+            column(|q| q.service_slug.as_str()),
+        );
+        let scopes: Vec<&str> = order.iter().map(|&i| batch[i].0.as_str()).collect();
+        let values: Vec<&str> = order.iter().map(|&i| batch[i].1.as_str()).collect();
+        let expiries: Vec<i64> = order.iter().map(|&i| batch[i].2.as_millis()).collect();
+        let rows: Vec<TakenAndFound> = self.read(|conn| {
+            let AnyConnection::Postgresql(pg) = conn else {
+                return Err(StoreError::Unsupported("the backend changed"));
+            };
+            Ok(Prepared::new(
+                TAKE_AND_FIND_POSTGRES,
+                vec![
+                    Param::Texts(&scopes),
+                    Param::Texts(&values),
+                    Param::BigInts(&expiries),
+                    Param::NullableTexts(&namespaces),
+                    Param::NullableTexts(&keys),
+                    Param::NullableTexts(&slugs),
+                    Param::BigInt(now),
+                ],
+            )
+            .load(pg)?)
+        })?;
+        let mut fresh = vec![false; batch.len()];
+        let mut found = vec![None; batch.len()];
+        for row in rows {
+            let i = usize::try_from(row.ord - 1)
+                .ok()
+                .and_then(|at| order.get(at).copied())
+                .ok_or_else(|| StoreError::Corrupt("a nonce the batch did not hold".into()))?;
+            fresh[i] = true;
+            found[i] = row.id.map(|id| {
+                (
+                    id,
+                    Timestamp::from_millis(row.approved_at.unwrap_or_default()),
+                )
+            });
+        }
+        Ok(NoncesFound {
+            fresh,
+            found: Ok(found),
         })
     }
 

@@ -498,8 +498,8 @@ fn every_new_state_of_a_claim_is_one_change_of_its_namespace(engine: Engine) {
 }
 
 /// The batch behind verifies that arrive together answers each question as the lookup of one
-/// would, in order, repeats and strangers included; and what the DID document lists follows
-/// each decision.
+/// would, in order, repeats and strangers included, with or without its nonces; and what the
+/// DID document lists follows each decision.
 fn batched_lookups_and_did_subjects_follow_each_decision(engine: Engine) {
     let f = fixture(engine);
     let question = |ns: &str, key: &str, slug: &str| ClaimQuestion {
@@ -564,6 +564,67 @@ fn batched_lookups_and_did_subjects_follow_each_decision(engine: Engine) {
             .find_approved_claims(&[])
             .expect("none")
             .is_empty()
+    );
+
+    // The same questions riding with nonces, as a verify batch sends them: a fresh nonce's
+    // question is answered as above; a replay, a repeat within the batch and a nonce without
+    // a question find nothing.
+    let expires =
+        assent_core::Timestamp::from_millis(assent_core::Timestamp::now().as_millis() + 600_000);
+    let nonce = |value: &str| ("sig:ada".to_owned(), value.to_owned(), expires);
+    assert!(
+        f.store()
+            .use_nonce("sig:ada", "used", expires)
+            .expect("use")
+    );
+    let batch = [
+        nonce("a"),
+        nonce("used"),
+        nonce("b"),
+        nonce("a"),
+        nonce("c"),
+        nonce("d"),
+    ];
+    let asked = [
+        Some(question("ada", "k1", "gateway")),
+        Some(question("ada", "k1", "gateway")),
+        Some(question("ada", "k2", "gateway")),
+        Some(question("ada", "k3", "gateway")),
+        None,
+        Some(question("ada", "k3", "gateway")),
+    ];
+    let answers = f
+        .store()
+        .use_nonces_and_find(&batch, &asked)
+        .expect("batch");
+    assert_eq!(answers.fresh, [true, false, true, false, true, true]);
+    let found: Vec<Option<String>> = answers
+        .found
+        .expect("lookups")
+        .into_iter()
+        .map(|a| a.map(|(id, _)| id))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            Some(ids[0].clone()),
+            None,
+            None,
+            None,
+            None,
+            Some(ids[2].clone())
+        ]
+    );
+    let again = f
+        .store()
+        .use_nonces_and_find(&batch[..1], &asked[..1])
+        .expect("replay");
+    assert_eq!(again.fresh, [false], "each nonce counts once");
+    assert!(
+        f.store()
+            .use_nonces_and_find(&batch[..2], &asked[..1])
+            .is_err(),
+        "questions not parallel to the nonces"
     );
 
     let subjects = f
