@@ -11,6 +11,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::checkpoint::Checkpointer;
 use crate::error::{StoreError, WriteError};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -45,9 +46,12 @@ pub(crate) fn pending_migrations(conn: &mut AnyConnection) -> Result<usize, Stor
 
 /// busy_timeout first: it makes every later statement (switching a new file to WAL needs a
 /// lock too) wait for a lock instead of failing with "database is locked". WAL lets readers
-/// run beside the one writer; SQLite leaves foreign keys off unless asked.
+/// run beside the one writer; SQLite leaves foreign keys off unless asked. Checkpoints are the
+/// [`Checkpointer`]'s, with the connections' own as a fallback. Statement journals (a
+/// multi-row UPDATE's undo) stay in memory rather than in a temporary file created and
+/// removed for each.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
 
 /// One connection to either backend; queries written once against the schema run on both.
 #[derive(diesel::MultiConnection)]
@@ -136,6 +140,12 @@ impl r2d2::ManageConnection for Manager {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
+                    .and_then(|()| {
+                        conn.batch_execute(&format!(
+                            "PRAGMA wal_autocheckpoint = {};",
+                            crate::checkpoint::FALLBACK_PAGES
+                        ))
+                    })
                     .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
@@ -185,6 +195,8 @@ pub struct Store {
     /// tails and idle time. Queueing this process's writers here instead hands the lock over
     /// at once. Other processes are still kept out by `BEGIN IMMEDIATE`.
     sqlite_writer: Arc<Mutex<()>>,
+    /// SQLite: checkpoints the WAL after commits, off the writers' path.
+    checkpointer: Option<Arc<Checkpointer>>,
     /// Wakes the delivery engine after a commit that wrote deliveries.
     pub(crate) waker: crate::outbox::WakerSlot,
     /// Wakes the notification change feed after a commit that recorded changes.
@@ -216,7 +228,16 @@ impl Store {
         // than a pool retrying until its timeout. On SQLite it also switches a new file to
         // WAL, which needs an exclusive lock that SQLite does not wait for; the mode is
         // stored in the file, so the pool's connections find it set.
-        r2d2::ManageConnection::connect(&manager)?;
+        let first = r2d2::ManageConnection::connect(&manager)?;
+        // On SQLite that connection is the checkpointer's. Without the thread, the pool's
+        // connections still checkpoint past their fallback size.
+        let checkpointer = match first {
+            AnyConnection::Sqlite(_) => Checkpointer::spawn(first)
+                .inspect_err(|e| tracing::warn!(error = %e, "no SQLite checkpoint thread"))
+                .ok()
+                .map(Arc::new),
+            AnyConnection::Postgresql(_) => None,
+        };
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
             .connection_timeout(options.checkout_timeout)
@@ -228,6 +249,7 @@ impl Store {
             pool,
             backend,
             sqlite_writer: Arc::default(),
+            checkpointer,
             waker: crate::outbox::WakerSlot::default(),
             change_waker: crate::outbox::WakerSlot::default(),
             pool_waits: Arc::default(),
@@ -313,6 +335,9 @@ impl Store {
                         if let Err(e) = AnsiTransactionManager::commit_transaction(sqlite) {
                             let _ = AnsiTransactionManager::rollback_transaction(sqlite);
                             return Err(e.into());
+                        }
+                        if let Some(checkpointer) = &self.checkpointer {
+                            checkpointer.committed();
                         }
                         Ok(value)
                     }

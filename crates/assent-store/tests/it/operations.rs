@@ -452,3 +452,33 @@ assent_store::on_both_engines!(
     copy_moves_every_row_to_the_other_engine_and_back,
     backup_under_load_is_consistent,
 );
+
+/// On SQLite the WAL is copied into the database file shortly after a commit, by the store's
+/// checkpoint thread: the commit of 2 MB here is far under the 16,384 pages past which a
+/// connection would checkpoint by itself, so without the thread the file would not grow until
+/// the store closed.
+#[test]
+fn sqlite_checkpoints_commits_off_the_writer_soon_after() {
+    let db = TestDatabase::new(Engine::Sqlite);
+    let path = db
+        .url
+        .strip_prefix("sqlite://")
+        .expect("a SQLite URL")
+        .to_owned();
+    let size = || std::fs::metadata(&path).expect("the database file").len();
+    exec(
+        &db.store,
+        "CREATE TABLE bulk (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL \
+         SELECT i + 1 FROM n WHERE i < 500) INSERT INTO bulk SELECT randomblob(4000) FROM n",
+    );
+    let written = 500 * 4000;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() < written && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        size() >= written,
+        "the database file has {} bytes: the WAL was not checkpointed",
+        size()
+    );
+}
