@@ -5,7 +5,6 @@
 //! due. There is no queue in memory: the database is the queue, and the engine holds only the
 //! attempts in flight.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +34,12 @@ const RECORD_RETRY_WAITS: [Duration; 3] = [
     Duration::from_millis(400),
     Duration::from_millis(1600),
 ];
+
+/// The room that makes a lease worth its transaction while attempts are in flight: a
+/// quarter of the concurrency.
+fn lease_batch(concurrency: usize) -> usize {
+    (concurrency / 4).max(1)
+}
 
 /// How the engine behaves; every field has an `ASSENT_*` setting.
 #[derive(Debug, Clone)]
@@ -150,23 +155,37 @@ impl Engine {
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let mut in_flight: JoinSet<Settled> = JoinSet::new();
-        // Batches being written, each with its size: they count against the concurrency until
-        // written, so leasing never runs ahead of recording.
-        let mut recording: JoinSet<()> = JoinSet::new();
-        let mut sizes: HashMap<tokio::task::Id, usize> = HashMap::new();
-        let mut unrecorded = 0_usize;
+        // One batch of outcomes is written at a time; what settles meanwhile waits in
+        // `settled` and goes into the next. Each write is a transaction (on SQLite, one after
+        // another anyway), so the batches grow with the load instead of being one delivery
+        // each: with every attempt written as it finished, a backlog cost two transactions
+        // for about eight deliveries, most of them for one.
+        let mut recording: Option<tokio::task::JoinHandle<()>> = None;
+        let mut recording_size = 0_usize;
+        let mut settled: Vec<Settled> = Vec::new();
         // True after leasing found less than it asked for: wait for a wake-up or the poll.
         let mut drained = false;
+        let batch = lease_batch(this.config.concurrency);
         loop {
             let stopping = *shutdown.borrow();
-            if stopping && in_flight.is_empty() && recording.is_empty() {
+            if recording.is_none() && !settled.is_empty() {
+                recording_size = settled.len();
+                let batch = std::mem::take(&mut settled);
+                let recorder = Arc::clone(&this);
+                recording = Some(tokio::spawn(async move { recorder.record(batch).await }));
+            }
+            if stopping && in_flight.is_empty() && recording.is_none() {
                 break;
             }
+            // Outcomes not yet written count against the concurrency, so leasing never runs
+            // ahead of recording.
             let room = this
                 .config
                 .concurrency
-                .saturating_sub(in_flight.len() + unrecorded);
-            if !stopping && !drained && room > 0 {
+                .saturating_sub(in_flight.len() + settled.len() + recording_size);
+            // A lease is a transaction too: taken when a batch's worth of room is free, or
+            // at once when nothing is in flight (low load: no waiting for company).
+            if !stopping && !drained && room > 0 && (room >= batch || in_flight.is_empty()) {
                 match this.lease(room).await {
                     Ok(leased) => {
                         drained = leased.len() < room;
@@ -187,27 +206,23 @@ impl Engine {
             }
             tokio::select! {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    let mut settled: Vec<Settled> = done.into_iter().collect();
-                    // Record everything that finished meanwhile in the same transaction.
+                    settled.extend(done);
+                    // Everything that finished meanwhile joins the same batch.
                     while let Some(Some(done)) = futures_util::FutureExt::now_or_never(in_flight.join_next()) {
                         settled.extend(done);
                     }
-                    // Written while the loop leases and sends more.
-                    unrecorded += settled.len();
-                    let count = settled.len();
-                    let recorder = Arc::clone(&this);
-                    let task = recording.spawn(async move { recorder.record(settled).await });
-                    sizes.insert(task.id(), count);
                 }
-                Some(written) = recording.join_next_with_id(), if !recording.is_empty() => {
-                    let id = match written {
-                        Ok((id, ())) => id,
-                        Err(e) => {
-                            tracing::error!(error = %e, "recording settled deliveries panicked");
-                            e.id()
-                        }
-                    };
-                    unrecorded = unrecorded.saturating_sub(sizes.remove(&id).unwrap_or(0));
+                written = async {
+                    match recording.as_mut() {
+                        Some(task) => task.await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                }, if recording.is_some() => {
+                    if !written {
+                        tracing::error!("recording settled deliveries panicked");
+                    }
+                    recording = None;
+                    recording_size = 0;
                 }
                 () = this.wake.notified(), if !stopping => drained = false,
                 () = tokio::time::sleep(this.config.poll_interval), if !stopping => drained = false,

@@ -14,6 +14,7 @@ use crate::audit::{self, Actor, AuditEntry};
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::outbox::{Emitted, NewEvent};
+use crate::prepared::{Param, Prepared};
 use crate::schema::{deliveries, delivery_attempts, events, webhook_endpoints};
 use crate::services::owned;
 use crate::webhooks::{SealedSigningKey, WebhookEndpoint, WebhookEndpointRow};
@@ -97,10 +98,13 @@ pub struct WebhookChanges {
     pub signing_key: Option<Option<SealedSigningKey>>,
 }
 
+/// A delivery [`LEASE_POSTGRES`] leased, and whether it counted an attempt of it.
 #[derive(QueryableByName)]
-struct IdRow {
+struct LeasedRow {
     #[diesel(sql_type = Text)]
     id: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    counted: bool,
 }
 
 type AttemptRow = (i64, Option<i32>, i64, Option<String>, String, String);
@@ -136,42 +140,49 @@ impl Store {
         let now = now.as_millis();
         let lease_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         self.write(|conn| {
-            let ids: Vec<String> = match conn {
+            // Each id, and on PostgreSQL whether the lease counted an attempt of it.
+            let ids: Vec<(String, Option<bool>)> = match conn {
                 // SKIP LOCKED lets replicas lease side by side without waiting for each other.
-                AnyConnection::Postgresql(pg) => diesel::sql_query(
-                    "UPDATE deliveries SET lease_until = $1 WHERE id IN (\
-                       SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
-                       AND (lease_until IS NULL OR lease_until <= $2) \
-                       ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
+                // The attempt the lease starts is counted in the same statement.
+                AnyConnection::Postgresql(pg) => Prepared::new(
+                    LEASE_POSTGRES,
+                    vec![
+                        Param::BigInt(lease_until),
+                        Param::BigInt(now),
+                        Param::BigInt(limit),
+                    ],
                 )
-                .bind::<BigInt, _>(lease_until)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(limit)
-                .load::<IdRow>(pg)?
+                .load::<LeasedRow>(pg)?
                 .into_iter()
-                .map(|r| r.id)
+                .map(|r| (r.id, Some(r.counted)))
                 .collect(),
                 // The write transaction is BEGIN IMMEDIATE: no other writer runs meanwhile.
-                AnyConnection::Sqlite(_) => {
-                    let ids: Vec<String> = deliveries::table
-                        .filter(deliveries::status.eq(crate::db::status_literal(
-                            DeliveryStatus::Pending.as_str(),
-                        )))
-                        .filter(deliveries::next_attempt_at.le(now))
-                        .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.le(now)))
-                        .order(deliveries::next_attempt_at.asc())
-                        .limit(limit)
-                        .select(deliveries::id)
-                        .load(conn)?;
-                    diesel::update(deliveries::table.filter(deliveries::id.eq_any(&ids)))
-                        .set(deliveries::lease_until.eq(lease_until))
-                        .execute(conn)?;
-                    ids
-                }
+                // The rows are updated below, once each, with their attempt counted.
+                AnyConnection::Sqlite(_) => deliveries::table
+                    .filter(
+                        deliveries::status
+                            .eq(crate::db::status_literal(DeliveryStatus::Pending.as_str())),
+                    )
+                    .filter(deliveries::next_attempt_at.le(now))
+                    .filter(
+                        deliveries::lease_until
+                            .is_null()
+                            .or(deliveries::lease_until.le(now)),
+                    )
+                    .order(deliveries::next_attempt_at.asc())
+                    .limit(limit)
+                    .select(deliveries::id)
+                    .load::<String>(conn)?
+                    .into_iter()
+                    .map(|id| (id, None))
+                    .collect(),
             };
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
+            let counted: std::collections::HashMap<String, Option<bool>> =
+                ids.into_iter().collect();
+            let ids: Vec<&String> = counted.keys().collect();
             let rows: Vec<LeaseRow> = deliveries::table
                 .inner_join(events::table)
                 .inner_join(webhook_endpoints::table)
@@ -185,24 +196,34 @@ impl Store {
                     WebhookEndpointRow::as_select(),
                 ))
                 .load(conn)?;
+            let on_postgres = matches!(conn, AnyConnection::Postgresql(_));
             let leased = rows
                 .into_iter()
-                .map(|(delivery_id, attempts, event_id, event_type, payload, endpoint)| {
-                    let endpoint = WebhookEndpoint::try_from(endpoint)?;
-                    Ok(LeasedDelivery {
-                        attempt_id: endpoint
-                            .enabled
-                            .then(|| assent_auth::random::Id::Attempt.mint()),
-                        delivery_id,
-                        lease_until,
-                        attempt_count: u32::try_from(attempts).unwrap_or(0),
-                        event_id,
-                        event_type,
-                        payload,
-                        endpoint,
-                    })
-                })
+                .map(
+                    |(delivery_id, attempts, event_id, event_type, payload, endpoint)| {
+                        let endpoint = WebhookEndpoint::try_from(endpoint)?;
+                        // On PostgreSQL the lease counted the attempt if the endpoint was enabled
+                        // then (this read, a statement later, may see it disabled since): that
+                        // decides. On SQLite nothing runs in between.
+                        let lease_counted = counted.get(&delivery_id).copied().flatten();
+                        let starts = lease_counted.unwrap_or(endpoint.enabled);
+                        let before = attempts - i32::from(lease_counted.unwrap_or(false));
+                        Ok(LeasedDelivery {
+                            attempt_id: starts.then(|| assent_auth::random::Id::Attempt.mint()),
+                            delivery_id,
+                            lease_until,
+                            attempt_count: u32::try_from(before).unwrap_or(0),
+                            event_id,
+                            event_type,
+                            payload,
+                            endpoint,
+                        })
+                    },
+                )
                 .collect::<Result<Vec<_>, StoreError>>()?;
+            if !on_postgres {
+                lease_sqlite(conn, &leased, lease_until)?;
+            }
             start_attempts(conn, &leased, now)?;
             Ok(leased)
         })
@@ -562,8 +583,8 @@ fn with_attempts(conn: &mut AnyConnection, row: DeliveryRow) -> Result<DeliveryR
     })
 }
 
-/// Counts the attempts the lease starts and writes their rows, as interrupted: what the log
-/// says if no outcome is ever recorded.
+/// Writes the rows of the attempts the lease starts, as interrupted: what the log says if no
+/// outcome is ever recorded.
 fn start_attempts(
     conn: &mut AnyConnection,
     leased: &[LeasedDelivery],
@@ -600,13 +621,45 @@ fn start_attempts(
             AnyConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
         };
     }
-    let ids: Vec<&str> = started
-        .iter()
-        .map(|(_, delivery_id)| *delivery_id)
-        .collect();
-    diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)))
-        .set(deliveries::attempt_count.eq(deliveries::attempt_count + 1))
-        .execute(conn)?;
+    Ok(())
+}
+
+/// Leases the deliveries on PostgreSQL and counts the attempt each starts (none for a
+/// disabled endpoint, whose delivery the engine skips): one statement, `RETURNING` the ids.
+const LEASE_POSTGRES: &str = "UPDATE deliveries d SET lease_until = $1, \
+       attempt_count = d.attempt_count + CASE WHEN e.enabled THEN 1 ELSE 0 END \
+     FROM webhook_endpoints e \
+     WHERE e.id = d.endpoint_id AND d.id IN (\
+       SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
+       AND (lease_until IS NULL OR lease_until <= $2) \
+       ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     RETURNING d.id, e.enabled AS counted";
+
+/// Leases the deliveries on SQLite, counting the attempts it starts: one UPDATE for those to
+/// enabled endpoints and, if any, one for the rest, so each row is written once.
+fn lease_sqlite(
+    conn: &mut AnyConnection,
+    leased: &[LeasedDelivery],
+    lease_until: i64,
+) -> Result<(), StoreError> {
+    let (started, skipped): (Vec<&LeasedDelivery>, Vec<&LeasedDelivery>) =
+        leased.iter().partition(|d| d.attempt_id.is_some());
+    let ids = |of: &[&LeasedDelivery]| -> Vec<String> {
+        of.iter().map(|d| d.delivery_id.clone()).collect()
+    };
+    if !started.is_empty() {
+        diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids(&started))))
+            .set((
+                deliveries::lease_until.eq(lease_until),
+                deliveries::attempt_count.eq(deliveries::attempt_count + 1),
+            ))
+            .execute(conn)?;
+    }
+    if !skipped.is_empty() {
+        diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids(&skipped))))
+            .set(deliveries::lease_until.eq(lease_until))
+            .execute(conn)?;
+    }
     Ok(())
 }
 
