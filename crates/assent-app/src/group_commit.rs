@@ -1,15 +1,15 @@
 //! Group commit for the writes that come in bursts: new notifications and owners' answers.
 //! Each is a write transaction; one by one, they pay a commit each (a WAL flush on
 //! PostgreSQL, a journal sync on SQLite) and queue behind SQLite's one writer. Here the writes
-//! that arrive together share a transaction: one writer thread per kind takes what has
-//! gathered in a bounded queue (without waiting for more: a lone write is written at once),
+//! that arrive together share a transaction: a writer thread per kind (several on PostgreSQL,
+//! see [`POSTGRES_WRITERS`]) takes what has gathered in a bounded queue (without waiting for more: a lone write is written at once),
 //! writes each in its own savepoint, commits once and answers each caller alone. A write
 //! refused inside its savepoint (a taken id, a pending cap, an answer that lost) is rolled back
 //! alone; if the transaction as a whole fails, nothing of it was stored and the group is
 //! written again one by one, so one bad item cannot fail the others.
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use assent_core::notification::Notification;
@@ -22,6 +22,12 @@ use crate::Error;
 
 /// The most writes in one transaction.
 const MAX_BATCH: usize = 256;
+
+/// Writer threads on PostgreSQL. A group's transaction is a round trip per statement, one
+/// after another, so one writer leaves the database and the cores mostly waiting; writers side
+/// by side overlap them (their groups lock what they share, the owners' rows, in one order, so
+/// they cannot deadlock). SQLite has one writer at a time: one thread.
+const POSTGRES_WRITERS: usize = 4;
 
 /// How many writes may wait for the writer; a caller beyond that waits for room
 /// (backpressure) instead of growing the queue without bound.
@@ -96,10 +102,10 @@ struct Pending<G: Grouped> {
     reply: oneshot::Sender<G::Outcome>,
 }
 
-/// The queue and the thread that writes it, started with the first write.
+/// The queue and the threads that write it, started with the first write.
 struct Writer<G: Grouped> {
     queue: SyncSender<Pending<G>>,
-    thread: JoinHandle<()>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 /// Writes one kind of write in groups; see the module doc. Dropping it (with the last clone
@@ -159,14 +165,24 @@ impl<G: Grouped> GroupCommit<G> {
             return Ok(running.queue.clone());
         }
         let (queue, receiver) = std::sync::mpsc::sync_channel(QUEUE);
-        let store = store.clone();
-        let thread = std::thread::Builder::new()
-            .name(G::NAME.to_owned())
-            .spawn(move || write_groups::<G>(&store, &receiver))
+        let receiver = Arc::new(Mutex::new(receiver));
+        let writers = match store.backend() {
+            assent_store::Backend::Sqlite => 1,
+            assent_store::Backend::Postgres => POSTGRES_WRITERS,
+        };
+        let threads = (0..writers)
+            .map(|_| {
+                let store = store.clone();
+                let receiver = Arc::clone(&receiver);
+                std::thread::Builder::new()
+                    .name(G::NAME.to_owned())
+                    .spawn(move || write_groups::<G>(&store, &receiver))
+            })
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::internal(&format!("cannot start the {}: {e}", G::NAME)))?;
         *writer = Some(Writer {
             queue: queue.clone(),
-            thread,
+            threads,
         });
         Ok(queue)
     }
@@ -184,10 +200,12 @@ impl<G: Grouped> Drop for GroupCommit<G> {
             .writer
             .get_mut()
             .and_then(|slot| slot.get_mut().unwrap_or_else(|e| e.into_inner()).take());
-        if let Some(Writer { queue, thread }) = writer {
+        if let Some(Writer { queue, threads }) = writer {
             drop(queue);
-            // What was queued is written and answered before the thread ends.
-            let _ = thread.join();
+            // What was queued is written and answered before the threads end.
+            for thread in threads {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -196,17 +214,25 @@ fn stopped() -> Error {
     Error::internal(&"a group commit writer stopped")
 }
 
-/// The writer thread: waits for a first write, takes whatever else is already queued (up to
-/// [`MAX_BATCH`]) and writes them together, until every sender is gone.
-fn write_groups<G: Grouped>(store: &Store, queue: &Receiver<Pending<G>>) {
-    while let Ok(first) = queue.recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
+/// A writer thread: waits for a first write, takes whatever else is already queued (up to
+/// [`MAX_BATCH`]) and writes them together, until every sender is gone. Writers take turns at
+/// the queue, not at the database: one gathers while the others write.
+fn write_groups<G: Grouped>(store: &Store, queue: &Mutex<Receiver<Pending<G>>>) {
+    loop {
+        let group = {
+            let queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            let Ok(first) = queue.recv() else {
+                return;
+            };
+            let mut group = vec![first];
+            while group.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
             }
-        }
+            group
+        };
         write_group::<G>(store, group);
     }
 }
