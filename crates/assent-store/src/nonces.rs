@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use assent_core::Timestamp;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use crate::AnyConnection;
 use crate::claims::ClaimQuestion;
@@ -39,17 +39,12 @@ fn take_sqlite(rows: usize) -> String {
          WHERE nonces.expires_at <= ? RETURNING scope, value"
     )
 }
-/// The same for a whole batch in one statement, so one round trip in autocommit (no
-/// `BEGIN`/`COMMIT`), `RETURNING` the nonces whose row changed. The arrays are unnested in their order, which is the canonical order
-/// below, so concurrent batches lock rows in the same sequence and cannot deadlock.
-const TAKE_POSTGRES: &str = "INSERT INTO nonces (scope, value, expires_at) \
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
-     ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
-     WHERE nonces.expires_at <= $4 \
-     RETURNING scope, value";
 
-/// [`Store::use_nonces_and_find`] on PostgreSQL: [`TAKE_POSTGRES`] and the questions of the
-/// nonces it took, in one statement, so one round trip a batch. The nonces and their questions
+/// [`Store::use_nonces`] and [`Store::use_nonces_and_find`] on PostgreSQL: the batch's nonces
+/// (inserted, or taking over the row of the same nonce only if it has expired) and the
+/// questions of the nonces it took, in one statement, so one round trip a batch, in
+/// autocommit. The nonces are inserted in their canonical order, so concurrent batches lock
+/// rows in the same sequence and cannot deadlock. The nonces and their questions
 /// come as parallel arrays (a nonce without a question has nulls); `q.ord` is a row's place in
 /// them, from 1. A taken nonce gives one row, with its approved claim or nulls. The claims read
 /// are those committed before the statement started, as a lookup of its own would read them.
@@ -138,8 +133,8 @@ impl Store {
     }
 
     /// [`Store::use_nonce`] for many nonces at once (group commit): the verdicts in order. A
-    /// nonce twice in one batch is accepted the first time only. On SQLite one transaction of
-    /// one statement a nonce; on PostgreSQL one statement for the batch.
+    /// nonce twice in one batch is accepted the first time only. One statement for the batch
+    /// (on SQLite, one per thousand nonces) in one transaction.
     pub fn use_nonces(
         &self,
         batch: &[(String, String, Timestamp)],
@@ -147,25 +142,12 @@ impl Store {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        if self.backend() == crate::Backend::Postgres {
+            let no_questions = vec![None; batch.len()];
+            return Ok(self.use_nonces_and_find(batch, &no_questions)?.fresh);
+        }
         let now = Timestamp::now().as_millis();
         let order = canonical_order(batch);
-        if self.backend() == crate::Backend::Postgres {
-            let scopes: Vec<&str> = order.iter().map(|&i| batch[i].0.as_str()).collect();
-            let values: Vec<&str> = order.iter().map(|&i| batch[i].1.as_str()).collect();
-            let expiries: Vec<i64> = order.iter().map(|&i| batch[i].2.as_millis()).collect();
-            let taken: Vec<Taken> = self.read(|conn| {
-                let AnyConnection::Postgresql(pg) = conn else {
-                    return Err(StoreError::Unsupported("the backend changed"));
-                };
-                Ok(diesel::sql_query(TAKE_POSTGRES)
-                    .bind::<Array<Text>, _>(&scopes)
-                    .bind::<Array<Text>, _>(&values)
-                    .bind::<Array<BigInt>, _>(&expiries)
-                    .bind::<BigInt, _>(now)
-                    .load(pg)?)
-            })?;
-            return Ok(verdicts_of(batch, &order, &taken));
-        }
         self.write(|conn| {
             let AnyConnection::Sqlite(sqlite) = conn else {
                 return Err(StoreError::Unsupported("the backend changed"));
