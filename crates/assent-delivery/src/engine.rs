@@ -170,9 +170,9 @@ impl Engine {
             let stopping = *shutdown.borrow();
             if recording.is_none() && !settled.is_empty() {
                 recording_size = settled.len();
-                let batch = std::mem::take(&mut settled);
+                let outcomes = std::mem::take(&mut settled);
                 let recorder = Arc::clone(&this);
-                recording = Some(tokio::spawn(async move { recorder.record(batch).await }));
+                recording = Some(tokio::spawn(async move { recorder.record(outcomes).await }));
             }
             if stopping && in_flight.is_empty() && recording.is_none() {
                 break;
