@@ -1331,11 +1331,8 @@ impl Tab<'_> {
             .await;
             tokio::time::sleep(Duration::from_millis(500)).await;
             let shown = self.notifications().await;
-            if let Some(found) = shown
-                .as_array()
-                .and_then(|ns| ns.iter().find(|n| n["title"] == title))
-            {
-                return found.clone();
+            if let Some(found) = titled(&shown, title) {
+                return found;
             }
             assert!(
                 started.elapsed() < PATIENCE,
@@ -1364,11 +1361,8 @@ impl Tab<'_> {
         let started = Instant::now();
         loop {
             let shown = self.notifications().await;
-            if let Some(found) = shown
-                .as_array()
-                .and_then(|ns| ns.iter().find(|n| n["title"] == title))
-            {
-                return found.clone();
+            if let Some(found) = titled(&shown, title) {
+                return found;
             }
             assert!(
                 started.elapsed() < PATIENCE,
@@ -1701,3 +1695,12 @@ on_both_engines!(
     the_api_docs_render_every_operation,
     an_owner_changes_and_resets_the_password_in_the_browser,
 );
+
+/// The shown notification (of [`Tab::notifications`]) whose title is `title`.
+fn titled(shown: &Value, title: &str) -> Option<Value> {
+    shown
+        .as_array()?
+        .iter()
+        .find(|n| n["title"] == title)
+        .cloned()
+}

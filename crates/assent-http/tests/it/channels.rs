@@ -1370,21 +1370,6 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
               "options": { "true_label": "Yes", "false_label": "No" } },
         ],
     });
-    let status_of = |id: String| {
-        let (server, api_key) = (&server, &api_key);
-        async move {
-            let seen = server
-                .call(
-                    Method::GET,
-                    &format!("/api/v1/notifications/{id}"),
-                    api_key,
-                    None,
-                )
-                .await;
-            seen.body["status"].as_str().unwrap().to_owned()
-        }
-    };
-
     // First: answered with Hold from the mail, without logging in.
     let first = server.notify(&api_key, &note).await;
     let mail = sink.nth(2).await;
@@ -1420,7 +1405,7 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
         .await
         .assert_shows(StatusCode::OK, "Answer “Hold”?");
     assert_ne!(
-        status_of(first.clone()).await,
+        server.notification_status(&api_key, &first).await,
         "responded",
         "a GET answers nothing"
     );
@@ -1428,7 +1413,10 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
         .post(hold, &[])
         .await
         .assert_shows(StatusCode::OK, "Your answer “Hold” is recorded");
-    assert_eq!(status_of(first.clone()).await, "responded");
+    assert_eq!(
+        server.notification_status(&api_key, &first).await,
+        "responded"
+    );
     guest
         .post(hold, &[])
         .await
@@ -1495,7 +1483,10 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
         .post(&format!("/dashboard/links/{tampered}"), &[])
         .await
         .assert_shows(StatusCode::NOT_FOUND, "This link is not valid");
-    assert_ne!(status_of(second.clone()).await, "responded");
+    assert_ne!(
+        server.notification_status(&api_key, &second).await,
+        "responded"
+    );
 
     // The login page comes back to the link (and to nowhere else).
     let mut later = Browser::new(&server);
@@ -1535,7 +1526,10 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
         .post(&ship, &[])
         .await
         .assert_shows(StatusCode::OK, "Your answer “Ship” is recorded");
-    assert_eq!(status_of(second.clone()).await, "responded");
+    assert_eq!(
+        server.notification_status(&api_key, &second).await,
+        "responded"
+    );
     let hooks = exactly_hooks(&receiver, 2).await;
     let body = hooks[1].json();
     assert_eq!(
@@ -1548,15 +1542,9 @@ async fn a_notification_is_answered_from_its_mail_in_one_click(engine: Engine) {
     let third = server.notify(&api_key, &note).await;
     let text = sink.nth(4).await["text"].as_str().unwrap().to_owned();
     let hold = links_in(&text).remove(1);
-    let withdrawn = server
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/notifications/{third}"),
-            &api_key,
-            Some(json!({ "status": "invalidated", "reason": "superseded" })),
-        )
+    server
+        .invalidate_notification(&api_key, &third, "superseded")
         .await;
-    assert!(withdrawn.status.is_success(), "{:?}", withdrawn.body);
     guest
         .get(&hold)
         .await

@@ -111,37 +111,11 @@ fn every_response_type() -> Value {
     })
 }
 
-async fn invalidate(server: &TestServer, api_key: &str, id: &str, reason: &str) {
-    let reply = server
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/notifications/{id}"),
-            api_key,
-            Some(json!({ "status": "invalidated", "reason": reason })),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-}
-
-/// The notification's status as its service sees it.
-async fn service_status(server: &TestServer, api_key: &str, id: &str) -> String {
-    let reply = server
-        .call(
-            Method::GET,
-            &format!("/api/v1/notifications/{id}"),
-            api_key,
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    reply.body["status"].as_str().unwrap().to_owned()
-}
-
 /// Polls until the service sees the notification in `status`.
 async fn wait_for_status(server: &TestServer, api_key: &str, id: &str, status: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let now = service_status(server, api_key, id).await;
+        let now = server.notification_status(api_key, id).await;
         if now == status {
             return;
         }
@@ -605,7 +579,9 @@ async fn sse_opens_with_the_pending_notifications_and_resumes_after_the_last_eve
     let withdrawn = server.notify(&api_key, &simple("withdrawn")).await;
     let reply = respond(&server, &user, &answered, "go", Value::Null).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    invalidate(&server, &api_key, &withdrawn, "changed my mind").await;
+    server
+        .invalidate_notification(&api_key, &withdrawn, "changed my mind")
+        .await;
     let latest = server.db.store.latest_change().unwrap();
 
     // Without Last-Event-ID: every pending notification, oldest first, under the newest
@@ -643,7 +619,9 @@ async fn sse_opens_with_the_pending_notifications_and_resumes_after_the_last_eve
     // may count the dropped stream as open until it next writes to it, and so push `third`
     // to it and record it delivered: the replay is whatever the change log holds.)
     let third = server.notify(&api_key, &simple("third")).await;
-    invalidate(&server, &api_key, &first, "no longer needed").await;
+    server
+        .invalidate_notification(&api_key, &first, "no longer needed")
+        .await;
     let reply = respond(&server, &user, &second, "go", Value::Null).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let missed = as_events(
@@ -746,7 +724,9 @@ async fn sse_filters_by_type_sends_heartbeats_and_takes_the_token_in_the_query(e
     )
     .await;
     let fresh = server.notify(&api_key, &simple("fresh")).await;
-    invalidate(&server, &api_key, &fresh, "withdrawn").await;
+    server
+        .invalidate_notification(&api_key, &fresh, "withdrawn")
+        .await;
     let (update, before) = events
         .until("the invalidation", |e| e.is_update(&fresh, "invalidated"))
         .await;
@@ -774,7 +754,9 @@ async fn sse_filters_by_type_sends_heartbeats_and_takes_the_token_in_the_query(e
     let mut events = sse(&server, "?types=notification", Some(&user), Resume::No).await;
     let event = events.change().await;
     assert!(event.is("notification", &pending), "{event:?}");
-    invalidate(&server, &api_key, &pending, "gone").await;
+    server
+        .invalidate_notification(&api_key, &pending, "gone")
+        .await;
     let later = server.notify(&api_key, &simple("later")).await;
     let event = events.change().await;
     assert!(
@@ -791,7 +773,9 @@ async fn sse_filters_by_type_sends_heartbeats_and_takes_the_token_in_the_query(e
     .await;
     let event = events.change().await;
     assert!(event.is("notification", &later), "{event:?}");
-    invalidate(&server, &api_key, &later, "gone").await;
+    server
+        .invalidate_notification(&api_key, &later, "gone")
+        .await;
     events
         .until("the invalidation", |e| e.is_update(&later, "invalidated"))
         .await;
@@ -1041,7 +1025,10 @@ async fn a_websocket_acknowledges_notifications_and_answers_bad_messages_with_er
         )
         .await;
     assert_eq!(seen.body["status"], "acknowledged");
-    assert_eq!(service_status(&server, &api_key, &id).await, "acknowledged");
+    assert_eq!(
+        server.notification_status(&api_key, &id).await,
+        "acknowledged"
+    );
     // Acknowledging again changes nothing and says nothing.
     socket
         .send(json!({ "type": "acknowledge", "notification_id": id }))
@@ -1090,7 +1077,10 @@ async fn a_websocket_acknowledges_notifications_and_answers_bad_messages_with_er
     socket
         .until("the error", error("NOTIFICATION_ACCESS_DENIED"))
         .await;
-    assert_eq!(service_status(&server, &theirs, &foreign).await, "created");
+    assert_eq!(
+        server.notification_status(&theirs, &foreign).await,
+        "created"
+    );
     // An answered notification cannot be acknowledged.
     let reply = respond(&server, &user, &id, "go", Value::Null).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
@@ -1200,7 +1190,9 @@ async fn a_websocket_sees_invalidations_and_only_its_own_namespace(engine: Engin
     socket
         .until("the notification", |m| is_ws(m, "notification", &id))
         .await;
-    invalidate(&server, &api_key, &id, "superseded by 1.3").await;
+    server
+        .invalidate_notification(&api_key, &id, "superseded by 1.3")
+        .await;
     let (update, _) = socket
         .until("the invalidation", |m| is_ws_update(m, &id, "invalidated"))
         .await;
@@ -1287,7 +1279,10 @@ async fn a_created_notification_becomes_delivered_once_pushed_to_an_open_stream(
     // No stream open: it stays created.
     let early = server.notify(&api_key, &simple("early")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(service_status(&server, &api_key, &early).await, "created");
+    assert_eq!(
+        server.notification_status(&api_key, &early).await,
+        "created"
+    );
 
     // Pushed live to a WebSocket.
     let mut socket = ws(&server, &user).await;
@@ -1410,7 +1405,7 @@ async fn the_dashboard_hears_every_change_of_its_namespace(engine: Engine) {
     );
     assert_eq!(changed.data, json!({ "kind": "notification", "id": id }));
     // The dashboard's stream delivers nothing itself.
-    assert_eq!(service_status(&server, &api_key, &id).await, "created");
+    assert_eq!(server.notification_status(&api_key, &id).await, "created");
 
     // Claims reach the dashboard, never an ATP client. The ATP stream delivers the pending
     // notifications: the dashboard shows no change for that (its next event is the claim).

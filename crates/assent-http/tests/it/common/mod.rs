@@ -270,6 +270,33 @@ impl TestServer {
         reply.body["notification_id"].as_str().unwrap().to_owned()
     }
 
+    /// The notification's status as its service sees it (`GET /api/v1/notifications/{id}`).
+    pub async fn notification_status(&self, api_key: &str, id: &str) -> String {
+        let reply = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/notifications/{id}"),
+                api_key,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        reply.body["status"].as_str().unwrap().to_owned()
+    }
+
+    /// The service withdraws the notification (`PATCH …` to `invalidated`, with `reason`).
+    pub async fn invalidate_notification(&self, api_key: &str, id: &str, reason: &str) {
+        let reply = self
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/notifications/{id}"),
+                api_key,
+                Some(json!({ "status": "invalidated", "reason": reason })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    }
+
     pub async fn stop(self) {
         self.handle.stop(true).await;
     }
