@@ -646,6 +646,37 @@ mod leases {
         assert!(record.attempts.iter().all(|a| a.error.is_none()));
     }
 
+    /// A delivery to a disabled endpoint is leased (so that it can be settled as skipped) but
+    /// starts no attempt: nothing is counted and the log gets no row.
+    fn a_lease_to_a_disabled_endpoint_starts_no_attempt(engine: Engine) {
+        let db = TestDatabase::new(engine);
+        let (service_id, endpoint_id) = with_deliveries(&db, 2);
+        db.execute("UPDATE webhook_endpoints SET enabled = false");
+        let leased = db
+            .store
+            .lease_due(Timestamp::now(), Duration::from_secs(60), 10)
+            .expect("lease");
+        assert_eq!(leased.len(), 2, "leased, to be settled as skipped");
+        assert!(leased.iter().all(|d| d.attempt_id.is_none()));
+        assert!(leased.iter().all(|d| d.attempt_count == 0));
+        let records = db
+            .store
+            .list_deliveries("ada", &service_id, &endpoint_id, None, 10, None)
+            .expect("log");
+        assert_eq!(records.len(), 2);
+        for record in records {
+            assert_eq!(record.attempt_count, 0, "no attempt counted");
+            assert!(record.attempts.is_empty(), "no attempt logged");
+        }
+        assert!(
+            db.store
+                .lease_due(Timestamp::now(), Duration::from_secs(60), 10)
+                .expect("lease again")
+                .is_empty(),
+            "still leased"
+        );
+    }
+
     /// A lease larger than one statement's parameters allow (SQLite's 32,766 is 4,681 attempt
     /// rows) still starts every attempt.
     fn a_lease_of_thousands_starts_every_attempt(engine: Engine) {
@@ -838,6 +869,7 @@ mod leases {
         concurrent_leases_never_overlap,
         a_batch_of_outcomes_is_recorded_as_one_by_one,
         an_attempt_is_logged_from_its_lease_and_interrupted_until_recorded,
+        a_lease_to_a_disabled_endpoint_starts_no_attempt,
         a_lease_of_thousands_starts_every_attempt,
     );
 }
